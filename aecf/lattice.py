@@ -1,0 +1,159 @@
+"""The subset lattice of one example: every non-empty subset of the present modalities, ordered by ⊂.
+
+CEC asks confidence to be monotone on this lattice: if A ⊂ B then c(A) ≤ c(B). The Hasse diagram
+draws only the cover relations (B = A plus one modality); a violation is any pair A ⊂ B with
+c(A) > c(B) + tol, and a cover edge is highlighted when it is itself violated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+from aecf.constants import CLASSES, MODALITIES, subset_name
+
+VIOLATION_TOL = 0.01
+
+
+@dataclass(frozen=True)
+class LatticeNode:
+    name: str  # canonical subset name, e.g. "image+audio"
+    members: tuple[str, ...]
+    label: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class LatticeEdge:
+    lower: str  # A
+    upper: str  # B, A ⊂ B with |B| = |A| + 1
+    violated: bool  # c(A) > c(B) + tol
+
+
+@dataclass(frozen=True)
+class Lattice:
+    nodes: dict[str, LatticeNode]
+    edges: list[LatticeEdge]  # cover relations only (what a Hasse diagram draws)
+    violations: list[tuple[str, str]]  # every A ⊂ B (not only covers) with c(A) > c(B) + tol
+
+    @property
+    def is_monotone(self) -> bool:
+        return not self.violations
+
+
+def _members(name: str) -> tuple[str, ...]:
+    parts = tuple(p for p in name.split("+") if p)
+    unknown = [p for p in parts if p not in MODALITIES]
+    if unknown:
+        raise ValueError(f"unknown modality in subset name {name!r}: {unknown}")
+    return tuple(m for m in MODALITIES if m in parts)
+
+
+def build_lattice(subsets: dict, tol: float = VIOLATION_TOL) -> Lattice:
+    """Lattice from `Prediction.subsets` ({"image+audio": {"label", "confidence", ...}, ...}).
+
+    Subset names may come in any modality order; they are canonicalised to MODALITIES order.
+    """
+    nodes: dict[str, LatticeNode] = {}
+    for raw_name, info in subsets.items():
+        members = _members(raw_name)
+        if not members:
+            continue
+        name = subset_name(members)
+        nodes[name] = LatticeNode(name, members, int(info["label"]), float(info["confidence"]))
+
+    edges: list[LatticeEdge] = []
+    violations: list[tuple[str, str]] = []
+    for a, b in combinations(sorted(nodes.values(), key=lambda n: (len(n.members), n.name)), 2):
+        for lower, upper in ((a, b), (b, a)):
+            if set(lower.members) < set(upper.members):
+                violated = lower.confidence > upper.confidence + tol
+                if violated:
+                    violations.append((lower.name, upper.name))
+                if len(upper.members) == len(lower.members) + 1:
+                    edges.append(LatticeEdge(lower.name, upper.name, violated))
+    return Lattice(nodes, edges, violations)
+
+
+def layout(lattice: Lattice) -> dict[str, tuple[float, float]]:
+    """Node positions: level = subset size (bottom to top), nodes spread evenly within a level."""
+    levels: dict[int, list[LatticeNode]] = {}
+    for node in lattice.nodes.values():
+        levels.setdefault(len(node.members), []).append(node)
+    order = {m: i for i, m in enumerate(MODALITIES)}
+    pos: dict[str, tuple[float, float]] = {}
+    for size, level in levels.items():
+        level.sort(key=lambda n: [order[m] for m in n.members])
+        for i, node in enumerate(level):
+            x = (i + 1) / (len(level) + 1)
+            pos[node.name] = (x, float(size))
+    return pos
+
+
+def lattice_figure(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None):
+    """Plotly Hasse diagram: nodes coloured by confidence, violated cover edges drawn red and thick."""
+    import plotly.graph_objects as go
+
+    lattice = build_lattice(subsets, tol)
+    pos = layout(lattice)
+    fig = go.Figure()
+    for violated in (False, True):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for e in lattice.edges:
+            if e.violated != violated:
+                continue
+            (x0, y0), (x1, y1) = pos[e.lower], pos[e.upper]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+        if xs:
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, mode="lines", hoverinfo="skip",
+                    name="violation c(A) > c(B)" if violated else "A ⊂ B",
+                    line={"color": "#E03131" if violated else "#ADB5BD", "width": 5 if violated else 2},
+                    showlegend=violated,
+                )
+            )
+    violators = {a for a, _ in lattice.violations}
+    names = list(lattice.nodes)
+    nodes = [lattice.nodes[n] for n in names]
+    fig.add_trace(
+        go.Scatter(
+            x=[pos[n][0] for n in names],
+            y=[pos[n][1] for n in names],
+            mode="markers+text",
+            text=[f"<b>{n.name}</b><br>{CLASSES[n.label]} · {n.confidence:.2f}" for n in nodes],
+            textposition="middle right",
+            hovertext=[f"{n.name}: predicts {CLASSES[n.label]} with confidence {n.confidence:.3f}" for n in nodes],
+            hoverinfo="text",
+            marker={
+                "size": 22,
+                "color": [n.confidence for n in nodes],
+                "colorscale": "Viridis",
+                "cmin": 0.0,
+                "cmax": 1.0,
+                "colorbar": {"title": "c(S)", "thickness": 12},
+                "line": {
+                    "color": ["#E03131" if n.name in violators else "#343A40" for n in nodes],
+                    "width": [4 if n.name in violators else 1 for n in nodes],
+                },
+            },
+            name="subsets",
+            showlegend=False,
+        )
+    )
+    top = max((len(n.members) for n in nodes), default=1)
+    status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s)"
+    fig.update_layout(
+        title=title or f"Subset lattice — confidence per subset ({status})",
+        xaxis={"visible": False, "range": [0, 1.35]},
+        yaxis={
+            "title": "modalities in subset", "tickmode": "array",
+            "tickvals": list(range(1, top + 1)), "range": [0.5, top + 0.5],
+        },
+        height=320,
+        margin={"l": 40, "r": 10, "t": 40, "b": 20},
+        legend={"orientation": "h", "y": -0.05},
+    )
+    return fig
