@@ -488,6 +488,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, ctx: distributed.Context) -> dict[str, int] | None:
     out = Path(args.out)
+    # The model first: a weights problem must fail before plan.json pins this run's settings.
+    model, transform, tokenizer = load_clip(args.clip, args.pretrained, ctx.device, args.seed, args.cache_dir)
     message: tuple[str, Any] | None = None
     if ctx.is_main:
         try:
@@ -500,7 +502,6 @@ def run(args: argparse.Namespace, ctx: distributed.Context) -> dict[str, int] | 
         raise InputError(payload)
     plan = json.loads((out / "plan.json").read_text())
     mine = payload[ctx.rank::ctx.world_size]
-    model, transform, tokenizer = load_clip(args.clip, args.pretrained, ctx.device, args.seed, args.cache_dir)
     if ctx.is_main:
         done = len(all_shards(plan, args.shard_size)) - len(payload)
         print(f"{len(payload)} shards to encode on {ctx.world_size} rank(s), {done} already done", file=sys.stderr)
