@@ -1,0 +1,137 @@
+"""One door for fusion weights: safetensors (no pickle, nothing in a file can run code) + a JSON config.
+
+    <stem>.safetensors   the state dict; its metadata also carries the config JSON
+    <stem>.json          {"format", "model": FusionConfig, "train": TrainConfig | null, "extra": {...}}
+
+`load_checkpoint` accepts the stem, either file, or a run directory (its model.safetensors). Anything wrong
+(missing, corrupt, no config, shapes that do not fit) raises aecf.errors.CheckpointError saying what.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from aecf.errors import CheckpointError
+from aecf.fusion import FusionConfig, FusionModel
+from aecf.runs import write_json_atomic
+
+FORMAT = "aecf-fusion/1"
+
+
+def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """(weights, config) paths for a stem, a .safetensors/.json file or a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model"
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def save_checkpoint(
+    model: FusionModel, path: str | Path, train_config: dict | None = None, extra: dict | None = None
+) -> Path:
+    """Write weights and config atomically (temp + os.replace); returns the .safetensors path."""
+    from safetensors.torch import save_file
+
+    weights_path, config_path = checkpoint_paths(path)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"format": FORMAT, "model": model.config.to_dict(), "train": train_config, "extra": extra or {}}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=weights_path.parent, prefix=f".{weights_path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"format": FORMAT, "config": json.dumps(doc)})
+        os.replace(tmp, weights_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    write_json_atomic(config_path, doc)
+    return weights_path
+
+
+def read_checkpoint_config(path: str | Path) -> dict:
+    """The config document of a checkpoint: the .json beside it, else the copy in the weights' metadata."""
+    weights_path, config_path = checkpoint_paths(path)
+    if config_path.exists():
+        try:
+            doc = json.loads(config_path.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"Checkpoint config {config_path} is not valid JSON ({e}).") from e
+    elif weights_path.exists():
+        doc = _metadata_config(weights_path)
+        if doc is None:
+            raise CheckpointError(
+                f"Checkpoint {weights_path} has no config: neither {config_path.name} beside it nor one in "
+                "its metadata. Re-save it with aecf.checkpoint.save_checkpoint."
+            )
+    else:
+        raise CheckpointError(f"Checkpoint {weights_path} not found.")
+    if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
+        raise CheckpointError(
+            f"Checkpoint config {config_path} has no 'model' section; it is not an AECF fusion checkpoint."
+        )
+    return doc
+
+
+def _metadata_config(weights_path: Path) -> dict | None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights_path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"Checkpoint {weights_path} is corrupt or not a safetensors file ({e}).") from e
+    if "config" not in meta:
+        return None
+    try:
+        return json.loads(meta["config"])
+    except ValueError as e:
+        raise CheckpointError(f"Checkpoint {weights_path} carries an unreadable config ({e}).") from e
+
+
+def load_checkpoint(path: str | Path) -> FusionModel:
+    """Build the model its config describes and load its weights (eval mode)."""
+    from safetensors.torch import load_file
+
+    weights_path, _ = checkpoint_paths(path)
+    doc = read_checkpoint_config(path)
+    try:
+        config = FusionConfig.from_dict(doc["model"])
+        model = FusionModel(config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"Checkpoint config for {weights_path} does not describe a fusion model ({e})."
+        ) from e
+    if not weights_path.exists():
+        raise CheckpointError(f"Checkpoint weights {weights_path} not found (its config is there).")
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as e:
+        raise CheckpointError(f"Checkpoint {weights_path} is corrupt or not a safetensors file ({e}).") from e
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected}")
+        if wrong:
+            parts.append("shape mismatch " + "; ".join(wrong))
+        raise CheckpointError(
+            f"Checkpoint {weights_path} does not match its config (method {config.method!r}, fusion "
+            f"{config.fusion!r}): " + ", ".join(parts) + "."
+        )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    model.eval()
+    return model

@@ -1,0 +1,354 @@
+"""The AECF fusion layer and the baseline fusions, behind one interface.
+
+    model(x [B, M, D], present bool [B, M]) -> {"logits": [B, C], "gate": [B, M] | None, "fused": [B, H]}
+
+Reads top to bottom: the config, the classifier heads, the gate, the model, then the per-instance
+entropy coefficient λ(x) (MC-dropout) and `diagnose`, which returns everything the app shows for one
+example. The equations are in docs/method.md (§ numbers below refer to it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from aecf.constants import CLASSES, EMBED_DIM, MODALITIES
+from aecf.constants import subset_name as _subset_name
+from aecf.metrics import nonempty_subsets, subset_masks
+
+FUSIONS = ("gate", "mean", "concat")
+
+
+@dataclass
+class FusionConfig:
+    """Architecture of a fusion model; saved next to its weights (see aecf.checkpoint)."""
+
+    method: str = "aecf"
+    fusion: str = (
+        "gate"  # gate: f = Σ p_m W_m z_m | mean: average of present W_m z_m | concat: MLP on [z_1..z_M]
+    )
+    modalities: tuple[str, ...] = MODALITIES
+    classes: tuple[str, ...] = CLASSES
+    embed_dim: int = EMBED_DIM
+    hidden_dim: int = 128  # H, the fused width
+    gate_hidden: int = 64
+    gate_dropout: float = 0.2  # dropout inside g_φ: the MC-dropout passes of λ(x) sample it
+    feature_dropout: float = 0.1  # dropout on f before h_ψ (also active in MC passes)
+    head: str = "softmax"  # softmax/CE (one label) | sigmoid/BCE (multi-label)
+    head_hidden: int = 0  # 0: h_ψ is linear, as in the paper
+    normalize_inputs: bool = True  # L2-normalise each embedding (CLIP-style features)
+    input_scale: float = 5.0  # z is multiplied by this after normalisation (keeps logits in range)
+    lambda_min: float = 0.0  # λ(x) ∈ [lambda_min, lambda_max] (docs/method.md §2)
+    lambda_max: float = 0.1
+    temperature: float = 1.0  # post-hoc, fit on the validation split after training
+
+    @property
+    def num_modalities(self) -> int:
+        return len(self.modalities)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["modalities"], d["classes"] = list(self.modalities), list(self.classes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FusionConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown fusion config keys: {sorted(unknown)}")
+        d = dict(d)
+        for key in ("modalities", "classes"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------------------------------
+# Classifier heads: how logits become probabilities, a loss and a confidence. Pluggable so the same
+# fusion serves single-label digits (softmax/CE) and multi-label COCO (sigmoid/BCE).
+
+
+class SoftmaxHead:
+    name = "softmax"
+
+    @staticmethod
+    def probs(logits: torch.Tensor) -> torch.Tensor:
+        return logits.softmax(dim=-1)
+
+    @staticmethod
+    def loss(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        return F.cross_entropy(logits, target, reduction=reduction)
+
+    @staticmethod
+    def confidence(probs: torch.Tensor) -> torch.Tensor:
+        """c = max_y p(y): the quantity CEC keeps monotone and ECE bins."""
+        return probs.max(dim=-1).values
+
+
+class SigmoidHead:
+    name = "sigmoid"
+
+    @staticmethod
+    def probs(logits: torch.Tensor) -> torch.Tensor:
+        return logits.sigmoid()
+
+    @staticmethod
+    def loss(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        per = F.binary_cross_entropy_with_logits(logits, target.float(), reduction="none").mean(dim=-1)
+        return per.mean() if reduction == "mean" else per
+
+    @staticmethod
+    def confidence(probs: torch.Tensor) -> torch.Tensor:
+        """Mean over labels of the confidence of each binary decision, max(p, 1 - p)."""
+        return torch.maximum(probs, 1 - probs).mean(dim=-1)
+
+
+HEADS = {"softmax": SoftmaxHead, "sigmoid": SigmoidHead}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def masked_softmax(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Softmax over present modalities only; an absent one gets exactly 0."""
+    logits = logits.masked_fill(~present, float("-inf"))
+    return torch.softmax(logits, dim=-1).masked_fill(~present, 0.0)
+
+
+class Gate(nn.Module):
+    """g_φ: two-layer MLP with dropout over the zero-filled embeddings and the presence mask."""
+
+    def __init__(self, num_modalities: int, embed_dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.fc1 = nn.Linear(num_modalities * (embed_dim + 1), hidden)
+        self.drop = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, num_modalities)
+
+    def forward(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([z.flatten(1), present.float()], dim=1)
+        h = self.drop(F.gelu(self.fc1(h)))
+        return masked_softmax(self.fc2(h), present)
+
+
+class FusionModel(nn.Module):
+    """One model class for every method; `config.fusion` picks how modalities are combined."""
+
+    def __init__(self, config: FusionConfig):
+        super().__init__()
+        if config.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {config.fusion!r}; choose from {FUSIONS}")
+        if config.head not in HEADS:
+            raise ValueError(f"unknown head {config.head!r}; choose from {tuple(HEADS)}")
+        self.config = config
+        self.head_type = HEADS[config.head]
+        M, D, H = config.num_modalities, config.embed_dim, config.hidden_dim
+        if config.fusion == "concat":
+            # late fusion: concatenation of the zero-filled embeddings, then an MLP
+            self.trunk = nn.Sequential(nn.Linear(M * D, H), nn.GELU())
+        else:
+            # W_m: one linear projection per modality, stored as a [M, D, H] tensor (one einsum)
+            self.proj_weight = nn.Parameter(torch.empty(M, D, H))
+            self.proj_bias = nn.Parameter(torch.zeros(M, H))
+            bound = 1 / math.sqrt(D)
+            nn.init.uniform_(self.proj_weight, -bound, bound)
+        self.gate = Gate(M, D, config.gate_hidden, config.gate_dropout) if config.fusion == "gate" else None
+        self.feature_drop = nn.Dropout(config.feature_dropout)
+        if config.head_hidden:
+            self.head = nn.Sequential(
+                nn.Linear(H, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, config.num_classes)
+            )
+        else:
+            self.head = nn.Linear(H, config.num_classes)  # h_ψ
+        # running scale ū of the MC-dropout uncertainty, used by the λ(x) map (docs/method.md §2)
+        self.register_buffer("uncertainty_scale", torch.tensor(0.0))
+
+    @property
+    def has_gate(self) -> bool:
+        return self.gate is not None
+
+    def prepare(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Normalise and zero-fill: nothing of an absent modality (not even a NaN) reaches the model."""
+        if self.config.normalize_inputs:
+            x = F.normalize(x, dim=-1)
+        return x.masked_fill(~present.unsqueeze(-1), 0.0) * self.config.input_scale
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """W_m z_m for every modality: [B, M, D] -> [B, M, H]."""
+        return torch.einsum("bmd,mdh->bmh", z, self.proj_weight) + self.proj_bias
+
+    def forward(self, x: torch.Tensor, present: torch.Tensor | None = None, experts: bool = False) -> dict:
+        if present is None:
+            present = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        present = present.bool()
+        if not bool(present.any(dim=1).all()):
+            raise ValueError("every example needs at least one present modality")
+        z = self.prepare(x, present)
+        out: dict = {"gate": None}
+        if self.config.fusion == "concat":
+            fused = self.trunk(z.flatten(1))
+        else:
+            proj = self.project(z)
+            if self.gate is not None:
+                weights = self.gate(z, present)
+                out["gate"] = weights
+            else:
+                weights = present.float() / present.sum(dim=1, keepdim=True)
+            fused = (weights.unsqueeze(-1) * proj).sum(dim=1)  # f = Σ_m p_m W_m z_m
+            if experts:
+                # each modality alone through the same head, h_ψ(W_m z_m): "experts" for diagnostics and
+                # for the authors' per-modality consistency loss
+                out["expert_logits"] = self.head(self.feature_drop(proj))
+        out["fused"] = fused
+        out["logits"] = self.head(self.feature_drop(fused))
+        return out
+
+    def probs(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        t = self.config.temperature if temperature is None else temperature
+        return self.head_type.probs(logits / t)
+
+    def forward_subsets(self, x: torch.Tensor, present: torch.Tensor, subsets: torch.Tensor) -> dict:
+        """Run every subset (rows of the bool mask `subsets` [S, M]) in one batch: logits [S, B, C].
+
+        The presence used for subset s and example b is s ∩ present_b; when that is empty the row falls back
+        to present_b and `valid[s, b]` is False (valid means s ⊆ present_b).
+        """
+        S, B = subsets.shape[0], x.shape[0]
+        subsets, present = subsets.bool(), present.bool()
+        masks = subsets.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
+        valid = (masks == subsets.unsqueeze(1)).all(-1)
+        masks = torch.where(masks.any(-1, keepdim=True), masks, present.unsqueeze(0))
+        out = self(x.unsqueeze(0).expand(S, *x.shape).reshape(S * B, *x.shape[1:]), masks.reshape(S * B, -1))
+        logits = out["logits"].reshape(S, B, -1)
+        gate = None if out["gate"] is None else out["gate"].reshape(S, B, -1)
+        return {"logits": logits, "gate": gate, "present": masks, "valid": valid}
+
+
+# --------------------------------------------------------------------------------------------------
+# λ(x): the meta-adaptive entropy coefficient (docs/method.md §2)
+
+
+@contextlib.contextmanager
+def mc_dropout(model: nn.Module):
+    """Dropout layers active (MC-dropout), everything else as it was; restores the modes on exit."""
+    modes = {m: m.training for m in model.modules()}
+    try:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.train(True)
+        yield model
+    finally:
+        for m, mode in modes.items():
+            m.train(mode)
+
+
+@torch.no_grad()
+def mc_forward(model: FusionModel, x: torch.Tensor, present: torch.Tensor, passes: int) -> dict:
+    """K stochastic passes with dropout on, batched as one [K·B] forward: probs [K, B, C], gate [K, B, M]."""
+    K, B = passes, x.shape[0]
+    with mc_dropout(model):
+        out = model(x.repeat(K, 1, 1), present.repeat(K, 1))
+    probs = model.head_type.probs(out["logits"]).reshape(K, B, -1)
+    gate = None if out["gate"] is None else out["gate"].reshape(K, B, -1)
+    return {"probs": probs, "gate": gate}
+
+
+def predictive_uncertainty(mc_probs: torch.Tensor) -> torch.Tensor:
+    """u(x) = Σ_y Var_k[p_k(y|x)] (unbiased over the K passes): [K, B, C] -> [B]."""
+    return mc_probs.var(dim=0, unbiased=True).sum(dim=-1)
+
+
+def lambda_from_uncertainty(
+    u: torch.Tensor, scale: float | torch.Tensor, lambda_min: float, lambda_max: float
+) -> torch.Tensor:
+    """λ(x) = λ_min + (λ_max - λ_min) · r / (1 + r), r = u(x) / ū: an input as uncertain as the running mean
+    gets the midpoint; the map is monotone, bounded, and has no gradient (stop-gradient)."""
+    scale = torch.as_tensor(scale, dtype=u.dtype)
+    r = u.detach() / scale.clamp_min(1e-12)
+    return lambda_min + (lambda_max - lambda_min) * r / (1 + r)
+
+
+@torch.no_grad()
+def adaptive_lambda(model: FusionModel, x: torch.Tensor, present: torch.Tensor, passes: int) -> dict:
+    """λ(x) from K MC-dropout passes, with the model's running uncertainty scale. Returns lam, u, mc."""
+    mc = mc_forward(model, x, present, passes)
+    u = predictive_uncertainty(mc["probs"])
+    scale = model.uncertainty_scale if float(model.uncertainty_scale) > 0 else u.mean()
+    lam = lambda_from_uncertainty(u, scale, model.config.lambda_min, model.config.lambda_max)
+    return {"lam": lam, "u": u, "mc": mc}
+
+
+# --------------------------------------------------------------------------------------------------
+# Diagnostics of one example (used by the app and aecf.inference)
+
+
+@dataclass
+class Diagnosis:
+    """Everything the fusion layer can say about one example."""
+
+    probs: torch.Tensor  # [C] calibrated (temperature) probabilities with the given modalities
+    label: int
+    confidence: float
+    gate: torch.Tensor | None  # [M], 0 for absent modalities
+    gate_entropy: float | None  # H(p) in nats
+    lam: float | None  # λ(x) from K MC-dropout passes (None: the model was not trained with an adaptive λ)
+    uncertainty: float  # u(x)
+    mc_probs: torch.Tensor  # [K, C]
+    experts: dict[str, torch.Tensor] = field(default_factory=dict)  # modality -> probs of that modality alone
+    subsets: dict[str, torch.Tensor] = field(
+        default_factory=dict
+    )  # subset name -> probs with only that subset
+
+
+@torch.no_grad()
+def diagnose(
+    model: FusionModel, x: torch.Tensor, present: torch.Tensor | None = None, mc_samples: int = 20
+) -> Diagnosis:
+    """Gate, H(p), λ(x) with the K passes' probabilities, and the prediction of every present subset.
+
+    x: [M, D] (or [1, M, D]); present: bool [M] (default: all).
+    """
+    from aecf.losses import gate_entropy
+
+    was_training = model.training
+    model.eval()
+    try:
+        x = x.reshape(1, model.config.num_modalities, -1).float()
+        present = (
+            torch.ones(1, x.shape[1], dtype=torch.bool) if present is None else present.reshape(1, -1).bool()
+        )
+        out = model(x, present)
+        probs = model.probs(out["logits"])[0]
+        conf = model.head_type.confidence(probs.unsqueeze(0))[0]
+        lam_out = adaptive_lambda(model, x, present, mc_samples)
+        gate = None if out["gate"] is None else out["gate"][0]
+        names = model.config.modalities
+        idx = [i for i in range(len(names)) if bool(present[0, i])]
+        subsets = [s for s in nonempty_subsets(len(names)) if set(s) <= set(idx)]
+        sub = model.forward_subsets(x, present, subset_masks(subsets, len(names)))
+        sub_probs = model.probs(sub["logits"])[:, 0]
+        by_name = {_subset_name(names[i] for i in s): sub_probs[k] for k, s in enumerate(subsets)}
+        experts = {names[s[0]]: sub_probs[k] for k, s in enumerate(subsets) if len(s) == 1}
+        return Diagnosis(
+            probs=probs,
+            label=int(probs.argmax()),
+            confidence=float(conf),
+            gate=gate,
+            gate_entropy=None if gate is None else float(gate_entropy(gate.unsqueeze(0))[0]),
+            lam=float(lam_out["lam"][0]) if float(model.uncertainty_scale) > 0 else None,
+            uncertainty=float(lam_out["u"][0]),
+            mc_probs=lam_out["mc"]["probs"][:, 0],
+            experts=experts,
+            subsets=by_name,
+        )
+    finally:
+        model.train(was_training)

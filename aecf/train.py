@@ -1,0 +1,591 @@
+"""Training a fusion method on the embedding cache: the config, the method presets, and the loop.
+
+    python -m aecf train --method aecf [--epochs N] [--seed N] [--lambda-max L] [--mc-samples K]
+                         [--cec-weight B] [--no-acm] [--pi-max P] [--out checkpoints/fusion/NAME]
+
+In-process (the app runs this in a background thread):
+
+    model, history = train(make_config("aecf", epochs=10), split_train, split_val,
+                           run_dir=create_run_dir("aecf", 0), callbacks=Callbacks(on_epoch=print),
+                           stop_event=threading.Event())
+
+One step, in the order of docs/method.md §4: (1) λ(x) from K MC-dropout passes (no gradient), (2) a mask
+drawn by ACM from the detached gate, or uniformly (ModDrop), (3) one batched forward of the full input,
+the masked input and every modality subset, (4) the composite loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+
+from aecf import metrics as M
+from aecf.constants import CLASSES
+from aecf.data.cache import FeatureSplit
+from aecf.fusion import (
+    FusionConfig,
+    FusionModel,
+    adaptive_lambda,
+    lambda_from_uncertainty,
+    mc_forward,
+    predictive_uncertainty,
+)
+from aecf.losses import cec_loss, entropy_term, expert_consistency_loss, gate_entropy, scheduled_lambda
+from aecf.masking import (
+    acm_drop_probs,
+    curriculum_rate,
+    random_modality_drop,
+    sample_keep_mask,
+    uniform_drop_probs,
+)
+from aecf.runs import RunWriter, create_run_dir
+
+ENTROPY_MODES = ("adaptive", "fixed", "schedule", "none")
+CEC_MODES = ("subset", "expert_mse", "none")
+MASKING_MODES = ("acm", "uniform", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; every term of the composite loss is switched here (docs/method.md §4)."""
+
+    method: str = "aecf"
+    model: FusionConfig = field(default_factory=FusionConfig)
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    # task loss: full input and masked input
+    full_weight: float = 1.0
+    masked_weight: float = 1.0
+    # entropy term -λ·H(p): adaptive λ(x) | one global λ | the authors' per-epoch schedule | off
+    entropy: str = "adaptive"
+    mc_samples: int = 4  # K MC-dropout passes for λ(x) during training (the app shows K = 20)
+    uncertainty_momentum: float = 0.9  # EMA of the batch-mean uncertainty ū used by the λ(x) map
+    lambda_fixed: float | None = None  # "fixed": None means the midpoint of [lambda_min, lambda_max]
+    schedule_lambda_max: float = 0.05  # "schedule" (authors): 0 → linear ramp → cosine decay at the end
+    schedule_free_epochs: int = 0
+    schedule_warmup_epochs: int = 3
+    schedule_decay_fraction: float = 0.1
+    # calibration term: subset-lattice CEC | the authors' per-modality MSE | off
+    cec: str = "subset"
+    cec_weight: float = 1.0  # β
+    cec_ramp_epochs: int = 0  # β ramps linearly over these epochs (authors: 5)
+    # masking: ACM from the gate | uniform ModDrop | off; the rate follows π_t = π_max·min(1, t / warmup·T)
+    masking: str = "acm"
+    pi_max: float = 0.5
+    mask_warmup: float = 0.3  # fraction of training over which π_t ramps (0: constant π_max)
+    # monitoring
+    val_drop_rate: float = 0.5  # validation accuracy is also reported under this random drop rate
+    log_every: int = 10  # steps between on_step records
+
+    def __post_init__(self):
+        for name, value, allowed in (
+            ("entropy", self.entropy, ENTROPY_MODES),
+            ("cec", self.cec, CEC_MODES),
+            ("masking", self.masking, MASKING_MODES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r}; choose from {allowed}")
+        if self.model.fusion != "gate" and (self.entropy != "none" or self.masking == "acm"):
+            raise ValueError(f"{self.method}: the entropy term and ACM need a gate (fusion='gate')")
+        if self.model.fusion == "concat" and self.cec == "expert_mse":
+            raise ValueError("the per-modality consistency loss needs per-modality projections")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        model = FusionConfig.from_dict(d.pop("model", {}))
+        known = {f.name for f in fields(cls)}
+        return cls(model=model, **{k: v for k, v in d.items() if k in known})
+
+
+def _preset(method: str, fusion: str = "gate", **kw) -> TrainConfig:
+    return TrainConfig(method=method, model=FusionConfig(method=method, fusion=fusion), **kw)
+
+
+_NO_REGULARISER = dict(entropy="none", cec="none", masking="none", masked_weight=0.0)
+
+# name -> preset; docs/method.md §5 says what each one isolates
+METHODS: dict[str, TrainConfig] = {
+    "aecf": _preset("aecf"),
+    "late_fusion": _preset("late_fusion", "concat", **_NO_REGULARISER),
+    "moddrop": _preset("moddrop", "concat", entropy="none", cec="none", masking="uniform", mask_warmup=0.0),
+    "mean": _preset("mean", "mean", **_NO_REGULARISER),
+    "gate": _preset("gate", **_NO_REGULARISER),
+    "fixed_lambda": _preset("fixed_lambda", entropy="fixed", cec="none", masking="none", masked_weight=0.0),
+    "authors_recipe": _preset(
+        "authors_recipe",
+        entropy="schedule",
+        cec="expert_mse",
+        cec_weight=0.1,
+        cec_ramp_epochs=5,
+        masking="uniform",
+        pi_max=0.4,
+        mask_warmup=0.0,
+        full_weight=0.0,
+        masked_weight=1.0,
+    ),
+    "aecf_no_adaptive_lambda": _preset("aecf_no_adaptive_lambda", entropy="fixed"),
+    "aecf_no_cec": _preset("aecf_no_cec", cec="none"),
+    "aecf_no_acm": _preset("aecf_no_acm", masking="uniform"),
+}
+
+
+def make_config(method: str = "aecf", model: dict | None = None, **overrides) -> TrainConfig:
+    """A copy of the METHODS preset with overrides; `model` overrides FusionConfig fields."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
+    preset = METHODS[method]
+    model_cfg = replace(preset.model, **(model or {}))
+    return replace(preset, model=model_cfg, **overrides)
+
+
+@dataclass
+class Callbacks:
+    """Streaming hooks: on_step(record) every `log_every` steps, on_epoch(record) after each validation."""
+
+    on_step: Callable[[dict], None] | None = None
+    on_epoch: Callable[[dict], None] | None = None
+
+
+def _as_callbacks(callbacks) -> Callbacks:
+    if callbacks is None:
+        return Callbacks()
+    if isinstance(callbacks, dict):
+        return Callbacks(on_step=callbacks.get("on_step"), on_epoch=callbacks.get("on_epoch"))
+    return Callbacks(
+        on_step=getattr(callbacks, "on_step", None), on_epoch=getattr(callbacks, "on_epoch", None)
+    )
+
+
+def build_model(config: TrainConfig, split: FeatureSplit) -> FusionModel:
+    """The model for `config`, sized to the split (modalities, embedding width, classes)."""
+    n_classes = split.num_classes
+    classes = CLASSES if n_classes == len(CLASSES) else tuple(str(i) for i in range(n_classes))
+    model_cfg = replace(
+        config.model,
+        method=config.method,
+        modalities=tuple(split.modalities),
+        embed_dim=int(split.x.shape[-1]),
+        classes=classes,
+    )
+    return FusionModel(model_cfg)
+
+
+# ------------------------------------------------------------------------------------------ the step
+
+
+class Trainer:
+    """Holds the model, optimiser and RNG of one run; `step` is one optimisation step of the composite loss."""
+
+    def __init__(self, config: TrainConfig, model: FusionModel, steps_total: int, generator: torch.Generator):
+        self.config, self.model, self.generator = config, model, generator
+        self.steps_total = max(1, steps_total)
+        self.subsets = M.nonempty_subsets(model.config.num_modalities)
+        self.subset_masks = M.subset_masks(self.subsets, model.config.num_modalities)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        warm = max(1, int(0.03 * self.steps_total))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: (
+                min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / self.steps_total)))
+            ),
+        )
+        self.step_index = 0
+
+    def lambda_value(self, epoch: int) -> float:
+        c, mc = self.config, self.model.config
+        if c.entropy == "fixed":
+            return c.lambda_fixed if c.lambda_fixed is not None else 0.5 * (mc.lambda_min + mc.lambda_max)
+        if c.entropy == "schedule":
+            return scheduled_lambda(
+                epoch,
+                c.epochs,
+                c.schedule_lambda_max,
+                c.schedule_free_epochs,
+                c.schedule_warmup_epochs,
+                c.schedule_decay_fraction,
+            )
+        return 0.0
+
+    def mask_rate(self) -> float:
+        c = self.config
+        return curriculum_rate(self.step_index / self.steps_total, c.pi_max, c.mask_warmup)
+
+    def step(self, x: torch.Tensor, label: torch.Tensor, present: torch.Tensor, epoch: int) -> dict:
+        c, model = self.config, self.model
+        model.train()
+        B, n_mod = present.shape
+        rec: dict = {}
+
+        # (1) λ(x) and the gate that ACM reads, both without gradient
+        gate_ref, lam = None, None
+        if c.entropy == "adaptive":
+            mc = mc_forward(model, x, present, c.mc_samples)
+            u = predictive_uncertainty(mc["probs"])
+            with torch.no_grad():
+                scale = model.uncertainty_scale
+                new = (
+                    u.mean()
+                    if float(scale) == 0
+                    else c.uncertainty_momentum * scale + (1 - c.uncertainty_momentum) * u.mean()
+                )
+                scale.copy_(new)
+            lam = lambda_from_uncertainty(u, scale, model.config.lambda_min, model.config.lambda_max)
+            gate_ref = mc["gate"].mean(dim=0)
+            rec["uncertainty"] = float(u.mean())
+        elif c.entropy in ("fixed", "schedule"):
+            lam = torch.full((B,), self.lambda_value(epoch))
+        if c.masking == "acm" and gate_ref is None:
+            with torch.no_grad():
+                gate_ref = model(x, present)["gate"]
+
+        # (2) the training mask
+        rows = [present]
+        keep = None
+        if c.masking != "none":
+            rate = self.mask_rate()
+            q = (
+                acm_drop_probs(gate_ref, present, rate)
+                if c.masking == "acm"
+                else uniform_drop_probs(present, rate)
+            )
+            keep = sample_keep_mask(present, q, self.generator)
+            rows.append(keep)
+            dropped = (present & ~keep).float()
+            rec["pi"] = rate
+            rec["mask_rate"] = float(dropped.sum() / present.sum())
+            for i, name in enumerate(model.config.modalities):
+                rec[f"mask_rate_{name}"] = float(dropped[:, i].sum() / present[:, i].sum().clamp_min(1))
+        n_sub = 0
+        if c.cec == "subset":
+            sub = self.subset_masks.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
+            valid = (sub == self.subset_masks.unsqueeze(1)).all(-1)
+            sub = torch.where(sub.any(-1, keepdim=True), sub, present.unsqueeze(0))
+            rows.extend(sub.unbind(0))
+            n_sub = len(self.subsets)
+
+        # (3) one forward over [full; masked; subsets]
+        R = len(rows)
+        out = model(x.repeat(R, 1, 1), torch.cat(rows, dim=0), experts=c.cec == "expert_mse")
+        logits = out["logits"].reshape(R, B, -1)
+        gate = None if out["gate"] is None else out["gate"].reshape(R, B, n_mod)
+        head = model.head_type
+
+        # (4) composite loss
+        loss_full = head.loss(logits[0], label)
+        total = c.full_weight * loss_full
+        rec["loss_task_full"] = loss_full.item()
+        rec["acc"] = M.accuracy(logits[0], label)
+        if keep is not None:
+            loss_masked = head.loss(logits[1], label)
+            total = total + c.masked_weight * loss_masked
+            rec["loss_task_masked"] = loss_masked.item()
+            rec["masked_acc"] = M.accuracy(logits[1], label)
+        if gate is not None:
+            h = gate_entropy(gate[0])
+            rec["gate_entropy"] = h.detach().mean().item()
+            if lam is not None:
+                loss_ent = entropy_term(gate[0], lam)
+                total = total + loss_ent
+                rec["loss_entropy"] = loss_ent.item()
+                rec["lambda"] = float(lam.mean())
+        beta = c.cec_weight * (min(1.0, (epoch + 1) / c.cec_ramp_epochs) if c.cec_ramp_epochs > 0 else 1.0)
+        if c.cec == "subset":
+            conf = head.confidence(head.probs(logits[R - n_sub :]))
+            loss_cec = cec_loss(conf, self.subsets, valid)
+            total = total + beta * loss_cec
+            rec["loss_cec"] = loss_cec.item()
+        elif c.cec == "expert_mse":
+            expert_probs = head.probs(out["expert_logits"][:B])
+            loss_cec = expert_consistency_loss(expert_probs, head.probs(logits[0]), present)
+            total = total + beta * loss_cec
+            rec["loss_cec"] = loss_cec.item()
+
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_index += 1
+        rec["loss"] = total.item()
+        rec["lr"] = self.optimizer.param_groups[0]["lr"]
+        return rec
+
+
+# ------------------------------------------------------------------------------------ validation
+
+
+@torch.no_grad()
+def validate(
+    model: FusionModel, split: FeatureSplit, drop_rate: float = 0.5, mc_samples: int = 0, seed: int = 0
+) -> dict:
+    """Accuracy, ECE and NLL on all inputs, accuracy under random drop, mean H(p) and (optionally) mean λ(x)."""
+    model.eval()
+    x, y = split.x, split.label
+    present = torch.ones(x.shape[:2], dtype=torch.bool)
+    out = model(x, present)
+    probs = model.head_type.probs(out["logits"])
+    rec = {
+        "val_acc": M.accuracy(probs, y),
+        "val_ece": M.expected_calibration_error(probs, y),
+        "val_nll": M.nll(out["logits"], y),
+    }
+    if drop_rate > 0:
+        keep = random_modality_drop(present, drop_rate, torch.Generator().manual_seed(seed))
+        rec["val_masked_acc"] = M.accuracy(model(x, keep)["logits"], y)
+    if out["gate"] is not None:
+        rec["val_gate_entropy"] = float(gate_entropy(out["gate"]).mean())
+    if mc_samples and float(model.uncertainty_scale) > 0:
+        rec["val_lambda"] = float(adaptive_lambda(model, x, present, mc_samples)["lam"].mean())
+    return rec
+
+
+# ---------------------------------------------------------------------------------------- the loop
+
+
+def _mean_records(records: list[dict]) -> dict:
+    keys = {k for r in records for k in r}
+    return {k: sum(r[k] for r in records if k in r) / sum(1 for r in records if k in r) for k in sorted(keys)}
+
+
+def train(
+    config: TrainConfig,
+    split_train: FeatureSplit,
+    split_val: FeatureSplit | None = None,
+    run_dir: str | Path | None = None,
+    callbacks: Callbacks | dict | None = None,
+    stop_event: threading.Event | None = None,
+    progress: bool = False,
+) -> tuple[FusionModel, dict]:
+    """Train `config` on the cached embeddings; returns (model, history) with history = {"steps", "epochs"}.
+
+    Seeded and deterministic for a given config and data. With `run_dir`, writes config.json,
+    metrics.jsonl, status.json and model.safetensors there. Setting `stop_event` ends the run after the
+    current step (state "stopped"; the model so far is kept and saved).
+    """
+    from aecf.checkpoint import save_checkpoint
+
+    cb = _as_callbacks(callbacks)
+    writer = RunWriter(run_dir) if run_dir is not None else None
+    history: dict = {"steps": [], "epochs": []}
+    try:
+        torch.manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        model = build_model(config, split_train)
+        config = replace(config, model=model.config)
+        if writer:
+            writer.write_config(config.to_dict())
+            writer.set_status("running", method=config.method, epochs=config.epochs)
+        N = len(split_train)
+        steps_per_epoch = math.ceil(N / config.batch_size)
+        trainer = Trainer(config, model, config.epochs * steps_per_epoch, generator)
+        present_all = torch.ones(config.batch_size, split_train.x.shape[1], dtype=torch.bool)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=config.epochs * steps_per_epoch, desc=config.method, unit="step")
+        stopped = False
+        for epoch in range(config.epochs):
+            perm = torch.randperm(N, generator=generator)
+            window, epoch_records = [], []
+            t_window, n_window, t_epoch = time.perf_counter(), 0, time.perf_counter()
+            for i in range(steps_per_epoch):
+                if stop_event is not None and stop_event.is_set():
+                    stopped = True
+                    break
+                idx = perm[i * config.batch_size : (i + 1) * config.batch_size]
+                rec = trainer.step(split_train.x[idx], split_train.label[idx], present_all[: len(idx)], epoch)
+                window.append(rec)
+                epoch_records.append(rec)
+                n_window += len(idx)
+                if bar is not None:
+                    bar.update(1)
+                if len(window) == config.log_every or i == steps_per_epoch - 1:
+                    elapsed = time.perf_counter() - t_window
+                    step_rec = {
+                        "kind": "step",
+                        "epoch": epoch,
+                        "step": trainer.step_index,
+                        **_mean_records(window),
+                    }
+                    step_rec["examples_per_s"] = n_window / max(elapsed, 1e-9)
+                    history["steps"].append(step_rec)
+                    if writer:
+                        writer.log(step_rec)
+                    if cb.on_step:
+                        cb.on_step(step_rec)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{step_rec['loss']:.3f}", acc=f"{step_rec['acc']:.3f}")
+                    window, t_window, n_window = [], time.perf_counter(), 0
+            if not epoch_records:
+                break
+            epoch_rec = {"kind": "epoch", "epoch": epoch, "step": trainer.step_index}
+            epoch_rec.update({f"train_{k}": v for k, v in _mean_records(epoch_records).items()})
+            epoch_rec["epoch_seconds"] = time.perf_counter() - t_epoch
+            epoch_rec["examples_per_s"] = (
+                len(epoch_records) * config.batch_size / max(epoch_rec["epoch_seconds"], 1e-9)
+            )
+            if split_val is not None:
+                epoch_rec.update(
+                    validate(
+                        model,
+                        split_val,
+                        config.val_drop_rate,
+                        config.mc_samples if config.entropy == "adaptive" else 0,
+                        config.seed,
+                    )
+                )
+            history["epochs"].append(epoch_rec)
+            if writer:
+                writer.log(epoch_rec)
+            if cb.on_epoch:
+                cb.on_epoch(epoch_rec)
+            if stopped:
+                break
+        if bar is not None:
+            bar.close()
+        if split_val is not None:
+            model.eval()
+            with torch.no_grad():
+                val_logits = model(split_val.x)["logits"]
+            model.config.temperature = (
+                M.fit_temperature(val_logits, split_val.label) if model.config.head == "softmax" else 1.0
+            )
+        model.eval()
+        if writer:
+            save_checkpoint(
+                model, writer.dir / "model", train_config=config.to_dict(), extra=_summary(history)
+            )
+            writer.set_status("stopped" if stopped else "finished", **_summary(history))
+        return model, history
+    except BaseException as e:
+        if writer:
+            writer.set_status("failed", error=f"{type(e).__name__}: {e}", **_summary(history))
+        raise
+
+
+def _summary(history: dict) -> dict:
+    last = history["epochs"][-1] if history["epochs"] else {}
+    return {k: last[k] for k in ("epoch", "step", "val_acc", "val_ece", "val_masked_acc") if k in last}
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def _load_data(args) -> tuple[FeatureSplit, FeatureSplit]:
+    if args.synthetic:
+        from aecf.data.synthetic import make_synthetic_split
+
+        return make_synthetic_split(args.synthetic, seed=1), make_synthetic_split(
+            max(500, args.synthetic // 4), seed=2
+        )
+    from aecf.data.cache import load_split
+
+    return load_split("train", args.features), load_split("val", args.features)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from aecf.constants import FEATURE_DIR
+
+    p = argparse.ArgumentParser(
+        prog="python -m aecf train", description="Train a fusion method on the embedding cache."
+    )
+    p.add_argument("--method", default="aecf", choices=sorted(METHODS))
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lambda-min", type=float)
+    p.add_argument("--lambda-max", type=float)
+    p.add_argument("--mc-samples", type=int)
+    p.add_argument("--cec-weight", type=float)
+    p.add_argument(
+        "--no-acm", action="store_true", help="replace ACM by uniform random masking (same curriculum)"
+    )
+    p.add_argument("--pi-max", type=float)
+    p.add_argument("--out", help="also save the model as a checkpoint: OUT.safetensors + OUT.json")
+    p.add_argument(
+        "--features", default=str(FEATURE_DIR), help="embedding cache directory (train.npz, val.npz)"
+    )
+    p.add_argument(
+        "--synthetic", type=int, default=0, metavar="N", help="train on N synthetic samples instead"
+    )
+    p.add_argument("--runs", default=None, help="runs root (default runs/)")
+    p.add_argument("--no-run-dir", action="store_true", help="do not write runs/<id>/")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for this small model)"
+    )
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from aecf.checkpoint import save_checkpoint
+    from aecf.constants import RUNS_DIR
+    from aecf.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    # tiny matmuls: one thread is several times faster than two on a busy 2-core machine
+    torch.set_num_threads(args.threads)
+    overrides = {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "mc_samples": args.mc_samples,
+            "cec_weight": args.cec_weight,
+            "pi_max": args.pi_max,
+        }.items()
+        if v is not None
+    }
+    model_overrides = {
+        k: v
+        for k, v in {"lambda_min": args.lambda_min, "lambda_max": args.lambda_max}.items()
+        if v is not None
+    }
+    if args.no_acm:
+        overrides["masking"] = "uniform"
+    config = make_config(args.method, model=model_overrides, seed=args.seed, **overrides)
+    try:
+        split_train, split_val = _load_data(args)
+    except InputError as e:
+        print(f"error: {e}\n(or try --synthetic 12000)")
+        return 1
+    run_dir = None if args.no_run_dir else create_run_dir(config.method, config.seed, args.runs or RUNS_DIR)
+    t0 = time.perf_counter()
+    model, history = train(config, split_train, split_val, run_dir=run_dir, progress=not args.quiet)
+    seconds = time.perf_counter() - t0
+    last = history["epochs"][-1] if history["epochs"] else {}
+    print(
+        f"{config.method} seed {config.seed}: {len(history['epochs'])} epochs in {seconds:.1f} s, "
+        f"val acc {last.get('val_acc', float('nan')):.4f}, val ECE {last.get('val_ece', float('nan')):.4f}, "
+        f"val acc @ {config.val_drop_rate:.0%} drop {last.get('val_masked_acc', float('nan')):.4f}, "
+        f"T = {model.config.temperature:.3f}"
+    )
+    if run_dir:
+        print(f"run: {run_dir}")
+    if args.out:
+        path = save_checkpoint(
+            model,
+            args.out,
+            train_config=config.to_dict(),
+            extra={**_summary(history), "train_seconds": seconds},
+        )
+        print(f"checkpoint: {path}")
+    return 0
