@@ -82,8 +82,12 @@ def _draw(categories: list[int], rng: random.Random, size: tuple[int, int], gray
     return image.convert("L") if grayscale else image
 
 
-def make_coco(root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0) -> Path:
-    """Write the fixture under `root` and return it. Image ids are COCO-like (not contiguous)."""
+def make_coco(root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0,
+              side: tuple[int, int] = (40, 72)) -> Path:
+    """Write the fixture under `root` and return it. Image ids are COCO-like (not contiguous).
+
+    side: the range of image widths and heights in pixels (real COCO images are ~640x480).
+    """
     root = Path(root)
     rng = random.Random(seed)
     (root / "annotations").mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,7 @@ def make_coco(root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0
         for n in range(count):
             image_id = id_base + 37 * n + rng.randrange(37)
             file_name = f"COCO_{source}2014_{image_id:012d}.jpg"
-            size = (rng.randrange(40, 72), rng.randrange(40, 72))
+            size = (rng.randrange(*side), rng.randrange(*side))
             # the last train image has no instance annotation (the protocol leaves such images out)
             cats = [] if (source == "train" and n == count - 1) else rng.sample(used, rng.randint(1, 3))
             _draw(cats, rng, size, grayscale=(source == "val" and n == 0)).save(folder / file_name, quality=90)

@@ -53,6 +53,11 @@ def start(device: str = "auto") -> Context:
     if use_cuda and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but CUDA is not available on this machine.")
     if use_cuda:
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"LOCAL_RANK {local_rank} but this node has {torch.cuda.device_count()} GPU(s): start at most "
+                "that many processes per node (torchrun --nproc_per_node), or pass --device cpu."
+            )
         torch.cuda.set_device(local_rank)
         dev = torch.device("cuda", local_rank)
     else:
