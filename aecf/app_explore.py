@@ -1,0 +1,269 @@
+"""The Explore page's pipeline for one example, without Streamlit.
+
+    raw input (upload / canvas / recording / sample) -> preprocessing (aecf.encoders) -> on-purpose
+    corruption (aecf.data.corruption, same functions as the benchmark) -> Model.predict -> diagnostics
+
+Everything that can fail on a person's input raises aecf.errors.InputError with a message for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aecf.constants import ASSETS_DIR, MODALITIES, SAMPLE_RATE
+from aecf.errors import InputError
+
+SAMPLES_DIR = Path(os.environ.get("AECF_APP_SAMPLES_DIR", ASSETS_DIR / "samples"))  # override: tests/demos
+IMAGE_EXTS = (".png", ".jpg", ".jpeg")
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
+MAX_CAPTION_CHARS = 1000  # longer captions are cut (the text tower reads far fewer tokens anyway)
+
+
+# ------------------------------------------------------------------------------------ samples
+
+
+def list_samples(kind: str, samples_dir: str | Path = SAMPLES_DIR) -> list[str]:
+    """File names of the demo samples of one kind ('image' or 'audio'), sorted."""
+    exts = IMAGE_EXTS if kind == "image" else AUDIO_EXTS
+    root = Path(samples_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.suffix.lower() in exts and p.is_file())
+
+
+def sample_path(name: str, samples_dir: str | Path = SAMPLES_DIR) -> Path:
+    """Path of a sample by file name; refuses anything that is not a plain name inside samples_dir."""
+    root = Path(samples_dir)
+    if not name or Path(name).name != name or name.startswith("."):
+        raise InputError(f"{name!r} is not a sample name.")
+    path = root / name
+    if not path.is_file():
+        raise InputError(f"Sample {name!r} not found in {root.name}/.")
+    return path
+
+
+def sample_captions(samples_dir: str | Path = SAMPLES_DIR) -> dict[str, str]:
+    """captions.txt as {key: caption}. Lines are 'name<TAB or :>caption' or just 'caption' (key = line no.)."""
+    path = Path(samples_dir) / "captions.txt"
+    out: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return out
+    for i, line in enumerate(lines):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for sep in ("\t", " | ", ": "):
+            if sep in line:
+                key, text = line.split(sep, 1)
+                if key.strip() and text.strip():
+                    out[key.strip()] = text.strip()
+                    break
+        else:
+            out[str(i)] = line
+    return out
+
+
+def caption_for_sample(image_sample: str, captions: dict[str, str]) -> str:
+    """The caption that goes with an image sample: by file name or stem, else the digit in its name."""
+    if not captions:
+        return ""
+    stem = Path(image_sample).stem if image_sample else ""
+    for key in (image_sample, stem):
+        if key and key in captions:
+            return captions[key]
+    digits = [c for c in stem if c.isdigit()]
+    if digits:
+        for key, text in captions.items():
+            if digits[0] in key.split("_")[0] or key == digits[0]:
+                return text
+    return next(iter(captions.values()))
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+def content_key(data) -> str:
+    """Stable short hash of bytes / an array (the cache key of an input)."""
+    h = hashlib.blake2b(digest_size=12)
+    if isinstance(data, np.ndarray):
+        h.update(str(data.shape).encode() + str(data.dtype).encode())
+        h.update(np.ascontiguousarray(data).tobytes())
+    elif isinstance(data, str):
+        h.update(data.encode("utf-8"))
+    else:
+        h.update(bytes(data))
+    return h.hexdigest()
+
+
+def canvas_image(rgba: np.ndarray | None) -> np.ndarray | None:
+    """The canvas drawing as a grayscale uint8 image (white ink on black), or None if nothing is drawn."""
+    if rgba is None:
+        return None
+    a = np.asarray(rgba)
+    if a.ndim != 3 or a.shape[-1] < 3:
+        return None
+    gray = a[..., :3].astype(np.float32).mean(axis=-1)
+    if a.shape[-1] == 4:
+        gray = gray * (a[..., 3].astype(np.float32) / 255.0)
+    if float(gray.max(initial=0.0)) < 32.0:
+        return None
+    return np.clip(gray, 0, 255).astype(np.uint8)
+
+
+def prepare_image(raw, severity: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Any image -> the MNIST-style float32 [28, 28] the encoder reads, with the benchmark's corruption
+    (PCA-energy removal, occlusion, noise; aecf.data.corruption.corrupt_image) at `severity`."""
+    from aecf.encoders.preprocess import preprocess_image
+
+    image = preprocess_image(raw)
+    return corrupt_image28(image, severity, seed)
+
+
+def corrupt_image28(image: np.ndarray, severity: float, seed: int) -> np.ndarray:
+    if severity <= 0:
+        return np.asarray(image, dtype=np.float32)
+    from aecf.data.corruption import corrupt_image
+
+    as_uint8 = np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return corrupt_image(as_uint8, severity, seed).astype(np.float32) / 255.0
+
+
+def prepare_audio(raw, snr_db: float | None = None, seed: int = 0) -> np.ndarray:
+    """Any recording -> clean mono 16 kHz (silence trimmed), plus noise at `snr_db` (None = no noise)."""
+    from aecf.encoders.preprocess import preprocess_audio
+
+    wave = preprocess_audio(raw)
+    return add_noise(wave, snr_db, seed)
+
+
+def add_noise(wave: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
+    if snr_db is None:
+        return wave
+    from aecf.data.corruption import corrupt_audio
+
+    return corrupt_audio(wave, float(snr_db), seed)
+
+
+def prepare_caption(text: str | None) -> str:
+    from aecf.encoders.preprocess import preprocess_caption
+
+    if text is None:
+        raise InputError("The caption is empty. Type a few words describing the digit.")
+    return preprocess_caption(text[:MAX_CAPTION_CHARS])
+
+
+def upscale(image_28: np.ndarray, factor: int = 6) -> np.ndarray:
+    """[28, 28] float in [0, 1] -> uint8 [28·f, 28·f], nearest neighbour (crisp pixels on screen)."""
+    img = np.clip(np.asarray(image_28, dtype=np.float32), 0, 1)
+    return (np.kron(img, np.ones((factor, factor), np.float32)) * 255).astype(np.uint8)
+
+
+def wav_bytes(wave: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+    """Float wave -> 16-bit WAV bytes (to play back what the model hears)."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    peak = float(np.max(np.abs(wave), initial=0.0))
+    sf.write(buf, np.asarray(wave / max(1.0, peak), dtype=np.float32), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------ result views
+
+
+@dataclass
+class ExampleInputs:
+    """What goes into the model for one example (None = modality off or not given)."""
+
+    image: np.ndarray | None = None  # float32 [28, 28], preprocessed and corrupted
+    caption: str | None = None
+    audio: np.ndarray | None = None  # float32 mono 16 kHz, preprocessed and corrupted
+    problems: list = field(default_factory=list)  # aecf.app_guard.Problem per input that failed
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        given = {"image": self.image is not None, "caption": self.caption is not None, "audio": self.audio is not None}
+        return tuple(m for m in MODALITIES if given[m])
+
+
+def mc_confidence_spread(mc_probs: np.ndarray, label: int) -> dict:
+    """Per-pass probability of the predicted class: mean, std, min, max over the K passes."""
+    mc = np.asarray(mc_probs, dtype=float)
+    if mc.ndim != 2 or mc.shape[0] == 0:
+        return {"k": 0, "mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan"),
+                "agree": float("nan")}
+    per = mc[:, label]
+    return {
+        "k": int(mc.shape[0]),
+        "mean": float(per.mean()),
+        "std": float(per.std()),
+        "min": float(per.min()),
+        "max": float(per.max()),
+        "agree": float((mc.argmax(axis=1) == label).mean()),  # share of passes voting for the label
+    }
+
+
+def top_classes(probs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    p = np.asarray(probs, dtype=float)
+    order = np.argsort(-p)[:k]
+    return [(int(i), float(p[i])) for i in order]
+
+
+def gate_dict(gate) -> dict[str, float]:
+    """Prediction.gate as {modality: weight} with every modality (absent -> 0); {} if no gate."""
+    if gate is None:
+        return {}
+    if isinstance(gate, dict):
+        return {m: float(gate.get(m, 0.0) or 0.0) for m in MODALITIES}
+    g = np.asarray(gate, dtype=float).reshape(-1)
+    return {m: float(g[i]) for i, m in enumerate(MODALITIES[: len(g)])}
+
+
+# ------------------------------------------------------------------------------------ the model call
+
+_MODEL_LOCK = threading.Lock()  # Model keeps an embedding LRU and torch's RNG is global: one call at a time
+
+
+def embed_checked(model, modality: str, raw, image_severity: float = 0.0, audio_snr: float | None = None,
+                  seed: int = 0) -> dict:
+    """Preprocess + encode one modality (cached inside the model); raises InputError on a bad input.
+    Run per modality first so that one bad input is reported where it was given, and the others still work."""
+    with _MODEL_LOCK:
+        if modality == "image":
+            return model.embed_image(raw, image_severity, seed)
+        if modality == "caption":
+            return model.embed_caption(raw if raw is None else raw[:MAX_CAPTION_CHARS])
+        return model.embed_audio(raw, audio_snr, seed)
+
+
+def predict(model, image=None, caption: str | None = None, audio=None, mc_samples: int = 20,
+            image_severity: float = 0.0, audio_snr: float | None = None, seed: int = 0):
+    """Model.predict with the view's corruption settings; deterministic MC passes for a given view."""
+    import torch
+
+    if image is None and caption is None and audio is None:
+        raise InputError("Every modality is off (or has no input). Switch on at least one of image, caption, audio.")
+    if caption is not None:
+        caption = caption[:MAX_CAPTION_CHARS]
+    with _MODEL_LOCK:
+        torch.manual_seed(seed)  # the K MC-dropout passes: same view, same numbers (shareable links)
+        return model.predict(image=image, caption=caption, audio=audio, mc_samples=max(2, int(mc_samples)),
+                             image_corruption=float(image_severity), audio_snr_db=audio_snr, seed=int(seed))
+
+
+def predict_embeddings(model, embeddings: dict, mc_samples: int = 20, seed: int = 0):
+    """The same example's embeddings through another fusion checkpoint (a baseline)."""
+    import torch
+
+    with _MODEL_LOCK:
+        torch.manual_seed(seed)
+        return model.predict_embeddings(embeddings, max(2, int(mc_samples)))

@@ -1,0 +1,200 @@
+"""Small plotly figures for the app's pages (one example's diagnostics, live training curves, masks).
+
+Figures shared with the reports live in aecf.figures; these are the app-only ones. Every function
+takes plain numbers/arrays and returns a go.Figure, so a page only lays them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from aecf.constants import CLASSES, MODALITIES
+
+MODALITY_COLORS = {"image": "#4C6EF5", "caption": "#F59F00", "audio": "#12B886"}
+SHORT_CLASSES = [str(i) for i in range(len(CLASSES))]
+
+
+def _compact(fig: go.Figure, height: int = 240, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height, margin={"l": 40, "r": 10, "t": 40 if title else 10, "b": 30}, title=title,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def class_probs_figure(probs: np.ndarray, title: str = "Class probabilities", highlight: int | None = None) -> go.Figure:
+    probs = np.asarray(probs, dtype=float)
+    top = int(np.argmax(probs)) if highlight is None else highlight
+    colors = ["#4C6EF5" if i == top else "#ADB5BD" for i in range(len(probs))]
+    fig = go.Figure(go.Bar(x=SHORT_CLASSES[: len(probs)], y=probs, marker_color=colors,
+                           hovertemplate="digit %{x}: %{y:.3f}<extra></extra>"))
+    fig.update_yaxes(range=[0, 1], title="p(y)")
+    fig.update_xaxes(title="digit", type="category")
+    return _compact(fig, title=title)
+
+
+def gate_figure(gate: Mapping[str, float], title: str = "Gate weights p") -> go.Figure:
+    names = list(MODALITIES)
+    values = [float(gate.get(m, 0.0) or 0.0) for m in names]
+    fig = go.Figure(go.Bar(
+        x=names, y=values, marker_color=[MODALITY_COLORS[m] for m in names],
+        text=[f"{v:.2f}" for v in values], textposition="outside",
+        hovertemplate="%{x}: p = %{y:.3f}<extra></extra>",
+    ))
+    fig.update_yaxes(range=[0, 1.15], title="p_m")
+    return _compact(fig, title=title)
+
+
+def experts_figure(experts: Mapping[str, np.ndarray], title: str = "Each modality's own opinion (zero-shot)") -> go.Figure:
+    fig = go.Figure()
+    for m in MODALITIES:
+        if m in experts and experts[m] is not None:
+            p = np.asarray(experts[m], dtype=float)
+            fig.add_trace(go.Bar(x=SHORT_CLASSES[: len(p)], y=p, name=m, marker_color=MODALITY_COLORS[m],
+                                 hovertemplate=f"{m}: digit %{{x}} %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1], title="p(y)")
+    fig.update_xaxes(title="digit", type="category")
+    return _compact(fig, title=title)
+
+
+def mc_passes_figure(mc_probs: np.ndarray, label: int, title: str | None = None) -> go.Figure:
+    """The K MC-dropout passes: each pass's probability of the predicted class, and its spread."""
+    mc = np.asarray(mc_probs, dtype=float)
+    per_pass = mc[:, label] if mc.ndim == 2 and mc.shape[0] else np.zeros(0)
+    fig = go.Figure()
+    fig.add_trace(go.Box(
+        x=per_pass, name=f"p({label}) per pass", boxpoints="all", jitter=0.4, pointpos=0,
+        marker={"color": "#7048E8", "size": 7}, line={"color": "#7048E8"}, orientation="h",
+        hovertemplate="pass: %{x:.3f}<extra></extra>",
+    ))
+    fig.update_xaxes(range=[0, 1.02], title=f"probability of predicted digit {label}, one dot per pass")
+    fig.update_yaxes(visible=False)
+    return _compact(fig, height=170, title=title or f"K = {len(per_pass)} MC-dropout passes")
+
+
+def side_by_side_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "Class probabilities, side by side") -> go.Figure:
+    palette = ["#4C6EF5", "#FA5252", "#82C91E", "#BE4BDB"]
+    fig = go.Figure()
+    for i, (name, probs) in enumerate(rows):
+        p = np.asarray(probs, dtype=float)
+        fig.add_trace(go.Bar(x=SHORT_CLASSES[: len(p)], y=p, name=name, marker_color=palette[i % len(palette)]))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1], title="p(y)")
+    fig.update_xaxes(title="digit", type="category")
+    return _compact(fig, title=title)
+
+
+def image_figure(image_28: np.ndarray, title: str = "What the model sees: 28×28") -> go.Figure:
+    img = np.asarray(image_28, dtype=float)
+    fig = go.Figure(go.Heatmap(z=img[::-1], colorscale="gray", showscale=False, zmin=0, zmax=max(1.0, float(img.max())),
+                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    return _compact(fig, height=220, title=title)
+
+
+def logmel_figure(logmel: np.ndarray, title: str = "What the model hears: log-mel") -> go.Figure:
+    mel = np.asarray(logmel, dtype=float)
+    fig = go.Figure(go.Heatmap(z=mel, colorscale="Magma", showscale=False,
+                               hovertemplate="frame %{x}, mel %{y}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(title="frame")
+    fig.update_yaxes(title="mel band")
+    return _compact(fig, height=220, title=title)
+
+
+# ---------------------------------------------------------------------------------------------
+# Home: the architecture in one picture
+# ---------------------------------------------------------------------------------------------
+
+
+def architecture_figure() -> go.Figure:
+    """Frozen encoders -> embeddings -> entropy gate p -> weighted fusion -> classifier, with the
+    three AECF mechanisms attached where they act."""
+    fig = go.Figure()
+    boxes = []  # (x0, y0, x1, y1, text, color)
+    ys = {"image": 2.6, "caption": 1.5, "audio": 0.4}
+    inputs = {"image": "image of a digit", "caption": "caption", "audio": "spoken word"}
+    for m, y in ys.items():
+        boxes.append((0.0, y - 0.35, 1.5, y + 0.35, inputs[m], "#F1F3F5"))
+        boxes.append((2.0, y - 0.35, 3.6, y + 0.35, f"frozen {m} encoder", MODALITY_COLORS[m] + "33"))
+        boxes.append((4.1, y - 0.3, 4.9, y + 0.3, f"z<sub>{m[0]}</sub>", "#FFFFFF"))
+    boxes.append((5.6, 2.0, 7.3, 3.2, "gate g<sub>φ</sub> (MLP + dropout)<br>p on the simplex<br>of present modalities", "#E5DBFF"))
+    boxes.append((5.6, 0.2, 7.3, 1.6, "fusion<br>f = Σ p<sub>m</sub> W<sub>m</sub> z<sub>m</sub>", "#D0EBFF"))
+    boxes.append((8.0, 0.45, 9.4, 1.35, "classifier h<sub>ψ</sub><br>→ digit", "#D3F9D8"))
+    for x0, y0, x1, y1, text, color in boxes:
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=color, line={"color": "#495057", "width": 1})
+        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False, font={"size": 12})
+
+    def arrow(x0, y0, x1, y1, color="#495057", text=None):
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5, arrowcolor=color, text="")
+        if text:
+            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2 + 0.18, text=text, showarrow=False,
+                               font={"size": 10, "color": color})
+
+    for y in ys.values():
+        arrow(1.5, y, 2.0, y)
+        arrow(3.6, y, 4.1, y)
+        arrow(4.9, y, 5.6, 2.6)
+        arrow(4.9, y, 5.6, 0.9)
+    arrow(6.45, 2.0, 6.45, 1.6)
+    fig.add_annotation(x=6.75, y=1.8, text="p", showarrow=False, font={"size": 12, "color": "#7048E8"})
+    arrow(7.3, 0.9, 8.0, 0.9)
+    notes = [
+        (6.45, 3.55, "<b>entropy gate</b>: −λ(x)·H(p), λ(x) from K MC-dropout passes", "#7048E8"),
+        (8.7, 2.1, "<b>CEC</b>: confidence must not drop<br>when a modality is added", "#E03131"),
+        (0.75, 3.35, "<b>ACM</b>: hide the modalities<br>the gate trusts most", "#F08C00"),
+    ]
+    for x, y, text, color in notes:
+        fig.add_annotation(x=x, y=y, text=text, showarrow=False, font={"size": 11, "color": color})
+    fig.update_xaxes(visible=False, range=[-0.2, 9.8])
+    fig.update_yaxes(visible=False, range=[-0.1, 3.8])
+    fig.update_layout(height=360, margin={"l": 5, "r": 5, "t": 5, "b": 5}, plot_bgcolor="white", showlegend=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Curves from metrics.jsonl rows
+# ---------------------------------------------------------------------------------------------
+
+
+def curves_figure(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    x_title: str = "epoch",
+    y_title: str | None = None,
+    y_range: Sequence[float] | None = None,
+    dash: Mapping[str, str] | None = None,
+    height: int = 260,
+) -> go.Figure:
+    fig = go.Figure()
+    for name, (xs, ys) in series.items():
+        fig.add_trace(go.Scatter(
+            x=list(xs), y=list(ys), mode="lines+markers" if len(xs) < 40 else "lines", name=name,
+            line={"dash": (dash or {}).get(name, "solid"), "color": MODALITY_COLORS.get(name)},
+        ))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, range=list(y_range) if y_range else None)
+    return _compact(fig, height=height, title=title)
+
+
+def mask_distribution_figure(patterns: Mapping[str, float], title: str = "Masks ACM would sample") -> go.Figure:
+    """Bar chart of how often each 'kept subset' pattern occurs (name -> frequency)."""
+    names = list(patterns)
+    fig = go.Figure(go.Bar(x=names, y=[patterns[n] for n in names], marker_color="#F08C00",
+                           hovertemplate="keep %{x}: %{y:.1%}<extra></extra>"))
+    fig.update_yaxes(title="share of samples", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title="modalities kept", type="category")
+    return _compact(fig, height=280, title=title)
+
+
+def per_modality_bars(values: Mapping[str, float], title: str, y_title: str, y_range=(0, 1)) -> go.Figure:
+    names = [m for m in MODALITIES if m in values]
+    fig = go.Figure(go.Bar(x=names, y=[values[m] for m in names], marker_color=[MODALITY_COLORS[m] for m in names],
+                           text=[f"{values[m]:.2f}" for m in names], textposition="outside"))
+    fig.update_yaxes(title=y_title, range=list(y_range))
+    return _compact(fig, height=260, title=title)

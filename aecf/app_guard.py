@@ -1,0 +1,55 @@
+"""Turn anything a model call can raise into a message for the page, never a traceback.
+
+InputError / CheckpointError carry messages written for the user and are shown as they are; any
+other exception becomes a friendly sentence (the technical detail goes to the server log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aecf.errors import CheckpointError, InputError
+
+log = logging.getLogger("aecf.app")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: str  # "error" | "warning" | "info"
+    message: str
+
+
+def describe(error: BaseException, what: str = "This step") -> Problem:
+    if isinstance(error, InputError):
+        return Problem("error", str(error))
+    if isinstance(error, CheckpointError):
+        return Problem("error", f"Checkpoint problem: {error}")
+    if isinstance(error, MemoryError):
+        return Problem("error", f"{what} ran out of memory. Try a smaller input.")
+    log.exception("unexpected error in %s", what, exc_info=error)
+    return Problem(
+        "error",
+        f"{what} failed unexpectedly ({type(error).__name__}). The app keeps working: change the input "
+        "or the settings and try again. Details are in the server log.",
+    )
+
+
+def guarded(fn: Callable[..., T], *args: Any, what: str = "This step", **kwargs: Any) -> tuple[T | None, Problem | None]:
+    """(value, None) on success, (None, Problem) on any exception."""
+    try:
+        return fn(*args, **kwargs), None
+    except Exception as e:  # noqa: BLE001 - the whole point: never let an error reach the page raw
+        return None, describe(e, what)
+
+
+def show(problem: Problem | None, st_module=None) -> None:
+    """Render a Problem with st.error / st.warning / st.info (no-op for None)."""
+    if problem is None:
+        return
+    if st_module is None:
+        import streamlit as st_module
+    getattr(st_module, problem.level if problem.level in ("error", "warning", "info") else "error")(problem.message)

@@ -1,0 +1,159 @@
+"""The Curriculum page's numbers: ACM's schedule from a run's metrics, and a mask simulator.
+
+The simulator feeds a hand-set gate p into aecf.masking's real sampler (`acm_drop_probs` +
+`sample_keep_mask`) and counts which modalities each sampled mask keeps; ModDrop (uniform) is the
+contrast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aecf.constants import CHECKPOINT_DIR, MODALITIES, RUNS_DIR, subset_name
+from aecf.masking import acm_drop_probs, curriculum_rate, sample_keep_mask, uniform_drop_probs
+
+
+def normalise_gate(weights: dict[str, float], present: tuple[str, ...]) -> np.ndarray:
+    """Weights per modality -> p on the simplex of the present modalities (absent -> 0)."""
+    w = np.array([max(0.0, float(weights.get(m, 0.0))) if m in present else 0.0 for m in MODALITIES])
+    if w.sum() <= 0:
+        w = np.array([1.0 if m in present else 0.0 for m in MODALITIES])
+    return w / w.sum()
+
+
+def entropy(p: np.ndarray) -> float:
+    p = np.asarray(p, dtype=float)
+    nz = p[p > 0]
+    return float(-(nz * np.log(nz)).sum())
+
+
+def gate_with_entropy(target: float, favourite: str, present: tuple[str, ...]) -> np.ndarray:
+    """The gate that puts weight a on `favourite` and splits 1 - a evenly over the other present
+    modalities, with a >= 1/n chosen so that H(p) = target (clipped to [0, log n])."""
+    n = len(present)
+    if favourite not in present:
+        favourite = present[0]
+    if n == 1:
+        return normalise_gate({favourite: 1.0}, present)
+    target = min(max(target, 0.0), math.log(n))
+
+    def h(a: float) -> float:
+        rest = (1 - a) / (n - 1)
+        return entropy(np.array([a] + [rest] * (n - 1)))
+
+    lo, hi = 1.0 / n, 1.0  # h decreases from log n to 0 on this interval
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if h(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    a = (lo + hi) / 2
+    rest = (1 - a) / (n - 1)
+    return normalise_gate({m: (a if m == favourite else rest) for m in present}, present)
+
+
+@dataclass
+class MaskSimulation:
+    drop_probs: dict[str, float]  # q_m for this gate (ACM) or the flat rate (uniform)
+    drop_freq: dict[str, float]  # how often each modality was actually hidden (after the ≥ 1 rule)
+    kept: dict[str, float]  # subset kept -> share of samples (canonical subset names)
+    overall_drop: float  # share of present modalities hidden
+
+
+def simulate_masks(
+    gate: np.ndarray, present: tuple[str, ...], rate: float, method: str = "acm", n: int = 4000, seed: int = 0
+) -> MaskSimulation:
+    """Draw n masks for one example with gate p using aecf.masking's sampler (method 'acm' or 'uniform')."""
+    pres = torch.tensor([[m in present for m in MODALITIES]]).repeat(n, 1)
+    g = torch.as_tensor(np.asarray(gate, dtype=np.float32)).unsqueeze(0).repeat(n, 1)
+    q = acm_drop_probs(g, pres, rate) if method == "acm" else uniform_drop_probs(pres, rate)
+    keep = sample_keep_mask(pres, q, torch.Generator().manual_seed(seed))
+    dropped = (pres & ~keep).float()
+    counts = Counter(subset_name(m for m, k in zip(MODALITIES, row, strict=True) if k) for row in keep.tolist())
+    order = {name: i for i, name in enumerate(all_subset_names(present))}
+    kept = {name: counts.get(name, 0) / n for name in sorted(order, key=order.get)}
+    return MaskSimulation(
+        drop_probs={m: float(q[0, i]) for i, m in enumerate(MODALITIES) if m in present},
+        drop_freq={m: float(dropped[:, i].mean()) for i, m in enumerate(MODALITIES) if m in present},
+        kept=kept,
+        overall_drop=float(dropped.sum() / pres.sum()),
+    )
+
+
+def all_subset_names(present: tuple[str, ...]) -> list[str]:
+    """Non-empty subsets of the present modalities, largest first, then MODALITIES order."""
+    from itertools import combinations
+
+    out = []
+    for k in range(len(present), 0, -1):
+        for combo in combinations([m for m in MODALITIES if m in present], k):
+            out.append(subset_name(combo))
+    return out
+
+
+def schedule(pi_max: float, warmup: float, points: int = 50) -> tuple[list[float], list[float]]:
+    """π_t over training progress t/T ∈ [0, 1] (ModDrop: warmup = 0, a flat line)."""
+    xs = [i / (points - 1) for i in range(points)]
+    return xs, [curriculum_rate(x, pi_max, warmup) for x in xs]
+
+
+# ------------------------------------------------------------------------------ which run to show
+
+
+def shipped_metrics(checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> dict[str, Path]:
+    """Training metrics shipped beside the fusion checkpoints: name -> metrics.jsonl path.
+
+    Accepted layouts: fusion/<name>.metrics.jsonl or fusion/<name>/metrics.jsonl.
+    """
+    root = Path(checkpoint_dir)
+    found: dict[str, Path] = {}
+    if root.is_dir():
+        for p in sorted(root.glob("*.metrics.jsonl")):
+            found[p.name[: -len(".metrics.jsonl")]] = p
+        for p in sorted(root.glob("*/metrics.jsonl")):
+            found.setdefault(p.parent.name, p)
+    return found
+
+
+def metrics_sources(runs_dir: str | Path = RUNS_DIR, checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> dict[str, Path]:
+    """Label -> metrics.jsonl path: the shipped checkpoints' metrics first, then every run (newest first)."""
+    from aecf import runs
+
+    out = {f"shipped: {name}": path for name, path in shipped_metrics(checkpoint_dir).items()}
+    for run_dir in runs.list_runs(runs_dir):
+        path = run_dir / "metrics.jsonl"
+        if path.exists():
+            out[f"run: {run_dir.name}"] = path
+    return out
+
+
+def read_metrics_file(path: str | Path) -> list[dict]:
+    """metrics.jsonl rows from a file path (a torn last line is skipped)."""
+    from aecf import runs
+
+    path = Path(path)
+    if path.name == "metrics.jsonl":
+        return runs.read_metrics(path.parent)
+    import json
+
+    rows = []
+    try:
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def has_mask_metrics(rows: list[dict]) -> bool:
+    return any("mask_rate" in r for r in rows)

@@ -1,0 +1,94 @@
+"""Curriculum masking: how ACM's masks evolved during a run, and a simulator of what ACM would sample."""
+
+import math
+
+import streamlit as st
+
+from aecf import app_masking as A
+from aecf import app_training as T
+from aecf import runs
+from aecf.app_figures import curves_figure, mask_distribution_figure, per_modality_bars
+from aecf.app_ui import teaching_box
+from aecf.constants import MODALITIES
+
+st.title("Adaptive Curriculum Masking")
+teaching_box(
+    ["masking", "entropy"],
+    "ModDrop hides each modality with the same probability, whatever the input. ACM reads the gate: when the "
+    "gate is sure (low entropy H(p)) and leans on one modality, that modality is hidden most often, so the model "
+    "must learn to do without it. Averaged over modalities the rate is still π_t, which ramps up during the first "
+    "part of training (the curriculum); an undecided gate gets plain ModDrop. Every modality is never hidden at once.",
+    "in the simulator, put 0.9 of the gate on *image* and watch *caption+audio* become the most frequent mask; then "
+    "raise H(p) to its maximum and see ACM turn into ModDrop.",
+)
+
+tab_run, tab_sim = st.tabs(["During training", "Simulator"])
+
+with tab_run:
+    sources = A.metrics_sources()
+    if not sources:
+        st.warning(
+            "No training metrics found: the shipped checkpoints came without their metrics.jsonl and there are no "
+            "runs yet. Start an `aecf` run on the **Train** page (3 epochs are enough), then come back and pick it here."
+        )
+    else:
+        labels = list(sources)
+        aecf_first = sorted(labels, key=lambda s: ("aecf" not in s, s.startswith("run:")))
+        label = st.selectbox("Run", aecf_first, key="curriculum_run",
+                             help="Pick an aecf run: only ACM adapts its masks to the gate.")
+        rows = A.read_metrics_file(sources[label])
+        if not A.has_mask_metrics(rows):
+            st.info("This run did not mask anything (a method without masking). Pick an `aecf` or `moddrop` run.")
+        c1, c2 = st.columns(2)
+        series = T.curve_series(rows, "Mask rates")
+        if series:
+            c1.plotly_chart(curves_figure(series, "Per-modality mask rate and π_t", y_title="share hidden",
+                                          y_range=(0, 1)), key="mask_rates")
+        h = T.curve_series(rows, "Gate entropy H(p) and λ(x)")
+        if h:
+            c2.plotly_chart(curves_figure(h, "Mean gate entropy H(p) and λ(x)"), key="entropy_curve")
+        cfg = runs.read_config(sources[label].parent) or {}
+        pi_max = float(cfg.get("pi_max", 0.5))
+        warmup = float(cfg.get("mask_warmup", 0.3))
+        xs, acm = A.schedule(pi_max, warmup)
+        _, flat = A.schedule(pi_max, 0.0)
+        st.plotly_chart(
+            curves_figure({"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
+                          f"Overall rate: curriculum vs flat (π_max = {pi_max:g})", x_title="training progress t/T",
+                          y_title="π", y_range=(0, 1), dash={"ModDrop (flat)": "dash"}, height=240),
+            key="schedule")
+        st.caption("ACM's per-modality rates split π_t unevenly by the gate; ModDrop's are all equal to π.")
+
+with tab_sim:
+    st.markdown("Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler.")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        present = tuple(m for m in MODALITIES if st.toggle(f"{m} present", True, key=f"sim_{m}"))
+        if not present:
+            st.error("Every modality is off: there is nothing to mask. Switch one on.")
+            st.stop()
+        mode = st.segmented_control("Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode",
+                                    required=True)
+        if mode == "weights":
+            weights = {m: st.slider(f"weight on {m}", 0.0, 1.0, 0.7 if m == "image" else 0.15, 0.05, key=f"sim_w_{m}")
+                       for m in present}
+            gate = A.normalise_gate(weights, present)
+        else:
+            fav = st.selectbox("favourite modality", present, key="sim_fav")
+            h = st.slider("gate entropy H(p)", 0.0, float(math.log(len(present))) if len(present) > 1 else 0.0001,
+                          0.4 if len(present) > 1 else 0.0, 0.01, key="sim_h", disabled=len(present) < 2)
+            gate = A.gate_with_entropy(h, fav, present)
+        rate = st.slider("overall rate π_t", 0.0, 0.9, 0.5, 0.05, key="sim_rate")
+    sim_acm = A.simulate_masks(gate, present, rate, "acm")
+    sim_uni = A.simulate_masks(gate, present, rate, "uniform")
+    with c2:
+        st.markdown("gate p = " + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(MODALITIES, gate, strict=True) if m in present)
+                    + f" · H(p) = **{A.entropy(gate):.3f}**")
+        d1, d2 = st.columns(2)
+        d1.plotly_chart(per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q")
+        d2.plotly_chart(per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni")
+        d3, d4 = st.columns(2)
+        d3.plotly_chart(mask_distribution_figure(sim_acm.kept, "ACM: which modalities a mask keeps"), key="sim_kept")
+        d4.plotly_chart(mask_distribution_figure(sim_uni.kept, "ModDrop: which modalities a mask keeps"), key="sim_kept_uni")
+        st.caption(f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
+                   f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one).")
