@@ -15,40 +15,108 @@ from pathlib import Path
 
 # The 80 COCO "thing" categories with their official ids (instances_*2014.json).
 COCO_CATEGORIES: tuple[tuple[int, str, str], ...] = (
-    (1, "person", "person"), (2, "bicycle", "vehicle"), (3, "car", "vehicle"), (4, "motorcycle", "vehicle"),
-    (5, "airplane", "vehicle"), (6, "bus", "vehicle"), (7, "train", "vehicle"), (8, "truck", "vehicle"),
-    (9, "boat", "vehicle"), (10, "traffic light", "outdoor"), (11, "fire hydrant", "outdoor"),
-    (13, "stop sign", "outdoor"), (14, "parking meter", "outdoor"), (15, "bench", "outdoor"),
-    (16, "bird", "animal"), (17, "cat", "animal"), (18, "dog", "animal"), (19, "horse", "animal"),
-    (20, "sheep", "animal"), (21, "cow", "animal"), (22, "elephant", "animal"), (23, "bear", "animal"),
-    (24, "zebra", "animal"), (25, "giraffe", "animal"), (27, "backpack", "accessory"),
-    (28, "umbrella", "accessory"), (31, "handbag", "accessory"), (32, "tie", "accessory"),
-    (33, "suitcase", "accessory"), (34, "frisbee", "sports"), (35, "skis", "sports"),
-    (36, "snowboard", "sports"), (37, "sports ball", "sports"), (38, "kite", "sports"),
-    (39, "baseball bat", "sports"), (40, "baseball glove", "sports"), (41, "skateboard", "sports"),
-    (42, "surfboard", "sports"), (43, "tennis racket", "sports"), (44, "bottle", "kitchen"),
-    (46, "wine glass", "kitchen"), (47, "cup", "kitchen"), (48, "fork", "kitchen"), (49, "knife", "kitchen"),
-    (50, "spoon", "kitchen"), (51, "bowl", "kitchen"), (52, "banana", "food"), (53, "apple", "food"),
-    (54, "sandwich", "food"), (55, "orange", "food"), (56, "broccoli", "food"), (57, "carrot", "food"),
-    (58, "hot dog", "food"), (59, "pizza", "food"), (60, "donut", "food"), (61, "cake", "food"),
-    (62, "chair", "furniture"), (63, "couch", "furniture"), (64, "potted plant", "furniture"),
-    (65, "bed", "furniture"), (67, "dining table", "furniture"), (70, "toilet", "furniture"),
-    (72, "tv", "electronic"), (73, "laptop", "electronic"), (74, "mouse", "electronic"),
-    (75, "remote", "electronic"), (76, "keyboard", "electronic"), (77, "cell phone", "electronic"),
-    (78, "microwave", "appliance"), (79, "oven", "appliance"), (80, "toaster", "appliance"),
-    (81, "sink", "appliance"), (82, "refrigerator", "appliance"), (84, "book", "indoor"),
-    (85, "clock", "indoor"), (86, "vase", "indoor"), (87, "scissors", "indoor"), (88, "teddy bear", "indoor"),
-    (89, "hair drier", "indoor"), (90, "toothbrush", "indoor"),
+    (1, "person", "person"),
+    (2, "bicycle", "vehicle"),
+    (3, "car", "vehicle"),
+    (4, "motorcycle", "vehicle"),
+    (5, "airplane", "vehicle"),
+    (6, "bus", "vehicle"),
+    (7, "train", "vehicle"),
+    (8, "truck", "vehicle"),
+    (9, "boat", "vehicle"),
+    (10, "traffic light", "outdoor"),
+    (11, "fire hydrant", "outdoor"),
+    (13, "stop sign", "outdoor"),
+    (14, "parking meter", "outdoor"),
+    (15, "bench", "outdoor"),
+    (16, "bird", "animal"),
+    (17, "cat", "animal"),
+    (18, "dog", "animal"),
+    (19, "horse", "animal"),
+    (20, "sheep", "animal"),
+    (21, "cow", "animal"),
+    (22, "elephant", "animal"),
+    (23, "bear", "animal"),
+    (24, "zebra", "animal"),
+    (25, "giraffe", "animal"),
+    (27, "backpack", "accessory"),
+    (28, "umbrella", "accessory"),
+    (31, "handbag", "accessory"),
+    (32, "tie", "accessory"),
+    (33, "suitcase", "accessory"),
+    (34, "frisbee", "sports"),
+    (35, "skis", "sports"),
+    (36, "snowboard", "sports"),
+    (37, "sports ball", "sports"),
+    (38, "kite", "sports"),
+    (39, "baseball bat", "sports"),
+    (40, "baseball glove", "sports"),
+    (41, "skateboard", "sports"),
+    (42, "surfboard", "sports"),
+    (43, "tennis racket", "sports"),
+    (44, "bottle", "kitchen"),
+    (46, "wine glass", "kitchen"),
+    (47, "cup", "kitchen"),
+    (48, "fork", "kitchen"),
+    (49, "knife", "kitchen"),
+    (50, "spoon", "kitchen"),
+    (51, "bowl", "kitchen"),
+    (52, "banana", "food"),
+    (53, "apple", "food"),
+    (54, "sandwich", "food"),
+    (55, "orange", "food"),
+    (56, "broccoli", "food"),
+    (57, "carrot", "food"),
+    (58, "hot dog", "food"),
+    (59, "pizza", "food"),
+    (60, "donut", "food"),
+    (61, "cake", "food"),
+    (62, "chair", "furniture"),
+    (63, "couch", "furniture"),
+    (64, "potted plant", "furniture"),
+    (65, "bed", "furniture"),
+    (67, "dining table", "furniture"),
+    (70, "toilet", "furniture"),
+    (72, "tv", "electronic"),
+    (73, "laptop", "electronic"),
+    (74, "mouse", "electronic"),
+    (75, "remote", "electronic"),
+    (76, "keyboard", "electronic"),
+    (77, "cell phone", "electronic"),
+    (78, "microwave", "appliance"),
+    (79, "oven", "appliance"),
+    (80, "toaster", "appliance"),
+    (81, "sink", "appliance"),
+    (82, "refrigerator", "appliance"),
+    (84, "book", "indoor"),
+    (85, "clock", "indoor"),
+    (86, "vase", "indoor"),
+    (87, "scissors", "indoor"),
+    (88, "teddy bear", "indoor"),
+    (89, "hair drier", "indoor"),
+    (90, "toothbrush", "indoor"),
 )
 
 # The categories the fixture draws, each with a shape and a colour so images differ by label.
-_USED = {1: ("circle", (220, 40, 40)), 3: ("rectangle", (40, 90, 220)), 17: ("triangle", (240, 200, 30)),
-         18: ("ellipse", (40, 180, 60)), 59: ("square", (200, 100, 20)), 90: ("bar", (150, 50, 200))}
+_USED = {
+    1: ("circle", (220, 40, 40)),
+    3: ("rectangle", (40, 90, 220)),
+    17: ("triangle", (240, 200, 30)),
+    18: ("ellipse", (40, 180, 60)),
+    59: ("square", (200, 100, 20)),
+    90: ("bar", (150, 50, 200)),
+}
 
 TINY_CLIP = {
     "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 64, "head_width": 32, "layers": 2,
-                   "mlp_ratio": 2.0},
+    "vision_cfg": {
+        "image_size": 32,
+        "patch_size": 8,
+        "width": 64,
+        "head_width": 32,
+        "layers": 2,
+        "mlp_ratio": 2.0,
+    },
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
@@ -82,8 +150,9 @@ def _draw(categories: list[int], rng: random.Random, size: tuple[int, int], gray
     return image.convert("L") if grayscale else image
 
 
-def make_coco(root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0,
-              side: tuple[int, int] = (40, 72)) -> Path:
+def make_coco(
+    root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0, side: tuple[int, int] = (40, 72)
+) -> Path:
     """Write the fixture under `root` and return it. Image ids are COCO-like (not contiguous).
 
     side: the range of image widths and heights in pixels (real COCO images are ~640x480).
@@ -105,26 +174,44 @@ def make_coco(root: str | Path, n_train: int = 16, n_val: int = 8, seed: int = 0
             size = (rng.randrange(*side), rng.randrange(*side))
             # the last train image has no instance annotation (the protocol leaves such images out)
             cats = [] if (source == "train" and n == count - 1) else rng.sample(used, rng.randint(1, 3))
-            _draw(cats, rng, size, grayscale=(source == "val" and n == 0)).save(folder / file_name, quality=90)
+            _draw(cats, rng, size, grayscale=(source == "val" and n == 0)).save(
+                folder / file_name, quality=90
+            )
             images.append({"id": image_id, "file_name": file_name, "width": size[0], "height": size[1]})
             for cid in cats:
                 for _ in range(rng.randint(1, 2)):
-                    instances.append({"id": ann_id, "image_id": image_id, "category_id": cid, "iscrowd": 0,
-                                      "bbox": [1.0, 1.0, 10.0, 10.0], "area": 100.0, "segmentation": []})
+                    instances.append(
+                        {
+                            "id": ann_id,
+                            "image_id": image_id,
+                            "category_id": cid,
+                            "iscrowd": 0,
+                            "bbox": [1.0, 1.0, 10.0, 10.0],
+                            "area": 100.0,
+                            "segmentation": [],
+                        }
+                    )
                     ann_id += 1
             subject = " and ".join(f"a {names[c]}" for c in cats) or "an empty table"
             for j in range(rng.randint(2, 5)):
-                captions.append({"id": ann_id, "image_id": image_id,
-                                 "caption": f"Picture {j} of {subject} on a plain background."})
+                captions.append(
+                    {
+                        "id": ann_id,
+                        "image_id": image_id,
+                        "caption": f"Picture {j} of {subject} on a plain background.",
+                    }
+                )
                 ann_id += 1
         # annotations are not grouped by image in the real files either
         rng.shuffle(instances)
         rng.shuffle(captions)
         info = {"description": "AECF test fixture in the COCO 2014 format", "year": 2014}
-        (root / "annotations" / f"instances_{source}2014.json").write_text(json.dumps(
-            {"info": info, "images": images, "annotations": instances, "categories": categories}))
-        (root / "annotations" / f"captions_{source}2014.json").write_text(json.dumps(
-            {"info": info, "images": images, "annotations": captions}))
+        (root / "annotations" / f"instances_{source}2014.json").write_text(
+            json.dumps({"info": info, "images": images, "annotations": instances, "categories": categories})
+        )
+        (root / "annotations" / f"captions_{source}2014.json").write_text(
+            json.dumps({"info": info, "images": images, "annotations": captions})
+        )
     return root
 
 

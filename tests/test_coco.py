@@ -44,9 +44,27 @@ def fixture(tmp_path_factory):
 
 
 def argv(fx, out, *extra) -> list[str]:
-    return ["--dataset", "coco", "--root", str(fx.root), "--clip", str(fx.config), "--pretrained",
-            str(fx.weights), "--out", str(out), "--num-workers", "0", "--shard-size", "4",
-            "--batch-size", "3", "--device", "cpu", *extra]
+    return [
+        "--dataset",
+        "coco",
+        "--root",
+        str(fx.root),
+        "--clip",
+        str(fx.config),
+        "--pretrained",
+        str(fx.weights),
+        "--out",
+        str(out),
+        "--num-workers",
+        "0",
+        "--shard-size",
+        "4",
+        "--batch-size",
+        "3",
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -226,8 +244,20 @@ def test_clear_messages_offline(fixture, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HOME", str(tmp_path))
     out = tmp_path / "out"
-    args = ["--dataset", "coco", "--root", str(fixture.root), "--out", str(out), "--clip", "ViT-B-32",
-            "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    args = [
+        "--dataset",
+        "coco",
+        "--root",
+        str(fixture.root),
+        "--out",
+        str(out),
+        "--clip",
+        "ViT-B-32",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--device",
+        "cpu",
+    ]
     assert coco.main([*args, "--pretrained", "openai"]) == 2
     err = capsys.readouterr().err
     assert "not cached" in err and "--pretrained PATH" in err
@@ -244,8 +274,17 @@ def test_torchrun_two_processes_match_one(fixture, reference, tmp_path):
     out = tmp_path / "out"
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "aecf.data.coco", *argv(fixture, out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "aecf.data.coco",
+        *argv(fixture, out),
+    ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "on 2 rank(s)" in done.stderr
@@ -264,8 +303,26 @@ def test_torchrun_two_processes_match_one(fixture, reference, tmp_path):
 @pytest.mark.slow
 def test_vit_b_32_builds_with_random_weights(fixture, tmp_path):
     out = tmp_path / "out"
-    args = ["--dataset", "coco", "--root", str(fixture.root), "--clip", "ViT-B-32", "--pretrained", "none",
-            "--out", str(out), "--limit", "2", "--num-workers", "0", "--batch-size", "2", "--device", "cpu"]
+    args = [
+        "--dataset",
+        "coco",
+        "--root",
+        str(fixture.root),
+        "--clip",
+        "ViT-B-32",
+        "--pretrained",
+        "none",
+        "--out",
+        str(out),
+        "--limit",
+        "2",
+        "--num-workers",
+        "0",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+    ]
     assert coco.main(args) == 0
     split = load_split("train", out)
     assert split.x.shape == (2, 2, 512) and split.class_embeddings.shape == (80, 512)

@@ -79,8 +79,9 @@ def read_source(root: Path, source: str) -> dict[str, Any]:
     """
     instances = _read_json(root / "annotations" / f"instances_{source}2014.json")
     captions = _read_json(root / "annotations" / f"captions_{source}2014.json")
-    categories = sorted(({"id": int(c["id"]), "name": str(c["name"])} for c in instances["categories"]),
-                        key=lambda c: c["id"])
+    categories = sorted(
+        ({"id": int(c["id"]), "name": str(c["name"])} for c in instances["categories"]), key=lambda c: c["id"]
+    )
     column = {c["id"]: i for i, c in enumerate(categories)}
     files = {int(im["id"]): str(im["file_name"]) for im in instances["images"]}
     labels: dict[int, set[int]] = {}
@@ -91,7 +92,9 @@ def read_source(root: Path, source: str) -> dict[str, Any]:
         image_captions[int(ann["image_id"])].append(" ".join(str(ann["caption"]).split()))
     missing = [i for i in labels if not image_captions.get(i)]
     if missing:
-        raise InputError(f"{len(missing)} {source}2014 images have instances but no caption (e.g. id {missing[0]}).")
+        raise InputError(
+            f"{len(missing)} {source}2014 images have instances but no caption (e.g. id {missing[0]})."
+        )
     return {
         "categories": categories,
         "ids": list(labels),
@@ -133,7 +136,7 @@ def build_plan(root: Path, seed: int, captions: str, limit: int | None) -> dict[
     n_train, n_val, n_test = split_sizes(len(train_ids), len(val_ids))
     chosen = {
         "train": (train2014, train_ids[:n_train]),
-        "val": (train2014, train_ids[n_train:n_train + n_val]),
+        "val": (train2014, train_ids[n_train : n_train + n_val]),
         "test": (val2014, val_ids[:n_test]),
     }
     splits = {}
@@ -252,8 +255,13 @@ def fingerprint(args: argparse.Namespace) -> dict[str, Any]:
     if path.is_file():
         weights = f"{path.resolve()} ({path.stat().st_size} bytes)"
     return {
-        "version": PLAN_VERSION, "clip": args.clip, "pretrained": weights, "seed": args.seed,
-        "captions": args.captions, "limit": args.limit, "shard_size": args.shard_size,
+        "version": PLAN_VERSION,
+        "clip": args.clip,
+        "pretrained": weights,
+        "seed": args.seed,
+        "captions": args.captions,
+        "limit": args.limit,
+        "shard_size": args.shard_size,
     }
 
 
@@ -304,10 +312,12 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def encode_texts(model, tokenizer, texts: list[str], device: torch.device, batch_size: int = 256) -> torch.Tensor:
+def encode_texts(
+    model, tokenizer, texts: list[str], device: torch.device, batch_size: int = 256
+) -> torch.Tensor:
     out = []
     for i in range(0, len(texts), batch_size):
-        tokens = tokenizer(texts[i:i + batch_size]).to(device)
+        tokens = tokenizer(texts[i : i + batch_size]).to(device)
         with _autocast(device):
             out.append(model.encode_text(tokens, normalize=True).float().cpu())
     return torch.cat(out)
@@ -320,7 +330,12 @@ def _autocast(device: torch.device):
 
 @torch.no_grad()
 def encode_shards(
-    shards: list[tuple[str, int]], plan: dict, args: argparse.Namespace, model, transform, tokenizer,
+    shards: list[tuple[str, int]],
+    plan: dict,
+    args: argparse.Namespace,
+    model,
+    transform,
+    tokenizer,
     ctx: distributed.Context,
 ) -> None:
     """Encode and write the given shards; one DataLoader over all of them, batches never cross a shard."""
@@ -332,27 +347,38 @@ def encode_shards(
     batches: list[list[int]] = []
     ends: dict[int, tuple[str, int, int]] = {}  # index of a shard's last batch -> (split, k, first row)
     for split, k in shards:
-        rows = plan["splits"][split][k * size:(k + 1) * size]
+        rows = plan["splits"][split][k * size : (k + 1) * size]
         first = len(files)
         files += [r["file"] for r in rows]
         entries += rows
-        batches += [list(range(i, min(i + args.batch_size, first + len(rows))))
-                    for i in range(first, first + len(rows), args.batch_size)]
+        batches += [
+            list(range(i, min(i + args.batch_size, first + len(rows))))
+            for i in range(first, first + len(rows), args.batch_size)
+        ]
         ends[len(batches) - 1] = (split, k, first)
     if not batches:
         return
     loader = torch.utils.data.DataLoader(
-        _Images(root, files, transform), batch_sampler=batches, num_workers=args.num_workers,
+        _Images(root, files, transform),
+        batch_sampler=batches,
+        num_workers=args.num_workers,
         pin_memory=ctx.device.type == "cuda",
     )
     image_parts: list[torch.Tensor] = []
     caption_parts: list[torch.Tensor] = []
-    bar = tqdm(total=len(files), desc=f"rank {ctx.rank} images", unit="img", position=ctx.rank,
-               dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(
+        total=len(files),
+        desc=f"rank {ctx.rank} images",
+        unit="img",
+        position=ctx.rank,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )
     for b, pixels in enumerate(loader):
         with _autocast(ctx.device):
-            image_parts.append(model.encode_image(pixels.to(ctx.device, non_blocking=True), normalize=True)
-                               .float().cpu())
+            image_parts.append(
+                model.encode_image(pixels.to(ctx.device, non_blocking=True), normalize=True).float().cpu()
+            )
         rows = [entries[i] for i in batches[b]]
         texts = [c for r in rows for c in r["captions"]]
         owner = torch.tensor([j for j, r in enumerate(rows) for _ in r["captions"]])
@@ -367,7 +393,7 @@ def encode_shards(
                 shard_path(out, split, k),
                 image=torch.cat(image_parts).numpy().astype(np.float16),
                 caption=torch.cat(caption_parts).numpy().astype(np.float16),
-                image_id=np.asarray([e["id"] for e in entries[first:batches[b][-1] + 1]], dtype=np.int64),
+                image_id=np.asarray([e["id"] for e in entries[first : batches[b][-1] + 1]], dtype=np.int64),
             )
             image_parts, caption_parts = [], []
     bar.close()
@@ -380,7 +406,9 @@ def merge(plan: dict, args: argparse.Namespace, model, tokenizer, device: torch.
     """Shards → `<out>/<split>.npz` (embedding cache), `<split>.index.npz` and `meta.json`."""
     out = Path(args.out)
     categories = plan["categories"]
-    class_embeddings = encode_texts(model, tokenizer, [CLASS_PROMPT.format(c["name"]) for c in categories], device)
+    class_embeddings = encode_texts(
+        model, tokenizer, [CLASS_PROMPT.format(c["name"]) for c in categories], device
+    )
     logit_scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
     sizes = {}
     for split in SPLITS:
@@ -393,26 +421,44 @@ def merge(plan: dict, args: argparse.Namespace, model, tokenizer, device: torch.
                     parts[key].append(z[key])
         ids = np.asarray([r["id"] for r in rows], dtype=np.int64)
         dim = class_embeddings.shape[1]
-        emb = {m: np.concatenate(parts[m]) if parts[m] else np.zeros((0, dim), np.float16)
-               for m in ("image", "caption")}
+        emb = {
+            m: np.concatenate(parts[m]) if parts[m] else np.zeros((0, dim), np.float16)
+            for m in ("image", "caption")
+        }
         got = np.concatenate(parts["image_id"]) if parts["image_id"] else np.zeros(0, np.int64)
         if not np.array_equal(got, ids):
-            raise InputError(f"The shards of {split} in {out / 'shards'} do not match plan.json; "
-                             "delete the shards folder and run again.")
+            raise InputError(
+                f"The shards of {split} in {out / 'shards'} do not match plan.json; "
+                "delete the shards folder and run again."
+            )
         label = np.zeros((len(rows), len(categories)), dtype=np.int64)
         for n, r in enumerate(rows):
             label[n, r["labels"]] = 1
         zeros = np.zeros(len(rows), dtype=np.float32)  # COCO is not synthetically corrupted
-        save_split(out / f"{split}.npz", emb, label, {"image": zeros, "caption": zeros},
-                   class_embeddings.numpy(), logit_scale)
-        _save_npz(out / f"{split}.index.npz", image_id=ids,
-                  file_name=np.asarray([r["file"] for r in rows], dtype=np.str_),
-                  caption=np.asarray(["\n".join(r["captions"]) for r in rows], dtype=np.str_))
+        save_split(
+            out / f"{split}.npz",
+            emb,
+            label,
+            {"image": zeros, "caption": zeros},
+            class_embeddings.numpy(),
+            logit_scale,
+        )
+        _save_npz(
+            out / f"{split}.index.npz",
+            image_id=ids,
+            file_name=np.asarray([r["file"] for r in rows], dtype=np.str_),
+            caption=np.asarray(["\n".join(r["captions"]) for r in rows], dtype=np.str_),
+        )
         sizes[split] = len(rows)
     meta = {
-        "dataset": "coco2014", "config": plan["config"], "sizes": sizes,
-        "categories": categories, "class_prompt": CLASS_PROMPT, "logit_scale": logit_scale,
-        "embed_dim": int(class_embeddings.shape[1]), "label": "multi-hot int64 [N, C], C = len(categories)",
+        "dataset": "coco2014",
+        "config": plan["config"],
+        "sizes": sizes,
+        "categories": categories,
+        "class_prompt": CLASS_PROMPT,
+        "logit_scale": logit_scale,
+        "embed_dim": int(class_embeddings.shape[1]),
+        "label": "multi-hot int64 [N, C], C = len(categories)",
     }
     tmp = out / ".meta.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2))
@@ -459,24 +505,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m aecf features --dataset coco",
         description="Encode MS-COCO 2014 with an open_clip model into the embedding cache "
-                    "(sharded, resumable; data-parallel under torchrun).",
+        "(sharded, resumable; data-parallel under torchrun).",
     )
     p.add_argument("--dataset", choices=["coco"], default="coco")
     p.add_argument("--root", required=True, help="COCO-2014 folder: train2014/, val2014/, annotations/")
-    p.add_argument("--clip", default="ViT-B-32",
-                   help="open_clip model name, local-dir:DIR, or a model-config .json file (default ViT-B-32)")
-    p.add_argument("--pretrained", default="openai",
-                   help="open_clip tag found in the local cache (openai), a weights file, or none (default openai)")
+    p.add_argument(
+        "--clip",
+        default="ViT-B-32",
+        help="open_clip model name, local-dir:DIR, or a model-config .json file (default ViT-B-32)",
+    )
+    p.add_argument(
+        "--pretrained",
+        default="openai",
+        help="open_clip tag found in the local cache (openai), a weights file, or none (default openai)",
+    )
     p.add_argument("--out", required=True, help="output folder (shared by all nodes under torchrun)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--num-workers", type=int, default=4, help="image-decoding workers per rank")
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (a smoke run)")
-    p.add_argument("--seed", type=int, default=42, help="split draw (42 = the authors'), caption choice, `none` weights")
-    p.add_argument("--captions", choices=CAPTION_MODES, default="first",
-                   help="first (the authors'), random (seeded, per image), all (mean of all captions)")
+    p.add_argument(
+        "--seed", type=int, default=42, help="split draw (42 = the authors'), caption choice, `none` weights"
+    )
+    p.add_argument(
+        "--captions",
+        choices=CAPTION_MODES,
+        default="first",
+        help="first (the authors'), random (seeded, per image), all (mean of all captions)",
+    )
     p.add_argument("--shard-size", type=int, default=1024, help="images per shard file")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--cache-dir", default=None, help="open_clip weights cache (default: the Hugging Face cache)")
+    p.add_argument(
+        "--cache-dir", default=None, help="open_clip weights cache (default: the Hugging Face cache)"
+    )
     args = p.parse_args(argv)
     for name in ("batch_size", "shard_size"):
         if getattr(args, name) < 1:
@@ -501,17 +561,22 @@ def run(args: argparse.Namespace, ctx: distributed.Context) -> dict[str, int] | 
     if status == "error":
         raise InputError(payload)
     plan = json.loads((out / "plan.json").read_text())
-    mine = payload[ctx.rank::ctx.world_size]
+    mine = payload[ctx.rank :: ctx.world_size]
     if ctx.is_main:
         done = len(all_shards(plan, args.shard_size)) - len(payload)
-        print(f"{len(payload)} shards to encode on {ctx.world_size} rank(s), {done} already done", file=sys.stderr)
+        print(
+            f"{len(payload)} shards to encode on {ctx.world_size} rank(s), {done} already done",
+            file=sys.stderr,
+        )
     encode_shards(mine, plan, args, model, transform, tokenizer, ctx)
     distributed.barrier(ctx)
     sizes = None
     if ctx.is_main:
         sizes = merge(plan, args, model, tokenizer, ctx.device)
-        print(f"wrote {out}/{{train,val,test}}.npz: " + ", ".join(f"{s} {n}" for s, n in sizes.items()),
-              file=sys.stderr)
+        print(
+            f"wrote {out}/{{train,val,test}}.npz: " + ", ".join(f"{s} {n}" for s, n in sizes.items()),
+            file=sys.stderr,
+        )
     distributed.barrier(ctx)
     return sizes
 
