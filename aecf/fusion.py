@@ -40,7 +40,11 @@ class FusionConfig:
     gate_dropout: float = 0.2  # dropout inside g_φ: the MC-dropout passes of λ(x) sample it
     feature_dropout: float = 0.1  # dropout on f before h_ψ (also active in MC passes)
     head: str = "softmax"  # softmax/CE (one label) | sigmoid/BCE (multi-label)
-    head_hidden: int = 0  # 0: h_ψ is linear, as in the paper
+    head_hidden: int = 128  # width of h_ψ's hidden layer; 0: linear h_ψ, as in the paper (docs/method.md §1)
+    gate_mass: str = (
+        "one"  # "one": f = Σ p_m W_m z_m (paper) | "count": f = |S| Σ p_m W_m z_m (docs/method.md §1)
+    )
+    head_presence: bool = False  # h_ψ also reads the presence mask: h_ψ([f, s]) (docs/method.md §1)
     normalize_inputs: bool = True  # L2-normalise each embedding (CLIP-style features)
     input_scale: float = 5.0  # z is multiplied by this after normalisation (keeps logits in range)
     lambda_min: float = 0.0  # λ(x) ∈ [lambda_min, lambda_max] (docs/method.md §2)
@@ -163,12 +167,15 @@ class FusionModel(nn.Module):
             nn.init.uniform_(self.proj_weight, -bound, bound)
         self.gate = Gate(M, D, config.gate_hidden, config.gate_dropout) if config.fusion == "gate" else None
         self.feature_drop = nn.Dropout(config.feature_dropout)
+        head_in = H + (M if config.head_presence else 0)
         if config.head_hidden:
             self.head = nn.Sequential(
-                nn.Linear(H, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, config.num_classes)
+                nn.Linear(head_in, config.head_hidden),
+                nn.GELU(),
+                nn.Linear(config.head_hidden, config.num_classes),
             )
         else:
-            self.head = nn.Linear(H, config.num_classes)  # h_ψ
+            self.head = nn.Linear(head_in, config.num_classes)  # h_ψ
         # running scale ū of the MC-dropout uncertainty, used by the λ(x) map (docs/method.md §2)
         self.register_buffer("uncertainty_scale", torch.tensor(0.0))
 
@@ -204,13 +211,25 @@ class FusionModel(nn.Module):
             else:
                 weights = present.float() / present.sum(dim=1, keepdim=True)
             fused = (weights.unsqueeze(-1) * proj).sum(dim=1)  # f = Σ_m p_m W_m z_m
+            if self.config.gate_mass == "count":
+                fused = fused * present.sum(dim=1, keepdim=True).to(fused.dtype)
             if experts:
                 # each modality alone through the same head, h_ψ(W_m z_m): "experts" for diagnostics and
                 # for the authors' per-modality consistency loss
-                out["expert_logits"] = self.head(self.feature_drop(proj))
+                alone = torch.eye(proj.shape[1], dtype=torch.bool, device=proj.device).expand(
+                    proj.shape[0], -1, -1
+                )
+                out["expert_logits"] = self.classify(proj, alone)
         out["fused"] = fused
-        out["logits"] = self.head(self.feature_drop(fused))
+        out["logits"] = self.classify(fused, present)
         return out
+
+    def classify(self, fused: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """h_ψ(f) (or h_ψ([f, s]) with head_presence), with dropout on f."""
+        h = self.feature_drop(fused)
+        if self.config.head_presence:
+            h = torch.cat([h, present.to(h.dtype)], dim=-1)
+        return self.head(h)
 
     def probs(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         t = self.config.temperature if temperature is None else temperature

@@ -88,7 +88,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
         return loss
 
     opt.step(closure)
-    t = float(log_t.exp())
+    t = float(log_t.detach().exp())
     return t if np.isfinite(t) and 0.05 <= t <= 20 else min(max(t if np.isfinite(t) else 1.0, 0.05), 20.0)
 
 

@@ -1,0 +1,157 @@
+"""Metrics and the evaluation report: numbers on known cases, the JSON shape, figures with and without PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from aecf import metrics as M
+from aecf.checkpoint import save_checkpoint
+from aecf.constants import subset_name
+from aecf.data.cache import save_split
+from aecf.data.synthetic import make_synthetic_split
+from aecf.evaluate import aggregate_seeds, main
+from aecf.train import make_config, train
+
+torch.set_num_threads(1)
+
+
+def test_accuracy_and_ece_on_known_cases():
+    probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
+    labels = torch.tensor([0, 1, 0, 1])
+    assert M.accuracy(probs, labels) == 0.75
+    # bins: 0.9 (two, acc 0.5) -> |0.9-0.5|*2/4 ; 0.6 (acc 1) -> 0.4/4 ; 0.7 (acc 1) -> 0.3/4
+    assert M.expected_calibration_error(probs, labels) == pytest.approx((0.8 + 0.4 + 0.3) / 4)
+    bins = M.reliability_bins(probs, labels)
+    assert sum(bins["count"]) == 4 and len(bins["count"]) == 15
+    assert bins["accuracy"][13] == 0.5 and bins["confidence"][0] is None
+    perfect = torch.eye(3)
+    assert M.expected_calibration_error(perfect, torch.arange(3)) == 0.0
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4000, 10, generator=g) * 3
+    labels = torch.multinomial((logits / 2.5).softmax(-1), 1, generator=g).squeeze(1)
+    assert M.fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.1)
+
+
+def test_subsets_pairs_monotonicity_and_spearman():
+    subsets = M.nonempty_subsets(3)
+    assert len(subsets) == 7 and len(M.subset_pairs(subsets)) == 12
+    conf = torch.stack([torch.full((10,), 0.3 + 0.1 * len(s)) for s in subsets])
+    assert M.monotonicity_violation_rate(conf, subsets) == 0.0
+    conf[0, :5] = 0.95  # image alone beats its 3 supersets for half the examples
+    assert M.monotonicity_violation_rate(conf, subsets) == pytest.approx(3 * 5 / (12 * 10))
+    conf2 = conf.clone()
+    conf2[0, :5] = 0.505  # within the 0.01 tolerance of image+caption / image+audio (0.5)
+    assert M.monotonicity_violation_rate(conf2, subsets) == 0.0
+    assert M.spearman([1, 2, 3, 4], [10, 20, 25, 100]) == pytest.approx(1.0)
+    assert M.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(M.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_aggregate_seeds_mean_std_and_nulls():
+    a = {"full": {"acc": 0.8}, "gate_entropy": None, "drop": {"0.5": {"acc": 0.6}}}
+    b = {"full": {"acc": 0.9}, "gate_entropy": None, "drop": {"0.5": {"acc": 0.7}}}
+    agg = aggregate_seeds([a, b])
+    assert agg["full"]["acc"] == pytest.approx(0.85) and agg["std"]["full"]["acc"] == pytest.approx(0.05)
+    assert agg["gate_entropy"] is None and agg["n_seeds"] == 2
+
+
+def _write_features(directory):
+    for name, n, seed in (("train", 1200, 31), ("val", 400, 32), ("test", 500, 33)):
+        s = make_synthetic_split(n, seed=seed)
+        save_split(
+            directory / f"{name}.npz",
+            {m: s.x[:, i].numpy() for i, m in enumerate(s.modalities)},
+            s.label.numpy(),
+            {m: s.modality_severity[:, i].numpy() for i, m in enumerate(s.modalities)},
+            s.class_embeddings.numpy(),
+            s.logit_scale,
+            caption_level=s.caption_level.numpy(),
+        )
+
+
+def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
+    from aecf.data.cache import load_split
+
+    features, ckpts, out = tmp_path / "features", tmp_path / "ckpts", tmp_path / "out"
+    features.mkdir()
+    _write_features(features)
+    tr, va = load_split("train", features), load_split("val", features)
+    for method, seeds in (("aecf", (0, 1)), ("late_fusion", (0,))):
+        for seed in seeds:
+            model, _ = train(make_config(method, epochs=1, seed=seed), tr, va)
+            save_checkpoint(model, ckpts / (method if seed == 0 else f"{method}.seed{seed}"))
+
+    # no browser for kaleido: PNG export degrades to HTML with a warning, it does not crash
+    import plotly.io as pio
+
+    def no_browser(*args, **kwargs):
+        raise RuntimeError("no Chrome found")
+
+    monkeypatch.setattr(pio, "write_images", no_browser)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.warns(UserWarning, match="PNG export skipped"):
+        rc = main(
+            [
+                "--checkpoints",
+                str(ckpts),
+                "--features",
+                str(features),
+                "--out",
+                str(out),
+                "--json",
+                str(out / "r.json"),
+                "--mask-seeds",
+                "2",
+                "--mc-samples",
+                "4",
+            ]
+        )
+    assert rc == 0
+    res = json.loads((out / "r.json").read_text())
+    assert set(res["methods"]) == {"aecf", "late_fusion"}
+    names = {
+        subset_name(s)
+        for s in (
+            ["image"],
+            ["caption"],
+            ["audio"],
+            ["image", "caption"],
+            ["image", "audio"],
+            ["caption", "audio"],
+            ["image", "caption", "audio"],
+        )
+    }
+    for entry in res["methods"].values():
+        assert set(entry["full"]) >= {"acc", "ece", "ece_ts"}
+        assert set(entry["subsets"]) == names
+        assert set(entry["drop"]) == {"0.0", "0.1", "0.3", "0.5", "0.7", "0.9"}
+        for cell in [*entry["subsets"].values(), *entry["drop"].values()]:
+            assert set(cell) >= {"acc", "ece", "ece_ts"} and 0 <= cell["acc"] <= 1
+        for key in (
+            "monotonicity_violation_rate",
+            "worst_subset_acc",
+            "gate_entropy",
+            "lambda_severity_spearman",
+        ):
+            assert key in entry
+        assert (
+            entry["worst_subset_acc"] == min(v["acc"] for v in entry["subsets"].values())
+            or entry["n_seeds"] > 1
+        )
+    assert res["methods"]["aecf"]["n_seeds"] == 2 and "std" in res["methods"]["aecf"]
+    assert res["methods"]["late_fusion"]["gate_entropy"] is None
+    assert res["methods"]["late_fusion"]["lambda_severity_spearman"] is None
+    assert isinstance(res["methods"]["aecf"]["lambda_severity_spearman"], float)
+    assert np.isfinite(res["methods"]["aecf"]["gate_entropy"])
+    md = (out / "results.md").read_text()
+    assert "| aecf | 2 |" in md and "late_fusion" in md
+    assert (out / "accuracy_vs_drop.html").exists() and not list(out.glob("*.png"))

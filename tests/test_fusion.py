@@ -1,0 +1,141 @@
+"""The fusion layer's contracts: absent modalities are invisible, the gate lives on the simplex of present
+modalities, λ(x) is bounded and rises with corruption, diagnose() reports every subset."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aecf.data.synthetic import make_synthetic_split
+from aecf.fusion import (
+    FUSIONS,
+    FusionConfig,
+    FusionModel,
+    adaptive_lambda,
+    diagnose,
+    lambda_from_uncertainty,
+    masked_softmax,
+)
+from aecf.train import make_config, train
+
+torch.set_num_threads(1)
+
+
+def _model(fusion: str, seed: int = 0) -> FusionModel:
+    torch.manual_seed(seed)
+    return FusionModel(FusionConfig(fusion=fusion, hidden_dim=32, gate_hidden=16)).eval()
+
+
+@pytest.mark.parametrize("fusion", ["gate", "mean"])
+def test_absent_modality_gets_zero_weight_and_cannot_change_the_output(fusion):
+    model = _model(fusion)
+    x = torch.randn(16, 3, 64)
+    present = torch.tensor(
+        [[True, False, True], [False, True, False], [True, True, False], [False, False, True]]
+    ).repeat(4, 1)
+    out = model(x, present)
+    if fusion == "gate":
+        gate = out["gate"]
+        assert torch.all(gate[~present] == 0)
+        torch.testing.assert_close(gate.sum(1), torch.ones(16))
+    x2 = x.clone()
+    x2[~present] = torch.randn(int((~present).sum()), 64) * 1e3
+    x3 = x.clone()
+    x3[~present] = float("nan")
+    for other in (x2, x3):
+        out2 = model(other, present)
+        assert torch.equal(out["logits"], out2["logits"])
+        if fusion == "gate":
+            assert torch.equal(out["gate"], out2["gate"])
+
+
+def test_concat_fusion_ignores_absent_embeddings_too():
+    """Late fusion zero-fills: the value of an absent embedding never reaches the MLP."""
+    model = _model("concat")
+    x = torch.randn(8, 3, 64)
+    present = torch.tensor([[True, False, True]]).repeat(8, 1)
+    x2 = x.clone()
+    x2[:, 1] = 123.0
+    assert torch.equal(model(x, present)["logits"], model(x2, present)["logits"])
+    assert model(x, present)["gate"] is None
+
+
+def test_masked_softmax_is_exactly_zero_for_absent():
+    logits = torch.tensor([[5.0, 100.0, -3.0]])
+    p = masked_softmax(logits, torch.tensor([[True, False, True]]))
+    assert p[0, 1].item() == 0.0
+    assert abs(p.sum().item() - 1) < 1e-6
+
+
+def test_every_example_needs_a_present_modality():
+    model = _model("gate")
+    with pytest.raises(ValueError, match="at least one"):
+        model(torch.randn(2, 3, 64), torch.tensor([[True, True, True], [False, False, False]]))
+
+
+def test_config_round_trip():
+    cfg = FusionConfig(method="moddrop", fusion="concat", hidden_dim=7, temperature=1.7)
+    assert FusionConfig.from_dict(cfg.to_dict()) == cfg
+    assert set(FUSIONS) == {"gate", "mean", "concat"}
+    with pytest.raises(ValueError):
+        FusionConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+
+
+def test_lambda_map_is_bounded_and_monotone():
+    u = torch.cat([torch.zeros(1), torch.rand(1000) * 10, torch.tensor([1e9])])
+    lam = lambda_from_uncertainty(u, 0.7, 0.01, 0.2)
+    assert float(lam.min()) >= 0.01 - 1e-6 and float(lam.max()) <= 0.2 + 1e-6
+    order = torch.argsort(u)
+    assert torch.all(lam[order][1:] >= lam[order][:-1])
+    assert lambda_from_uncertainty(torch.tensor([0.7]), 0.7, 0.0, 0.2).item() == pytest.approx(0.1)
+
+
+@pytest.fixture(scope="module")
+def trained_aecf():
+    tr = make_synthetic_split(4000, seed=11)
+    va = make_synthetic_split(600, seed=12)
+    cfg = make_config(
+        "aecf", epochs=6, batch_size=256, model={"hidden_dim": 64, "lambda_min": 0.01, "lambda_max": 0.2}
+    )
+    model, _ = train(cfg, tr, va)
+    return model
+
+
+def test_lambda_in_range_and_higher_for_noised_inputs(trained_aecf):
+    model = trained_aecf
+    clean = make_synthetic_split(800, seed=13)
+    x = clean.x
+    torch.manual_seed(0)
+    noisy = torch.nn.functional.normalize(x + 0.2 * torch.randn_like(x), dim=-1)  # moderate corruption
+    present = torch.ones(x.shape[:2], dtype=torch.bool)
+    torch.manual_seed(0)
+    lam_clean = adaptive_lambda(model, x, present, 20)["lam"]
+    lam_noisy = adaptive_lambda(model, noisy, present, 20)["lam"]
+    for lam in (lam_clean, lam_noisy):
+        assert float(lam.min()) >= 0.01 - 1e-6 and float(lam.max()) <= 0.2 + 1e-6
+    assert lam_noisy.mean() > lam_clean.mean() + 0.01
+    # and within the clean data, λ rises with the recorded severity
+    low, high = clean.severity < clean.severity.median(), clean.severity >= clean.severity.median()
+    assert lam_clean[high].mean() > lam_clean[low].mean()
+
+
+def test_diagnose_reports_gate_lambda_and_every_subset(trained_aecf):
+    model = trained_aecf
+    x = make_synthetic_split(1, seed=14).x[0]
+    d = diagnose(model, x, mc_samples=20)
+    assert d.mc_probs.shape == (20, 10)
+    assert d.gate is not None and abs(float(d.gate.sum()) - 1) < 1e-5
+    assert 0.01 - 1e-6 <= d.lam <= 0.2 + 1e-6
+    assert set(d.subsets) == {
+        "image",
+        "caption",
+        "audio",
+        "image+caption",
+        "image+audio",
+        "caption+audio",
+        "image+caption+audio",
+    }
+    assert set(d.experts) == {"image", "caption", "audio"}
+    torch.testing.assert_close(d.subsets["image+caption+audio"], d.probs)
+    d2 = diagnose(model, x, present=torch.tensor([True, False, True]))
+    assert d2.gate[1] == 0 and set(d2.subsets) == {"image", "audio", "image+audio"}

@@ -1,0 +1,100 @@
+"""The loss terms: gate entropy, the entropy term's direction, CEC on monotone and violating models,
+the authors' recipe terms."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from aecf.fusion import FusionConfig, FusionModel
+from aecf.losses import cec_loss, entropy_term, expert_consistency_loss, gate_entropy, scheduled_lambda
+from aecf.metrics import nonempty_subsets, subset_masks
+
+SUBSETS = nonempty_subsets(3)
+
+
+def test_gate_entropy_limits_and_absent_zeros():
+    assert gate_entropy(torch.tensor([[1 / 3] * 3])).item() == torch.tensor(math.log(3)).item()
+    assert gate_entropy(torch.tensor([[1.0, 0.0, 0.0]])).item() == 0.0
+    h = gate_entropy(torch.tensor([[0.5, 0.0, 0.5]]))
+    assert abs(h.item() - math.log(2)) < 1e-6 and torch.isfinite(h).all()
+
+
+def test_entropy_term_pushes_the_gate_towards_uniform():
+    logits = torch.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
+    loss = entropy_term(logits.softmax(-1), torch.tensor([0.1]))
+    loss.backward()
+    # gradient descent lowers the largest gate logit and raises the smallest
+    assert logits.grad[0, 0] > 0 and logits.grad[0, 2] < 0
+
+
+def test_cec_zero_when_confidence_grows_with_the_subset():
+    conf = torch.stack([torch.full((5,), 0.3 + 0.2 * len(s)) for s in SUBSETS])
+    assert cec_loss(conf, SUBSETS).item() == 0.0
+
+
+def test_cec_positive_and_exact_when_a_subset_is_more_confident_than_its_superset():
+    conf = torch.stack([torch.full((4,), 0.5) for _ in SUBSETS])
+    conf[0] = 0.9  # image alone 0.9 > 0.5 for image+caption, image+audio and all three
+    # 3 violating pairs of 12, each (0.4)^2
+    assert abs(cec_loss(conf, SUBSETS).item() - 3 * 0.16 / 12) < 1e-6
+    valid = torch.ones(len(SUBSETS), 4, dtype=torch.bool)
+    valid[-1] = False  # the full set is unavailable: pairs ending in it do not count
+    # 6 pairs end in the full set; of the other 6, two violate (image ⊂ image+caption, image ⊂ image+audio)
+    assert abs(cec_loss(conf, SUBSETS, valid).item() - 2 * 0.16 / 6) < 1e-6
+
+
+def _mean_fusion_model(expert_scales):
+    """Mean fusion with hand-set weights: modality m's expert predicts class 0 with logit margin scale_m."""
+    config = FusionConfig(
+        fusion="mean",
+        hidden_dim=4,
+        classes=("a", "b"),
+        normalize_inputs=False,
+        input_scale=1.0,
+        feature_dropout=0.0,
+        head_hidden=0,
+    )
+    model = FusionModel(config)
+    with torch.no_grad():
+        model.proj_weight.zero_()
+        model.proj_bias.zero_()
+        for m, s in enumerate(expert_scales):
+            model.proj_bias[m, 0] = s
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.head.weight[0, 0] = 1.0
+    return model.eval()
+
+
+def _subset_confidence(model):
+    x = torch.zeros(2, 3, 64)
+    present = torch.ones(2, 3, dtype=torch.bool)
+    out = model.forward_subsets(x, present, subset_masks(SUBSETS, 3))
+    return out["logits"].softmax(-1).max(-1).values
+
+
+def test_cec_on_models():
+    monotone = _mean_fusion_model([2.0, 2.0, 2.0])  # identical experts: every subset equally confident
+    assert cec_loss(_subset_confidence(monotone), SUBSETS).item() == 0.0
+    violating = _mean_fusion_model([4.0, 0.5, 0.5])  # a confident image expert diluted by weak ones
+    assert cec_loss(_subset_confidence(violating), SUBSETS).item() > 1e-3
+
+
+def test_expert_consistency_loss():
+    fused = torch.tensor([[0.7, 0.3]])
+    experts = fused.unsqueeze(1).repeat(1, 3, 1)
+    present = torch.ones(1, 3, dtype=torch.bool)
+    assert expert_consistency_loss(experts, fused, present).item() == 0.0
+    experts[0, 1] = torch.tensor([0.2, 0.8])
+    assert expert_consistency_loss(experts, fused, present).item() > 0
+    present[0, 1] = False  # an absent modality's expert does not count
+    assert expert_consistency_loss(experts, fused, present).item() == 0.0
+
+
+def test_authors_lambda_schedule():
+    lams = [scheduled_lambda(e, 30, 0.05, free_epochs=1, warmup_epochs=5) for e in range(30)]
+    assert lams[0] == 0.0
+    assert max(lams) == 0.05 and lams[10] == 0.05
+    assert lams[-1] < lams[28] < lams[27] == 0.05  # cosine decay over the last 10 %

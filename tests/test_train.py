@@ -1,0 +1,207 @@
+"""Training: the end-to-end claim on synthetic data, run directories, stopping, determinism, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+
+from aecf.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
+from aecf.data.synthetic import make_synthetic_split
+from aecf.errors import CheckpointError
+from aecf.evaluate import evaluate_model
+from aecf.runs import read_metrics, read_status
+from aecf.train import METHODS, Callbacks, TrainConfig, main, make_config, train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return (
+        make_synthetic_split(4000, seed=21),
+        make_synthetic_split(1000, seed=22),
+        make_synthetic_split(2000, seed=23),
+    )
+
+
+def test_every_method_preset_builds_and_takes_a_step(data):
+    tr, va, _ = data
+    small, small_val = tr.subset(range(300)), va.subset(range(100))
+    for method in METHODS:
+        model, history = train(make_config(method, epochs=1, batch_size=150), small, small_val)
+        assert len(history["epochs"]) == 1, method
+        assert (model(small_val.x)["gate"] is None) == (METHODS[method].model.fusion != "gate")
+    assert TrainConfig.from_dict(METHODS["authors_recipe"].to_dict()) == METHODS["authors_recipe"]
+
+
+def test_aecf_beats_late_fusion_at_half_the_modalities_missing(data):
+    tr, va, te = data
+    results = {}
+    for method in ("aecf", "late_fusion"):
+        model, _ = train(make_config(method, epochs=6), tr, va)
+        results[method] = evaluate_model(model, te, va, drop_rates=(0.5,), mask_seeds=5, mc_samples=4)
+    aecf, late = results["aecf"], results["late_fusion"]
+    assert aecf["drop"]["0.5"]["acc"] > late["drop"]["0.5"]["acc"]
+    assert aecf["drop"]["0.5"]["ece"] < late["drop"]["0.5"]["ece"]
+    assert aecf["full"]["acc"] > late["full"]["acc"] - 0.02
+
+
+def test_run_directory_metrics_callbacks_and_determinism(data, tmp_path):
+    tr, va, _ = data
+    tr, va = tr.subset(range(1200)), va.subset(range(300))
+    steps, epochs = [], []
+    cfg = make_config("aecf", epochs=2, batch_size=200, log_every=2)
+    model, history = train(
+        cfg, tr, va, run_dir=tmp_path / "run", callbacks=Callbacks(steps.append, epochs.append)
+    )
+    status = read_status(tmp_path / "run")
+    assert status["state"] == "finished" and status["error"] is None
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["method"] == "aecf" and config["model"]["fusion"] == "gate"
+    records = read_metrics(tmp_path / "run")
+    assert {r["kind"] for r in records} == {"step", "epoch"}
+    assert all({"kind", "epoch", "step"} <= set(r) for r in records)
+    step = steps[-1]
+    for key in (
+        "loss",
+        "loss_task_full",
+        "loss_task_masked",
+        "loss_entropy",
+        "loss_cec",
+        "acc",
+        "masked_acc",
+        "gate_entropy",
+        "lambda",
+        "mask_rate",
+        "mask_rate_image",
+        "mask_rate_caption",
+        "mask_rate_audio",
+        "examples_per_s",
+        "pi",
+    ):
+        assert key in step, key
+    for key in (
+        "val_acc",
+        "val_ece",
+        "val_masked_acc",
+        "val_gate_entropy",
+        "val_lambda",
+        "train_loss",
+        "examples_per_s",
+    ):
+        assert key in epochs[-1], key
+    assert len(epochs) == 2 and history["epochs"] == epochs
+    reloaded = load_checkpoint(tmp_path / "run")
+    assert reloaded.config.temperature == model.config.temperature != 1.0
+    # same seed, same data: same weights
+    model2, _ = train(cfg, tr, va)
+    for (k, a), (_, b) in zip(model.state_dict().items(), model2.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_stop_event_and_failure_are_recorded(data, tmp_path):
+    tr, va, _ = data
+    stop = threading.Event()
+    stop.set()
+    _, history = train(
+        make_config("moddrop", epochs=3),
+        tr.subset(range(500)),
+        va.subset(range(100)),
+        run_dir=tmp_path / "stopped",
+        stop_event=stop,
+    )
+    assert read_status(tmp_path / "stopped")["state"] == "stopped"
+    assert history["epochs"] == []
+    bad = tr.subset(range(200))
+    bad.label = bad.label + 100  # labels out of range: cross-entropy fails
+    with pytest.raises(Exception):  # noqa: B017 (torch raises IndexError or RuntimeError by platform)
+        train(make_config("late_fusion", epochs=1), bad, None, run_dir=tmp_path / "failed")
+    status = read_status(tmp_path / "failed")
+    assert status["state"] == "failed" and status["error"]
+
+
+def test_checkpoint_round_trip_and_errors(data, tmp_path):
+    tr, va, _ = data
+    model, _ = train(make_config("aecf", epochs=1), tr.subset(range(400)), va.subset(range(100)))
+    path = save_checkpoint(model, tmp_path / "aecf", train_config={"method": "aecf"})
+    assert path.name == "aecf.safetensors" and (tmp_path / "aecf.json").exists()
+    loaded = load_checkpoint(tmp_path / "aecf.safetensors")
+    x = va.x[:50]
+    torch.testing.assert_close(loaded(x)["logits"], model.eval()(x)["logits"])
+    assert float(loaded.uncertainty_scale) == float(model.uncertainty_scale) > 0
+    assert read_checkpoint_config(tmp_path / "aecf")["model"]["method"] == "aecf"
+
+    # the config also lives in the safetensors metadata: the weights alone suffice
+    (tmp_path / "aecf.json").unlink()
+    load_checkpoint(tmp_path / "aecf")
+
+    # corrupt weights
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00\x01not a safetensors file")
+    (tmp_path / "bad.json").write_text(
+        (tmp_path / "aecf.json").read_text()
+        if (tmp_path / "aecf.json").exists()
+        else json.dumps(read_checkpoint_config(tmp_path / "aecf"))
+    )
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "bad")
+
+    # config describing another shape
+    doc = read_checkpoint_config(tmp_path / "aecf")
+    doc["model"]["hidden_dim"] = 17
+    save_checkpoint(model, tmp_path / "mismatch")
+    (tmp_path / "mismatch.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        load_checkpoint(tmp_path / "mismatch")
+
+    # no config anywhere
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "bare.safetensors"))
+    with pytest.raises(CheckpointError, match="no config"):
+        load_checkpoint(tmp_path / "bare")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing")
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="JSON"):
+        load_checkpoint(tmp_path / "junk")
+
+
+def test_cli_trains_and_saves(tmp_path, capsys):
+    out = tmp_path / "ckpt" / "aecf"
+    rc = main(
+        [
+            "--method",
+            "aecf",
+            "--epochs",
+            "1",
+            "--synthetic",
+            "600",
+            "--out",
+            str(out),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--quiet",
+            "--lambda-max",
+            "0.3",
+            "--mc-samples",
+            "3",
+            "--cec-weight",
+            "0.5",
+            "--pi-max",
+            "0.6",
+            "--no-acm",
+        ]
+    )
+    assert rc == 0
+    doc = read_checkpoint_config(out)
+    assert doc["model"]["lambda_max"] == 0.3
+    assert (
+        doc["train"]["masking"] == "uniform"
+        and doc["train"]["mc_samples"] == 3
+        and doc["train"]["pi_max"] == 0.6
+    )
+    assert len(list((tmp_path / "runs").iterdir())) == 1
+    assert "val acc" in capsys.readouterr().out
