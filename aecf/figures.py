@@ -137,6 +137,12 @@ def reliability_diagrams(methods: dict, condition: str = "full") -> go.Figure:
     )
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1])
+    for i in range(len(names)):
+        r, c = i // cols + 1, i % cols + 1
+        if r == rows:
+            fig.update_xaxes(title_text="confidence", row=r, col=c)
+        if c == 1:
+            fig.update_yaxes(title_text="accuracy", row=r, col=c)
     return fig
 
 

@@ -587,5 +587,14 @@ def main(argv: list[str] | None = None) -> int:
             train_config=config.to_dict(),
             extra={**_summary(history), "train_seconds": seconds},
         )
+        # the training curves travel with the checkpoint (the app's curriculum page reads them)
+        metrics_path = path.with_name(path.name[: -len(".safetensors")] + ".metrics.jsonl")
+        writer = RunWriter(metrics_path.parent)
+        writer.metrics_path = metrics_path
+        metrics_path.unlink(missing_ok=True)
+        for rec in sorted(
+            history["steps"] + history["epochs"], key=lambda r: (r["step"], r["kind"] == "epoch")
+        ):
+            writer.log(rec)
         print(f"checkpoint: {path}")
     return 0

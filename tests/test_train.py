@@ -204,4 +204,6 @@ def test_cli_trains_and_saves(tmp_path, capsys):
         and doc["train"]["pi_max"] == 0.6
     )
     assert len(list((tmp_path / "runs").iterdir())) == 1
+    lines = (tmp_path / "ckpt" / "aecf.metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["kind"] == "epoch"
     assert "val acc" in capsys.readouterr().out
