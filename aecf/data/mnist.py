@@ -31,6 +31,9 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    # Python 3 writes bytes in a protocol-2 pickle as _codecs.encode(str, 'latin1'); it only turns
+    # text into bytes (torch's weights_only loader allows it for the same reason).
+    ("_codecs", "encode"),
 }
 
 
