@@ -62,6 +62,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
+    gate_lr_scale: float = 1.0  # the gate's learning rate is lr × this
     seed: int = 0
     # task loss: full input and masked input
     full_weight: float = 1.0
@@ -197,7 +198,12 @@ class Trainer:
         self.steps_total = max(1, steps_total)
         self.subsets = M.nonempty_subsets(model.config.num_modalities)
         self.subset_masks = M.subset_masks(self.subsets, model.config.num_modalities)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        gate_params = list(model.gate.parameters()) if model.gate is not None else []
+        gate_ids = {id(p) for p in gate_params}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in gate_ids]}]
+        if gate_params:
+            groups.append({"params": gate_params, "lr": config.lr * config.gate_lr_scale})
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
         warm = max(1, int(0.03 * self.steps_total))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
