@@ -1,0 +1,186 @@
+"""Training augmentations that make the towers read real inputs, not just clean benchmark ones.
+
+Images (DESIGN.md §3: lifts scans of other writers from ~97 % to ~99 %): random affine with aspect,
+rotation, shear and shift; stroke thickening/thinning (max/min pooling); blur; binarisation (what
+`preprocess_image` produces from a photo); contrast/gamma; a little noise.
+
+Audio: speed jitter, time shift, a synthetic room (exponentially decaying noise impulse response),
+microphone band-limiting, additive noise (white/pink/brown or other speech as babble) at a random SNR.
+
+All functions take a torch.Generator so that a training run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aecf.constants import SAMPLE_RATE
+
+
+def _u(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+
+def _coin(gen: torch.Generator, n: int, p: float) -> torch.Tensor:
+    return torch.rand(n, generator=gen) < p
+
+
+def _gaussian_kernel(sigma: torch.Tensor, radius: int = 2) -> torch.Tensor:
+    """Per-sample 2-D Gaussian kernels [B, 1, 2r+1, 2r+1]."""
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(t[None] ** 2) / (2 * sigma[:, None] ** 2))
+    g = g / g.sum(dim=1, keepdim=True)
+    return (g[:, :, None] * g[:, None, :])[:, None]
+
+
+def augment_digits(x: torch.Tensor, gen: torch.Generator, p: float = 0.85) -> torch.Tensor:
+    """x float [B, 1, 28, 28] in [0, 1], white ink on black -> augmented copy (same shape)."""
+    b = x.shape[0]
+    on = _coin(gen, b, p)
+
+    # affine: rotation, scale, aspect, shear, shift (pixels)
+    angle = _u(gen, b, -15, 15) * math.pi / 180
+    scale = _u(gen, b, 0.8, 1.15)
+    aspect = torch.exp(_u(gen, b, -0.3, 0.3))
+    shear = _u(gen, b, -0.25, 0.25)
+    shift = _u(gen, 2 * b, -2.5, 2.5).view(b, 2) / 14.0
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    sx, sy = scale * aspect.sqrt(), scale / aspect.sqrt()
+    # output->input map of grid_sample: inverse of (rotate . shear . scale)
+    a = torch.stack([torch.stack([cos / sx, (sin + shear * cos) / sx], -1),
+                     torch.stack([-sin / sy, (cos - shear * sin) / sy], -1)], 1)
+    theta = torch.cat([a, shift[:, :, None]], dim=2)
+    theta[~on] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    y = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    # stroke width: blend towards a 3x3 max (thicker) or min (thinner) filter
+    amount = _u(gen, b, 0.3, 1.0).view(b, 1, 1, 1)
+    thick = (_coin(gen, b, 0.25) & on).view(b, 1, 1, 1)
+    thin = (_coin(gen, b, 0.2) & on).view(b, 1, 1, 1) & ~thick
+    dil = F.max_pool2d(y, 3, 1, 1)
+    ero = -F.max_pool2d(-y, 3, 1, 1)
+    y = torch.where(thick, y + amount * (dil - y), y)
+    y = torch.where(thin, y + amount * (ero - y), y)
+
+    # binarise (the look of a thresholded photo) then soften the edge again
+    binar = (_coin(gen, b, 0.2) & on).view(b, 1, 1, 1)
+    thr = _u(gen, b, 0.25, 0.6).view(b, 1, 1, 1)
+    y = torch.where(binar, (y > thr).float(), y)
+
+    # blur
+    blur = _coin(gen, b, 0.3) & on
+    sigma = _u(gen, b, 0.4, 1.1)
+    k = _gaussian_kernel(sigma)
+    blurred = F.conv2d(y.transpose(0, 1), k, padding=2, groups=b).transpose(0, 1)
+    y = torch.where(blur.view(b, 1, 1, 1), blurred, y)
+
+    # contrast: gamma and peak level, then a little noise
+    gamma = torch.where(_coin(gen, b, 0.3) & on, torch.exp(_u(gen, b, -0.5, 0.5)), torch.ones(b))
+    peak = torch.where(_coin(gen, b, 0.2) & on, _u(gen, b, 0.6, 1.0), torch.ones(b))
+    y = y.clamp(0, 1).pow(gamma.view(b, 1, 1, 1)) * peak.view(b, 1, 1, 1)
+    noise = (_coin(gen, b, 0.15) & on).view(b, 1, 1, 1) * _u(gen, b, 0.0, 0.08).view(b, 1, 1, 1)
+    y = y + noise * torch.randn(y.shape, generator=gen)
+    return y.clamp(0, 1)
+
+
+# ---------------------------------------------------------------------------------------------- audio
+
+
+def _colored_noise(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """Unit-power noise [n, length] with a random spectral tilt (white ... pink ... brown)."""
+    white = torch.randn(n, length, generator=gen)
+    spec = torch.fft.rfft(white)
+    f = torch.fft.rfftfreq(length, d=1.0 / SAMPLE_RATE).clamp_min(20.0)
+    tilt = _u(gen, n, 0.0, 2.0)  # power ~ f^-tilt
+    y = torch.fft.irfft(spec * f[None] ** (-tilt[:, None] / 2), n=length)
+    return y / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+
+
+def _room_response(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """Synthetic impulse responses [n, length]: direct path + exponentially decaying noise tail."""
+    rt60 = _u(gen, n, 0.15, 0.7)
+    t = torch.arange(length) / SAMPLE_RATE
+    tail = torch.randn(n, length, generator=gen) * torch.exp(-6.9 * t[None] / rt60[:, None])
+    tail[:, : int(0.002 * SAMPLE_RATE)] = 0  # first reflections arrive a little after the direct path
+    wet = _u(gen, n, 0.2, 1.0)
+    tail = tail / tail.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12) * wet[:, None]
+    tail[:, 0] = 1.0
+    return tail
+
+
+def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
+    """Play `factor` times faster (pitch shifts with it), by linear interpolation."""
+    n = max(2, int(round(len(wave) / factor)))
+    return np.interp(np.linspace(0, len(wave) - 1, n), np.arange(len(wave)), wave).astype(np.float32)
+
+
+def place_in_window(
+    waves: list[np.ndarray], window: int, gen: torch.Generator, max_shift: float = 0.15
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre each clip in the window, shifted by up to max_shift seconds; crop what falls outside.
+
+    Returns (windows [B, window], speech mask [B, window]: 1 where the clip lies)."""
+    b = len(waves)
+    out = torch.zeros(b, window)
+    mask = torch.zeros(b, window)
+    shifts = (_u(gen, b, -max_shift, max_shift) * SAMPLE_RATE).round().int().tolist()
+    for i, w in enumerate(waves):
+        start = (window - len(w)) // 2 + shifts[i]
+        lo, hi = max(0, start), min(window, start + len(w))
+        if hi > lo:
+            out[i, lo:hi] = torch.from_numpy(w[lo - start : hi - start])
+            mask[i, lo:hi] = 1.0
+    return out, mask
+
+
+def augment_audio(
+    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray]
+) -> torch.Tensor:
+    """Clean clips (any length) -> augmented, windowed batch [B, window]."""
+    b = len(waves)
+    factors = _u(gen, b, 0.88, 1.12).tolist()
+    jitter = _coin(gen, b, 0.7).tolist()
+    waves = [speed_perturb(w, f) if j else w for w, f, j in zip(waves, factors, jitter, strict=True)]
+    x, speech = place_in_window(waves, window, gen)
+
+    spec = torch.fft.rfft(x, n=2 * window)
+    # room reverberation
+    reverb = _coin(gen, b, 0.35)
+    if reverb.any():
+        ir = _room_response(b, int(0.5 * SAMPLE_RATE), gen)
+        spec = torch.where(reverb[:, None], spec * torch.fft.rfft(ir, n=2 * window), spec)
+    # microphone / phone band-limit
+    band = _coin(gen, b, 0.2)
+    f = torch.fft.rfftfreq(2 * window, d=1.0 / SAMPLE_RATE)
+    lo, hi = _u(gen, b, 50, 400), _u(gen, b, 3000, 7500)
+    keep = ((f[None] >= lo[:, None]) & (f[None] <= hi[:, None])).float()
+    spec = torch.where(band[:, None], spec * keep, spec)
+    x = torch.fft.irfft(spec, n=2 * window)[:, :window]
+
+    # additive noise at a random SNR measured over the speech, like the benchmark's corruption
+    noisy = _coin(gen, b, 0.75)
+    snr_db = _u(gen, b, -8.0, 30.0)
+    noise = _colored_noise(b, window, gen)
+    use_babble = _coin(gen, b, 0.3).tolist()
+    if babble_pool:
+        picks = torch.randint(len(babble_pool), (b, 3), generator=gen).tolist()
+        for i in range(b):
+            if use_babble[i]:
+                talkers, _ = place_in_window([babble_pool[j] for j in picks[i]], window, gen, max_shift=0.5)
+                mix = talkers.sum(0)
+                if mix.pow(2).mean() > 0:
+                    noise[i] = mix / mix.pow(2).mean().sqrt()
+    whole = _coin(gen, b, 0.5)[:, None]
+    noise = torch.where(whole, noise, noise * speech)
+    p_sig = (x.pow(2) * speech).sum(1) / speech.sum(1).clamp_min(1)
+    p_noise = (noise.pow(2) * torch.where(whole, torch.ones_like(speech), speech)).sum(1) / torch.where(
+        whole[:, 0], torch.full((b,), float(window)), speech.sum(1).clamp_min(1)
+    )
+    gain = (p_sig / (p_noise.clamp_min(1e-12) * 10 ** (snr_db / 10))).sqrt()
+    x = torch.where(noisy[:, None], x + gain[:, None] * noise, x)
+    return x

@@ -1,0 +1,506 @@
+"""Real inputs -> what the frozen encoders were trained on.
+
+Images: any file, size or mode -> float32 [28, 28] in [0, 1], white ink on black, MNIST style. MNIST
+itself was made by size-normalising *bilevel* NIST digits into a 20x20 box with anti-aliasing and
+centring them by mass in 28x28 (LeCun et al.); we do the same to a binary ink mask:
+
+    decode (size cap, EXIF rotation, alpha, 16-bit, palette, CMYK) -> grayscale working image
+    -> polarity from the border (light paper -> dark ink) -> remove the paper background
+    (morphological closing/opening at a large scale, for uneven light in photos)
+    -> Otsu threshold -> drop specks far from the digit -> normalise stroke width
+    -> crop to the ink -> fit into 20x20 keeping aspect -> centre by mass in 28x28.
+
+Audio: any file soundfile or ffmpeg can decode -> float32 mono 16 kHz, silence trimmed by an energy
+VAD, peak-normalised like the benchmark clips. Inputs longer than MAX_AUDIO_SECONDS are refused
+(InputError) rather than cropped: a recording that long holds more than one spoken digit, and
+guessing which part was meant would silently hide the problem.
+
+Captions: Unicode NFKC, control characters removed, whitespace collapsed. Long text is fine: the
+tokenizer truncates it to the text tower's context.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from aecf.constants import SAMPLE_RATE
+from aecf.errors import InputError
+
+# ---------------------------------------------------------------------------------------------- image
+
+MAX_IMAGE_PIXELS = 50_000_000
+# Pillow warns above this and refuses above twice this; we refuse above it ourselves (with a message).
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+MIN_IMAGE_SIDE = 8
+WORK_LONG_SIDE = (256, 512)  # working resolution: small inputs are upscaled, big ones reduced
+MIN_CONTRAST = 0.08  # p99 - p1 of the grayscale image below this: nothing is written on it
+MNIST_BOX = 20
+MNIST_SIZE = 28
+# stroke width relative to the digit's longest side, as in MNIST (about 2.5 px in a 20 px box)
+STROKE_TARGET = 0.12
+STROKE_RANGE = (0.07, 0.26)
+
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
+
+
+def _read_bytes(source) -> bytes | None:
+    """Bytes of a path / bytes / file-like source (Streamlit's UploadedFile too); None for arrays."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"File {path} not found.")
+        return path.read_bytes()
+    if hasattr(source, "getvalue"):
+        return bytes(source.getvalue())
+    if hasattr(source, "read"):
+        return bytes(source.read())
+    return None
+
+
+def _open_image(data: bytes) -> Image.Image:
+    if not data:
+        raise InputError("The image file is empty.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise InputError(
+                    f"The image is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); the limit is "
+                    f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please send a smaller image."
+                )
+            if im.format == "JPEG" and max(w, h) > 2 * WORK_LONG_SIDE[1]:
+                im.draft(im.mode, (2 * WORK_LONG_SIDE[1],) * 2)  # decode a 12 MP photo at 1/4 scale
+            im = ImageOps.exif_transpose(im)  # phone photos carry their rotation in EXIF
+            im.load()
+        except InputError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise InputError(
+                f"The image is too large (over {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels). "
+                "Please send a smaller image."
+            ) from e
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+            raise InputError(
+                "This file is not a readable image (corrupt, truncated or an unsupported format). "
+                "Please upload a PNG or JPEG."
+            ) from e
+    return im
+
+
+def _pil_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """PIL image of any mode -> (luminance float32 [H,W] in [0,1], alpha [H,W] in [0,1] or None)."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im, dtype=np.float32) / 65535.0, None
+    if mode == "I":
+        a = np.asarray(im, dtype=np.float32)
+        return np.clip(a / (65535.0 if a.max() > 255 else 255.0), 0, 1), None
+    if mode == "F":
+        return _normalise_float(np.asarray(im, dtype=np.float32)), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info)
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        return _luminance(rgba[..., :3]), rgba[..., 3]
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0, None
+    return _luminance(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0), None
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+
+
+def _normalise_float(a: np.ndarray) -> np.ndarray:
+    if not np.isfinite(a).all():
+        raise InputError("The image contains invalid (NaN or infinite) pixel values.")
+    lo, hi = float(a.min()), float(a.max())
+    if lo >= 0 and hi <= 1:
+        return a.astype(np.float32)
+    if lo >= 0 and hi <= 255:
+        return (a / 255.0).astype(np.float32)
+    return ((a - lo) / max(hi - lo, 1e-12)).astype(np.float32)
+
+
+def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """ndarray [H,W], [H,W,C] (C in 1,3,4) or [1,H,W] of uint8/uint16/bool/float -> (gray, alpha)."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise InputError(f"An image array must be [H, W], [H, W, 3] or [H, W, 4]; got shape {a.shape}.")
+    if a.dtype == np.bool_:
+        f = a.astype(np.float32)
+    elif a.dtype == np.uint8:
+        f = a.astype(np.float32) / 255.0
+    elif a.dtype == np.uint16:
+        f = a.astype(np.float32) / 65535.0
+    elif np.issubdtype(a.dtype, np.number):
+        f = _normalise_float(a.astype(np.float32))
+    else:
+        raise InputError(f"Unsupported image array type {a.dtype}.")
+    if f.ndim == 2:
+        return f, None
+    return _luminance(f[..., :3]), (f[..., 3] if f.shape[-1] == 4 else None)
+
+
+def _composite(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Flatten transparency. A scan with a transparent background goes over white paper; light
+    strokes on a transparent canvas (a drawing widget) go over black, or they would vanish."""
+    if alpha is None or alpha.min() > 0.99:
+        return gray
+    opaque = alpha > 0.5
+    light_strokes = opaque.mean() < 0.5 and opaque.any() and float(np.median(gray[opaque])) > 0.5
+    background = 0.0 if light_strokes else 1.0
+    return (gray * alpha + background * (1.0 - alpha)).astype(np.float32)
+
+
+def _resize(a: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    h, w = size_hw
+    if (h, w) == a.shape:
+        return a
+    shrink = h < a.shape[0] or w < a.shape[1]
+    method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize((w, h), method), dtype=np.float32)
+
+
+def _working_image(gray: np.ndarray) -> np.ndarray:
+    h, w = gray.shape
+    long_side = max(h, w)
+    lo, hi = WORK_LONG_SIDE
+    target = min(max(long_side, lo), hi)
+    if target == long_side:
+        return gray
+    s = target / long_side
+    return _resize(gray, (max(1, round(h * s)), max(1, round(w * s))))
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    b = max(2, round(0.04 * min(a.shape)))
+    return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[:, :b].ravel(), a[:, -b:].ravel()])
+
+
+def _ink_map(gray: np.ndarray) -> np.ndarray:
+    """Grayscale working image -> ink strength in [0, 1] (1 = ink), background removed."""
+    lo, hi = np.percentile(gray, [1, 99])
+    if hi - lo < MIN_CONTRAST:
+        raise InputError("No digit found: the image is blank or has almost no contrast.")
+    border = _border(gray)
+    paper = float(np.median(border))
+    light_paper = (paper - lo) > (hi - paper)  # the border is closer to the bright end: dark ink
+    b5, b95 = np.percentile(border, [5, 95])
+    uniform = (b95 - b5) < 0.1 * (hi - lo)
+    k = max(15, max(gray.shape) // 6) | 1
+    if light_paper:
+        if uniform:
+            background = np.full_like(gray, max(paper, 1e-3))
+        else:  # closing erases dark strokes narrower than k and keeps the (uneven) paper
+            background = ndimage.grey_closing(gray, size=(k, k))
+            background = ndimage.gaussian_filter(background, k / 4)
+        ink = 1.0 - gray / np.maximum(background, 1e-3)
+    else:
+        background = np.full_like(gray, paper) if uniform else ndimage.gaussian_filter(
+            ndimage.grey_opening(gray, size=(k, k)), k / 4
+        )
+        ink = gray - background
+    ink = np.clip(ink, 0.0, None)
+    top = float(np.percentile(ink, 99.9))
+    if top < MIN_CONTRAST:
+        raise InputError("No digit found: the image is blank or has almost no contrast.")
+    return np.clip(ink / top, 0.0, 1.0).astype(np.float32)
+
+
+def _otsu(values: np.ndarray, bins: int = 256) -> float:
+    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    mu = np.cumsum(p * centres)
+    w1 = 1.0 - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * w0 - mu) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = 0
+    return float(centres[int(np.argmax(between))])
+
+
+def _digit_mask(ink: np.ndarray) -> np.ndarray:
+    """Threshold, then keep the main ink component and the pieces that belong to it."""
+    t = float(np.clip(_otsu(ink), 0.2, 0.7))
+    mask = ink > t
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        raise InputError("No digit found in the image.")
+    areas = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    h, w = mask.shape
+
+    def frame_like(sl) -> bool:  # a shadow or paper edge running along the image border
+        (y, x) = sl
+        along_h = (y.start == 0 or y.stop == h) and (x.stop - x.start) >= 0.6 * w
+        along_v = (x.start == 0 or x.stop == w) and (y.stop - y.start) >= 0.6 * h
+        return along_h or along_v
+
+    def touches_border(sl) -> bool:
+        return sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == h or sl[1].stop == w
+
+    order = [int(i) for i in np.argsort(-areas)]
+    inner = [i for i in order if not frame_like(boxes[i]) and areas[i] >= 2e-4 * h * w]
+    main = inner[0] if inner else order[0]
+    my0, my1 = boxes[main][0].start, boxes[main][0].stop
+    mx0, mx1 = boxes[main][1].start, boxes[main][1].stop
+    size = max(my1 - my0, mx1 - mx0)
+    keep = np.zeros(n + 1, bool)
+    keep[main + 1] = True
+    for i in range(n):
+        if i == main or areas[i] < max(3, 0.05 * areas[main]) or frame_like(boxes[i]):
+            continue
+        sy, sx = boxes[i]
+        gap = max(my0 - sy.stop, sy.start - my1, mx0 - sx.stop, sx.start - mx1, 0)
+        if gap > 0 and touches_border(boxes[i]) and not touches_border(boxes[main]):
+            continue  # something at the edge of the photo, apart from the digit
+        if gap <= 0.25 * size or (gap <= 0.5 * size and areas[i] >= 0.3 * areas[main]):
+            keep[i + 1] = True
+    return keep[labels]
+
+
+def _normalise_stroke(mask: np.ndarray) -> np.ndarray:
+    """Thicken hairlines (pen on a big photo) and thin marker blobs towards MNIST's stroke width."""
+    ys, xs = np.nonzero(mask)
+    size = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+    width = 4.0 * float(ndimage.distance_transform_edt(mask)[mask].mean()) - 1.0
+    rel = width / size
+    if rel < STROKE_RANGE[0]:
+        r = max(1, round((STROKE_TARGET * size - width) / 2))
+        return ndimage.binary_dilation(mask, structure=_disk(r))
+    if rel > STROKE_RANGE[1]:
+        r = max(1, round((width - STROKE_TARGET * 1.5 * size) / 2))
+        thinner = ndimage.binary_erosion(mask, structure=_disk(r))
+        if thinner.sum() >= 0.3 * mask.sum():
+            return thinner
+    return mask
+
+
+def _disk(r: int) -> np.ndarray:
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    return x * x + y * y <= r * r + r
+
+
+def mnist_frame(mask: np.ndarray) -> np.ndarray:
+    """Binary/gray digit (ink high) -> [28, 28]: crop, fit into 20x20 keeping aspect, centre by mass."""
+    ys, xs = np.nonzero(mask > 0)
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+    h, w = crop.shape
+    s = MNIST_BOX / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    patch = np.clip(_resize(crop, (nh, nw)), 0.0, 1.0)
+    cy, cx = ndimage.center_of_mass(patch)
+    top = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cy), 0, MNIST_SIZE - nh))
+    left = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cx), 0, MNIST_SIZE - nw))
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    out[top : top + nh, left : left + nw] = patch
+    return out
+
+
+def _already_mnist(gray: np.ndarray) -> np.ndarray | None:
+    """A 28x28 digit already in MNIST's frame (ink within a 20x20 box, clean margin) is kept as is,
+    inverted if it is dark on light: re-thresholding it would only lose its anti-aliasing."""
+    if gray.shape != (MNIST_SIZE, MNIST_SIZE):
+        return None
+    border = _border(gray)
+    if border.max() - border.min() > 0.1:
+        return None
+    ink = gray if border.mean() < 0.5 else 1.0 - gray
+    ys, xs = np.nonzero(ink > 0.1)
+    if len(ys) == 0 or ink.max() < 0.5 or max(np.ptp(ys), np.ptp(xs)) + 1 > MNIST_BOX:
+        return None
+    return np.clip(ink - float(np.median(_border(ink))), 0.0, 1.0).astype(np.float32)
+
+
+def preprocess_image(source: ImageSource) -> np.ndarray:
+    """An image of one handwritten digit -> float32 [28, 28] in [0, 1], white ink on black.
+
+    Accepts a path, bytes, a file-like object, a PIL image or an ndarray ([H,W], [H,W,3|4];
+    uint8, uint16, bool or float). Raises InputError for unreadable, oversized or blank images.
+    """
+    if isinstance(source, Image.Image):
+        if source.width * source.height > MAX_IMAGE_PIXELS:
+            raise InputError(f"The image is larger than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels.")
+        gray, alpha = _pil_to_arrays(source)
+    elif isinstance(source, np.ndarray):
+        if source.size > MAX_IMAGE_PIXELS * 4:
+            raise InputError(f"The image is larger than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels.")
+        gray, alpha = _array_to_arrays(source)
+    else:
+        data = _read_bytes(source)
+        if data is None:
+            raise InputError(f"Cannot read an image from a {type(source).__name__}.")
+        gray, alpha = _pil_to_arrays(_open_image(data))
+    if gray.shape[0] * gray.shape[1] > MAX_IMAGE_PIXELS:
+        raise InputError(f"The image is larger than {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels.")
+    if min(gray.shape) < MIN_IMAGE_SIDE:
+        raise InputError(f"The image is too small ({gray.shape[1]}x{gray.shape[0]} pixels).")
+    if not np.isfinite(gray).all():
+        raise InputError("The image contains invalid (NaN or infinite) pixel values.")
+    gray = _composite(gray, alpha)
+    framed = _already_mnist(gray)
+    if framed is not None:
+        return framed
+    work = _working_image(gray)
+    mask = _normalise_stroke(_digit_mask(_ink_map(work)))
+    return mnist_frame(mask)
+
+
+# ---------------------------------------------------------------------------------------------- audio
+
+MAX_AUDIO_SECONDS = 10.0
+MAX_AUDIO_BYTES = 50_000_000
+MIN_VOICED_SECONDS = 0.12  # a spoken digit lasts 0.2 s or more
+VAD_FRAME, VAD_HOP = 400, 160  # 25 ms / 10 ms at 16 kHz
+VAD_MARGIN_SECONDS = 0.05
+PEAK = 0.9  # the benchmark clips are peak-normalised to this
+
+
+def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        return wave, int(sr)
+    except Exception:  # libsndfile does not know the container: let ffmpeg try (webm, m4a, ...)
+        pass
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise InputError(
+            "This audio format cannot be read (WAV, FLAC, OGG and MP3 are supported; install ffmpeg "
+            "for webm/m4a), or the file is corrupt."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "input"
+        src.write_bytes(data)
+        proc = subprocess.run(
+            [ffmpeg, "-nostdin", "-v", "error", "-i", str(src), "-t", str(MAX_AUDIO_SECONDS + 1),
+             "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "wav", "-"],
+            capture_output=True, timeout=60, check=False,
+        )
+    if proc.returncode != 0 or not proc.stdout:
+        raise InputError("This file is not readable audio (corrupt or an unsupported format).")
+    try:
+        wave, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise InputError("This file is not readable audio (corrupt or an unsupported format).") from e
+    return wave, int(sr)
+
+
+def _frame_db(wave: np.ndarray) -> np.ndarray:
+    if len(wave) < VAD_FRAME:
+        wave = np.pad(wave, (0, VAD_FRAME - len(wave)))
+    n = 1 + (len(wave) - VAD_FRAME) // VAD_HOP
+    idx = np.arange(VAD_FRAME)[None, :] + VAD_HOP * np.arange(n)[:, None]
+    rms = np.sqrt(np.mean(wave[idx].astype(np.float64) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-8))
+
+
+def trim_silence(wave: np.ndarray) -> np.ndarray:
+    """Energy VAD: keep first..last frame within 35 dB of the loudest and 12 dB above the noise floor."""
+    if float(np.max(np.abs(wave), initial=0.0)) < 1e-4:
+        raise InputError("The recording is silent. Please say a digit (zero to nine) clearly.")
+    db = _frame_db(wave)
+    floor, peak = float(np.percentile(db, 10)), float(db.max())
+    if peak - floor < 10.0 and len(db) > 20:
+        raise InputError("No speech found: the recording is only silence or steady noise.")
+    voiced = db > max(peak - 35.0, min(floor + 12.0, peak - 6.0))
+    if voiced.sum() * VAD_HOP / SAMPLE_RATE < MIN_VOICED_SECONDS:
+        raise InputError(
+            f"The spoken part is too short (under {MIN_VOICED_SECONDS:.2f} s). Please say one digit clearly."
+        )
+    frames = np.nonzero(voiced)[0]
+    margin = int(VAD_MARGIN_SECONDS * SAMPLE_RATE)
+    start = max(0, frames[0] * VAD_HOP - margin)
+    stop = min(len(wave), frames[-1] * VAD_HOP + VAD_FRAME + margin)
+    return wave[start:stop]
+
+
+def preprocess_audio(source) -> np.ndarray:
+    """A recording of one spoken digit -> float32 mono 16 kHz, silence trimmed, peak 0.9.
+
+    Accepts a path, bytes, a file-like object, or a tuple (ndarray [n] or [n, channels], sample_rate).
+    Raises InputError for unreadable, silent, too short or too long (> 10 s) recordings.
+    """
+    if isinstance(source, tuple):
+        if len(source) != 2:
+            raise InputError("Audio arrays must be given as (samples, sample_rate).")
+        wave, sr = np.asarray(source[0]), source[1]
+        if not isinstance(sr, int | np.integer) or sr <= 0:
+            raise InputError(f"Invalid sample rate {sr!r}.")
+        if wave.dtype == np.int16:
+            wave = wave.astype(np.float32) / 32768.0
+        elif wave.dtype == np.int32:
+            wave = wave.astype(np.float32) / 2147483648.0
+        wave = wave.astype(np.float32)
+        if wave.ndim == 1:
+            wave = wave[:, None]
+        elif wave.ndim != 2:
+            raise InputError(f"Audio arrays must be [samples] or [samples, channels]; got {wave.shape}.")
+        elif wave.shape[0] < wave.shape[1] and wave.shape[0] <= 8:  # [channels, samples]
+            wave = wave.T
+        sr = int(sr)
+    else:
+        data = _read_bytes(source)
+        if data is None:
+            raise InputError(f"Cannot read audio from a {type(source).__name__}.")
+        if not data:
+            raise InputError("The audio file is empty.")
+        if len(data) > MAX_AUDIO_BYTES:
+            raise InputError(f"The audio file is larger than {MAX_AUDIO_BYTES // 1_000_000} MB.")
+        wave, sr = _decode_audio_bytes(data)
+    if wave.size == 0:
+        raise InputError("The recording is empty.")
+    if not np.isfinite(wave).all():
+        raise InputError("The recording contains invalid (NaN or infinite) samples.")
+    seconds = wave.shape[0] / sr
+    if seconds > MAX_AUDIO_SECONDS:
+        raise InputError(
+            f"The recording is {seconds:.1f} s long; the limit is {MAX_AUDIO_SECONDS:.0f} s. "
+            "Please record a single spoken digit."
+        )
+    mono = wave.mean(axis=1)
+    if sr != SAMPLE_RATE:
+        import librosa
+
+        mono = librosa.resample(mono, orig_sr=sr, target_sr=SAMPLE_RATE)
+    mono = trim_silence(mono.astype(np.float32))
+    return (mono * (PEAK / float(np.max(np.abs(mono))))).astype(np.float32)
+
+
+# -------------------------------------------------------------------------------------------- caption
+
+_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def preprocess_caption(text: str) -> str:
+    """Normalise a caption: Unicode NFKC, no control characters, single spaces. Empty -> InputError."""
+    if not isinstance(text, str):
+        raise InputError(f"A caption must be text, not {type(text).__name__}.")
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("The caption is empty. Type a few words describing the digit.")
+    return text

@@ -1,0 +1,221 @@
+"""The shipped frozen encoders: offline loading, the contract's shapes, accuracy above chance on real-ish
+inputs, and clear errors for broken checkpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from PIL import Image
+
+import aecf.encoders as E
+from aecf.constants import CHECKPOINT_DIR, EMBED_DIM, NUM_CLASSES
+from aecf.encoders import encoder_dir, load_encoders, logmel, preprocess_audio, preprocess_image
+from aecf.errors import CheckpointError
+
+SHIPPED = encoder_dir(CHECKPOINT_DIR)
+
+
+class NoNetwork(socket.socket):
+    def __init__(self, *args, **kwargs):
+        raise OSError("network disabled in tests")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setattr(socket, "socket", NoNetwork)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return load_encoders()
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    from aecf.data.mnist import load_mnist
+
+    x, y = load_mnist("test")
+    return x[:400], y[:400]
+
+
+def test_loads_offline(offline):
+    E._load_cached.cache_clear()
+    encoders = load_encoders()
+    assert encoders is load_encoders()  # cached
+    assert not encoders.clip.training and not encoders.audio.training
+    assert 1.0 < encoders.logit_scale <= 100.0
+
+
+def test_contract_shapes(enc):
+    img = enc.encode_image(torch.rand(3, 1, 28, 28))
+    txt = enc.encode_text(["a seven", "an odd number"])
+    mel = torch.from_numpy(np.stack([logmel(np.random.default_rng(i).standard_normal(8000)) for i in range(2)]))
+    aud = enc.encode_audio(mel)
+    for z, n in ((img, 3), (txt, 2), (aud, 2)):
+        assert z.shape == (n, EMBED_DIM) and z.dtype == torch.float32
+        assert torch.allclose(z.norm(dim=1), torch.ones(n), atol=1e-4)
+    assert enc.class_embeddings().shape == (NUM_CLASSES, EMBED_DIM)
+    probs = enc.zero_shot(img)
+    assert probs.shape == (3, NUM_CLASSES) and torch.allclose(probs.sum(1), torch.ones(3))
+    assert enc.encode_image(np.zeros((0, 1, 28, 28), np.float32)).shape == (0, EMBED_DIM)
+
+
+def test_zero_shot_mnist(enc, mnist_test):
+    x, y = mnist_test
+    probs = enc.zero_shot(enc.encode_image(torch.from_numpy(x).float().div(255)[:, None]))
+    assert (probs.argmax(1).numpy() == y).mean() >= 0.95
+
+
+def test_zero_shot_exact_captions(enc):
+    from aecf.data.captions import exact_captions
+
+    texts, labels = zip(*[(c, d) for d in range(NUM_CLASSES) for c in exact_captions(d)], strict=True)
+    pred = enc.zero_shot(enc.encode_text(list(texts))).argmax(1).numpy()
+    assert (pred == np.array(labels)).mean() >= 0.97
+
+
+def _scan(img: np.ndarray, dark_on_light: bool, size: int = 300) -> bytes:
+    big = Image.fromarray(img).resize((size, size), Image.BICUBIC)
+    if dark_on_light:
+        big = Image.fromarray(255 - np.asarray(big))
+    buf = io.BytesIO()
+    big.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _classify(enc, images: list[np.ndarray]) -> np.ndarray:
+    batch = torch.from_numpy(np.stack(images)).float()[:, None]
+    return enc.zero_shot(enc.encode_image(batch)).argmax(1).numpy()
+
+
+def test_polarity_gives_same_class(enc, mnist_test):
+    x, y = mnist_test
+    n = 40
+    white = _classify(enc, [preprocess_image(_scan(x[i], dark_on_light=False)) for i in range(n)])
+    black = _classify(enc, [preprocess_image(_scan(x[i], dark_on_light=True)) for i in range(n)])
+    assert (white == black).mean() >= 0.95
+    assert (black == y[:n]).mean() >= 0.9
+
+
+def test_photo_like_digits(enc, mnist_test):
+    """Small digits on unevenly lit paper with a shadow and JPEG noise, as a phone would take them."""
+    x, y = mnist_test
+    rng = np.random.default_rng(1)
+    images = []
+    for i in range(20):
+        h, w = 600, 800
+        yy, xx = np.mgrid[0:h, 0:w] / 1000.0
+        paper = (0.5 + 0.2 * xx + 0.2 * yy).astype(np.float32)
+        s = int(rng.integers(90, 200))
+        digit = np.asarray(Image.fromarray(x[i]).resize((s, s), Image.BICUBIC)) / 255.0
+        top, left = rng.integers(40, h - s - 40), rng.integers(40, w - s - 40)
+        paper[top : top + s, left : left + s] *= 1 - 0.7 * digit
+        paper[: int(rng.integers(0, 40))] *= 0.5
+        paper += rng.normal(0, 0.03, paper.shape).astype(np.float32)
+        buf = io.BytesIO()
+        Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(buf, "JPEG", quality=60)
+        images.append(preprocess_image(buf.getvalue()))
+    assert (_classify(enc, images) == y[:20]).mean() >= 0.85
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_spoken_digits_above_chance(enc, tmp_path):
+    """espeak-ng words, turned into stereo 44.1 kHz WAVs with a little room noise, end to end."""
+    import librosa
+
+    from aecf.constants import CLASSES
+
+    rng = np.random.default_rng(0)
+    mels = []
+    for word in CLASSES:
+        path = tmp_path / f"{word}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), word], check=True, timeout=30)
+        wave, sr = sf.read(path, dtype="float32")
+        wave = librosa.resample(wave, orig_sr=sr, target_sr=44_100)
+        wave = np.concatenate([np.zeros(10_000), wave, np.zeros(10_000)]) + 0.002 * rng.standard_normal(len(wave) + 20_000)
+        buf = io.BytesIO()
+        sf.write(buf, np.stack([wave, wave], 1), 44_100, format="WAV", subtype="PCM_16")
+        mels.append(logmel(preprocess_audio(buf.getvalue())))
+    pred = enc.zero_shot(enc.encode_audio(torch.from_numpy(np.stack(mels)))).argmax(1).numpy()
+    assert (pred == np.arange(NUM_CLASSES)).mean() >= 0.6
+
+
+# --------------------------------------------------------------------------------- broken checkpoints
+
+
+@pytest.fixture
+def ckpt_copy(tmp_path):
+    d = tmp_path / "encoders"
+    shutil.copytree(SHIPPED, d)
+    for f in d.iterdir():
+        f.chmod(0o644)
+    E._load_cached.cache_clear()
+    yield d
+    E._load_cached.cache_clear()
+
+
+def _edit_config(d, edit):
+    cfg = json.loads((d / "encoders.json").read_text())
+    edit(cfg)
+    (d / "encoders.json").write_text(json.dumps(cfg))
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="encoders train"):
+        load_encoders(tmp_path / "nowhere")
+
+
+def test_corrupt_weights_detected(ckpt_copy):
+    data = bytearray((ckpt_copy / "clip.safetensors").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (ckpt_copy / "clip.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_encoders(ckpt_copy)
+
+
+def test_truncated_weights_without_checksum(ckpt_copy):
+    _edit_config(ckpt_copy, lambda c: c["audio"].pop("sha256"))
+    (ckpt_copy / "audio.safetensors").write_bytes((ckpt_copy / "audio.safetensors").read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="audio"):
+        load_encoders(ckpt_copy)
+
+
+def test_mismatched_architecture(ckpt_copy):
+    _edit_config(ckpt_copy, lambda c: c["audio"]["net"].update(channels=[8, 8, 8, 8]))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_encoders(ckpt_copy)
+
+
+def test_mismatched_mel_parameters(ckpt_copy):
+    _edit_config(ckpt_copy, lambda c: c["audio"]["mel"].update(n_mels=64))
+    with pytest.raises(CheckpointError, match="log-mel"):
+        load_encoders(ckpt_copy)
+
+
+def test_unreadable_config(ckpt_copy):
+    (ckpt_copy / "encoders.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_encoders(ckpt_copy)
+
+
+# ------------------------------------------------------------------------------------ public models
+
+
+def test_public_model_builds_offline_through_the_same_factory(offline):
+    model, tokenizer = E.build_clip("ViT-B-32", pretrained=None)
+    with torch.no_grad():
+        from aecf.encoders.clip import to_clip_pixels
+
+        img = model.encode_image(to_clip_pixels(torch.rand(2, 1, 28, 28), model))  # resized to 224
+        txt = model.encode_text(tokenizer(["a seven"]))
+    assert img.shape == (2, 512) and txt.shape == (1, 512)

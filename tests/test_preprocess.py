@@ -1,0 +1,283 @@
+"""Real-input preprocessing: odd files in, MNIST-style digits / clean 16 kHz speech / tidy text out."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from aecf.constants import SAMPLE_RATE
+from aecf.encoders.audio import MEL, fit_window, logmel, logmel_batch
+from aecf.encoders.preprocess import (
+    MAX_AUDIO_SECONDS,
+    preprocess_audio,
+    preprocess_caption,
+    preprocess_image,
+)
+from aecf.errors import InputError
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def digit_seven(size: int = 200, thickness: int = 14) -> np.ndarray:
+    """Dark '7' on white paper, uint8 [size, size]."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(im)
+    s = size / 200
+    d.line([(55 * s, 45 * s), (145 * s, 45 * s), (90 * s, 160 * s)], fill=0, width=int(thickness * s))
+    return np.asarray(im)
+
+
+def png_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def similar(a: np.ndarray, b: np.ndarray, min_corr: float = 0.9) -> bool:
+    """Pixel correlation, tolerating the one-pixel shifts that centring by mass can round to."""
+    best = max(
+        float(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1])
+        for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+    )
+    return best >= min_corr
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return preprocess_image(digit_seven())
+
+
+# ------------------------------------------------------------------------------------------- images
+
+
+def test_output_is_mnist_style(reference):
+    assert reference.shape == (28, 28) and reference.dtype == np.float32
+    assert 0.0 <= reference.min() and reference.max() <= 1.0
+    assert reference.max() > 0.9  # white ink
+    # MNIST frame: the digit lies within a 20x20 box, centred by mass, with a dark border
+    ys, xs = np.nonzero(reference > 0.05)
+    assert max(np.ptp(ys), np.ptp(xs)) + 1 <= 21
+    cy, cx = np.average(np.indices(reference.shape), axis=(1, 2), weights=reference)
+    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
+
+
+def test_polarity_from_border(reference):
+    inverted = preprocess_image(255 - digit_seven())  # white ink on black
+    assert similar(inverted, reference, 0.95)
+
+
+def test_rgba_transparent_background(reference):
+    ink = 255 - digit_seven()
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[..., 3] = ink  # black strokes on a transparent sheet
+    assert similar(preprocess_image(png_bytes(Image.fromarray(rgba, "RGBA"))), reference, 0.95)
+    rgba[..., :3] = 255  # white strokes on transparent (a drawing canvas)
+    assert similar(preprocess_image(png_bytes(Image.fromarray(rgba, "RGBA"))), reference, 0.95)
+
+
+def test_16bit_png(reference):
+    sixteen = (digit_seven().astype(np.uint16) * 257)
+    data = png_bytes(Image.fromarray(sixteen))
+    assert Image.open(io.BytesIO(data)).mode.startswith("I")
+    assert similar(preprocess_image(data), reference, 0.98)
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "RGB", "1", "LA"])
+def test_other_modes(mode, reference):
+    im = Image.fromarray(digit_seven()).convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    assert similar(preprocess_image(buf.getvalue()), reference, 0.9)
+
+
+def test_array_inputs(reference):
+    img = digit_seven()
+    assert similar(preprocess_image(img.astype(np.float32) / 255), reference, 0.98)
+    assert similar(preprocess_image(img < 128), reference, 0.95)
+    assert similar(preprocess_image(np.stack([img] * 3, -1)), reference, 0.98)
+    assert similar(preprocess_image(Image.fromarray(img)), reference, 0.98)
+
+
+def test_large_photo_like_image(reference):
+    """4000x3000 JPEG: small off-centre digit, uneven light, a shadow band, sensor noise."""
+    rng = np.random.default_rng(0)
+    h, w = 3000, 4000
+    yy, xx = np.mgrid[0:h:8, 0:w:8] / 1000.0
+    paper = np.asarray(Image.fromarray((0.5 + 0.08 * xx + 0.12 * yy).astype(np.float32), "F").resize((w, h)))
+    digit = np.asarray(Image.fromarray(digit_seven()).resize((500, 500), Image.BILINEAR)) / 255.0
+    photo = paper.copy()
+    photo[1700:2200, 2600:3100] *= 0.25 + 0.75 * digit
+    photo[:120] *= 0.45
+    photo += rng.normal(0, 0.02, photo.shape)
+    rgb = Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+    buf = io.BytesIO()
+    rgb.save(buf, "JPEG", quality=70)
+    assert similar(preprocess_image(buf.getvalue()), reference, 0.85)
+
+
+def test_specks_are_dropped(reference):
+    img = digit_seven().copy()
+    img[5:8, 185:188] = 0  # pen dots far from the digit
+    img[190:193, 10:13] = 0
+    assert similar(preprocess_image(img), reference, 0.97)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_refused():
+    with pytest.raises(InputError, match="megapixels"):
+        preprocess_image(_png_header_only(20_000, 20_000))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not an image at all", png_bytes(Image.new("L", (64, 64)))[:60], b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
+    ids=["empty", "text", "truncated-png", "broken-png"],
+)
+def test_corrupt_image_refused(data):
+    with pytest.raises(InputError) as e:
+        preprocess_image(data)
+    assert len(str(e.value)) > 10
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_blank_image_refused(value):
+    with pytest.raises(InputError, match="[Nn]o digit"):
+        preprocess_image(np.full((100, 100), value, np.uint8))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        preprocess_image(tmp_path / "nope.png")
+
+
+# -------------------------------------------------------------------------------------------- audio
+
+
+def tone_word(seconds: float = 0.5, sr: int = SAMPLE_RATE, pad: float = 0.3) -> np.ndarray:
+    """A voiced-ish burst (harmonics with an envelope) between two stretches of near silence."""
+    t = np.arange(int(seconds * sr)) / sr
+    word = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((150, 300, 450, 900), 1))
+    word *= np.hanning(len(word))
+    p = np.zeros(int(pad * sr))
+    rng = np.random.default_rng(0)
+    return (np.concatenate([p, 0.5 * word, p]) + 1e-4 * rng.standard_normal(2 * len(p) + len(word))).astype(np.float32)
+
+
+def wav_bytes(wave: np.ndarray, sr: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, wave, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def test_stereo_44k_wav_is_downmixed_resampled_and_trimmed():
+    mono = tone_word(sr=44_100)
+    stereo = np.stack([mono, 0.5 * mono], axis=1)
+    out = preprocess_audio(wav_bytes(stereo, 44_100, subtype="PCM_16"))
+    assert out.ndim == 1 and out.dtype == np.float32
+    assert 0.45 < len(out) / SAMPLE_RATE < 0.7  # the 0.3 s silences are trimmed (50 ms margins kept)
+    assert abs(float(np.abs(out).max()) - 0.9) < 1e-3
+
+
+def test_array_and_path_inputs(tmp_path):
+    wave = tone_word()
+    a = preprocess_audio((wave, SAMPLE_RATE))
+    path = tmp_path / "word.flac"
+    sf.write(path, wave, SAMPLE_RATE)
+    b = preprocess_audio(path)
+    c = preprocess_audio((wave.T[None], SAMPLE_RATE))  # [channels, samples]
+    assert abs(len(a) - len(b)) < 400 and len(c) == len(a)
+
+
+def test_ogg_vorbis():
+    out = preprocess_audio(wav_bytes(tone_word(), SAMPLE_RATE, fmt="OGG", subtype="VORBIS"))
+    assert 0.4 < len(out) / SAMPLE_RATE < 0.7
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+@pytest.mark.parametrize("ext", ["mp3", "webm"])
+def test_compressed_formats_via_ffmpeg(tmp_path, ext):
+    src = tmp_path / "word.wav"
+    sf.write(src, tone_word(), SAMPLE_RATE)
+    dst = tmp_path / f"word.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), str(dst)], check=True, timeout=60)
+    out = preprocess_audio(dst.read_bytes())
+    assert 0.4 < len(out) / SAMPLE_RATE < 0.8
+
+
+def test_too_short_clip_refused():
+    with pytest.raises(InputError, match="too short"):
+        preprocess_audio((tone_word(seconds=0.1), SAMPLE_RATE))
+
+
+def test_silence_refused():
+    with pytest.raises(InputError, match="silent"):
+        preprocess_audio((np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE))
+    noise = np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE).astype(np.float32) * 0.1
+    with pytest.raises(InputError, match="[Nn]o speech"):
+        preprocess_audio((noise, SAMPLE_RATE))
+
+
+def test_too_long_refused():
+    long = np.tile(tone_word(), int(MAX_AUDIO_SECONDS / 1.1) + 2)
+    with pytest.raises(InputError, match="limit"):
+        preprocess_audio((long, SAMPLE_RATE))
+
+
+@pytest.mark.parametrize("data", [b"RIFF\x00\x00\x00\x00WAVEjunk", b"\x00" * 1000, b"hello"], ids=["wav", "zeros", "text"])
+def test_corrupt_audio_refused(data):
+    with pytest.raises(InputError) as e:
+        preprocess_audio(data)
+    assert len(str(e.value)) > 10
+
+
+def test_logmel_torch_matches_librosa():
+    wave = tone_word(pad=0.1)
+    ref = logmel(wave)
+    fast = logmel_batch(__import__("torch").from_numpy(fit_window(wave))[None])[0].numpy()
+    assert ref.shape == (MEL.n_mels, MEL.n_frames)
+    assert np.abs(ref - fast).max() < 1e-3
+
+
+def test_logmel_is_gain_invariant():
+    wave = tone_word()
+    assert np.abs(logmel(wave) - logmel(0.05 * wave)).max() < 1e-3
+
+
+def test_fit_window_pads_and_crops():
+    assert len(fit_window(np.ones(100))) == MEL.window_samples
+    long = np.zeros(3 * MEL.window_samples, np.float32)
+    long[-MEL.window_samples // 2 :] = 1.0  # the word is at the end
+    assert fit_window(long).sum() == MEL.window_samples // 2
+
+
+# ------------------------------------------------------------------------------------------ caption
+
+
+def test_caption_normalisation():
+    assert preprocess_caption("  a\tｓｅｖｅｎ\n\u200b  ") == "a seven"
+    assert preprocess_caption("the digit ５") == "the digit 5"
+    assert len(preprocess_caption("seven " * 1000)) > 1000  # truncated later, by the tokenizer
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "\u200b"])
+def test_empty_caption_refused(bad):
+    with pytest.raises(InputError, match="empty"):
+        preprocess_caption(bad)
