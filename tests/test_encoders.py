@@ -147,7 +147,7 @@ def test_spoken_digits_above_chance(enc, tmp_path):
         sf.write(buf, np.stack([wave, wave], 1), 44_100, format="WAV", subtype="PCM_16")
         mels.append(logmel(preprocess_audio(buf.getvalue())))
     pred = enc.zero_shot(enc.encode_audio(torch.from_numpy(np.stack(mels)))).argmax(1).numpy()
-    assert (pred == np.arange(NUM_CLASSES)).mean() >= 0.6
+    assert (pred == np.arange(NUM_CLASSES)).mean() >= 0.8
 
 
 # --------------------------------------------------------------------------------- broken checkpoints

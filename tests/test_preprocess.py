@@ -126,6 +126,23 @@ def test_large_photo_like_image(reference):
     assert similar(preprocess_image(buf.getvalue()), reference, 0.85)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16"])
+def test_huge_images_are_reduced_before_decoding_to_float(mode):
+    small = np.asarray(Image.fromarray(digit_seven()).resize((400, 300)))
+    big = Image.fromarray(np.asarray(Image.fromarray(small).resize((5200, 3900))))
+    big = Image.fromarray(np.asarray(big).astype(np.uint16) * 257) if mode == "I;16" else big.convert(mode)
+    assert similar(preprocess_image(png_bytes(big)), preprocess_image(small), 0.95)
+
+
+def test_mnist_digit_passes_through_unchanged():
+    from aecf.data.mnist import load_mnist
+
+    x, _ = load_mnist("test")
+    img = x[0].astype(np.float32) / 255.0
+    assert np.allclose(preprocess_image(x[0]), img, atol=1e-6)
+    assert np.allclose(preprocess_image(255 - x[0]), img, atol=1.5 / 255)
+
+
 def test_specks_are_dropped(reference):
     img = digit_seven().copy()
     img[5:8, 185:188] = 0  # pen dots far from the digit
