@@ -167,6 +167,21 @@ def upscale(image_28: np.ndarray, factor: int = 6) -> np.ndarray:
     return (np.kron(img, np.ones((factor, factor), np.float32)) * 255).astype(np.uint8)
 
 
+def logmel_image(logmel: np.ndarray, height: int = 160) -> np.ndarray:
+    """[n_mels, T] log-mel -> uint8 RGB image (low frequencies at the bottom, magma-like colours)."""
+    mel = np.asarray(logmel, dtype=np.float32)[::-1]
+    lo, hi = float(np.percentile(mel, 1)), float(np.percentile(mel, 99))
+    x = np.clip((mel - lo) / max(hi - lo, 1e-6), 0, 1)
+    # a 4-stop magma-like ramp: black -> purple -> orange -> light yellow
+    stops = np.array([[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 253, 191]], np.float32)
+    pos = x * (len(stops) - 1)
+    i = np.clip(pos.astype(int), 0, len(stops) - 2)
+    frac = (pos - i)[..., None]
+    rgb = stops[i] * (1 - frac) + stops[i + 1] * frac
+    reps = max(1, height // mel.shape[0])
+    return np.repeat(np.repeat(rgb, reps, axis=0), 3, axis=1).astype(np.uint8)
+
+
 def wav_bytes(wave: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
     """Float wave -> 16-bit WAV bytes (to play back what the model hears)."""
     import soundfile as sf

@@ -198,3 +198,84 @@ def per_modality_bars(values: Mapping[str, float], title: str, y_title: str, y_r
                            text=[f"{values[m]:.2f}" for m in names], textposition="outside"))
     fig.update_yaxes(title=y_title, range=list(y_range))
     return _compact(fig, height=260, title=title)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline SVG versions for the Explore page's fast path (a plotly chart costs the browser tens of ms
+# per redraw; these cost almost nothing)
+# ---------------------------------------------------------------------------------------------
+
+SERIES_COLORS = ["#4C6EF5", "#FA5252", "#82C91E", "#BE4BDB"]
+
+
+def probs_svg(rows: Sequence[tuple[str, np.ndarray]], title: str = "Class probabilities", width: int = 560,
+              height: int = 210) -> str:
+    colors = [MODALITY_COLORS.get(name, SERIES_COLORS[i % 4]) for i, (name, _) in enumerate(rows)]
+    return _bars_svg(rows, title, width, height, colors)
+
+
+def _bars_svg(rows, title, width, height, colors) -> str:
+    """Grouped bars of class probabilities (one series per row), with a legend."""
+    from html import escape
+
+    left, right, top, bottom = 34, 8, 40, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n_classes = max((len(np.asarray(p)) for _, p in rows), default=len(CLASSES))
+    group = plot_w / n_classes
+    bar = group * 0.8 / max(1, len(rows))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+           f'aria-label="{escape(title)}" data-testid="probs-svg" style="font-family: sans-serif; max-width: 100%">',
+           f'<text x="4" y="15" font-size="13" font-weight="600">{escape(title)}</text>']
+    x = left
+    for i, (name, _) in enumerate(rows):
+        out.append(f'<rect x="{x}" y="22" width="10" height="10" fill="{colors[i]}"/>'
+                   f'<text x="{x + 14}" y="31" font-size="11">{escape(name)}</text>')
+        x += 24 + 7 * len(name)
+    for tick in (0.0, 0.5, 1.0):
+        y = top + plot_h * (1 - tick)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#E9ECEF"/>'
+                   f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#868E96">{tick:g}</text>')
+    for i, (name, probs) in enumerate(rows):
+        p = np.asarray(probs, dtype=float)
+        for c, v in enumerate(p):
+            h = plot_h * min(max(v, 0.0), 1.0)
+            bx = left + c * group + group * 0.1 + i * bar
+            out.append(f'<rect x="{bx:.1f}" y="{top + plot_h - h:.1f}" width="{bar * 0.95:.1f}" height="{h:.1f}" '
+                       f'fill="{colors[i]}"><title>{escape(name)}: p({c}) = {v:.3f}</title></rect>')
+    for c in range(n_classes):
+        out.append(f'<text x="{left + (c + 0.5) * group:.1f}" y="{height - 8}" font-size="11" text-anchor="middle">{c}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def mc_passes_svg(mc_probs: np.ndarray, label: int, title: str | None = None, width: int = 560, height: int = 120) -> str:
+    """One dot per MC-dropout pass at that pass's probability of the predicted class, plus mean ± std."""
+    from html import escape
+
+    mc = np.asarray(mc_probs, dtype=float)
+    per = mc[:, label] if mc.ndim == 2 and mc.shape[0] else np.zeros(0)
+    left, right = 20, 20
+    span = width - left - right
+    title = title or f"K = {len(per)} MC-dropout passes"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+           f'aria-label="{escape(title)}" data-testid="mc-svg" style="font-family: sans-serif; max-width: 100%">',
+           f'<text x="4" y="15" font-size="13" font-weight="600">{escape(title)}</text>',
+           f'<line x1="{left}" y1="70" x2="{width - right}" y2="70" stroke="#ADB5BD"/>']
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = left + span * tick
+        out.append(f'<line x1="{x:.1f}" y1="66" x2="{x:.1f}" y2="74" stroke="#ADB5BD"/>'
+                   f'<text x="{x:.1f}" y="90" font-size="10" text-anchor="middle" fill="#868E96">{tick:g}</text>')
+    if len(per):
+        mean, std = float(per.mean()), float(per.std())
+        out.append(f'<rect x="{left + span * max(0.0, mean - std):.1f}" y="52" width="{span * min(1.0, 2 * std):.1f}" '
+                   f'height="36" fill="#7048E8" fill-opacity="0.12"/>'
+                   f'<line x1="{left + span * mean:.1f}" y1="48" x2="{left + span * mean:.1f}" y2="92" stroke="#7048E8" stroke-width="2"/>')
+        rng = np.random.default_rng(0)
+        for k, v in enumerate(per):
+            jitter = rng.uniform(-12, 12)
+            out.append(f'<circle cx="{left + span * min(max(v, 0), 1):.1f}" cy="{70 + jitter:.1f}" r="4" fill="#7048E8" '
+                       f'fill-opacity="0.75"><title>pass {k + 1}: p({label}) = {v:.3f}</title></circle>')
+        out.append(f'<text x="4" y="{height - 6}" font-size="11" fill="#495057">probability of the predicted digit {label} '
+                   f'in each pass · mean {mean:.3f} ± {std:.3f}</text>')
+    out.append("</svg>")
+    return "".join(out)

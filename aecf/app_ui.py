@@ -11,13 +11,25 @@ from aecf.app_teaching import equations
 
 def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expanded: bool = False) -> None:
     """A short explanation with its equations (from docs/method.md) and a 'try this' prompt."""
-    with st.expander("📖 What is going on here — and the equations", expanded=expanded):
+    with st.expander("What is going on here — and the equations", expanded=expanded, icon=":material/menu_book:"):
         st.markdown(explanation)
         for topic in topics:
             for latex in equations(topic):
                 st.latex(latex)
-    st.info(f"**Try this:** {try_this}", icon="🧪")
+    st.info(f"**Try this:** {try_this}", icon=":material/lightbulb:")
 
 
 def caption_metric(label: str, value: str, help: str | None = None) -> None:
     st.metric(label, value, help=help)
+
+
+def ensure_navigation() -> None:
+    """Call first in every page. A deep link (e.g. /explore?...) opened as the very first request of a
+    fresh server runs the page file directly in Streamlit's legacy pages/ mode, so app.py's
+    st.navigation (wide layout, titles, icons) never runs. Switch the server to st.navigation and
+    rerun: the rerun goes through app.py and lands on the same page with the same query params."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -157,3 +157,61 @@ def lattice_figure(subsets: dict, tol: float = VIOLATION_TOL, title: str | None 
         legend={"orientation": "h", "y": -0.05},
     )
     return fig
+
+
+def _viridis(c: float) -> str:
+    """A 5-stop viridis ramp (the plotly figure's colour scale), for SVG fills."""
+    stops = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+    c = min(max(float(c), 0.0), 1.0) * (len(stops) - 1)
+    i = min(int(c), len(stops) - 2)
+    f = c - i
+    r, g, b = (round(stops[i][k] * (1 - f) + stops[i + 1][k] * f) for k in range(3))
+    return f"rgb({r},{g},{b})"
+
+
+def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 460) -> str:
+    """The same Hasse diagram as `lattice_figure`, as a self-contained SVG string.
+
+    The Explore page redraws on every toggle; an inline SVG costs the browser almost nothing where a
+    plotly chart costs tens of milliseconds, so the page uses this and the reports use the figure."""
+    from html import escape
+
+    lattice = build_lattice(subsets, tol)
+    pos = layout(lattice)
+    top = max((len(n.members) for n in lattice.nodes.values()), default=1)
+    row_h, pad_top, pad_bottom = 78, 34, 26
+    height = pad_top + pad_bottom + row_h * max(top - 1, 0) + 10
+
+    def xy(name: str) -> tuple[float, float]:
+        x, level = pos[name]
+        return 30 + x * (width - 170), pad_top + 10 + (top - level) * row_h
+
+    status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s)"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-label="subset lattice" data-testid="lattice-svg" data-violations="{len(lattice.violations)}" '
+        'style="font-family: sans-serif; max-width: 100%">',
+        f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title or "Subset lattice")} — {escape(status)}</text>',
+    ]
+    for e in sorted(lattice.edges, key=lambda e: e.violated):
+        (x0, y0), (x1, y1) = xy(e.lower), xy(e.upper)
+        color, w = ("#E03131", 4) if e.violated else ("#ADB5BD", 2)
+        parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{color}" stroke-width="{w}"/>')
+    violators = {a for a, _ in lattice.violations}
+    for name, node in lattice.nodes.items():
+        x, y = xy(name)
+        ring = ' stroke="#E03131" stroke-width="3"' if name in violators else ' stroke="#343A40" stroke-width="1"'
+        parts.append(
+            f'<g data-subset="{escape(name)}" data-confidence="{node.confidence:.3f}">'
+            f'<title>{escape(name)}: predicts {CLASSES[node.label]} with confidence {node.confidence:.3f}</title>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="10" fill="{_viridis(node.confidence)}"{ring}/>'
+            f'<text x="{x + 15:.1f}" y="{y - 2:.1f}" font-size="12" font-weight="600">{escape(name)}</text>'
+            f'<text x="{x + 15:.1f}" y="{y + 12:.1f}" font-size="11" fill="#495057">{node.label} ({CLASSES[node.label]}) · '
+            f'c = {node.confidence:.2f}</text></g>'
+        )
+    parts.append(
+        f'<text x="4" y="{height - 6}" font-size="10" fill="#868E96">bottom: one modality · top: all present · '
+        'colour: confidence c(S) (dark low, yellow high) · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)

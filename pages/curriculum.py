@@ -8,9 +8,10 @@ from aecf import app_masking as A
 from aecf import app_training as T
 from aecf import runs
 from aecf.app_figures import curves_figure, mask_distribution_figure, per_modality_bars
-from aecf.app_ui import teaching_box
+from aecf.app_ui import ensure_navigation, teaching_box
 from aecf.constants import MODALITIES
 
+ensure_navigation()
 st.title("Adaptive Curriculum Masking")
 teaching_box(
     ["masking", "entropy"],

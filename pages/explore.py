@@ -9,13 +9,14 @@ from aecf import app_figures as F
 from aecf.app_guard import Problem, guarded, show
 from aecf.app_model import baseline_choices
 from aecf.app_state import AUDIO_SOURCES, IMAGE_SOURCES, MC_CHOICES, SNR_CLEAN, SNR_MIN, URL_KEYS
-from aecf.app_ui import teaching_box
+from aecf.app_ui import ensure_navigation, teaching_box
 from aecf.constants import CLASSES
-from aecf.lattice import build_lattice, lattice_figure
+from aecf.lattice import lattice_svg
 
 Q = {"bind": "query-params"}  # every setting of the view lives in the URL (see aecf.app_state.ExploreState)
 K = URL_KEYS
 
+ensure_navigation()
 st.title("Explore one example")
 teaching_box(
     ["gate", "entropy", "cec"],
@@ -57,7 +58,7 @@ raw_audio, audio_key = None, None
 input_problem: dict[str, Problem] = {}
 
 with col_img:
-    img_on = st.toggle("🖼️ Image", True, key=K["image_on"], **Q)
+    img_on = st.toggle(":material/image: Image", True, key=K["image_on"], **Q)
     isrc = st.segmented_control("Image from", IMAGE_SOURCES, default="sample", key=K["image_source"], required=True,
                                 disabled=not img_on, **Q)
     if isrc == "sample":
@@ -86,13 +87,13 @@ with col_img:
     img_msg = st.empty()
 
 with col_cap:
-    cap_on = st.toggle("💬 Caption", True, key=K["caption_on"], **Q)
+    cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
     caption = st.text_area("Caption", default_caption, key=K["caption"], height=100, disabled=not cap_on,
                            max_chars=5000, help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.", **Q)
     cap_msg = st.empty()
 
 with col_aud:
-    aud_on = st.toggle("🔊 Audio", True, key=K["audio_on"], **Q)
+    aud_on = st.toggle(":material/graphic_eq: Audio", True, key=K["audio_on"], **Q)
     asrc = st.segmented_control("Audio from", AUDIO_SOURCES, default="sample", key=K["audio_source"], required=True,
                                 disabled=not aud_on, **Q)
     if asrc == "sample":
@@ -172,9 +173,12 @@ if base != "none":
         show(Problem("warning", bproblem.message))
 
 # ------------------------------------------------------------------------------------------- results
+# Everything here redraws on every change, so it is built from light elements (metrics, progress bars,
+# inline SVG): a plotly chart costs the browser tens of ms per redraw. Details sit in tabs that render
+# only when open.
 st.subheader(f"Prediction: **{pred.label} ({CLASSES[pred.label]})**")
 spread = X.mc_confidence_spread(pred.mc_probs, pred.label)
-m = st.columns(6)
+m = st.columns(4)
 m[0].metric("Confidence", f"{pred.confidence:.3f}")
 m[1].metric("Gate entropy H(p)", "–" if pred.gate_entropy is None else f"{pred.gate_entropy:.3f}",
             help="0 = all weight on one modality; log n = spread evenly over the n present ones.")
@@ -182,57 +186,68 @@ m[2].metric("λ(x)", "–" if pred.lam is None else f"{pred.lam:.4f}",
             help="Per-instance entropy coefficient, from the variance of the K MC-dropout passes.")
 m[3].metric(f"Spread over K={spread['k']} passes", f"±{spread['std']:.3f}",
             help="Std of the predicted class's probability over the MC-dropout passes.")
-m[4].metric("Modalities used", " + ".join(pred.present))
+m = st.columns(4)
+m[0].metric("Modalities used", " + ".join(pred.present))
 if base_pred is not None:
-    m[5].metric(f"Baseline ({base})", f"{base_pred.label} @ {base_pred.confidence:.2f}")
+    m[2].metric(f"Baseline: {base}", f"{base_pred.label} ({CLASSES[base_pred.label]})")
+    m[3].metric("Baseline confidence", f"{base_pred.confidence:.3f}")
 
-c1, c2 = st.columns(2)
+c1, c2 = st.columns([3, 2])
 rows = [(f"{model.name} (AECF)" if model.method == "aecf" else model.name, pred.probs)]
 if base_pred is not None:
     rows.append((base, base_pred.probs))
-c1.plotly_chart(F.side_by_side_figure(rows, "Class probabilities"), key="probs", config={"displayModeBar": False})
-gate = X.gate_dict(pred.gate)
-if gate:
-    c2.plotly_chart(F.gate_figure(gate, "Gate weights p (0 for a missing modality)"), key="gate",
-                    config={"displayModeBar": False})
-else:
-    c2.info(f"{model.name} has no gate (method {model.method}).")
-
-c3, c4 = st.columns(2)
-c3.plotly_chart(F.mc_passes_figure(pred.mc_probs, pred.label,
-                                   f"λ(x) reads these K = {spread['k']} MC-dropout passes"), key="mc",
-                config={"displayModeBar": False})
-c3.caption(f"{spread['agree']:.0%} of the passes vote for {pred.label}; per-pass p({pred.label}) from "
-           f"{spread['min']:.2f} to {spread['max']:.2f}.")
-if pred.experts:
-    c4.plotly_chart(F.experts_figure(pred.experts), key="experts", config={"displayModeBar": False})
+with c1:
+    st.html(F.probs_svg(rows, "Class probabilities"))
+with c2:
+    st.markdown("**Gate weights p** (a missing modality gets exactly 0)")
+    gate = X.gate_dict(pred.gate)
+    if gate:
+        for name, weight in gate.items():
+            state = f"p = {weight:.3f}" if name in pred.present else "absent, p = 0"
+            st.progress(min(1.0, max(0.0, weight)), text=f"{name}: {state}")
+    else:
+        st.info(f"{model.name} has no gate (method {model.method}): every present modality counts the same.")
+    if base_pred is not None and base_pred.gate is None:
+        st.caption(f"The baseline ({base}) has no gate.")
 
 st.markdown("#### Subset lattice: confidence with every subset of the present modalities")
-c5, c6 = st.columns(2)
 subsets = {k: {"label": v.label, "confidence": v.confidence} for k, v in pred.subsets.items()}
-c5.plotly_chart(lattice_figure(subsets, title=f"{model.name}: " + ("monotone ✓" if build_lattice(subsets).is_monotone
-                                                                    else "violations in red")),
-                key="lattice", config={"displayModeBar": False})
-if base_pred is not None:
-    bsubsets = {k: {"label": v.label, "confidence": v.confidence} for k, v in base_pred.subsets.items()}
-    c6.plotly_chart(lattice_figure(bsubsets, title=f"{base}: " + ("monotone ✓" if build_lattice(bsubsets).is_monotone
-                                                                  else "violations in red")),
-                    key="lattice_base", config={"displayModeBar": False})
-else:
-    c6.caption("Pick a baseline in the sidebar to see its lattice here.")
+c5, c6 = st.columns(2)
+with c5:
+    st.html(lattice_svg(subsets, title=model.name))
+with c6:
+    if base_pred is not None:
+        bsubsets = {k: {"label": v.label, "confidence": v.confidence} for k, v in base_pred.subsets.items()}
+        st.html(lattice_svg(bsubsets, title=f"{base} (baseline)"))
+    else:
+        st.caption("Pick a baseline in the sidebar to see its lattice here.")
 
-st.markdown("#### What the model sees")
-s1, s2, s3 = st.columns([1, 2, 1])
-if pred.image_28 is not None:
-    s1.image(X.upscale(pred.image_28), caption="28×28 after preprocessing + corruption", width=168)
-else:
-    s1.caption("No image.")
-if pred.logmel is not None:
-    s2.plotly_chart(F.logmel_figure(pred.logmel), key="logmel", config={"displayModeBar": False})
-    wave = X.embed_checked(model, "audio", use_audio, audio_snr=snr_db, seed=int(seed)).get("wave") if use_audio is not None else None
-    if wave is not None:
-        s2.audio(X.wav_bytes(wave), format="audio/wav")
-else:
-    s2.caption("No audio.")
-s3.markdown("**Caption after normalisation**")
-s3.code(pred.caption_text if pred.caption_text else "(no caption)", language=None, wrap_lines=True)
+tab_mc, tab_experts, tab_sees = st.tabs(
+    [f"λ(x): the K = {spread['k']} passes", "Each modality alone", "What the model sees"],
+    key="tab", on_change="rerun", **Q,
+)
+if tab_mc.open:
+    tab_mc.html(F.mc_passes_svg(pred.mc_probs, pred.label, f"λ(x) reads these K = {spread['k']} MC-dropout passes"))
+    tab_mc.caption(f"{spread['agree']:.0%} of the passes vote for {pred.label}; per-pass p({pred.label}) from "
+                   f"{spread['min']:.2f} to {spread['max']:.2f}. The more they disagree, the larger λ(x).")
+if tab_experts.open:
+    if pred.experts:
+        tab_experts.html(F.probs_svg([(m, pred.experts[m]) for m in pred.present if m in pred.experts],
+                                     "Each modality's own opinion (zero-shot)"))
+        tab_experts.caption("Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
+                            "before any fusion.")
+if tab_sees.open:
+    s1, s2, s3 = tab_sees.columns([1, 2, 1])
+    if pred.image_28 is not None:
+        s1.image(X.upscale(pred.image_28), caption="28×28 after preprocessing + corruption", width=168)
+    else:
+        s1.caption("No image.")
+    if pred.logmel is not None:
+        s2.image(X.logmel_image(pred.logmel), caption="log-mel spectrogram (time →, pitch ↑)", width="stretch")
+        wave = X.embed_checked(model, "audio", use_audio, audio_snr=snr_db, seed=int(seed)).get("wave") if use_audio is not None else None
+        if wave is not None:
+            s2.audio(X.wav_bytes(wave), format="audio/wav")
+    else:
+        s2.caption("No audio.")
+    s3.markdown("**Caption after normalisation**")
+    s3.code(pred.caption_text if pred.caption_text else "(no caption)", language=None, wrap_lines=True)

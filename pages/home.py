@@ -4,8 +4,9 @@ import streamlit as st
 
 from aecf.app_cache import checkpoint_status
 from aecf.app_figures import architecture_figure
-from aecf.app_ui import teaching_box
+from aecf.app_ui import ensure_navigation, teaching_box
 
+ensure_navigation()
 st.title("AECF Explorer")
 st.markdown(
     "**Adaptive Entropy-Gated Contrastive Fusion** (AECF, [arXiv 2505.15417](https://arxiv.org/abs/2505.15417)) "

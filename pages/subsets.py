@@ -4,8 +4,9 @@ import streamlit as st
 
 from aecf import app_results as R
 from aecf import figures
-from aecf.app_ui import teaching_box
+from aecf.app_ui import ensure_navigation, teaching_box
 
+ensure_navigation()
 st.title("Subsets & calibration")
 teaching_box(
     ["calibration", "cec"],

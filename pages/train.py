@@ -9,8 +9,9 @@ from aecf import constants
 from aecf.app_cache import checkpoint_choices
 from aecf.app_figures import curves_figure
 from aecf.app_state import RunBusyError, get_run_manager, list_runs, read_metrics, share_query
-from aecf.app_ui import teaching_box
+from aecf.app_ui import ensure_navigation, teaching_box
 
+ensure_navigation()
 st.title("Train a fusion layer")
 st.caption(
     "Runs train only the fusion layer on the shipped embedding cache (the encoders stay frozen), in a "

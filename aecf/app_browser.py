@@ -1,0 +1,150 @@
+"""Drive the real app in a real browser: start `streamlit run app.py` on a free local port, open Debian's
+chromium through playwright, wait for reruns. Used by tests/test_browser.py and scripts/measure_app.py.
+
+Never downloads a browser (no `playwright install`): it uses the chromium on PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from aecf.constants import ROOT
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> float:
+    """Poll <url>/_stcore/health until it answers 'ok'; returns the seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not become healthy in {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def streamlit_server(port: int | None = None, env: dict | None = None, log_path: str | Path | None = None,
+                     timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Start the app; yields (url, process, seconds from launch to healthy). Stops it on exit."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(url, timeout, proc)
+        yield url, proc, time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            log.close()
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        raise RuntimeError("chromium not found on PATH (Debian package `chromium`)")
+    return path
+
+
+def launch_args(fake_audio: str | Path | None = None) -> list[str]:
+    args = list(CHROMIUM_ARGS)
+    if fake_audio is not None:
+        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={fake_audio}"]
+    return args
+
+
+def wait_idle(page, timeout_ms: float = 60_000, settle_ms: int = 0) -> None:
+    """Wait until the script run triggered by the last interaction has finished."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    if settle_ms:
+        page.wait_for_timeout(settle_ms)
+
+
+_WATCH_RERUN_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__rerun = {saw: false, done: false};
+  if (window.__rerunObserver) window.__rerunObserver.disconnect();
+  window.__rerunObserver = new MutationObserver(() => {
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running') window.__rerun.saw = true;
+    else if (state === 'notRunning' && window.__rerun.saw) window.__rerun.done = true;
+  });
+  window.__rerunObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def wait_rerun(page, action, until_js: str | None = None, change_js: str | None = None,
+               timeout_ms: float = 60_000) -> float:
+    """Run `action` (a click, a key press) and wait for the view it causes; returns the seconds taken.
+
+    Say what the new view looks like, either `until_js` (a JS expression that becomes true) or
+    `change_js` (a JS expression whose value must change), and the wait ends — polled every 5 ms — when
+    that holds and the script is idle: the moment the person sees the new view. (A fast rerun may never
+    show the 'running' state in the DOM: React batches running -> notRunning into one render.) Without
+    either, it waits for a 'running' state seen by a MutationObserver, or 1 s, then for idle."""
+    idle = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+    before = page.evaluate(f"() => JSON.stringify({change_js})") if change_js else None
+    page.evaluate(_WATCH_RERUN_JS)
+    t0 = time.perf_counter()
+    action()
+    if until_js is None and change_js is None:
+        with contextlib.suppress(Exception):
+            page.wait_for_function("() => window.__rerun.saw", polling=5, timeout=1000)
+        page.wait_for_function(f"() => {idle}", polling=5, timeout=timeout_ms)
+        return time.perf_counter() - t0
+    cond = [idle]
+    if until_js:
+        cond.append(f"({until_js})")
+    if change_js:
+        cond.append(f"JSON.stringify({change_js}) !== {json.dumps(before)}")
+    page.wait_for_function("() => " + " && ".join(cond), polling=5, timeout=timeout_ms)
+    return time.perf_counter() - t0
+
+
+VIEW_SIGNATURE_JS = (
+    "[...document.querySelectorAll('[data-testid=\"stMetricValue\"], [data-testid=\"stImage\"] img')]"
+    ".map(e => e.tagName === 'IMG' ? e.src : e.innerText).join('|')"
+)
+
+
+def metric_value_js(label: str) -> str:
+    """JS expression: the text of the st.metric whose label contains `label` ('' if none)."""
+    return (
+        "(() => { for (const m of document.querySelectorAll('[data-testid=\"stMetric\"]')) {"
+        f" if (m.innerText.includes({label!r})) {{ const v = m.querySelector('[data-testid=\"stMetricValue\"]');"
+        " return v ? v.innerText : ''; } } return ''; })()"
+    )

@@ -1,0 +1,102 @@
+"""Measure the app's two speed targets in a real browser (Debian chromium via playwright):
+
+  cold start   launch `streamlit run app.py` -> the Home page is drawn and idle (target ≤ 15 s),
+               and -> the Explore page shows its first prediction (model loaded);
+  redraw       on Explore, after the first load: toggle a modality / move a slider -> the new view is
+               drawn (the metric shows the new value and the script is idle) (target ≤ 200 ms).
+
+    .venv/bin/python scripts/measure_app.py [--repeats 10] [--screenshots test-artifacts/measure]
+
+Times are wall-clock from the click to the frame where the new value is on screen (polled each
+animation frame), so they include the websocket round trip, the script rerun and the browser's drawing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aecf.app_browser import (  # noqa: E402
+    VIEW_SIGNATURE_JS,
+    chromium_path,
+    launch_args,
+    metric_value_js,
+    streamlit_server,
+    wait_idle,
+    wait_rerun,
+)
+
+
+def _summary(xs: list[float]) -> dict:
+    ms = sorted(1000 * x for x in xs)
+    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+            "max_ms": round(ms[-1], 1), "all_ms": [round(m, 1) for m in ms]}
+
+
+def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None = None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {}
+    t_launch = time.perf_counter()
+    with streamlit_server(log_path=log) as (url, _proc, healthy_s):
+        out["server_healthy_s"] = round(healthy_s, 2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_text("AECF Explorer", exact=False).first.wait_for(timeout=60_000)
+            wait_idle(page)
+            out["cold_start_home_s"] = round(time.perf_counter() - t_launch, 2)
+            t0 = time.perf_counter()
+            page.goto(f"{url}/explore")
+            page.get_by_text("Prediction:", exact=False).first.wait_for(timeout=120_000)
+            wait_idle(page)
+            out["first_explore_s"] = round(time.perf_counter() - t0, 2)
+            out["cold_start_explore_s"] = round(time.perf_counter() - t_launch, 2)
+            if screenshots:
+                screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshots / "explore_first.png"), full_page=True)
+
+            used = metric_value_js("Modalities used")
+            toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
+            # warm both states once (first visit of a state computes its embeddings)
+            for want in ("caption + audio", "image + caption + audio"):
+                wait_rerun(page, toggle.click, f"{used} === {want!r}")
+            toggles = []
+            for i in range(repeats):
+                want = "caption + audio" if i % 2 == 0 else "image + caption + audio"
+                toggles.append(wait_rerun(page, toggle.click, f"{used} === {want!r}"))
+            out["toggle_redraw"] = _summary(toggles)
+
+            # slider: image corruption, moved by keyboard; each step is a new view (a new embedding)
+            slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+            slider.focus()
+            sliders = []
+            for _ in range(repeats):
+                sliders.append(wait_rerun(page, lambda: page.keyboard.press("ArrowRight"), change_js=VIEW_SIGNATURE_JS))
+            out["slider_redraw_new_view"] = _summary(sliders)
+            if screenshots:
+                page.screenshot(path=str(screenshots / "explore_after.png"), full_page=True)
+            browser.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--screenshots", type=Path, default=None)
+    ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
+    args = ap.parse_args(argv)
+    res = measure(args.repeats, args.screenshots, args.log)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
