@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, MODALITIES, RUNS_DIR, subset_name
+from aecf.constants import CHECKPOINT_DIR, MODALITIES, subset_name
 from aecf.masking import acm_drop_probs, curriculum_rate, sample_keep_mask, uniform_drop_probs
 
 
@@ -122,10 +122,12 @@ def shipped_metrics(checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> d
     return found
 
 
-def metrics_sources(runs_dir: str | Path = RUNS_DIR, checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> dict[str, Path]:
+def metrics_sources(runs_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict[str, Path]:
     """Label -> metrics.jsonl path: the shipped checkpoints' metrics first, then every run (newest first)."""
-    from aecf import runs
+    from aecf import app_paths, runs
 
+    runs_dir = runs_dir or app_paths.runs_dir()
+    checkpoint_dir = checkpoint_dir or app_paths.fusion_dir()
     out = {f"shipped: {name}": path for name, path in shipped_metrics(checkpoint_dir).items()}
     for run_dir in runs.list_runs(runs_dir):
         path = run_dir / "metrics.jsonl"

@@ -7,17 +7,13 @@ default shipped AECF checkpoint, a shipped checkpoint's name, or "run:<id>".
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aecf.constants import CHECKPOINT_DIR, ROOT
+from aecf import app_paths
+from aecf.constants import ROOT
 from aecf.errors import CheckpointError
 
-# Tests and demos may point the app at another checkpoint tree (fusion/ + encoders/) without touching
-# the shipped one; unset, the app uses checkpoints/.
-APP_CHECKPOINT_DIR = Path(os.environ.get("AECF_APP_CHECKPOINT_DIR", CHECKPOINT_DIR))
-FUSION_DIR = APP_CHECKPOINT_DIR / "fusion"
 TRAIN_SHIPPED_COMMAND = "python -m aecf train --method aecf --out checkpoints/fusion/aecf"
 
 
@@ -61,14 +57,14 @@ def shipped_checkpoints() -> list[Path]:
     paths: list[Path] = []
     if list_checkpoints is not None:
         try:
-            for item in list_checkpoints(FUSION_DIR):
+            for item in list_checkpoints(app_paths.fusion_dir()):
                 p = _as_path(item)
                 if p is not None:
                     paths.append(p if p.is_absolute() else ROOT / p)
         except Exception:  # noqa: BLE001
             paths = []
-    if not paths and FUSION_DIR.is_dir():
-        paths = sorted(FUSION_DIR.glob("*.safetensors"))
+    if not paths and app_paths.fusion_dir().is_dir():
+        paths = sorted(app_paths.fusion_dir().glob("*.safetensors"))
     out, seen = [], set()
     for p in paths:
         stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
@@ -116,7 +112,7 @@ def resolve(key: str, runs_dir: str | Path | None = None) -> Path | None:
         return _runs_dir(runs_dir) / run_id / "model.safetensors"
     if "/" in key or "\\" in key or key in (".", ".."):
         raise CheckpointError(f"{key!r} is not a checkpoint name.")
-    return FUSION_DIR / f"{key}.safetensors"
+    return app_paths.fusion_dir() / f"{key}.safetensors"
 
 
 def load_model(key: str = ""):
@@ -127,7 +123,7 @@ def load_model(key: str = ""):
         shipped = shipped_checkpoints()
         if not shipped:
             raise CheckpointError(
-                f"No fusion checkpoint in {_show(FUSION_DIR)}/. Train the shipped one with `{TRAIN_SHIPPED_COMMAND}`."
+                f"No fusion checkpoint in {_show(app_paths.fusion_dir())}/. Train the shipped one with `{TRAIN_SHIPPED_COMMAND}`."
             )
         path = shipped[0]
     if not path.exists():
@@ -136,7 +132,7 @@ def load_model(key: str = ""):
         from aecf.encoders import load_encoders
         from aecf.inference import load
 
-        return load(path, encoders=load_encoders(APP_CHECKPOINT_DIR))
+        return load(path, encoders=load_encoders(app_paths.checkpoint_root()))
     except ImportError as e:
         raise CheckpointError(f"The inference module is not available yet ({e}).") from e
     except FileNotFoundError as e:

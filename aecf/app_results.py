@@ -9,7 +9,6 @@ from pathlib import Path
 
 from aecf.constants import ROOT
 
-RESULTS_JSON = ROOT / "results" / "results.json"
 EVALUATE_COMMAND = "python -m aecf evaluate"
 
 
@@ -24,8 +23,10 @@ class ResultsUnavailable(Exception):
     """No usable results file; the message says why and which command produces it."""
 
 
-def load_results(path: str | Path = RESULTS_JSON) -> Results:
-    path = Path(path)
+def load_results(path: str | Path | None = None) -> Results:
+    from aecf import app_paths
+
+    path = Path(path) if path else app_paths.results_json()
     if not path.exists():
         raise ResultsUnavailable(
             f"No evaluation results yet ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} is missing). "

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from aecf import runs
-from aecf.constants import MODALITIES, RUNS_DIR
+from aecf import app_paths, runs
+from aecf.constants import MODALITIES
 
 # --------------------------------------------------------------------------------------------
 # Explore view <-> URL query parameters
@@ -179,7 +179,7 @@ def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
 def list_runs(runs_dir: str | Path | None = None, manager: RunManager | None = None) -> list[RunInfo]:
     """All runs under runs_dir (default: the manager's, else runs/), newest first."""
     if runs_dir is None:
-        runs_dir = manager.runs_dir if manager is not None else RUNS_DIR
+        runs_dir = manager.runs_dir if manager is not None else app_paths.runs_dir()
     found = sorted(
         (read_run(p, manager) for p in runs.list_runs(runs_dir)), key=lambda r: r.started, reverse=True
     )
@@ -212,8 +212,8 @@ def default_train_target(config: dict, run_dir: Path, stop_event: threading.Even
 class RunManager:
     """At most one training thread at a time; shared by every session of this server."""
 
-    def __init__(self, runs_dir: str | Path = RUNS_DIR, target: TrainTarget | None = None):
-        self.runs_dir = Path(runs_dir)
+    def __init__(self, runs_dir: str | Path | None = None, target: TrainTarget | None = None):
+        self.runs_dir = Path(runs_dir) if runs_dir else app_paths.runs_dir()
         self.target = target or default_train_target
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -1,8 +1,8 @@
 """Equations for the app's teaching boxes, taken from docs/method.md so the app and the docs agree.
 
-Each `$$ ... $$` block of docs/method.md is a candidate; a topic picks the blocks whose LaTeX mentions
-its keywords. When method.md is absent or has no matching block, a built-in equation is used, so a
-page never shows an empty explanation.
+A topic lists its equations by how they start (e.g. `H(p) =`); each is taken from the first `$$ ... $$`
+block of docs/method.md that starts that way, else from a built-in fallback, so a page never shows an
+empty explanation and the app follows the docs when they change.
 """
 
 from __future__ import annotations
@@ -15,51 +15,34 @@ from aecf.constants import ROOT
 
 METHOD_DOC = ROOT / "docs" / "method.md"
 
-# topic -> (regexes any of which a block must match, fallback equations)
-TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "gate": (
-        (r"\\operatorname\{softmax\}|\\mathrm\{softmax\}|softmax", r"\\sum_\{?m", r"W_m"),
-        (
-            r"p(x) = \operatorname{softmax}_{m \in S}\big(g_\phi(z_{S})\big), \qquad p_m = 0 \;\; (m \notin S)",
-            r"f(x) = \sum_{m \in S} p_m(x)\, W_m z_m, \qquad \hat y = \operatorname{softmax}\big(h_\psi(f)\big)",
-        ),
-    ),
-    "entropy": (
-        (r"H\(p", r"\\lambda\(x\)", r"\\mathrm\{Var\}|\\operatorname\{Var\}"),
-        (
-            r"H(p) = -\sum_{m} p_m \log p_m",
-            r"\lambda(x) = \lambda_{\min} + (\lambda_{\max}-\lambda_{\min})\,"
-            r"\sigma\!\Big(\tfrac{1}{K}\textstyle\sum_{k=1}^{K} \lVert \hat y^{(k)} - \bar y \rVert^2\Big), \quad \text{stop-gradient}",
-            r"\mathcal{L}_{\text{ent}} = -\lambda(x)\, H\big(p(x)\big)",
-        ),
-    ),
-    "cec": (
-        (r"c\(A\)", r"A\s*\\subset\s*B", r"\\max\s*\(0"),
-        (
-            r"\mathcal{L}_{\text{CEC}} = \mathbb{E}_{A \subset B \subseteq S}\,\big[\max\big(0,\; c(A) - c(B)\big)^2\big],"
-            r"\qquad c(S) = \max_y \hat y_S(y)",
-        ),
-    ),
-    "masking": (
-        (r"\\pi", r"mask", r"ModDrop|moddrop"),
-        (
-            r"\Pr[\text{drop } m] \;\propto\; \pi_t \cdot p_m(x)\,\big(1 - H(p)/\log|S|\big), \qquad \pi_t \nearrow \pi_{\max}",
-            r"\text{ModDrop: } \Pr[\text{drop } m] = \pi \;\; \text{(flat, independent of the input)}",
-        ),
-    ),
-    "loss": (
-        (r"\\mathcal\{L\}\s*=", r"\\beta", r"\\mathcal\{L\}_\{\\text\{task"),
-        (
-            r"\mathcal{L} = \mathcal{L}_{\text{task}}(x) + \mathcal{L}_{\text{task}}(x \odot M)"
-            r" - \lambda(x)\,H(p) + \beta\,\mathcal{L}_{\text{CEC}}",
-        ),
-    ),
-    "calibration": (
-        (r"ECE", r"\\mathrm\{acc\}|\\operatorname\{acc\}", r"B_b"),
-        (
-            r"\mathrm{ECE} = \sum_{b=1}^{15} \frac{|B_b|}{n}\,\big|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\big|",
-        ),
-    ),
+# topic -> [(regex the method.md block must match at its start, built-in fallback LaTeX), ...]
+TOPICS: dict[str, list[tuple[str, str]]] = {
+    "gate": [
+        (r"p_m\(x\)\s*=", r"p_m(x) = \frac{e^{a_m(x)}}{\sum_{k \in S} e^{a_k(x)}} \;\; (m \in S), \qquad p_m = 0 \;\; (m \notin S)"),
+        (r"f\s*=\s*\\sum", r"f = \sum_{m \in S} p_m \, W_m z_m"),
+        (r"\\hat y\s*=", r"\hat y = \mathrm{softmax}\big(h_\psi(f)\big)"),
+    ],
+    "entropy": [
+        (r"H\(p\)\s*=", r"H(p) = -\sum_{m \in S} p_m \log p_m"),
+        (r"u\(x\)\s*=", r"u(x) = \sum_c \mathrm{Var}_{k=1..K}\big[\hat y^{(k)}_c\big]"),
+        (r"\\lambda\(x\)\s*=", r"\lambda(x) = \lambda_{\min} + (\lambda_{\max} - \lambda_{\min})\,\frac{r}{1+r}, \quad r = \mathrm{sg}[u(x)]/\bar u"),
+        (r"\\mathcal\{L\}_\{\\text\{ent\}\}", r"\mathcal{L}_{\text{ent}} = -\frac{1}{B}\sum_i \lambda(x_i)\, H\big(p(x_i)\big)"),
+    ],
+    "cec": [
+        (r"c\(A\)\s*=", r"c(A) = \max_y \hat y(y \mid z_A)"),
+        (r"\\mathcal\{L\}_\{\\text\{CEC\}\}", r"\mathcal{L}_{\text{CEC}} = \frac{1}{|\mathcal{P}|}\sum_{(A,B) \in \mathcal{P}} \max\big(0, c(A) - c(B)\big)^2"),
+    ],
+    "masking": [
+        (r"\\pi_t\s*=", r"\pi_t = \pi_{\max} \cdot \min\big(1, t / (0.3\,T)\big)"),
+        (r"\\sigma\(x\)\s*=", r"\sigma(x) = 1 - H(p(x)) / \log n"),
+        (r"q_m\(x\)\s*=", r"q_m(x) = \min\Big(0.95,\; \pi_t \big[(1 - \sigma(x)) + \sigma(x)\, n\, p_m(x)\big]\Big)"),
+    ],
+    "loss": [
+        (r"\\mathcal\{L\}\s*=", r"\mathcal{L} = \mathcal{L}_{\text{task}}(x) + \mathcal{L}_{\text{task}}(x \odot \mathrm{mask}) + \mathcal{L}_{\text{ent}} + \beta\,\mathcal{L}_{\text{CEC}}"),
+    ],
+    "calibration": [
+        (r"\\mathrm\{ECE\}\s*=", r"\mathrm{ECE} = \sum_{b=1}^{15} \frac{n_b}{N}\,\big|\mathrm{acc}_b - \mathrm{conf}_b\big|"),
+    ],
 }
 
 _BLOCK = re.compile(r"\$\$(.+?)\$\$", re.S)
@@ -81,8 +64,12 @@ def method_blocks(path: str | Path = METHOD_DOC) -> tuple[str, ...]:
     return _doc_blocks(str(path), mtime)
 
 
-def equations(topic: str, path: str | Path = METHOD_DOC, limit: int = 3) -> list[str]:
-    """LaTeX for a topic: matching blocks from method.md, else the built-in fallback."""
-    patterns, fallback = TOPICS[topic]
-    found = [b for b in method_blocks(path) if any(re.search(p, b) for p in patterns)]
-    return found[:limit] if found else list(fallback)
+def equations(topic: str, path: str | Path = METHOD_DOC) -> list[str]:
+    """LaTeX for a topic: for each of its equations, the first method.md block that starts like it,
+    else the built-in fallback."""
+    blocks = method_blocks(path)
+    out = []
+    for pattern, fallback in TOPICS[topic]:
+        found = next((b for b in blocks if re.match(pattern, b)), None)
+        out.append(found if found is not None else fallback)
+    return out

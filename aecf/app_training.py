@@ -84,11 +84,11 @@ def make_train_config(knobs: dict):
 
 def run_training(knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None):
     """Train on assets/features (train + val splits) into run_dir; the thread target of RunManager."""
-    from aecf import constants
+    from aecf import app_paths
     from aecf.data.cache import load_split
     from aecf.train import train
 
-    feature_dir = constants.FEATURE_DIR if feature_dir is None else feature_dir
+    feature_dir = app_paths.feature_dir() if feature_dir is None else feature_dir
     config = make_train_config(knobs)
     split_train = load_split("train", feature_dir)
     split_val = load_split("val", feature_dir)

@@ -49,8 +49,16 @@ with st.sidebar:
 
 samples_img = X.list_samples("image")
 samples_aud = X.list_samples("audio")
-captions = X.sample_captions()
-default_caption = X.caption_for_sample(samples_img[0] if samples_img else "", captions) or "a handwritten digit"
+examples = X.caption_examples()
+default_img, default_aud = X.default_samples(samples_img, samples_aud)
+default_caption = X.default_caption(X.sample_digit(default_img or ""), examples)
+
+
+def use_example_caption() -> None:
+    choice = st.session_state.get("caption_example")
+    if choice:
+        st.session_state[K["caption"]] = choice.split(": ", 1)[1]
+        st.session_state["caption_example"] = None
 
 col_img, col_cap, col_aud = st.columns(3, border=True)
 raw_image, image_key = None, None
@@ -63,8 +71,9 @@ with col_img:
                                 disabled=not img_on, **Q)
     if isrc == "sample":
         if samples_img:
-            name = st.selectbox("Sample image", samples_img, key=K["image_sample"], disabled=not img_on, **Q)
-            raw_image, image_key = X.SAMPLES_DIR / name, f"sample:{name}"
+            name = st.selectbox("Sample image", samples_img, index=samples_img.index(default_img), key=K["image_sample"],
+                                disabled=not img_on, **Q)
+            raw_image, image_key = X.sample_path(name), f"sample:{name}"
             st.image(str(raw_image), width=96)
         else:
             st.caption("No sample images in assets/samples/.")
@@ -90,6 +99,12 @@ with col_cap:
     cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
     caption = st.text_area("Caption", default_caption, key=K["caption"], height=100, disabled=not cap_on,
                            max_chars=5000, help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.", **Q)
+    if examples:
+        st.selectbox("…or take an example caption", [f"{ex.level}: {ex.text}" for ex in examples], index=None,
+                     key="caption_example", on_change=use_example_caption, disabled=not cap_on,
+                     placeholder="exact / partial / none / wrong …",
+                     help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
+                          "none ('a digit') or wrong.")
     cap_msg = st.empty()
 
 with col_aud:
@@ -98,8 +113,9 @@ with col_aud:
                                 disabled=not aud_on, **Q)
     if asrc == "sample":
         if samples_aud:
-            name = st.selectbox("Sample recording", samples_aud, key=K["audio_sample"], disabled=not aud_on, **Q)
-            raw_audio, audio_key = X.SAMPLES_DIR / name, f"sample:{name}"
+            name = st.selectbox("Sample recording", samples_aud, index=samples_aud.index(default_aud),
+                                key=K["audio_sample"], disabled=not aud_on, **Q)
+            raw_audio, audio_key = X.sample_path(name), f"sample:{name}"
         else:
             st.caption("No sample recordings in assets/samples/.")
     elif asrc == "upload":

@@ -4,8 +4,8 @@ import time
 
 import streamlit as st
 
+from aecf import app_paths
 from aecf import app_training as T
-from aecf import constants
 from aecf.app_cache import checkpoint_choices
 from aecf.app_figures import curves_figure
 from aecf.app_state import RunBusyError, get_run_manager, list_runs, read_metrics, share_query
@@ -27,7 +27,7 @@ teaching_box(
 )
 
 manager = get_run_manager()
-FEATURE_DIR = constants.FEATURE_DIR
+FEATURE_DIR = app_paths.feature_dir()
 features_ready = (FEATURE_DIR / "train.npz").exists() and (FEATURE_DIR / "val.npz").exists()
 if not features_ready:
     st.warning(

@@ -14,3 +14,82 @@ def small_benchmark(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("bench") / "benchmark-small"
     return build_benchmark(out, BenchmarkConfig.small(), seed=0, progress=False)
+
+
+# =====================================================================================================
+# AECF Explorer app (tests/test_app.py, tests/test_browser.py) — owned by the app; append below, do not
+# edit above. Everything the app reads is redirected with AECF_APP_* variables (aecf/app_paths.py).
+# =====================================================================================================
+
+
+def _app_assets(root: Path) -> dict[str, Path]:
+    """Checkpoints, samples, features and results for the app tests, in `root`.
+
+    The shipped encoders, fusion checkpoints and samples are used when they exist (copied, so that tests
+    may break their copies); otherwise stand-ins from aecf.app_devassets (untrained encoders, fusion
+    trained 1 epoch on synthetic embeddings). Features are always a small synthetic cache (fast runs)."""
+    import shutil
+
+    import torch
+
+    from aecf import app_devassets
+    from aecf.constants import ASSETS_DIR, CHECKPOINT_DIR
+
+    torch.set_num_threads(1)
+    features = app_devassets.build_features(root / "features")
+    ckpt = root / "checkpoints"
+    if (CHECKPOINT_DIR / "encoders" / "encoders.json").exists():
+        shutil.copytree(CHECKPOINT_DIR / "encoders", ckpt / "encoders")
+    else:
+        app_devassets.build_encoders(ckpt / "encoders")
+    shipped = CHECKPOINT_DIR / "fusion"
+    if (shipped / "aecf.safetensors").exists() and (shipped / "late_fusion.safetensors").exists():
+        (ckpt / "fusion").mkdir(parents=True)
+        for name in ("aecf", "late_fusion", "moddrop"):
+            for suffix in (".safetensors", ".json", ".metrics.jsonl"):
+                if (shipped / f"{name}{suffix}").exists():
+                    shutil.copy(shipped / f"{name}{suffix}", ckpt / "fusion" / f"{name}{suffix}")
+    else:
+        app_devassets.build_fusion(ckpt / "fusion", features)
+    if (ASSETS_DIR / "samples" / "captions.txt").exists():
+        samples = ASSETS_DIR / "samples"
+    else:
+        samples = app_devassets.build_samples(root / "samples")
+    from aecf.data.cache import load_split
+    from aecf.evaluate import evaluate_checkpoints
+
+    results = evaluate_checkpoints(ckpt / "fusion", load_split("test", features), load_split("val", features),
+                                   drop_rates=(0.0, 0.5), mask_seeds=1, mc_samples=2)
+    import json
+
+    (root / "results.json").write_text(json.dumps(results, default=float))
+    return {"root": root, "checkpoints": ckpt, "samples": samples, "features": features,
+            "results": root / "results.json"}
+
+
+@pytest.fixture(scope="session")
+def app_assets(tmp_path_factory) -> dict[str, Path]:
+    return _app_assets(tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture
+def app_env(app_assets, tmp_path, monkeypatch) -> dict[str, Path]:
+    """Point the app at the test assets and a fresh runs/ dir; clear Streamlit's caches and the run manager."""
+    import streamlit as st
+
+    from aecf import app_state
+
+    env = {**app_assets, "runs": tmp_path / "runs"}
+    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(env["checkpoints"]))
+    monkeypatch.setenv("AECF_APP_SAMPLES_DIR", str(env["samples"]))
+    monkeypatch.setenv("AECF_APP_FEATURE_DIR", str(env["features"]))
+    monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(env["results"]))
+    monkeypatch.setenv("AECF_APP_RUNS_DIR", str(env["runs"]))
+    monkeypatch.setattr(app_state, "_MANAGER", None)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield env
+    manager = app_state._MANAGER
+    if manager is not None:
+        manager.stop()
+        manager.join(30)

@@ -1,0 +1,698 @@
+"""The AECF Explorer app: its helpers (aecf/app_*.py, aecf/lattice.py) and every page through AppTest.
+
+Pages run against the test assets of the `app_env` fixture (tests/conftest.py): copies of the shipped
+checkpoints and samples when they exist, stand-ins otherwise, a small synthetic feature cache, a fresh
+runs/ directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from aecf.constants import ROOT, SAMPLE_RATE
+
+APP = str(ROOT / "app.py")
+PAGES = ROOT / "pages"
+
+
+# ============================================================================================ helpers
+
+
+def page(name: str, query: dict | None = None, timeout: float = 90):
+    """Run one page file (the way st.navigation runs it) and return the AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def texts(at, kind: str) -> list[str]:
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def metric(at, label: str) -> str:
+    for m in at.metric:
+        if m.label.startswith(label):
+            return str(m.value)
+    raise KeyError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def html(at) -> str:
+    return "\n".join(str(h.proto.body) for h in at.get("html"))
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def wav_bytes(samples: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def sample_wav(env) -> bytes:
+    """The recording the Explore page starts with (a digit that also has an image sample)."""
+    from aecf.app_explore import default_samples, list_samples
+
+    _, name = default_samples(list_samples("image", env["samples"]), list_samples("audio", env["samples"]))
+    return (env["samples"] / name).read_bytes()
+
+
+def tone(seconds: float, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return 0.5 * np.sin(2 * np.pi * freq * t) * np.hanning(len(t))
+
+
+# ============================================================================================ lattice
+
+
+SUBSETS = {
+    "image": {"label": 7, "confidence": 0.90},
+    "caption": {"label": 1, "confidence": 0.30},
+    "audio": {"label": 7, "confidence": 0.50},
+    "image+caption": {"label": 7, "confidence": 0.95},
+    "audio+image": {"label": 7, "confidence": 0.80},  # any order; canonical name is image+audio
+    "caption+audio": {"label": 7, "confidence": 0.60},
+    "image+caption+audio": {"label": 7, "confidence": 0.97},
+}
+
+
+def test_lattice_cover_edges_and_violations():
+    from aecf.lattice import build_lattice
+
+    lat = build_lattice(SUBSETS)
+    assert set(lat.nodes) == {"image", "caption", "audio", "image+caption", "image+audio", "caption+audio",
+                              "image+caption+audio"}
+    assert len(lat.edges) == 9  # Hasse diagram of a 3-set: only |B| = |A| + 1
+    assert lat.violations == [("image", "image+audio")]  # 0.90 > 0.80 + 0.01
+    assert [(e.lower, e.upper) for e in lat.edges if e.violated] == [("image", "image+audio")]
+    assert not lat.is_monotone
+
+
+def test_lattice_tolerance_and_non_cover_pairs():
+    from aecf.lattice import build_lattice
+
+    within = {"image": {"label": 1, "confidence": 0.505}, "image+audio": {"label": 1, "confidence": 0.5},
+              "audio": {"label": 1, "confidence": 0.1}}
+    assert build_lattice(within).is_monotone  # 0.005 over is inside the 0.01 tolerance
+    # image > image+caption+audio is a violation even though it is not a cover edge
+    skip = {"image": {"label": 1, "confidence": 0.9}, "image+caption+audio": {"label": 1, "confidence": 0.5}}
+    lat = build_lattice(skip)
+    assert lat.violations == [("image", "image+caption+audio")] and lat.edges == []
+
+
+def test_lattice_figure_and_svg_mark_violations():
+    from aecf.lattice import lattice_figure, lattice_svg
+
+    fig = lattice_figure(SUBSETS)
+    red = [t for t in fig.data if t.mode == "lines" and t.line.color == "#E03131"]
+    assert len(red) == 1 and "violation" in fig.layout.title.text
+    svg = lattice_svg(SUBSETS, title="aecf")
+    assert 'data-violations="1"' in svg and svg.count("<circle") == 7 and 'stroke="#E03131"' in svg
+    mono = {k: v for k, v in SUBSETS.items() if k != "audio+image"}
+    assert 'data-violations="0"' in lattice_svg(mono) and "monotone" in lattice_svg(mono)
+
+
+# ============================================================================================ state
+
+
+def test_explore_state_round_trips_through_the_url():
+    from aecf.app_state import ExploreState
+
+    s = ExploreState(checkpoint="run:20260101-aecf-s0", image_on=False, image_severity=0.35, audio_snr=-5.0,
+                     caption="an odd number", seed=3, mc_samples=5, image_source="draw")
+    q = s.to_query()
+    assert q["img_on"] == "false" and q["isev"] == "0.35" and "cap_on" not in q  # defaults stay out
+    assert ExploreState.from_query(q) == s
+    assert ExploreState().to_query() == {}
+
+
+def test_explore_state_ignores_bad_values():
+    from aecf.app_state import SNR_CLEAN, ExploreState
+
+    s = ExploreState.from_query({"isev": "7", "snr": "nan-ish", "k": "3", "isrc": "ftp", "img_on": "maybe", "seed": "-4"})
+    assert s.image_severity == 1.0 and s.audio_snr == SNR_CLEAN and s.mc_samples == 20
+    assert s.image_source == "sample" and s.image_on is True and s.seed == 0
+
+
+def test_explore_widget_keys_are_the_url_keys():
+    source = (PAGES / "explore.py").read_text()
+    from aecf.app_state import URL_KEYS
+
+    for field in URL_KEYS:
+        assert f'key=K["{field}"]' in source, field
+
+
+# ============================================================================================ run manager
+
+
+def _fake_target(steps: int = 50, delay: float = 0.01, fail: bool = False):
+    def target(config, run_dir, stop):
+        from aecf import runs
+
+        writer = runs.RunWriter(run_dir)
+        for i in range(steps):
+            if stop.is_set():
+                return
+            writer.log({"kind": "step", "epoch": 0, "step": i, "loss": 1.0 / (i + 1)})
+            time.sleep(delay)
+        if fail:
+            raise RuntimeError("boom")
+
+    return target
+
+
+def test_run_manager_one_run_at_a_time_and_stop(tmp_path):
+    from aecf import runs
+    from aecf.app_state import RunBusyError, RunManager, list_runs
+
+    manager = RunManager(tmp_path, target=_fake_target(steps=10_000))
+    run_id = manager.start({"method": "aecf", "seed": 0, "epochs": 1})
+    with pytest.raises(RunBusyError, match="wait"):
+        manager.start({"method": "moddrop", "seed": 0})
+    assert [r.id for r in list_runs(manager=manager)] == [run_id]
+    assert list_runs(manager=manager)[0].state == "running"
+    assert manager.stop()
+    manager.join(10)
+    assert not manager.is_running()
+    assert runs.read_status(tmp_path / run_id)["state"] == "stopped"
+    manager.target = _fake_target(steps=3)
+    second = manager.start({"method": "moddrop", "seed": 1})  # free again
+    manager.join(30)
+    assert runs.read_status(tmp_path / second)["state"] == "finished"
+
+
+def test_run_manager_records_failures(tmp_path):
+    from aecf import runs
+    from aecf.app_state import RunManager
+
+    manager = RunManager(tmp_path, target=_fake_target(steps=2, fail=True))
+    run_id = manager.start({"method": "aecf", "seed": 0})
+    manager.join(10)
+    status = runs.read_status(tmp_path / run_id)
+    assert status["state"] == "failed" and "boom" in status["error"]
+
+
+def test_stale_running_run_is_reported_interrupted(tmp_path):
+    import os
+
+    from aecf import runs
+    from aecf.app_state import STALE_AFTER_S, read_run
+
+    run_dir = runs.create_run_dir("aecf", 0, tmp_path)
+    writer = runs.RunWriter(run_dir)
+    writer.write_config({"method": "aecf"})
+    writer.set_status("running")
+    assert read_run(run_dir).state == "running"
+    old = time.time() - STALE_AFTER_S - 10
+    os.utime(run_dir / "status.json", (old, old))
+    assert read_run(run_dir).state == "interrupted"
+
+
+def test_real_training_run_in_the_background(app_env):
+    """A 1-epoch aecf run on the (synthetic) feature cache through the same thread the Train page uses."""
+    from aecf import runs
+    from aecf.app_state import RunManager
+    from aecf.app_training import TrainKnobs
+
+    manager = RunManager(app_env["runs"])
+    run_id = manager.start(TrainKnobs(method="aecf", epochs=1, mc_samples=2).to_config())
+    manager.join(120)
+    run_dir = app_env["runs"] / run_id
+    assert runs.read_status(run_dir)["state"] == "finished"
+    rows = runs.read_metrics(run_dir)
+    assert any(r["kind"] == "epoch" and "val_acc" in r for r in rows)
+    assert (run_dir / "model.safetensors").exists()
+
+
+# ============================================================================================ helpers
+
+
+def test_training_knobs_map_to_the_train_config():
+    from aecf.app_training import applicable_knobs, make_train_config
+
+    cfg = make_train_config({"method": "aecf", "epochs": 2, "seed": 5, "lambda_max": 0.3, "mc_samples": 6,
+                             "cec_weight": 2.0, "acm": False, "pi_max": 0.7})
+    assert (cfg.epochs, cfg.seed, cfg.model.lambda_max, cfg.mc_samples, cfg.cec_weight, cfg.pi_max) == (2, 5, 0.3, 6, 2.0, 0.7)
+    assert cfg.masking == "uniform"  # ACM off -> ModDrop-style masks with the same curriculum
+    late = make_train_config({"method": "late_fusion", "acm": True, "pi_max": 0.9})
+    assert late.masking == "none" and late.pi_max != 0.9  # knobs a method does not use are ignored
+    assert applicable_knobs("late_fusion") == {"epochs", "seed"}
+    assert {"acm", "cec_weight", "lambda_max", "mc_samples", "pi_max"} <= applicable_knobs("aecf")
+
+
+def test_curve_series_from_metrics_rows():
+    from aecf.app_training import curve_series, run_summary
+
+    rows = [{"kind": "step", "epoch": 0, "step": i, "loss": 2 - i / 10, "mask_rate": 0.1 * i, "mask_rate_image": 0.2}
+            for i in range(4)]
+    rows.append({"kind": "epoch", "epoch": 0, "val_acc": 0.5, "val_masked_acc": 0.4, "val_ece": 0.1})
+    loss = curve_series(rows, "Loss parts")
+    assert list(loss) == ["total"] and loss["total"][0] == [0.25, 0.5, 0.75, 1.0]
+    assert set(curve_series(rows, "Mask rates")) == {"overall", "image"}
+    assert curve_series(rows, "Accuracy")["val acc"] == ([1], [0.5])
+    assert run_summary(rows)["epochs done"] == 1 and run_summary([])["epochs done"] == 0
+
+
+def test_mask_simulator_uses_the_real_sampler():
+    from aecf.app_masking import entropy, gate_with_entropy, normalise_gate, simulate_masks
+
+    present = ("image", "caption", "audio")
+    gate = gate_with_entropy(0.4, "image", present)
+    assert abs(entropy(gate) - 0.4) < 1e-6 and gate.argmax() == 0
+    acm = simulate_masks(gate, present, 0.5, "acm", n=3000)
+    flat = simulate_masks(gate, present, 0.5, "uniform", n=3000)
+    assert acm.drop_freq["image"] > 2 * acm.drop_freq["caption"]  # the favourite is hidden most
+    assert max(flat.drop_freq.values()) - min(flat.drop_freq.values()) < 0.05  # ModDrop is flat
+    assert "" not in acm.kept and abs(sum(acm.kept.values()) - 1) < 1e-9  # never everything dropped
+    uniform_gate = gate_with_entropy(np.log(3), "image", present)
+    assert np.allclose(simulate_masks(uniform_gate, present, 0.5, "acm").drop_probs["image"], 0.5, atol=1e-4)
+    assert normalise_gate({"image": 1, "audio": 1}, ("image",)).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_equations_come_from_method_md_with_fallbacks(tmp_path):
+    from aecf.app_teaching import TOPICS, equations
+
+    doc = tmp_path / "method.md"
+    doc.write_text("Intro\n$$\nH(p) = \\text{from the docs}\n$$\n")
+    eq = equations("entropy", doc)
+    assert eq[0] == "H(p) = \\text{from the docs}" and len(eq) == len(TOPICS["entropy"])
+    assert all(equations(t, tmp_path / "missing.md") for t in TOPICS)
+
+
+def test_samples_captions_and_canvas():
+    from aecf import app_explore as X
+
+    assert X.sample_digit("mnist_7.png") == 7 and X.sample_digit("spoken_5_noisy_0db.wav") == 5
+    assert X.sample_digit("canvas.png") is None
+    assert X.default_samples(["scan_4.png", "mnist_3.png", "mnist_9.png"], ["spoken_3_x.wav", "spoken_9.wav"]) == (
+        "mnist_3.png", "spoken_3_x.wav")
+    ex = [X.CaptionExample("exact", "a hand-drawn 7", 7)]
+    assert X.default_caption(7, ex) == "a hand-drawn 7" and X.default_caption(2, ex) == "a handwritten two"
+    blank = np.zeros((50, 50, 4), np.uint8)
+    assert X.canvas_image(blank) is None and X.canvas_image(None) is None
+    blank[10:40, 20:25] = 255
+    assert X.canvas_image(blank).max() == 255
+    with pytest.raises(Exception, match="not a sample"):
+        X.sample_path("../secrets.txt")
+
+
+def test_caption_examples_parse_the_shipped_format(tmp_path):
+    from aecf.app_explore import caption_examples
+
+    (tmp_path / "captions.txt").write_text("# level\tcaption\tdigit\nexact\ta hand-drawn 7\t7\nwrong\t8\t5\njust text\n")
+    ex = caption_examples(tmp_path)
+    assert [(e.level, e.text, e.digit) for e in ex] == [("exact", "a hand-drawn 7", 7), ("wrong", "8", 5),
+                                                        ("exact", "just text", None)]
+
+
+def test_guard_turns_errors_into_messages():
+    from aecf.app_guard import guarded
+    from aecf.errors import CheckpointError, InputError
+
+    def fail(e):
+        raise e
+
+    assert guarded(lambda: 3) == (3, None)
+    _, p = guarded(fail, InputError("The caption is empty."))
+    assert p.level == "error" and p.message == "The caption is empty."
+    _, p = guarded(fail, CheckpointError("aecf.safetensors not found"))
+    assert "aecf.safetensors not found" in p.message
+    _, p = guarded(fail, ZeroDivisionError("x"), what="The prediction")
+    assert "The prediction failed unexpectedly (ZeroDivisionError)" in p.message and "Traceback" not in p.message
+
+
+def test_results_loading(tmp_path):
+    from aecf.app_results import EVALUATE_COMMAND, ResultsUnavailable, load_results, subset_rows
+
+    with pytest.raises(ResultsUnavailable, match="python -m aecf evaluate"):
+        load_results(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ResultsUnavailable, match="unreadable"):
+        load_results(tmp_path / "bad.json")
+    (tmp_path / "r.json").write_text(json.dumps({"methods": {"aecf": {"subsets": {"image": {"acc": 0.5, "ece": 0.1}}}}}))
+    rows = subset_rows(load_results(tmp_path / "r.json").methods)
+    assert rows[0]["method"] == "aecf" and rows[0]["accuracy"] == 0.5 and EVALUATE_COMMAND
+
+
+# ============================================================================================ pages
+
+
+def test_navigation_lists_every_page(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    no_exception(at)
+    assert "AECF Explorer" in texts(at, "title")
+    for name in ("explore", "subsets", "curriculum", "train"):
+        at.switch_page(f"pages/{name}.py").run()
+        no_exception(at)
+
+
+def test_home_says_which_checkpoint_is_loaded(app_env):
+    at = page("home")
+    no_exception(at)
+    assert any("Using **aecf**" in s for s in texts(at, "success"))
+    assert at.latex, "the home page shows its equations"
+    assert any("Try this" in s for s in texts(at, "info"))
+
+
+def test_home_without_checkpoints_explains(app_env, tmp_path, monkeypatch):
+    (tmp_path / "empty" / "fusion").mkdir(parents=True)
+    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(tmp_path / "empty"))
+    at = page("home")
+    no_exception(at)
+    assert any("python -m aecf train" in s for s in texts(at, "warning"))
+
+
+def test_explore_default_view_shows_every_diagnostic(app_env):
+    at = page("explore")
+    no_exception(at)
+    assert not at.error, texts(at, "error")
+    assert metric(at, "Modalities used") == "image + caption + audio"
+    float(metric(at, "Confidence"))
+    float(metric(at, "Gate entropy"))
+    float(metric(at, "λ(x)"))
+    assert metric(at, "Baseline: ")  # a baseline side by side
+    assert len(at.progress) == 3  # gate weights, one per modality
+    body = html(at)
+    assert body.count('data-testid="lattice-svg"') == 2  # AECF and the baseline
+    assert 'data-testid="probs-svg"' in body and 'data-testid="mc-svg"' in body  # K passes tab is open
+    assert at.latex and any("Try this" in s for s in texts(at, "info"))
+
+
+def test_explore_toggle_changes_gate_and_lattice(app_env):
+    at = page("explore")
+    before_lattice = html(at)
+    at.toggle(key="img_on").set_value(False).run()
+    no_exception(at)
+    assert metric(at, "Modalities used") == "caption + audio"
+    assert any("image: absent, p = 0" in p.proto.text for p in at.progress)
+    after = html(at)
+    assert after != before_lattice and 'data-subset="image"' not in after.split("lattice-svg")[1]
+
+
+def test_explore_every_modality_off_is_a_warning(app_env):
+    at = page("explore", {"img_on": "false", "cap_on": "false", "aud_on": "false"})
+    no_exception(at)
+    assert any("Every modality is switched off" in s for s in texts(at, "warning"))
+
+
+def test_explore_sliders_corrupt_on_purpose(app_env):
+    at = page("explore")
+    clean = metric(at, "Gate entropy"), metric(at, "Confidence")
+    at.slider(key="isev").set_value(1.0).run()
+    at.slider(key="snr").set_value(-10.0).run()
+    no_exception(at)
+    assert not at.error
+    assert (metric(at, "Gate entropy"), metric(at, "Confidence")) != clean
+
+
+def test_explore_view_comes_from_the_url(app_env):
+    at = page("explore", {"img_on": "false", "isev": "0.5", "k": "5", "cap": "an odd number", "base": "moddrop"})
+    no_exception(at)
+    assert at.toggle(key="img_on").value is False
+    assert at.slider(key="isev").value == 0.5
+    assert at.text_area(key="cap").value == "an odd number"
+    assert metric(at, "Spread over K=5")
+    assert metric(at, "Baseline: moddrop")
+
+
+def test_explore_example_caption_fills_the_text(app_env):
+    at = page("explore")
+    options = at.selectbox(key="caption_example").options
+    wrong = next(o for o in options if o.startswith("wrong"))
+    at.selectbox(key="caption_example").set_value(wrong).run()
+    no_exception(at)
+    assert at.text_area(key="cap").value == wrong.split(": ", 1)[1]
+
+
+def test_explore_uploads_an_image_and_a_wav(app_env):
+    at = page("explore", {"isrc": "upload", "asrc": "upload"})
+    img = np.zeros((64, 64), np.uint8)
+    img[12:52, 28:36] = 255  # a "1"
+    at.file_uploader(key="img_upload").upload("one.png", png_bytes(img), "image/png").run()
+    at.file_uploader(key="aud_upload").upload("clip.wav", sample_wav(app_env), "audio/wav").run()
+    no_exception(at)
+    assert not at.error, texts(at, "error")
+    assert metric(at, "Modalities used") == "image + caption + audio"
+
+
+def test_explore_records_audio(app_env):
+    at = page("explore", {"asrc": "record"})
+    assert any("No recording yet" in s for s in texts(at, "info"))
+    at.audio_input(key="aud_record").upload("recording.wav", sample_wav(app_env)).run()
+    no_exception(at)
+    assert not at.error, texts(at, "error")
+    assert metric(at, "Modalities used") == "image + caption + audio"
+
+
+BAD_INPUTS = [
+    ("image", "corrupt.png", b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50, "not a readable image"),
+    ("image", "notes.txt", b"just some text, not a picture", "not a readable image"),
+    ("audio", "song.wav", b"RIFF....WAVEfmt garbage", "not readable audio"),
+    ("audio", "photo.png", None, "not readable audio"),  # an image uploaded as audio
+]
+
+
+@pytest.mark.parametrize("modality,name,data,message", BAD_INPUTS)
+def test_explore_bad_uploads_are_clear_errors(app_env, modality, name, data, message):
+    at = page("explore", {"isrc": "upload", "asrc": "upload"} if modality == "audio" else {"isrc": "upload"})
+    if data is None:
+        data = png_bytes(np.full((40, 40), 200, np.uint8))
+    key = "img_upload" if modality == "image" else "aud_upload"
+    at.file_uploader(key=key).upload(name, data).run()
+    no_exception(at)
+    assert any(message in s for s in texts(at, "error")), texts(at, "error")
+    # the other modalities still give a prediction
+    assert metric(at, "Modalities used")
+
+
+def test_explore_fifty_megapixel_image_is_refused(app_env):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (8000, 6500), 255).save(buf, format="PNG")  # 52 MP, compresses to ~50 kB
+    at = page("explore", {"isrc": "upload"})
+    at.file_uploader(key="img_upload").upload("huge.png", buf.getvalue(), "image/png").run()
+    no_exception(at)
+    assert any("megapixels" in s for s in texts(at, "error")), texts(at, "error")
+
+
+@pytest.mark.parametrize("seconds,signal,message", [(300, "tone", "limit is 10 s"), (2, "silence", "silent")])
+def test_explore_long_or_silent_audio_is_refused(app_env, seconds, signal, message):
+    samples = tone(seconds) if signal == "tone" else np.zeros(int(seconds * SAMPLE_RATE))
+    at = page("explore", {"asrc": "upload"})
+    at.file_uploader(key="aud_upload").upload("clip.wav", wav_bytes(samples), "audio/wav").run()
+    no_exception(at)
+    assert any(message in s for s in texts(at, "error")), texts(at, "error")
+    assert metric(at, "Modalities used") == "image + caption"
+
+
+@pytest.mark.parametrize("caption,ok", [("", False), ("   ", False), ("seven " * 1000, True)])
+def test_explore_empty_or_huge_caption(app_env, caption, ok):
+    at = page("explore")
+    at.text_area(key="cap").input(caption).run()
+    no_exception(at)
+    if ok:
+        assert not at.error and metric(at, "Modalities used") == "image + caption + audio"
+    else:
+        assert any("caption is empty" in s for s in texts(at, "error"))
+        assert metric(at, "Modalities used") == "image + audio"
+
+
+def test_explore_missing_and_corrupt_checkpoints(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    broken = tmp_path / "ckpt"
+    shutil.copytree(app_env["checkpoints"], broken)
+    (broken / "fusion" / "aecf.safetensors").write_bytes(b"definitely not safetensors")
+    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(broken))
+    at = page("explore")
+    no_exception(at)
+    assert any("Checkpoint problem" in s and "corrupt" in s for s in texts(at, "error")), texts(at, "error")
+    # another checkpoint still works from the same page
+    at.selectbox(key="ckpt").set_value("late_fusion").run()
+    no_exception(at)
+    assert not at.error and metric(at, "Modalities used")
+
+    (broken / "fusion" / "aecf.safetensors").unlink()
+    (broken / "fusion" / "aecf.json").unlink()
+    at = page("explore", {"ckpt": "aecf"})
+    no_exception(at)
+    assert not any("Traceback" in s for s in texts(at, "error"))
+
+
+def test_explore_no_checkpoint_at_all(app_env, tmp_path, monkeypatch):
+    (tmp_path / "none" / "fusion").mkdir(parents=True)
+    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(tmp_path / "none"))
+    at = page("explore")
+    no_exception(at)
+    assert any("python -m aecf train" in s for s in texts(at, "error"))
+
+
+def test_explore_canvas_and_tabs(app_env):
+    at = page("explore", {"isrc": "draw", "tab": "What the model sees"})
+    no_exception(at)
+    assert any("No image yet" in s for s in texts(at, "info"))  # nothing drawn yet: image counts as missing
+    assert metric(at, "Modalities used") == "caption + audio"
+    assert at.image, "the log-mel is shown as an image"
+
+
+def test_subsets_page(app_env):
+    at = page("subsets")
+    no_exception(at)
+    assert at.dataframe and len(at.get("plotly_chart")) >= 2
+    at.multiselect(key="methods").set_value(["aecf"]).run()
+    no_exception(at)
+
+
+def test_subsets_page_without_results(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(tmp_path / "missing.json"))
+    at = page("subsets")
+    no_exception(at)
+    assert any("python -m aecf evaluate" in s for s in texts(at, "warning"))
+    assert any("python -m aecf evaluate" in c.value for c in at.code)
+
+
+def test_curriculum_simulator(app_env):
+    at = page("curriculum")
+    no_exception(at)
+    n_charts = len(at.get("plotly_chart"))
+    at.segmented_control(key="sim_mode").set_value("entropy").run()
+    at.slider(key="sim_h").set_value(0.1).run()
+    at.toggle(key="sim_audio").set_value(False).run()
+    no_exception(at)
+    assert len(at.get("plotly_chart")) >= n_charts - 1
+    for m in ("image", "caption"):
+        at.toggle(key=f"sim_{m}").set_value(False).run()
+    assert any("nothing to mask" in s for s in texts(at, "error"))
+
+
+def test_curriculum_reads_a_run(app_env):
+    from aecf import runs
+
+    run_dir = runs.create_run_dir("aecf", 0, app_env["runs"])
+    writer = runs.RunWriter(run_dir)
+    writer.write_config({"method": "aecf", "pi_max": 0.5, "mask_warmup": 0.3})
+    for i in range(5):
+        writer.log({"kind": "step", "epoch": 0, "step": i, "mask_rate": 0.1 * i, "pi": 0.1 * i,
+                    "mask_rate_image": 0.2 * i, "mask_rate_caption": 0.05, "mask_rate_audio": 0.05,
+                    "gate_entropy": 1.0 - 0.1 * i})
+    writer.set_status("finished")
+    at = page("curriculum")
+    no_exception(at)
+    assert at.selectbox(key="curriculum_run").value.startswith(("run:", "shipped:"))
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("mask rate" in t for t in titles)
+
+
+def test_train_page_runs_one_epoch(app_env):
+    from aecf.app_state import get_run_manager
+
+    at = page("train", timeout=120)
+    no_exception(at)
+    assert any("No runs yet" in s for s in texts(at, "info"))
+    at.selectbox(key="train_method").set_value("aecf")
+    at.slider(key="train_epochs").set_value(1)
+    at.slider(key="train_k").set_value(2)
+    start = lambda: next(b for b in at.button if b.label == "Start training")  # noqa: E731
+    start().click().run()
+    no_exception(at)
+    manager = get_run_manager()
+    run_id = manager.active_id
+    assert run_id and run_id.endswith("-aecf-s0")
+    if manager.is_running():  # a second request while it trains is told to wait
+        start().click().run()
+        assert any("wait" in s for s in texts(at, "warning"))
+    manager.join(180)
+    at = page("train", timeout=120)  # what a refresh shows: the run and its curves come back from disk
+    no_exception(at)
+    assert at.selectbox(key="watch_select").value == run_id
+    assert metric(at, "State") == "finished"
+    assert len(at.get("plotly_chart")) >= 4  # loss parts, accuracy, ECE, H(p)/λ(x), mask rates
+    assert at.dataframe
+    assert any("Open this run in Explore" in b.label for b in at.button)
+
+
+def test_finished_run_opens_in_explore(app_env, monkeypatch):
+    import streamlit as st
+
+    from aecf.app_state import RunManager
+
+    manager = RunManager(app_env["runs"])
+    run_id = manager.start({"method": "late_fusion", "epochs": 1, "seed": 0})
+    manager.join(120)
+    calls = []
+    monkeypatch.setattr(st, "switch_page", lambda page, query_params=None: calls.append((page, query_params)))
+    at = page("train")
+    next(b for b in at.button if "Open this run in Explore" in b.label).click().run()
+    assert calls == [("pages/explore.py", {"ckpt": f"run:{run_id}"})]
+    # and that link opens the run's model in Explore
+    at = page("explore", {"ckpt": f"run:{run_id}"})
+    no_exception(at)
+    assert at.selectbox(key="ckpt").value == f"run:{run_id}"
+    assert not at.error and metric(at, "Modalities used") == "image + caption + audio"
+
+
+def test_train_page_stop_button(app_env, monkeypatch):
+    from aecf import app_state
+
+    manager = app_state.RunManager(app_env["runs"], target=_fake_target(steps=100_000))
+    monkeypatch.setattr(app_state, "_MANAGER", manager)
+    run_id = manager.start({"method": "aecf", "seed": 0, "epochs": 1})
+    at = page("train")
+    no_exception(at)
+    assert metric(at, "State") == "running"
+    next(b for b in at.button if b.label == "Stop").click().run()
+    manager.join(10)
+    from aecf import runs
+
+    assert runs.read_status(app_env["runs"] / run_id)["state"] == "stopped"
+
+
+def test_train_page_without_features(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("AECF_APP_FEATURE_DIR", str(tmp_path / "nothing"))
+    at = page("train")
+    no_exception(at)
+    assert any("python -m aecf features" in s for s in texts(at, "warning"))
+
+
+def test_every_page_has_equations_and_a_try_this_prompt():
+    for name in ("home", "explore", "subsets", "curriculum", "train"):
+        source = (PAGES / f"{name}.py").read_text()
+        assert "teaching_box(" in source and "ensure_navigation()" in source, name
+
+
+def test_server_config_is_local_and_capped():
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1"
+    assert 0 < cfg["server"]["maxUploadSize"] <= 50
+    assert cfg["client"]["showErrorDetails"] == "none"
+    assert cfg["browser"]["gatherUsageStats"] is False
+
+
+
