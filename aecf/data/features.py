@@ -15,6 +15,7 @@ Datasets are entries of DATASETS: a function (args, encoders) -> list of written
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +100,7 @@ def digits_features(args: argparse.Namespace, encoders) -> list[Path]:
             encoders.logit_scale,
             caption_level=split["caption_level"],
         )
+        os.chmod(path, 0o644)  # save_split's temp file is private; the cache is shared
         print(f"[features] {name}: {len(split['label'])} samples -> {path} "
               f"({path.stat().st_size / 1e6:.1f} MB, {time.time() - t0:.0f} s)", flush=True)
         written.append(path)

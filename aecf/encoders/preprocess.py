@@ -46,6 +46,7 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 MIN_IMAGE_SIDE = 8
 WORK_LONG_SIDE = (256, 512)  # working resolution: small inputs are upscaled, big ones reduced
 MIN_CONTRAST = 0.08  # p99 - p1 of the grayscale image below this: nothing is written on it
+NOISE_SIGMAS = 8.0  # ink must rise this many background sigmas above the paper
 MNIST_BOX = 20
 MNIST_SIZE = 28
 # stroke width relative to the digit's longest side, as in MNIST (about 2.5 px in a 20 px box)
@@ -211,6 +212,43 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[:, :b].ravel(), a[:, -b:].ravel()])
 
 
+def _illumination(gray: np.ndarray, dark_ink: bool, iterations: int = 3) -> np.ndarray:
+    """Smooth paper brightness: a quadratic surface fitted to the paper, ignoring the ink (robust
+    refits that drop pixels on the ink side of the fit). No border artefacts, unlike morphology."""
+    h, w = gray.shape
+    step = max(1, max(h, w) // 128)
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    v = gray[::step, ::step].ravel().astype(np.float64)
+    y, x = ys.ravel() / h - 0.5, xs.ravel() / w - 0.5
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    keep = np.ones(len(v), bool)
+    for _ in range(iterations):
+        coef, *_ = np.linalg.lstsq(basis[keep], v[keep], rcond=None)
+        resid = v - basis @ coef
+        sigma = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep]))) + 1e-6
+        keep = resid > -2.5 * sigma if dark_ink else resid < 2.5 * sigma
+    gy, gx = np.mgrid[0:h, 0:w]
+    gy, gx = gy / h - 0.5, gx / w - 0.5
+    full = np.stack([np.ones_like(gx), gx, gy, gx * gx, gx * gy, gy * gy], axis=-1) @ coef
+    return full.astype(np.float32)
+
+
+def _flatten_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """Ink strength with the paper removed: smooth illumination first (quadratic fit), then what is
+    left of local shading (a morphological closing/opening wider than any stroke, on the flattened
+    image). Dark ink on paper is a reflectance, so it is divided out; light ink on a dark ground
+    is subtracted (dividing by a near-black ground would blow up its noise)."""
+    k = max(15, max(gray.shape) // 6) | 1
+    illumination = _illumination(gray, dark_ink)
+    if dark_ink:  # closing erases dark strokes narrower than k and keeps the paper
+        flat = gray / np.maximum(illumination, 1e-3)
+        local = ndimage.gaussian_filter(ndimage.grey_closing(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest")
+        return 1.0 - flat / np.maximum(local, 1e-3)
+    flat = gray - illumination
+    local = ndimage.gaussian_filter(ndimage.grey_opening(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest")
+    return flat - local
+
+
 def _ink_map(gray: np.ndarray) -> np.ndarray:
     """Grayscale working image -> ink strength in [0, 1] (1 = ink), background removed."""
     lo, hi = np.percentile(gray, [1, 99])
@@ -221,24 +259,20 @@ def _ink_map(gray: np.ndarray) -> np.ndarray:
     light_paper = (paper - lo) > (hi - paper)  # the border is closer to the bright end: dark ink
     b5, b95 = np.percentile(border, [5, 95])
     uniform = (b95 - b5) < 0.1 * (hi - lo)
-    k = max(15, max(gray.shape) // 6) | 1
-    if light_paper:
-        if uniform:
-            background = np.full_like(gray, max(paper, 1e-3))
-        else:  # closing erases dark strokes narrower than k and keeps the (uneven) paper
-            background = ndimage.grey_closing(gray, size=(k, k))
-            background = ndimage.gaussian_filter(background, k / 4)
-        ink = 1.0 - gray / np.maximum(background, 1e-3)
-    else:
-        background = np.full_like(gray, paper) if uniform else ndimage.gaussian_filter(
-            ndimage.grey_opening(gray, size=(k, k)), k / 4
-        )
-        ink = gray - background
+    if uniform:  # a scan or a drawing: the border tells the paper's level
+        ink = 1.0 - gray / max(paper, 1e-3) if light_paper else gray - paper
+    else:  # a photo: uneven light
+        ink = _flatten_background(gray, dark_ink=light_paper)
     ink = np.clip(ink, 0.0, None)
-    top = float(np.percentile(ink, 99.9))
-    if top < MIN_CONTRAST:
+    # Strokes are spatially coherent, sensor/JPEG noise is not: after a light blur a digit's ink
+    # stands far above the background's spread (robust sigma); on a blank sheet nothing does.
+    smooth = ndimage.gaussian_filter(ink, 1.0)
+    level = float(np.median(smooth))
+    sigma = 1.4826 * float(np.median(np.abs(smooth - level)))
+    peak = float(smooth.max())
+    if peak - level < max(MIN_CONTRAST, NOISE_SIGMAS * sigma):
         raise InputError("No digit found: the image is blank or has almost no contrast.")
-    return np.clip(ink / top, 0.0, 1.0).astype(np.float32)
+    return np.clip((ink - level) / (peak - level), 0.0, 1.0).astype(np.float32)
 
 
 def _otsu(values: np.ndarray, bins: int = 256) -> float:
@@ -265,18 +299,21 @@ def _digit_mask(ink: np.ndarray) -> np.ndarray:
     boxes = ndimage.find_objects(labels)
     h, w = mask.shape
 
-    def frame_like(sl) -> bool:  # a shadow or paper edge running along the image border
+    def frame_like(sl) -> bool:  # a thin shadow or paper edge running along the image border
         (y, x) = sl
-        along_h = (y.start == 0 or y.stop == h) and (x.stop - x.start) >= 0.6 * w
-        along_v = (x.start == 0 or x.stop == w) and (y.stop - y.start) >= 0.6 * h
+        along_h = (y.start == 0 or y.stop == h) and x.stop - x.start >= 0.6 * w and y.stop - y.start <= 0.25 * h
+        along_v = (x.start == 0 or x.stop == w) and y.stop - y.start >= 0.6 * h and x.stop - x.start <= 0.25 * w
         return along_h or along_v
 
     def touches_border(sl) -> bool:
         return sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == h or sl[1].stop == w
 
     order = [int(i) for i in np.argsort(-areas)]
-    inner = [i for i in order if not frame_like(boxes[i]) and areas[i] >= 2e-4 * h * w]
-    main = inner[0] if inner else order[0]
+    inner = [i for i in order if not frame_like(boxes[i])]
+    if not inner:
+        raise InputError("No digit found: only shadows or edges along the border of the image.")
+    large = [i for i in inner if areas[i] >= 2e-4 * h * w]
+    main = large[0] if large else inner[0]
     my0, my1 = boxes[main][0].start, boxes[main][0].stop
     mx0, mx1 = boxes[main][1].start, boxes[main][1].stop
     size = max(my1 - my0, mx1 - mx0)

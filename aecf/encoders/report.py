@@ -65,10 +65,10 @@ def clean_accuracy(encoders, data_dir: Path) -> dict[str, float]:
     image = _acc(encoders.zero_shot(encoders.encode_image(torch.from_numpy(x).float().div(255)[:, None])), y)
     texts, labels = zip(*[(c, d) for d in range(NUM_CLASSES) for c in exact_captions(d)], strict=True)
     caption = _acc(encoders.zero_shot(encoders.encode_text(list(texts))), labels)
-    with np.load(data_dir / "clips.npz", allow_pickle=False) as z:
+    with np.load(data_dir / "clips.npz", allow_pickle=False) as z:  # each z[...] decompresses anew
         keep = np.nonzero(z["split"] == "test")[0]
-        waves = [z["audio"][i, : z["length"][i]] for i in keep]
-        clip_labels = z["label"][keep]
+        audio, length, clip_labels = z["audio"][keep], z["length"][keep], z["label"][keep]
+    waves = [audio[i, : length[i]] for i in range(len(keep))]
     audio = _acc(encoders.zero_shot(encoders.encode_waves(waves)), clip_labels)
     return {"image": image, "caption": caption, "audio": audio}
 

@@ -56,7 +56,7 @@ class ClipTrainConfig:
 
 @dataclass
 class AudioTrainConfig:
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-3
@@ -465,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                                               cfg.device)
         net = cfg.audio_net
     info = {
-        "seed": cfg.seed, "threads": cfg.threads, "device": cfg.device, "seconds": round(time.time() - t0, 1),
+        "argv": list(argv if argv is not None else []), "seed": cfg.seed, "threads": cfg.threads,
+        "device": cfg.device, "seconds": round(time.time() - t0, 1),
         "torch": torch.__version__, "machine": platform.machine(), "clip": clip_info, "audio": audio_info,
     }
     save_encoders(args.out, clip_model, audio_model, net, info)
