@@ -27,6 +27,7 @@ METHOD_COLORS = {
     "aecf_no_adaptive_lambda": "#bcbd22",
     "aecf_no_cec": "#17becf",
     "aecf_no_acm": "#7f7f7f",
+    "aecf_paper_fusion": "#393b79",
 }
 
 

@@ -41,10 +41,8 @@ class FusionConfig:
     feature_dropout: float = 0.1  # dropout on f before h_ψ (also active in MC passes)
     head: str = "softmax"  # softmax/CE (one label) | sigmoid/BCE (multi-label)
     head_hidden: int = 128  # width of h_ψ's hidden layer; 0: linear h_ψ, as in the paper (docs/method.md §1)
-    gate_mass: str = (
-        "one"  # "one": f = Σ p_m W_m z_m (paper) | "count": f = |S| Σ p_m W_m z_m (docs/method.md §1)
-    )
-    head_presence: bool = False  # h_ψ also reads the presence mask: h_ψ([f, s]) (docs/method.md §1)
+    # "count": f = |S| Σ p_m W_m z_m | "one": f = Σ p_m W_m z_m, the paper's (docs/method.md §1, §7)
+    gate_mass: str = "count"
     normalize_inputs: bool = True  # L2-normalise each embedding (CLIP-style features)
     input_scale: float = 5.0  # z is multiplied by this after normalisation (keeps logits in range)
     lambda_min: float = 0.0  # λ(x) ∈ [lambda_min, lambda_max] (docs/method.md §2)
@@ -167,7 +165,7 @@ class FusionModel(nn.Module):
             nn.init.uniform_(self.proj_weight, -bound, bound)
         self.gate = Gate(M, D, config.gate_hidden, config.gate_dropout) if config.fusion == "gate" else None
         self.feature_drop = nn.Dropout(config.feature_dropout)
-        head_in = H + (M if config.head_presence else 0)
+        head_in = H
         if config.head_hidden:
             self.head = nn.Sequential(
                 nn.Linear(head_in, config.head_hidden),
@@ -211,7 +209,7 @@ class FusionModel(nn.Module):
             else:
                 weights = present.float() / present.sum(dim=1, keepdim=True)
             fused = (weights.unsqueeze(-1) * proj).sum(dim=1)  # f = Σ_m p_m W_m z_m
-            if self.config.gate_mass == "count":
+            if self.gate is not None and self.config.gate_mass == "count":
                 fused = fused * present.sum(dim=1, keepdim=True).to(fused.dtype)
             if experts:
                 # each modality alone through the same head, h_ψ(W_m z_m): "experts" for diagnostics and
@@ -225,11 +223,8 @@ class FusionModel(nn.Module):
         return out
 
     def classify(self, fused: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """h_ψ(f) (or h_ψ([f, s]) with head_presence), with dropout on f."""
-        h = self.feature_drop(fused)
-        if self.config.head_presence:
-            h = torch.cat([h, present.to(h.dtype)], dim=-1)
-        return self.head(h)
+        """h_ψ(f), with dropout on f (`present` is for heads that would read it; ours do not)."""
+        return self.head(self.feature_drop(fused))
 
     def probs(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         t = self.config.temperature if temperature is None else temperature
@@ -264,6 +259,19 @@ def mc_dropout(model: nn.Module):
         for m in model.modules():
             if isinstance(m, nn.Dropout):
                 m.train(True)
+        yield model
+    finally:
+        for m, mode in modes.items():
+            m.train(mode)
+
+
+@contextlib.contextmanager
+def no_dropout(model: nn.Module):
+    """Dropout layers off (eval), everything else as it was; gradients still flow."""
+    modes = {m: m.training for m in model.modules() if isinstance(m, nn.Dropout)}
+    try:
+        for m in modes:
+            m.train(False)
         yield model
     finally:
         for m, mode in modes.items():

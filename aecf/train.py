@@ -35,6 +35,7 @@ from aecf.fusion import (
     adaptive_lambda,
     lambda_from_uncertainty,
     mc_forward,
+    no_dropout,
     predictive_uncertainty,
 )
 from aecf.losses import cec_loss, entropy_term, expert_consistency_loss, gate_entropy, scheduled_lambda
@@ -78,8 +79,9 @@ class TrainConfig:
     schedule_decay_fraction: float = 0.1
     # calibration term: subset-lattice CEC | the authors' per-modality MSE | off
     cec: str = "subset"
-    cec_weight: float = 1.0  # β
+    cec_weight: float = 10.0  # β (chosen on the validation split, docs/method.md §7)
     cec_ramp_epochs: int = 0  # β ramps linearly over these epochs (authors: 5)
+    cec_deterministic: bool = True  # subset rows of CEC without dropout (their noise is not a violation)
     # masking: ACM from the gate | uniform ModDrop | off; the rate follows π_t = π_max·min(1, t / warmup·T)
     masking: str = "acm"
     pi_max: float = 0.5
@@ -143,6 +145,10 @@ METHODS: dict[str, TrainConfig] = {
     "aecf_no_adaptive_lambda": _preset("aecf_no_adaptive_lambda", entropy="fixed"),
     "aecf_no_cec": _preset("aecf_no_cec", cec="none"),
     "aecf_no_acm": _preset("aecf_no_acm", masking="uniform"),
+    # AECF with the paper's fusion f = Σ p_m W_m z_m (the gate distributes one unit of evidence)
+    "aecf_paper_fusion": replace(
+        _preset("aecf_paper_fusion"), model=FusionConfig(method="aecf_paper_fusion", gate_mass="one")
+    ),
 }
 
 
@@ -285,11 +291,17 @@ class Trainer:
             rows.extend(sub.unbind(0))
             n_sub = len(self.subsets)
 
-        # (3) one forward over [full; masked; subsets]
+        # (3) one forward over [full; masked; subsets] (subsets separately when CEC compares them without
+        # dropout noise: independent dropout masks per subset row would add spurious violations)
         R = len(rows)
-        out = model(x.repeat(R, 1, 1), torch.cat(rows, dim=0), experts=c.cec == "expert_mse")
-        logits = out["logits"].reshape(R, B, -1)
-        gate = None if out["gate"] is None else out["gate"].reshape(R, B, n_mod)
+        n_main = R - n_sub if c.cec_deterministic else R
+        out = model(x.repeat(n_main, 1, 1), torch.cat(rows[:n_main], dim=0), experts=c.cec == "expert_mse")
+        logits = out["logits"].reshape(n_main, B, -1)
+        if n_main < R:
+            with no_dropout(model):
+                sub_out = model(x.repeat(n_sub, 1, 1), torch.cat(rows[n_main:], dim=0))
+            logits = torch.cat([logits, sub_out["logits"].reshape(n_sub, B, -1)], dim=0)
+        gate = None if out["gate"] is None else out["gate"].reshape(n_main, B, n_mod)
         head = model.head_type
 
         # (4) composite loss
