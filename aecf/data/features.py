@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,8 +112,14 @@ DATASETS: dict[str, Callable[[argparse.Namespace, object], list[Path]]] = {"digi
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--dataset=coco" in argv or any(a == "--dataset" and b == "coco" for a, b in zip(argv, argv[1:], strict=False)):
+        # COCO has its own options (open_clip model, sharding, torchrun): see aecf/data/coco.py
+        from aecf.data import coco
+
+        return coco.main(argv)
     p = argparse.ArgumentParser(prog="python -m aecf features", description="Encode a dataset into the embedding cache.")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    p.add_argument("--dataset", choices=sorted([*DATASETS, "coco"]), default="digits")
     p.add_argument("--data", type=Path, default=None, help="raw dataset dir (digits: data/benchmark)")
     p.add_argument("--out", type=Path, default=None,
                    help=f"output dir (default {FEATURE_DIR.relative_to(FEATURE_DIR.parents[1])} with the "
