@@ -93,11 +93,17 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
     # no browser for kaleido: PNG export degrades to HTML with a warning, it does not crash
     import plotly.io as pio
 
+    tried = []
+
     def no_browser(*args, **kwargs):
+        import os
+
+        tried.append(os.environ.get("BROWSER_PATH"))
         raise RuntimeError("no Chrome found")
 
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
     monkeypatch.setattr(pio, "write_images", no_browser)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/chromium" if name == "chromium" else None)
     with pytest.warns(UserWarning, match="PNG export skipped"):
         rc = main(
             [
@@ -116,6 +122,10 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
             ]
         )
     assert rc == 0
+    assert tried == [
+        None,
+        "/usr/bin/chromium",
+    ]  # first kaleido's own lookup, then pointed at Debian's chromium
     res = json.loads((out / "r.json").read_text())
     assert set(res["methods"]) == {"aecf", "late_fusion"}
     names = {
