@@ -8,6 +8,10 @@ dropped with probability r, at least one kept, mean over `mask_seeds` draws); th
 violation rate over subset pairs; the worst-subset accuracy; the mean gate entropy; the Spearman
 correlation of λ(x) (K = 20 MC-dropout passes) with the recorded corruption severity.
 
+Multi-label features (COCO, multi-hot labels): every "acc" is the mean per-label accuracy at p >= 0.5, a
+"map" (macro mAP over classes with a positive, the headline) sits beside it, ECE bins all N·C class
+probabilities against their 0/1 targets, and the temperature is fit with BCE (aecf.metrics).
+
 Checkpoints are grouped by the method in their config: several seeds of one method (aecf.safetensors,
 aecf.seed1.safetensors, ...) are reported as mean, with the std in a mirror "std" tree.
 """
@@ -41,11 +45,12 @@ RESULTS_DIR = ROOT / "results"
 
 def _calibration(model: FusionModel, logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
     probs = model.head_type.probs(logits)
-    return {
-        "acc": M.accuracy(probs, labels),
-        "ece": M.expected_calibration_error(probs, labels),
-        "ece_ts": M.expected_calibration_error(model.head_type.probs(logits / temperature), labels),
-    }
+    res = {"acc": M.accuracy(probs, labels)}
+    if M.is_multilabel(labels):
+        res["map"] = M.mean_average_precision(probs, labels)  # temperature does not change the ranking
+    res["ece"] = M.expected_calibration_error(probs, labels)
+    res["ece_ts"] = M.expected_calibration_error(model.head_type.probs(logits / temperature), labels)
+    return res
 
 
 @torch.no_grad()
@@ -81,6 +86,8 @@ def evaluate_model(
     conf = model.head_type.confidence(model.head_type.probs(sub["logits"]))
     res["monotonicity_violation_rate"] = M.monotonicity_violation_rate(conf, subsets, sub["valid"])
     res["worst_subset_acc"] = min(v["acc"] for v in res["subsets"].values())
+    if M.is_multilabel(y):
+        res["worst_subset_map"] = min(v["map"] for v in res["subsets"].values())
 
     res["drop"] = {}
     for rate in drop_rates:
@@ -161,9 +168,10 @@ def evaluate_checkpoints(
         for path in paths:
             per_seed.append(evaluate_model(load_checkpoint(path), test, val, **kwargs))
             if progress:
-                progress(
-                    f"{path.name}: acc {per_seed[-1]['full']['acc']:.4f}, acc@0.5 {per_seed[-1]['drop']['0.5']['acc']:.4f}"
-                )
+                r = per_seed[-1]
+                key = "map" if "map" in r["full"] else "acc"
+                at_half = f", {key}@0.5 {r['drop']['0.5'][key]:.4f}" if "0.5" in r["drop"] else ""
+                progress(f"{path.name}: {key} {r['full'][key]:.4f}{at_half}")
         entry = aggregate_seeds(per_seed)
         entry["checkpoints"] = [p.name for p in paths]
         methods[method] = entry
@@ -224,6 +232,16 @@ def results_markdown(results: dict) -> str:
             f"{_pm(e, ['lambda_severity_spearman'], False)} |"
         )
     rates = sorted({r for e in methods.values() for r in e.get("drop", {})}, key=float)
+    if any("map" in e.get("full", {}) for e in methods.values()):
+        lines += [
+            "",
+            "## mAP (%) under random modality drop (multi-label; acc above is per-label accuracy at p ≥ 0.5)",
+            "",
+            "| method | " + " | ".join(rates) + " |",
+            "|---|" + "---|" * len(rates),
+        ]
+        for name, e in methods.items():
+            lines.append(f"| {name} | " + " | ".join(_pm(e, ["drop", r, "map"]) for r in rates) + " |")
     lines += [
         "",
         "## Accuracy (%) under random modality drop",
@@ -275,9 +293,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--features", default=str(FEATURE_DIR), help="embedding cache directory (test.npz, val.npz)"
     )
-    p.add_argument("--out", default=str(RESULTS_DIR), help="directory for results.md and the figures")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="directory for results.md and the figures (default results/; for COCO features, the --json "
+        "file's folder or FEATURES/results, so that the shipped digits results are never overwritten)",
+    )
     p.add_argument("--json", default=None, help="results JSON path (default OUT/results.json)")
     p.add_argument("--mask-seeds", type=int, default=MASK_SEEDS)
+    p.add_argument(
+        "--drop-rates",
+        type=float,
+        nargs="+",
+        default=list(DROP_RATES),
+        metavar="R",
+        help=f"random modality-drop rates (default {' '.join(map(str, DROP_RATES))})",
+    )
     p.add_argument("--mc-samples", type=int, default=MC_SAMPLES)
     p.add_argument("--no-png", action="store_true", help="HTML figures only")
     p.add_argument("--no-figures", action="store_true")
@@ -300,11 +331,17 @@ def main(argv: list[str] | None = None) -> int:
             progress=print,
             mask_seeds=args.mask_seeds,
             mc_samples=args.mc_samples,
+            drop_rates=tuple(args.drop_rates),
         )
     except (InputError, CheckpointError) as e:
         print(f"error: {e}")
         return 1
-    out = Path(args.out)
+    if args.out is not None:
+        out = Path(args.out)
+    elif (Path(args.features) / "meta.json").is_file():
+        out = Path(args.json).parent if args.json else Path(args.features) / "results"
+    else:
+        out = RESULTS_DIR
     out.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out / "results.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)

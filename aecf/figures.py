@@ -79,6 +79,11 @@ def accuracy_vs_drop(methods: dict) -> go.Figure:
     return _metric_vs_drop(methods, "acc", "Accuracy under random missing modalities", "accuracy")
 
 
+def map_vs_drop(methods: dict) -> go.Figure:
+    """Test mAP (multi-label, macro over classes) against the random modality-drop rate."""
+    return _metric_vs_drop(methods, "map", "mAP under random missing modalities", "mAP")
+
+
 def ece_vs_drop(methods: dict, calibrated: bool = False) -> go.Figure:
     """ECE (15 bins) against the drop rate, raw or after the temperature fit on validation."""
     key = "ece_ts" if calibrated else "ece"
@@ -180,6 +185,8 @@ def report_figures(methods: dict) -> dict[str, go.Figure]:
         "subset_accuracy": subset_bars(methods),
         "reliability_full": reliability_diagrams(methods, "full"),
     }
+    if any("map" in e.get("full", {}) for e in methods.values()):  # multi-label (COCO): mAP is the headline
+        figs["map_vs_drop"] = map_vs_drop(methods)
     if any("drop_0.5" in e.get("reliability", {}) for e in methods.values()):
         figs["reliability_drop_0.5"] = reliability_diagrams(methods, "drop_0.5")
     return figs

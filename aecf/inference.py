@@ -4,6 +4,12 @@
     r = model.predict(image="assets/samples/seven.png", caption="an odd number", audio="clip.wav")
     r.label, r.confidence, r.gate, r.gate_entropy, r.lam, r.mc_probs, r.experts, r.subsets
 
+A checkpoint trained on COCO features (`extra["encoder"]`, written by `python -m aecf train --features`
+from the features' meta.json) loads as a `ClipModel`: the open_clip model that made the features is rebuilt
+offline (same name, weights file / cached tag, or the same seeded random weights for `none`), images go
+through open_clip's preprocess transform, the head is multi-label (`Model.task == "multilabel"`, sigmoid
+probabilities over the 80 categories; `Prediction.top_labels(k)`), and only image and caption exist.
+
 The flow is one way: raw input → preprocessing → frozen encoder → embedding (cached by content hash)
 → fusion diagnostics (aecf.fusion.diagnose) → Prediction. Only the given modalities are present.
 """
@@ -53,6 +59,14 @@ class Prediction:
     logmel: np.ndarray | None = None  # [n_mels, T]: what the audio tower heard
     caption_text: str | None = None  # the caption after normalisation
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()  # the checkpoint's class names, index-aligned with probs
+
+    def top_labels(self, k: int = 5) -> list[tuple[str, float]]:
+        """The k most probable classes as [(name, prob)], most probable first (multi-label: independent
+        sigmoid probabilities, so several can be high)."""
+        order = np.argsort(-np.asarray(self.probs), kind="stable")[: max(0, int(k))]
+        names = self.classes or tuple(str(i) for i in range(len(self.probs)))
+        return [(names[i], float(self.probs[i])) for i in order]
 
     @property
     def mc_confidence(self) -> np.ndarray:
@@ -120,6 +134,16 @@ class Model:
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, method={self.method!r}, modalities={self.modalities})"
 
+    @property
+    def task(self) -> str:
+        """`multilabel` (sigmoid head, e.g. COCO: independent per-class probs) or `multiclass`."""
+        return "multilabel" if self.config.head == "sigmoid" else "multiclass"
+
+    @property
+    def encoder_spec(self) -> dict | None:
+        """The open_clip spec of a COCO checkpoint (model name, weights, classes); None for digits."""
+        return getattr(self.encoders, "spec", None)
+
     # ------------------------------------------------------------------ per-modality embedding
     def _cached(self, key: str, compute) -> dict:
         if key in self._cache:
@@ -144,7 +168,12 @@ class Model:
             if corruption > 0:
                 from aecf.data.corruption import corrupt_image
 
-                img = corrupt_image((img * 255).round().astype(np.uint8), float(corruption), seed).astype(np.float32) / 255
+                img = (
+                    corrupt_image((img * 255).round().astype(np.uint8), float(corruption), seed).astype(
+                        np.float32
+                    )
+                    / 255
+                )
             emb = self.encoders.encode_image(torch.from_numpy(img.astype(np.float32))[None, None])[0]
             return {"embedding": emb, "image_28": img}
 
@@ -217,9 +246,13 @@ class Model:
             parts["caption"] = self.embed_caption(caption)
         if audio is not None:
             parts["audio"] = self.embed_audio(audio, audio_snr_db, seed)
-        return self.predict_embeddings({m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts)
+        return self.predict_embeddings(
+            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts
+        )
 
-    def predict_embeddings(self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None) -> Prediction:
+    def predict_embeddings(
+        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None
+    ) -> Prediction:
         """The fusion half of `predict`, for embeddings already computed (e.g. from the feature cache)."""
         from aecf.fusion import diagnose
 
@@ -244,9 +277,13 @@ class Model:
         experts = {}
         for m in present_names:
             if hasattr(self.encoders, "zero_shot"):
-                experts[m] = self.encoders.zero_shot(torch.as_tensor(np.asarray(embeddings[m], dtype=np.float32)))[0].numpy()
+                experts[m] = self.encoders.zero_shot(
+                    torch.as_tensor(np.asarray(embeddings[m], dtype=np.float32))
+                )[0].numpy()
         subsets = {
-            name: SubsetPrediction(int(p.argmax()), float(self.fusion.head_type.confidence(p[None])[0]), p.numpy())
+            name: SubsetPrediction(
+                int(p.argmax()), float(self.fusion.head_type.confidence(p[None])[0]), p.numpy()
+            )
             for name, p in d.subsets.items()
         }
         extras = extras or {}
@@ -267,7 +304,140 @@ class Model:
             logmel=extras.get("audio", {}).get("logmel"),
             caption_text=extras.get("caption", {}).get("caption_text"),
             embeddings={m: np.asarray(e, dtype=np.float32) for m, e in embeddings.items()},
+            classes=self.classes,
         )
+
+
+# ------------------------------------------------------------------------------------ COCO / open_clip
+
+
+class ClipEncoders:
+    """The open_clip model that made a COCO feature cache, rebuilt from a checkpoint's `extra["encoder"]`.
+
+    Embeddings are L2-normalised fp32 (the cache holds the same in float16). Zero-shot experts use the
+    class prompts ("a photo of a {}.") encoded by this model and its logit scale, exactly as
+    aecf.data.coco wrote class_embeddings / logit_scale into the features; they are a softmax over the
+    classes (CLIP's zero-shot rule), not per-class sigmoids: compare their ranking, not their values,
+    with the fusion's multi-label probabilities.
+    """
+
+    def __init__(self, spec: dict):
+        from aecf.data.coco import load_clip
+
+        self.spec = dict(spec)
+        self.classes = tuple(spec.get("classes") or ())
+        try:
+            # `none` weights are drawn after torch.manual_seed(seed); keep the caller's RNG untouched
+            with torch.random.fork_rng():
+                self.model, self.transform, self.tokenizer = load_clip(
+                    spec["clip"],
+                    str(spec.get("pretrained", "none")),
+                    torch.device("cpu"),
+                    int(spec.get("seed", 0)),
+                )
+        except (InputError, KeyError, OSError) as e:
+            raise CheckpointError(
+                f"Cannot rebuild the CLIP of this COCO checkpoint ({spec.get('clip')!r}, weights "
+                f"{spec.get('pretrained')!r}): {e}"
+            ) from e
+        self.logit_scale = (
+            float(self.model.logit_scale.exp()) if hasattr(self.model, "logit_scale") else 100.0
+        )
+        prompt = spec.get("class_prompt") or "a photo of a {}."
+        self.class_embeddings = self.encode_text([prompt.format(c) for c in self.classes])
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        from aecf.data.coco import encode_texts
+
+        if not texts:
+            return torch.zeros(0, 0)
+        return encode_texts(self.model, self.tokenizer, list(texts), torch.device("cpu"))
+
+    @torch.no_grad()
+    def encode_pil(self, image) -> torch.Tensor:
+        pixels = self.transform(image.convert("RGB")).unsqueeze(0)
+        return self.model.encode_image(pixels, normalize=True).float()[0]
+
+    def zero_shot(self, emb) -> torch.Tensor:
+        """Embeddings [D] or [B, D] -> softmax(logit_scale · cos(emb, class prompt)) [B, C]."""
+        emb = torch.as_tensor(emb).float()
+        if emb.ndim == 1:
+            emb = emb[None]
+        emb = torch.nn.functional.normalize(emb, dim=-1)
+        return torch.softmax(self.logit_scale * emb @ self.class_embeddings.T, dim=-1)
+
+
+_CLIP_CACHE: OrderedDict[str, ClipEncoders] = OrderedDict()
+
+
+def clip_encoders(spec: dict) -> ClipEncoders:
+    """ClipEncoders for a spec, built once per process (the last 2 kept)."""
+    import json
+
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _CLIP_CACHE:
+        _CLIP_CACHE[key] = ClipEncoders(spec)
+        while len(_CLIP_CACHE) > 2:
+            _CLIP_CACHE.popitem(last=False)
+    _CLIP_CACHE.move_to_end(key)
+    return _CLIP_CACHE[key]
+
+
+def _open_pil(image, raw: bytes | None):
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if raw is not None:
+        try:
+            with Image.open(io.BytesIO(raw)) as im:
+                im.load()
+                return im.copy()
+        except (UnidentifiedImageError, OSError) as e:
+            raise InputError(f"Cannot read the image ({e}).") from e
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype != np.uint8:
+            arr = (
+                (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+                if arr.max() <= 1
+                else arr.astype(np.uint8)
+            )
+        return Image.fromarray(arr)
+    raise InputError("The image must be a file path, bytes, a PIL image or an array.")
+
+
+class ClipModel(Model):
+    """A fusion checkpoint trained on COCO features, with the open_clip model that made them."""
+
+    def embed_image(self, image, corruption: float = 0.0, seed: int = 0) -> dict:
+        """open_clip preprocess (resize, centre crop, normalise) → encode_image. Cached by content."""
+        if corruption:
+            raise InputError(
+                "image_corruption is the digits benchmark's corruption; COCO images are used as given."
+            )
+        raw = _raw_bytes(image)
+        key = content_key("coco-image", raw if raw is not None else np.asarray(image))
+
+        def compute():
+            return {"embedding": self.encoders.encode_pil(_open_pil(image, raw))}
+
+        return self._cached(key, compute)
+
+    def embed_caption(self, caption: str) -> dict:
+        if not isinstance(caption, str) or not caption.strip():
+            raise InputError("The caption must be non-empty text.")
+        text = " ".join(caption.split())  # as aecf.data.coco normalises COCO captions
+        return self._cached(
+            content_key("coco-caption", text),
+            lambda: {"embedding": self.encoders.encode_text([text])[0], "caption_text": text},
+        )
+
+    def embed_audio(self, audio, snr_db: float | None = None, seed: int = 0) -> dict:
+        raise InputError(f"This checkpoint ({self.name}) is a COCO model: image and caption only, no audio.")
 
 
 def load(path: str | Path | None = None, encoders=None) -> Model:
@@ -280,11 +450,16 @@ def load(path: str | Path | None = None, encoders=None) -> Model:
             f"The shipped AECF checkpoint {path} is missing. Train it with "
             "`python -m aecf train --method aecf --out checkpoints/fusion/aecf`."
         )
+    from aecf.checkpoint import read_checkpoint_config
+
     fusion = load_checkpoint(path)
+    spec = (read_checkpoint_config(path).get("extra") or {}).get("encoder")
+    stem = path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.name
+    name = path.parent.name if path.is_dir() or stem == "model" else stem
+    if isinstance(spec, dict) and spec.get("kind") == "open_clip":
+        return ClipModel(fusion, encoders if encoders is not None else clip_encoders(spec), path, name=name)
     if encoders is None:
         from aecf.encoders import load_encoders
 
         encoders = load_encoders()
-    stem = path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.name
-    name = path.parent.name if path.is_dir() or stem == "model" else stem
     return Model(fusion, encoders, path, name=name)

@@ -3,6 +3,13 @@ the evaluator and the app.
 
 Conventions: `probs` [N, C] (rows sum to 1 for single-label), `labels` int64 [N]; results are Python floats
 or small dicts of lists, ready for JSON.
+
+Multi-label (COCO): `labels` is multi-hot [N, C] and `probs` are per-class sigmoid probabilities. Every
+function below dispatches on `labels.ndim == 2` (the single-label path is untouched):
+- accuracy: mean per-label accuracy of the 0/1 decisions at threshold 0.5 (pass probabilities, not logits);
+- ECE / reliability bins: the N·C probabilities flattened, each against its 0/1 target, 15 equal-width bins;
+- nll / fit_temperature: binary cross-entropy (mean over samples × classes);
+- mean_average_precision (the headline COCO metric): macro AP over classes with at least one positive.
 """
 
 from __future__ import annotations
@@ -19,16 +26,54 @@ MONOTONICITY_TOLERANCE = 0.01
 # ---------------------------------------------------------------------------------------- accuracy
 
 
-def accuracy(probs_or_logits: torch.Tensor, labels: torch.Tensor) -> float:
+def is_multilabel(labels: torch.Tensor) -> bool:
+    """Multi-hot targets [N, C] (COCO) rather than class indices [N]."""
+    return labels.ndim == 2
+
+
+def accuracy(probs_or_logits: torch.Tensor, labels: torch.Tensor, threshold: float = 0.5) -> float:
+    """Single-label: top-1 accuracy (probabilities or logits). Multi-label: mean per-label accuracy of
+    `probs >= threshold` against the multi-hot targets (give probabilities)."""
     if len(labels) == 0:
         return float("nan")
+    if is_multilabel(labels):
+        return float(((probs_or_logits >= threshold) == labels.bool()).float().mean())
     return float((probs_or_logits.argmax(dim=-1) == labels).float().mean())
+
+
+def average_precision(scores, targets) -> float:
+    """AP of one class: Σ_k (R_k - R_{k-1}) P_k over the distinct score thresholds (scikit-learn's
+    `average_precision_score`, ties grouped). NaN when there is no positive."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    targets = np.asarray(targets).ravel() > 0
+    n_pos = int(targets.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    s, t = scores[order], targets[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each tie group
+    tp = np.cumsum(t)[last]
+    precision = tp / (last + 1)
+    recall = tp / n_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mean_average_precision(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """mAP: the mean of the per-class AP over classes with at least one positive (macro)."""
+    p = np.asarray(probs.detach().cpu().double() if torch.is_tensor(probs) else probs)
+    y = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels)
+    aps = [average_precision(p[:, c], y[:, c]) for c in range(y.shape[1]) if y[:, c].any()]
+    return float(np.mean(aps)) if aps else float("nan")
 
 
 # ------------------------------------------------------------------------------------- calibration
 
 
 def _confidence_and_correct(probs: torch.Tensor, labels: torch.Tensor):
+    """(binned value, outcome) per prediction: single-label (max prob, correct); multi-label, flattened over
+    samples × classes, (p, target in {0, 1})."""
+    if is_multilabel(labels):
+        return probs.reshape(-1).double(), labels.reshape(-1).double()
     conf, pred = probs.max(dim=-1)
     return conf.double(), (pred == labels).double()
 
@@ -59,7 +104,8 @@ def reliability_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = EC
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
-    """ECE = Σ_bins (n_b / N) · |acc_b - conf_b| with 15 equal-width bins on the max probability."""
+    """ECE = Σ_bins (n_b / N) · |acc_b - conf_b| with 15 equal-width bins on the max probability
+    (multi-label: on every class probability, acc_b being the share of positives in the bin)."""
     if len(labels) == 0:
         return float("nan")
     conf, correct = _confidence_and_correct(probs, labels)
@@ -71,19 +117,29 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
     return float(gap.abs().sum() / count.sum())
 
 
+def _task_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    if is_multilabel(labels):
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
-    return float(torch.nn.functional.cross_entropy(logits / temperature, labels))
+    """Cross-entropy (single-label) or binary cross-entropy over samples × classes (multi-label)."""
+    return float(_task_nll(logits / temperature, labels))
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 100) -> float:
-    """Post-hoc temperature T > 0 minimising the NLL of softmax(logits / T) (LBFGS on log T)."""
+    """Post-hoc temperature T > 0 minimising the NLL of softmax(logits / T), or the BCE of
+    sigmoid(logits / T) for multi-label targets (LBFGS on log T). 1.0 for an empty split."""
+    if len(labels) == 0:
+        return 1.0
     logits, labels = logits.detach().double(), labels.detach()
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss = _task_nll(logits / log_t.exp(), labels)
         loss.backward()
         return loss
 

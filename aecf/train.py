@@ -9,6 +9,11 @@ In-process (the app runs this in a background thread):
                            run_dir=create_run_dir("aecf", 0), callbacks=Callbacks(on_epoch=print),
                            stop_event=threading.Event())
 
+Multi-label features (COCO: label multi-hot [N, C]) switch the model to the sigmoid head with BCE
+automatically; the class names and the CLIP that made the features come from `<features>/meta.json`
+(`feature_meta`), and the encoder spec is saved in the checkpoint's `extra["encoder"]` so that
+`aecf.load` can rebuild that CLIP (docs/coco.md §5).
+
 One step, in the order of docs/method.md §4: (1) λ(x) from K MC-dropout passes (no gradient), (2) a mask
 drawn by ACM from the detached gate, or uniformly (ModDrop), (3) one batched forward of the full input,
 the masked input and every modality subset, (4) the composite loss.
@@ -17,7 +22,9 @@ the masked input and every modality subset, (4) the composite loss.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -180,17 +187,60 @@ def _as_callbacks(callbacks) -> Callbacks:
 
 
 def build_model(config: TrainConfig, split: FeatureSplit) -> FusionModel:
-    """The model for `config`, sized to the split (modalities, embedding width, classes)."""
+    """The model for `config`, sized to the split (modalities, embedding width, classes).
+
+    Class names: those of `config.model` when their number fits (e.g. COCO's from meta.json), else the
+    digits' for 10 classes, else "0".."C-1". Multi-hot labels [N, C] select the sigmoid/BCE head."""
     n_classes = split.num_classes
-    classes = CLASSES if n_classes == len(CLASSES) else tuple(str(i) for i in range(n_classes))
+    if len(config.model.classes) == n_classes:
+        classes = tuple(config.model.classes)
+    else:
+        classes = CLASSES if n_classes == len(CLASSES) else tuple(str(i) for i in range(n_classes))
     model_cfg = replace(
         config.model,
         method=config.method,
         modalities=tuple(split.modalities),
         embed_dim=int(split.x.shape[-1]),
         classes=classes,
+        head="sigmoid" if M.is_multilabel(split.label) else config.model.head,
     )
     return FusionModel(model_cfg)
+
+
+def _accuracy(head, logits: torch.Tensor, label: torch.Tensor) -> float:
+    """Top-1 accuracy from logits (softmax), per-label accuracy at p >= 0.5 (multi-label)."""
+    return M.accuracy(head.probs(logits) if M.is_multilabel(label) else logits, label)
+
+
+def feature_meta(features: str | Path) -> dict:
+    """What `<features>/meta.json` (written by `python -m aecf features --dataset coco`) says about the
+    features: {"classes": names, "encoder": spec for aecf.inference}; {} when there is no meta.json."""
+    path = Path(features) / "meta.json"
+    if not path.is_file():
+        return {}
+    meta = json.loads(path.read_text())
+    if not meta.get("categories"):
+        return {}  # not features of an open_clip run (aecf.data.coco)
+    cfg = meta.get("config", {})
+    classes = [c["name"] for c in meta.get("categories", [])]
+    pretrained = str(cfg.get("pretrained", "none"))
+    m = re.fullmatch(r"(.*) \((\d+) bytes\)", pretrained)  # a weights file, as coco.fingerprint records it
+    clip = str(cfg.get("clip", ""))
+    if clip.endswith(".json") and Path(clip).expanduser().is_file():
+        clip = str(Path(clip).expanduser().resolve())
+    encoder = {
+        "kind": "open_clip",
+        "clip": clip,
+        "pretrained": m.group(1) if m else pretrained,
+        "seed": int(cfg.get("seed", 0)),
+        "class_prompt": meta.get("class_prompt", "a photo of a {}."),
+        "classes": classes,
+        "logit_scale": meta.get("logit_scale"),
+        "embed_dim": meta.get("embed_dim"),
+        "features": str(Path(features).resolve()),
+        "dataset": meta.get("dataset"),
+    }
+    return {"classes": classes, "encoder": encoder}
 
 
 # ------------------------------------------------------------------------------------------ the step
@@ -308,12 +358,12 @@ class Trainer:
         loss_full = head.loss(logits[0], label)
         total = c.full_weight * loss_full
         rec["loss_task_full"] = loss_full.item()
-        rec["acc"] = M.accuracy(logits[0], label)
+        rec["acc"] = _accuracy(head, logits[0], label)
         if keep is not None:
             loss_masked = head.loss(logits[1], label)
             total = total + c.masked_weight * loss_masked
             rec["loss_task_masked"] = loss_masked.item()
-            rec["masked_acc"] = M.accuracy(logits[1], label)
+            rec["masked_acc"] = _accuracy(head, logits[1], label)
         if gate is not None:
             h = gate_entropy(gate[0])
             rec["gate_entropy"] = h.detach().mean().item()
@@ -362,9 +412,11 @@ def validate(
         "val_ece": M.expected_calibration_error(probs, y),
         "val_nll": M.nll(out["logits"], y),
     }
+    if M.is_multilabel(y):
+        rec["val_map"] = M.mean_average_precision(probs, y)
     if drop_rate > 0:
         keep = random_modality_drop(present, drop_rate, torch.Generator().manual_seed(seed))
-        rec["val_masked_acc"] = M.accuracy(model(x, keep)["logits"], y)
+        rec["val_masked_acc"] = _accuracy(model.head_type, model(x, keep)["logits"], y)
     if out["gate"] is not None:
         rec["val_gate_entropy"] = float(gate_entropy(out["gate"]).mean())
     if mc_samples and float(model.uncertainty_scale) > 0:
@@ -388,12 +440,14 @@ def train(
     callbacks: Callbacks | dict | None = None,
     stop_event: threading.Event | None = None,
     progress: bool = False,
+    checkpoint_extra: dict | None = None,
 ) -> tuple[FusionModel, dict]:
     """Train `config` on the cached embeddings; returns (model, history) with history = {"steps", "epochs"}.
 
     Seeded and deterministic for a given config and data. With `run_dir`, writes config.json,
     metrics.jsonl, status.json and model.safetensors there. Setting `stop_event` ends the run after the
-    current step (state "stopped"; the model so far is kept and saved).
+    current step (state "stopped"; the model so far is kept and saved). `checkpoint_extra` is added to
+    the run's checkpoint `extra` (e.g. {"encoder": ...} from `feature_meta`).
     """
     from aecf.checkpoint import save_checkpoint
 
@@ -481,13 +535,15 @@ def train(
             model.eval()
             with torch.no_grad():
                 val_logits = model(split_val.x)["logits"]
-            model.config.temperature = (
-                M.fit_temperature(val_logits, split_val.label) if model.config.head == "softmax" else 1.0
-            )
+            # softmax: NLL; sigmoid (multi-label): BCE
+            model.config.temperature = M.fit_temperature(val_logits, split_val.label)
         model.eval()
         if writer:
             save_checkpoint(
-                model, writer.dir / "model", train_config=config.to_dict(), extra=_summary(history)
+                model,
+                writer.dir / "model",
+                train_config=config.to_dict(),
+                extra={**_summary(history), **(checkpoint_extra or {})},
             )
             writer.set_status("stopped" if stopped else "finished", **_summary(history))
         return model, history
@@ -499,7 +555,9 @@ def train(
 
 def _summary(history: dict) -> dict:
     last = history["epochs"][-1] if history["epochs"] else {}
-    return {k: last[k] for k in ("epoch", "step", "val_acc", "val_ece", "val_masked_acc") if k in last}
+    return {
+        k: last[k] for k in ("epoch", "step", "val_acc", "val_map", "val_ece", "val_masked_acc") if k in last
+    }
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -579,19 +637,28 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.no_acm:
         overrides["masking"] = "uniform"
+    meta = {} if args.synthetic else feature_meta(args.features)
+    if meta.get("classes"):
+        model_overrides["classes"] = tuple(meta["classes"])
     config = make_config(args.method, model=model_overrides, seed=args.seed, **overrides)
     try:
         split_train, split_val = _load_data(args)
     except InputError as e:
         print(f"error: {e}\n(or try --synthetic 12000)")
         return 1
+    if len(split_val) == 0:
+        split_val = None
+    extra = {"encoder": meta["encoder"]} if meta.get("encoder") else {}
     run_dir = None if args.no_run_dir else create_run_dir(config.method, config.seed, args.runs or RUNS_DIR)
     t0 = time.perf_counter()
-    model, history = train(config, split_train, split_val, run_dir=run_dir, progress=not args.quiet)
+    model, history = train(
+        config, split_train, split_val, run_dir=run_dir, progress=not args.quiet, checkpoint_extra=extra
+    )
     seconds = time.perf_counter() - t0
     last = history["epochs"][-1] if history["epochs"] else {}
+    map_text = f"val mAP {last['val_map']:.4f}, " if "val_map" in last else ""
     print(
-        f"{config.method} seed {config.seed}: {len(history['epochs'])} epochs in {seconds:.1f} s, "
+        f"{config.method} seed {config.seed}: {len(history['epochs'])} epochs in {seconds:.1f} s, {map_text}"
         f"val acc {last.get('val_acc', float('nan')):.4f}, val ECE {last.get('val_ece', float('nan')):.4f}, "
         f"val acc @ {config.val_drop_rate:.0%} drop {last.get('val_masked_acc', float('nan')):.4f}, "
         f"T = {model.config.temperature:.3f}"
@@ -603,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
             model,
             args.out,
             train_config=config.to_dict(),
-            extra={**_summary(history), "train_seconds": seconds},
+            extra={**_summary(history), "train_seconds": seconds, **extra},
         )
         # the training curves travel with the checkpoint (the app's curriculum page reads them)
         metrics_path = path.with_name(path.name[: -len(".safetensors")] + ".metrics.jsonl")
