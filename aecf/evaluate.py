@@ -270,6 +270,16 @@ def results_markdown(results: dict) -> str:
     ]
     for name, e in methods.items():
         lines.append(f"| {name} | " + " | ".join(_pm(e, ["subsets", s, "acc"]) for s in subsets) + " |")
+    if any("map" in e.get("full", {}) for e in methods.values()):
+        lines += [
+            "",
+            "## mAP (%) with each modality subset",
+            "",
+            "| method | " + " | ".join(subsets) + " |",
+            "|---|" + "---|" * len(subsets),
+        ]
+        for name, e in methods.items():
+            lines.append(f"| {name} | " + " | ".join(_pm(e, ["subsets", s, "map"]) for s in subsets) + " |")
     return "\n".join(lines) + "\n"
 
 
