@@ -224,7 +224,7 @@ def _bars_svg(rows, title, width, height, colors) -> str:
     group = plot_w / n_classes
     bar = group * 0.8 / max(1, len(rows))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label="{escape(title)}" data-testid="probs-svg" style="font-family: sans-serif; max-width: 100%">',
+           f'aria-label="{escape(title)}" data-testid="probs-svg" style="font-family: sans-serif; max-width: 720px">',
            f'<text x="4" y="15" font-size="13" font-weight="600">{escape(title)}</text>']
     x = left
     for i, (name, _) in enumerate(rows):
@@ -258,7 +258,7 @@ def mc_passes_svg(mc_probs: np.ndarray, label: int, title: str | None = None, wi
     span = width - left - right
     title = title or f"K = {len(per)} MC-dropout passes"
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label="{escape(title)}" data-testid="mc-svg" style="font-family: sans-serif; max-width: 100%">',
+           f'aria-label="{escape(title)}" data-testid="mc-svg" style="font-family: sans-serif; max-width: 640px">',
            f'<text x="4" y="15" font-size="13" font-weight="600">{escape(title)}</text>',
            f'<line x1="{left}" y1="70" x2="{width - right}" y2="70" stroke="#ADB5BD"/>']
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):

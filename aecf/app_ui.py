@@ -33,3 +33,8 @@ def ensure_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def svg(markup: str, container=None) -> None:
+    """Show an inline SVG (st.html strips SVG in Streamlit 1.67; markdown with HTML keeps it, one line)."""
+    (container or st).markdown(markup.replace("\n", " "), unsafe_allow_html=True)

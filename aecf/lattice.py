@@ -169,7 +169,7 @@ def _viridis(c: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 460) -> str:
+def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600) -> str:
     """The same Hasse diagram as `lattice_figure`, as a self-contained SVG string.
 
     The Explore page redraws on every toggle; an inline SVG costs the browser almost nothing where a
@@ -179,19 +179,21 @@ def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = N
     lattice = build_lattice(subsets, tol)
     pos = layout(lattice)
     top = max((len(n.members) for n in lattice.nodes.values()), default=1)
-    row_h, pad_top, pad_bottom = 78, 34, 26
-    height = pad_top + pad_bottom + row_h * max(top - 1, 0) + 10
+    row_h, pad_top = 92, 40
+    height = pad_top + row_h * top + 6
 
     def xy(name: str) -> tuple[float, float]:
         x, level = pos[name]
-        return 30 + x * (width - 170), pad_top + 10 + (top - level) * row_h
+        return 10 + x * (width - 20), pad_top + 14 + (top - level) * row_h
 
-    status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s)"
+    status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s) in red"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="subset lattice" data-testid="lattice-svg" data-violations="{len(lattice.violations)}" '
-        'style="font-family: sans-serif; max-width: 100%">',
-        f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title or "Subset lattice")} — {escape(status)}</text>',
+        'style="font-family: sans-serif; max-width: 640px">',
+        f'<text x="4" y="16" font-size="14" font-weight="600">{escape(title or "Subset lattice")} — {escape(status)}</text>',
+        '<text x="4" y="32" font-size="10" fill="#868E96">bottom: one modality · top: all present · colour: confidence '
+        'c(S), dark = low, yellow = high · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>',
     ]
     for e in sorted(lattice.edges, key=lambda e: e.violated):
         (x0, y0), (x1, y1) = xy(e.lower), xy(e.upper)
@@ -204,14 +206,12 @@ def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = N
         parts.append(
             f'<g data-subset="{escape(name)}" data-confidence="{node.confidence:.3f}">'
             f'<title>{escape(name)}: predicts {CLASSES[node.label]} with confidence {node.confidence:.3f}</title>'
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="10" fill="{_viridis(node.confidence)}"{ring}/>'
-            f'<text x="{x + 15:.1f}" y="{y - 2:.1f}" font-size="12" font-weight="600">{escape(name)}</text>'
-            f'<text x="{x + 15:.1f}" y="{y + 12:.1f}" font-size="11" fill="#495057">{node.label} ({CLASSES[node.label]}) · '
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="11" fill="{_viridis(node.confidence)}"{ring}/>'
+            f'<text x="{x:.1f}" y="{y + 26:.1f}" font-size="12" font-weight="600" text-anchor="middle" '
+            f'paint-order="stroke" stroke="white" stroke-width="4">{escape(name)}</text>'
+            f'<text x="{x:.1f}" y="{y + 40:.1f}" font-size="11" fill="#495057" text-anchor="middle" '
+            f'paint-order="stroke" stroke="white" stroke-width="4">{node.label} ({CLASSES[node.label]}) · '
             f'c = {node.confidence:.2f}</text></g>'
         )
-    parts.append(
-        f'<text x="4" y="{height - 6}" font-size="10" fill="#868E96">bottom: one modality · top: all present · '
-        'colour: confidence c(S) (dark low, yellow high) · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>'
-    )
     parts.append("</svg>")
     return "".join(parts)

@@ -9,7 +9,7 @@ from aecf import app_figures as F
 from aecf.app_guard import Problem, guarded, show
 from aecf.app_model import baseline_choices
 from aecf.app_state import AUDIO_SOURCES, IMAGE_SOURCES, MC_CHOICES, SNR_CLEAN, SNR_MIN, URL_KEYS
-from aecf.app_ui import ensure_navigation, teaching_box
+from aecf.app_ui import ensure_navigation, svg, teaching_box
 from aecf.constants import CLASSES
 from aecf.lattice import lattice_svg
 
@@ -202,18 +202,18 @@ m[2].metric("λ(x)", "–" if pred.lam is None else f"{pred.lam:.4f}",
             help="Per-instance entropy coefficient, from the variance of the K MC-dropout passes.")
 m[3].metric(f"Spread over K={spread['k']} passes", f"±{spread['std']:.3f}",
             help="Std of the predicted class's probability over the MC-dropout passes.")
-m = st.columns(4)
+m = st.columns([2, 1, 1])
 m[0].metric("Modalities used", " + ".join(pred.present))
 if base_pred is not None:
-    m[2].metric(f"Baseline: {base}", f"{base_pred.label} ({CLASSES[base_pred.label]})")
-    m[3].metric("Baseline confidence", f"{base_pred.confidence:.3f}")
+    m[1].metric(f"Baseline: {base}", f"{base_pred.label} ({CLASSES[base_pred.label]})")
+    m[2].metric("Baseline confidence", f"{base_pred.confidence:.3f}")
 
 c1, c2 = st.columns([3, 2])
 rows = [(f"{model.name} (AECF)" if model.method == "aecf" else model.name, pred.probs)]
 if base_pred is not None:
     rows.append((base, base_pred.probs))
 with c1:
-    st.html(F.probs_svg(rows, "Class probabilities"))
+    svg(F.probs_svg(rows, "Class probabilities"))
 with c2:
     st.markdown("**Gate weights p** (a missing modality gets exactly 0)")
     gate = X.gate_dict(pred.gate)
@@ -230,11 +230,11 @@ st.markdown("#### Subset lattice: confidence with every subset of the present mo
 subsets = {k: {"label": v.label, "confidence": v.confidence} for k, v in pred.subsets.items()}
 c5, c6 = st.columns(2)
 with c5:
-    st.html(lattice_svg(subsets, title=model.name))
+    svg(lattice_svg(subsets, title=model.name))
 with c6:
     if base_pred is not None:
         bsubsets = {k: {"label": v.label, "confidence": v.confidence} for k, v in base_pred.subsets.items()}
-        st.html(lattice_svg(bsubsets, title=f"{base} (baseline)"))
+        svg(lattice_svg(bsubsets, title=f"{base} (baseline)"))
     else:
         st.caption("Pick a baseline in the sidebar to see its lattice here.")
 
@@ -243,13 +243,13 @@ tab_mc, tab_experts, tab_sees = st.tabs(
     key="tab", on_change="rerun", **Q,
 )
 if tab_mc.open:
-    tab_mc.html(F.mc_passes_svg(pred.mc_probs, pred.label, f"λ(x) reads these K = {spread['k']} MC-dropout passes"))
+    svg(F.mc_passes_svg(pred.mc_probs, pred.label, f"λ(x) reads these K = {spread['k']} MC-dropout passes"), tab_mc)
     tab_mc.caption(f"{spread['agree']:.0%} of the passes vote for {pred.label}; per-pass p({pred.label}) from "
                    f"{spread['min']:.2f} to {spread['max']:.2f}. The more they disagree, the larger λ(x).")
 if tab_experts.open:
     if pred.experts:
-        tab_experts.html(F.probs_svg([(m, pred.experts[m]) for m in pred.present if m in pred.experts],
-                                     "Each modality's own opinion (zero-shot)"))
+        svg(F.probs_svg([(m, pred.experts[m]) for m in pred.present if m in pred.experts],
+                        "Each modality's own opinion (zero-shot)"), tab_experts)
         tab_experts.caption("Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
                             "before any fusion.")
 if tab_sees.open:

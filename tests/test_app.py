@@ -50,7 +50,8 @@ def metric(at, label: str) -> str:
 
 
 def html(at) -> str:
-    return "\n".join(str(h.proto.body) for h in at.get("html"))
+    """The inline SVGs of the page (probabilities, lattices, MC passes)."""
+    return "\n".join(str(m.value) for m in at.markdown if "<svg" in str(m.value))
 
 
 def png_bytes(array: np.ndarray) -> bytes:

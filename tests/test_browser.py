@@ -1,0 +1,256 @@
+"""End to end in a real browser: `streamlit run app.py` on a free local port, driven by Debian's chromium
+through playwright (never `playwright install`). Screenshots go to test-artifacts/browser/.
+
+    .venv/bin/python -m pytest -m browser tests/test_browser.py
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from aecf.constants import ROOT
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
+]
+
+SHOTS = ROOT / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def server(app_assets, tmp_path_factory):
+    from aecf.app_browser import streamlit_server
+    from aecf.app_devassets import build_features
+
+    runs = tmp_path_factory.mktemp("browser-runs")
+    # a bigger (synthetic) cache than the AppTests use, so that a 3-epoch run lasts long enough to watch
+    features = build_features(tmp_path_factory.mktemp("browser-features"), n_train=4000)
+    env = {
+        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
+        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
+        "AECF_APP_FEATURE_DIR": str(features),
+        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
+        "AECF_APP_RUNS_DIR": str(runs),
+    }
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, _proc, _healthy_s):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def fake_mic_wav(app_assets, tmp_path_factory):
+    """The sample recording, padded with silence: what chromium's fake microphone plays (in a loop)."""
+    import soundfile as sf
+
+    from aecf.app_explore import default_samples, list_samples
+
+    _, name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
+    wave, sr = sf.read(app_assets["samples"] / name, dtype="float32")
+    pad = np.zeros(int(0.4 * sr), np.float32)
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    sf.write(path, np.concatenate([pad, wave, pad]), sr, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(fake_mic_wav):
+    from playwright.sync_api import sync_playwright
+
+    from aecf.app_browser import chromium_path, launch_args
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args(fake_audio=fake_mic_wav))
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def shot(page, name: str, height: int = 2400) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its main area, so grow the window."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size(size)
+
+
+def _used(page) -> str:
+    from aecf.app_browser import metric_value_js
+
+    return page.evaluate(f"() => {metric_value_js('Modalities used')}")
+
+
+def _wait_used(page, want: str, timeout_ms: float = 60_000) -> None:
+    from aecf.app_browser import metric_value_js
+
+    page.wait_for_function(
+        f"() => !!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]') "
+        f"&& {metric_value_js('Modalities used')} === {want!r}",
+        polling=50, timeout=timeout_ms,
+    )
+
+
+def _errors(page) -> list[str]:
+    return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+
+
+def _column(page, label: str):
+    """The bordered input column whose toggle says `label`."""
+    return page.locator('[data-testid="stColumn"]').filter(has=page.locator('[data-testid="stCheckbox"]', has_text=label)).first
+
+
+def _lattice(page, index: int = 0) -> str:
+    return page.locator('[data-testid="lattice-svg"]').nth(index).evaluate("e => e.outerHTML")
+
+
+def _gate_texts(page) -> list[str]:
+    return page.locator('[data-testid="stProgress"]').all_inner_texts()
+
+
+def test_explore_end_to_end(page, server, app_assets, tmp_path):
+    from aecf.app_browser import wait_idle, wait_rerun
+
+    # a deep link opened as the first request of a fresh server still goes through st.navigation
+    page.goto(f"{server}/explore")
+    page.get_by_text("Prediction:").first.wait_for()
+    wait_idle(page)
+    assert page.locator('[data-testid="stSidebarNav"]').get_by_text("Explore one example").count() == 1
+    _wait_used(page, "image + caption + audio")
+    assert not _errors(page)
+    shot(page, "explore_default")
+
+    # upload an image (a "7" drawn as strokes) and a WAV
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).line([(40, 40), (160, 40), (90, 170)], fill=0, width=14)
+    img_path = tmp_path / "seven.png"
+    img.save(img_path)
+    image_col, caption_col, audio_col = _column(page, "Image"), _column(page, "Caption"), _column(page, "Audio")
+    image_col.get_by_role("radio", name="upload").click()
+    _wait_used(page, "caption + audio")  # upload chosen, nothing uploaded yet: the image counts as missing
+    image_col.locator("input[type=file]").set_input_files(str(img_path))
+    _wait_used(page, "image + caption + audio")
+    from aecf.app_explore import default_samples, list_samples
+
+    _, wav_name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
+    audio_col.get_by_role("radio", name="upload").click()
+    _wait_used(page, "image + caption")
+    audio_col.locator("input[type=file]").set_input_files(str(app_assets["samples"] / wav_name))
+    _wait_used(page, "image + caption + audio")
+    assert page.locator('[data-testid="stFileChip"]').count() == 2
+    assert not _errors(page), _errors(page)
+
+    # type a caption (Ctrl+Enter commits a text area)
+    box = caption_col.locator("textarea")
+    box.fill("a handwritten seven")
+    wait_rerun(page, lambda: box.press("Control+Enter"))
+    assert "cap=a+handwritten+seven" in page.url or "cap=a%20handwritten%20seven" in page.url
+    gate_all, lattice_all = _gate_texts(page), _lattice(page)
+    shot(page, "explore_uploaded")
+
+    # switch the image off: the gate gives it 0 and the lattice loses every subset with the image
+    wait_rerun(page, lambda: image_col.locator('[data-testid="stCheckbox"]').click())
+    _wait_used(page, "caption + audio")
+    gate_off, lattice_off = _gate_texts(page), _lattice(page)
+    assert any("image: absent, p = 0" in t for t in gate_off) and gate_off != gate_all
+    assert 'data-subset="image"' in lattice_all and 'data-subset="image"' not in lattice_off
+    assert "img_on=false" in page.url  # the view is in the URL
+    shot(page, "explore_image_off")
+
+    # record audio through chromium's fake microphone (it plays the sample recording)
+    audio_col.get_by_role("radio", name="record").click()
+    _wait_used(page, "caption")  # record chosen, nothing recorded yet
+    recorder = audio_col.locator('[data-testid="stAudioInput"]')
+    recorder.get_by_role("button", name="Record").click()
+    page.wait_for_timeout(2500)
+    recorder.get_by_role("button", name="Stop recording").click()
+    _wait_used(page, "caption + audio")
+    assert not _errors(page), _errors(page)
+    shot(page, "explore_recorded")
+
+    # the shared link reproduces the view in a fresh session (settings yes; a recording is not in a URL)
+    shared = page.url
+    other = page.context.new_page()
+    other.goto(shared)
+    other.get_by_text("Prediction:").first.wait_for()
+    _wait_used(other, "caption")
+    assert other.locator("textarea").first.input_value() == "a handwritten seven"
+    assert "No recording yet" in other.inner_text("body")
+    other.close()
+
+
+def test_draw_a_digit_on_the_canvas(page, server):
+    from aecf.app_browser import wait_idle
+
+    page.goto(f"{server}/explore?isrc=draw&tab=What+the+model+sees")
+    page.get_by_text("Prediction:").first.wait_for()
+    wait_idle(page)
+    _wait_used(page, "caption + audio")  # nothing drawn yet: the image counts as missing
+    canvas = _column(page, "Image").locator("canvas").last
+    box = canvas.bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 100, y + 40)
+    page.mouse.down()
+    for i in range(25):  # a "1"
+        page.mouse.move(x + 100, y + 40 + 5 * i)
+    page.mouse.up()
+    _wait_used(page, "image + caption + audio")
+    assert not _errors(page), _errors(page)
+    shot(page, "explore_canvas")
+
+
+def test_training_run_grows_live(page, server):
+    import re
+
+    from aecf.app_browser import wait_idle, wait_rerun
+
+    page.goto(f"{server}/train")
+    page.get_by_text("Train a fusion layer").first.wait_for()
+    wait_idle(page)
+    wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
+
+    def records() -> int:
+        m = re.search(r"· (\d+) records", page.inner_text("body"))
+        return int(m.group(1)) if m else 0
+
+    seen = []
+    for _ in range(120):
+        seen.append(records())
+        if "finished" in page.locator('[data-testid="stMetric"]').first.inner_text():
+            break
+        page.wait_for_timeout(500)
+    grew = sorted(set(seen))
+    assert len(grew) >= 3, f"the curves did not grow live: {seen}"
+    page.wait_for_function("() => document.body.innerText.includes('Open this run in Explore')", timeout=60_000)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
+    shot(page, "train_finished")
+
+    # the run survives a refresh
+    page.reload()
+    page.get_by_text("Open this run in Explore").first.wait_for()
+    shot(page, "train_after_refresh")
+
+
+def test_other_pages_render(page, server):
+    from aecf.app_browser import wait_idle
+
+    for path, text in (("", "AECF Explorer"), ("subsets", "Subsets & calibration"), ("curriculum", "Adaptive Curriculum Masking")):
+        page.goto(f"{server}/{path}")
+        page.get_by_text(text).first.wait_for()
+        wait_idle(page)
+        page.wait_for_timeout(800)  # plotly draws after the script run
+        assert not _errors(page), _errors(page)
+        shot(page, path or "home")
