@@ -138,6 +138,25 @@ def canvas_image(rgba: np.ndarray | None) -> np.ndarray | None:
     return np.clip(gray, 0, 255).astype(np.uint8)
 
 
+def image_corruption_text(severity: float) -> str:
+    """What the image slider does at this severity, in words (the benchmark's corruption, aecf.data.corruption)."""
+    from aecf.data.corruption import MAX_ENERGY_REMOVED, MAX_NOISE_STD, MAX_OCCLUSION_SIDE, OCCLUSION_PROB
+
+    if severity <= 0:
+        return "severity 0: the image as given."
+    return (f"severity {severity:.2f}: {100 * MAX_ENERGY_REMOVED * severity:.0f} % of MNIST's PCA energy removed, "
+            f"noise σ = {MAX_NOISE_STD * severity:.2f}, a {round(MAX_OCCLUSION_SIDE * severity)} px block hidden "
+            f"with probability {OCCLUSION_PROB * severity:.0%}.")
+
+
+def audio_corruption_text(snr_db: float | None) -> str:
+    from aecf.data.corruption import audio_severity
+
+    if snr_db is None:
+        return "no noise added: the recording as given."
+    return f"noise at {snr_db:+.0f} dB SNR (audio severity {float(audio_severity(snr_db)):.2f}): white, pink and babble mixed."
+
+
 def prepare_image(raw, severity: float = 0.0, seed: int = 0) -> np.ndarray:
     """Any image -> the MNIST-style float32 [28, 28] the encoder reads, with the benchmark's corruption
     (PCA-energy removal, occlusion, noise; aecf.data.corruption.corrupt_image) at `severity`."""

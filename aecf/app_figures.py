@@ -18,9 +18,11 @@ SHORT_CLASSES = [str(i) for i in range(len(CLASSES))]
 
 
 def _compact(fig: go.Figure, height: int = 240, title: str | None = None) -> go.Figure:
+    legend = len(fig.data) > 1 and any(t.showlegend is not False for t in fig.data)
     fig.update_layout(
-        height=height, margin={"l": 40, "r": 10, "t": 40 if title else 10, "b": 30}, title=title,
-        legend={"orientation": "h", "y": -0.2},
+        height=height + (50 if legend else 0), title=title,
+        margin={"l": 45, "r": 10, "t": 40 if title else 10, "b": 95 if legend else 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.28 if legend else -0.2, "x": 0},
     )
     return fig
 
@@ -127,7 +129,8 @@ def architecture_figure() -> go.Figure:
     boxes.append((8.0, 0.45, 9.4, 1.35, "classifier h<sub>ψ</sub><br>→ digit", "#D3F9D8"))
     for x0, y0, x1, y1, text, color in boxes:
         fig.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=color, line={"color": "#495057", "width": 1})
-        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False, font={"size": 12})
+        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False,
+                           font={"size": 12, "color": "#212529"})
 
     def arrow(x0, y0, x1, y1, color="#495057", text=None):
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",

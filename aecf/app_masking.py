@@ -159,3 +159,36 @@ def read_metrics_file(path: str | Path) -> list[dict]:
 
 def has_mask_metrics(rows: list[dict]) -> bool:
     return any("mask_rate" in r for r in rows)
+
+
+def train_config_for(metrics_path: str | Path) -> dict:
+    """The training config behind a metrics file: runs/<id>/config.json, or a shipped checkpoint's
+    <name>.json "train" section for <name>.metrics.jsonl."""
+    from aecf import runs
+
+    path = Path(metrics_path)
+    if path.name == "metrics.jsonl":
+        return runs.read_config(path.parent) or {}
+    if path.name.endswith(".metrics.jsonl"):
+        try:
+            from aecf.checkpoint import read_checkpoint_config
+
+            doc = read_checkpoint_config(path.with_name(path.name[: -len(".metrics.jsonl")] + ".json"))
+            return doc.get("train") or {}
+        except Exception:  # noqa: BLE001 - a missing config only loses the schedule's parameters
+            return {}
+    return {}
+
+
+def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
+    """From step rows: the overall mask rate and how uneven it is across modalities (max − min of the
+    per-modality rates), x in fractional epochs. ModDrop's unevenness is ~0; ACM's grows with a sure gate."""
+    from aecf.app_training import step_x
+
+    steps = step_x([r for r in rows if r.get("kind") == "step" and "mask_rate" in r])
+    xs = [r["x"] for r in steps]
+    spread = []
+    for r in steps:
+        per = [r[f"mask_rate_{m}"] for m in MODALITIES if f"mask_rate_{m}" in r]
+        spread.append(max(per) - min(per) if per else 0.0)
+    return {"overall": (xs, [r["mask_rate"] for r in steps]), "uneven": (xs, spread)}

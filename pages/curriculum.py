@@ -6,7 +6,6 @@ import streamlit as st
 
 from aecf import app_masking as A
 from aecf import app_training as T
-from aecf import runs
 from aecf.app_figures import curves_figure, mask_distribution_figure, per_modality_bars
 from aecf.app_ui import ensure_navigation, teaching_box
 from aecf.constants import MODALITIES
@@ -48,7 +47,7 @@ with tab_run:
         h = T.curve_series(rows, "Gate entropy H(p) and λ(x)")
         if h:
             c2.plotly_chart(curves_figure(h, "Mean gate entropy H(p) and λ(x)"), key="entropy_curve")
-        cfg = runs.read_config(sources[label].parent) or {}
+        cfg = A.train_config_for(sources[label])
         pi_max = float(cfg.get("pi_max", 0.5))
         warmup = float(cfg.get("mask_warmup", 0.3))
         xs, acm = A.schedule(pi_max, warmup)
@@ -59,6 +58,17 @@ with tab_run:
                           y_title="π", y_range=(0, 1), dash={"ModDrop (flat)": "dash"}, height=240),
             key="schedule")
         st.caption("ACM's per-modality rates split π_t unevenly by the gate; ModDrop's are all equal to π.")
+        moddrop = next((k for k in labels if k.endswith(": moddrop")), None)
+        if moddrop and moddrop != label and A.has_mask_metrics(rows):
+            mine, theirs = A.mask_rate_summary(rows), A.mask_rate_summary(A.read_metrics_file(sources[moddrop]))
+            series = {f"{label} overall": mine["overall"], "moddrop overall": theirs["overall"],
+                      f"{label} max − min across modalities": mine["uneven"],
+                      "moddrop max − min across modalities": theirs["uneven"]}
+            st.plotly_chart(curves_figure(series, "As trained: this run against shipped ModDrop", y_title="share hidden",
+                                          y_range=(0, 1), dash={k: "dot" for k in series if "max − min" in k}),
+                            key="vs_moddrop")
+            st.caption("Solid: share of modalities hidden. Dotted: how unevenly the masks pick modalities — "
+                       "zero for ModDrop by design; for ACM it grows when the gate is sure of one modality.")
 
 with tab_sim:
     st.markdown("Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler.")

@@ -84,15 +84,16 @@ with col_img:
             data = up.getvalue()
             raw_image, image_key = data, "upload:" + X.content_key(data)
     else:
-        st.caption("Draw one digit, white on black.")
         canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=196,
                            width=196, drawing_mode="freedraw", key="img_canvas", return_image_data=True,
                            disabled=not img_on)
+        st.caption("Draw one digit, white on black (the toolbar above undoes or clears).")
         drawn = X.canvas_image(canvas.image_data)
         if drawn is not None:
             raw_image, image_key = drawn, "draw:" + X.content_key(drawn)
     isev = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, 0.0, 0.05, key=K["image_severity"],
                      disabled=not img_on, **Q)
+    st.caption(X.image_corruption_text(isev))
     img_msg = st.empty()
 
 with col_cap:
@@ -131,6 +132,7 @@ with col_aud:
             raw_audio, audio_key = data, "record:" + X.content_key(data)
     snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, SNR_CLEAN, 1.0,
                     key=K["audio_snr"], disabled=not aud_on, **Q)
+    st.caption(X.audio_corruption_text(None if snr >= SNR_CLEAN else float(snr)))
     aud_msg = st.empty()
 
 snr_db = None if snr >= SNR_CLEAN else float(snr)

@@ -7,8 +7,10 @@
 
     .venv/bin/python scripts/measure_app.py [--repeats 10] [--screenshots test-artifacts/measure]
 
-Times are wall-clock from the click to the frame where the new value is on screen (polled each
-animation frame), so they include the websocket round trip, the script rerun and the browser's drawing.
+Times are wall-clock from the click (a playwright click, itself ~30-60 ms) to the moment the new value
+is on screen and the script is idle (polled every 5 ms): the websocket round trip, the script rerun and
+the browser's drawing. The same toggle on a two-element app is measured too ("reference"): Streamlit's
+own floor on this machine at that moment, so numbers taken on a busy machine can be read fairly.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from aecf.app_browser import (  # noqa: E402
     streamlit_server,
     wait_idle,
     wait_rerun,
+)
+
+SLIDER_CAPTION_JS = (
+    "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
+    ".filter(t => t.startsWith('severity')).join('|') + '#' + " + VIEW_SIGNATURE_JS
 )
 
 
@@ -79,12 +86,59 @@ def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None
             slider.focus()
             sliders = []
             for _ in range(repeats):
-                sliders.append(wait_rerun(page, lambda: page.keyboard.press("ArrowRight"), change_js=VIEW_SIGNATURE_JS))
+                # the caption under the slider is written by the script run; the new prediction comes with it
+                sliders.append(wait_rerun(page, lambda: page.keyboard.press("ArrowRight"), change_js=SLIDER_CAPTION_JS))
             out["slider_redraw_new_view"] = _summary(sliders)
             if screenshots:
                 page.screenshot(path=str(screenshots / "explore_after.png"), full_page=True)
             browser.close()
     return out
+
+
+REFERENCE_APP = """import streamlit as st
+on = st.toggle("Image", True)
+st.metric("Modalities used", "image + caption + audio" if on else "caption + audio")
+"""
+
+
+def measure_reference(repeats: int = 10) -> dict:
+    """The same toggle on a two-element app: Streamlit's own floor on this machine right now."""
+    import subprocess
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from aecf.app_browser import free_port, wait_healthy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "reference.py"
+        app.write_text(REFERENCE_APP)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_healthy(url, 60, proc)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
+                page = browser.new_page()
+                page.goto(url)
+                page.get_by_text("Modalities used").wait_for()
+                wait_idle(page)
+                used = metric_value_js("Modalities used")
+                toggle = page.locator('[data-testid="stCheckbox"]').first
+                times = []
+                for i in range(repeats + 2):
+                    want = "caption + audio" if i % 2 == 0 else "image + caption + audio"
+                    t = wait_rerun(page, toggle.click, f"{used} === {want!r}")
+                    if i >= 2:
+                        times.append(t)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return _summary(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
     args = ap.parse_args(argv)
     res = measure(args.repeats, args.screenshots, args.log)
+    res["reference_toggle_two_element_app"] = measure_reference(args.repeats)
+    import os
+
+    res["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(res, indent=2))
     return 0
 
