@@ -190,7 +190,8 @@ def mask_distribution_figure(patterns: Mapping[str, float], title: str = "Masks 
     names = list(patterns)
     fig = go.Figure(go.Bar(x=names, y=[patterns[n] for n in names], marker_color="#F08C00",
                            hovertemplate="keep %{x}: %{y:.1%}<extra></extra>"))
-    fig.update_yaxes(title="share of samples", tickformat=".0%", range=[0, 1])
+    top = max(patterns.values(), default=0.0)
+    fig.update_yaxes(title="share of samples", tickformat=".0%", range=[0, max(0.3, 1.15 * top)])
     fig.update_xaxes(title="modalities kept", type="category")
     return _compact(fig, height=280, title=title)
 
