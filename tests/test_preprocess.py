@@ -298,3 +298,23 @@ def test_caption_normalisation():
 def test_empty_caption_refused(bad):
     with pytest.raises(InputError, match="empty"):
         preprocess_caption(bad)
+
+
+def test_shipped_sample_recordings_are_accepted():
+    """Demo WAVs are cut to the word (no silence around it) or noisy; the VAD must keep them, not refuse them."""
+    from aecf.constants import ASSETS_DIR
+    from aecf.encoders.preprocess import preprocess_audio
+
+    wavs = sorted((ASSETS_DIR / "samples").glob("*.wav"))
+    assert wavs, "no sample recordings shipped"
+    for wav in wavs:
+        wave = preprocess_audio(wav)
+        assert 0.1 < len(wave) / 16000 < 2.0, wav.name
+
+
+def test_long_steady_noise_is_refused():
+    from aecf.encoders.preprocess import preprocess_audio
+
+    noise = np.random.default_rng(0).normal(0, 0.1, 16000 * 3).astype(np.float32)
+    with pytest.raises(InputError, match="No speech"):
+        preprocess_audio((noise, 16000))
