@@ -232,54 +232,26 @@ def results_markdown(results: dict) -> str:
             f"{_pm(e, ['lambda_severity_spearman'], False)} |"
         )
     rates = sorted({r for e in methods.values() for r in e.get("drop", {})}, key=float)
-    if any("map" in e.get("full", {}) for e in methods.values()):
-        lines += [
-            "",
-            "## mAP (%) under random modality drop (multi-label; acc above is per-label accuracy at p ≥ 0.5)",
-            "",
-            "| method | " + " | ".join(rates) + " |",
-            "|---|" + "---|" * len(rates),
-        ]
-        for name, e in methods.items():
-            lines.append(f"| {name} | " + " | ".join(_pm(e, ["drop", r, "map"]) for r in rates) + " |")
-    lines += [
-        "",
-        "## Accuracy (%) under random modality drop",
-        "",
-        "| method | " + " | ".join(rates) + " |",
-        "|---|" + "---|" * len(rates),
-    ]
-    for name, e in methods.items():
-        lines.append(f"| {name} | " + " | ".join(_pm(e, ["drop", r, "acc"]) for r in rates) + " |")
-    lines += [
-        "",
-        "## Raw ECE under random modality drop",
-        "",
-        "| method | " + " | ".join(rates) + " |",
-        "|---|" + "---|" * len(rates),
-    ]
-    for name, e in methods.items():
-        lines.append(f"| {name} | " + " | ".join(_pm(e, ["drop", r, "ece"], False) for r in rates) + " |")
     subsets = list(next(iter(methods.values()))["subsets"]) if methods else []
-    lines += [
-        "",
-        "## Accuracy (%) with each modality subset",
-        "",
-        "| method | " + " | ".join(subsets) + " |",
-        "|---|" + "---|" * len(subsets),
-    ]
-    for name, e in methods.items():
-        lines.append(f"| {name} | " + " | ".join(_pm(e, ["subsets", s, "acc"]) for s in subsets) + " |")
-    if any("map" in e.get("full", {}) for e in methods.values()):
-        lines += [
-            "",
-            "## mAP (%) with each modality subset",
-            "",
-            "| method | " + " | ".join(subsets) + " |",
-            "|---|" + "---|" * len(subsets),
-        ]
+    multilabel = any("map" in e.get("full", {}) for e in methods.values())
+
+    def table(title: str, group: str, columns: list[str], metric: str, pct: bool = True) -> list[str]:
+        """One row per method, one column per drop rate or subset: e[group][column][metric]."""
+        rows = ["", f"## {title}", "", "| method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
         for name, e in methods.items():
-            lines.append(f"| {name} | " + " | ".join(_pm(e, ["subsets", s, "map"]) for s in subsets) + " |")
+            rows.append(f"| {name} | " + " | ".join(_pm(e, [group, c, metric], pct) for c in columns) + " |")
+        return rows
+
+    if multilabel:
+        lines += table(
+            "mAP (%) under random modality drop (multi-label; acc above is per-label accuracy at p ≥ 0.5)",
+            "drop", rates, "map",
+        )
+    lines += table("Accuracy (%) under random modality drop", "drop", rates, "acc")
+    lines += table("Raw ECE under random modality drop", "drop", rates, "ece", pct=False)
+    lines += table("Accuracy (%) with each modality subset", "subsets", subsets, "acc")
+    if multilabel:
+        lines += table("mAP (%) with each modality subset", "subsets", subsets, "map")
     return "\n".join(lines) + "\n"
 
 
