@@ -64,5 +64,9 @@ def checkpoint_status(key: str = "") -> CheckpointStatus:
         return status
     name = getattr(m, "name", None) or (choices[0].label if choices else "default")
     method = getattr(m, "method", "?")
-    status.summary = f"Using **{name}** (method `{method}`), with its frozen image, caption and audio encoders."
+    if getattr(m, "task", "multiclass") == "multilabel":
+        status.summary = (f"Using **{name}** (method `{method}`, multi-label COCO), with its frozen open_clip image "
+                          "and caption encoders.")
+    else:
+        status.summary = f"Using **{name}** (method `{method}`), with its frozen image, caption and audio encoders."
     return status

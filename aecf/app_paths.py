@@ -15,6 +15,7 @@ ENV = {
     "features": "AECF_APP_FEATURE_DIR",
     "runs": "AECF_APP_RUNS_DIR",
     "results": "AECF_APP_RESULTS_JSON",
+    "extra_checkpoints": "AECF_APP_EXTRA_CHECKPOINTS",  # colon-separated dirs of more checkpoints (COCO)
 }
 
 
@@ -45,3 +46,15 @@ def runs_dir() -> Path:
 
 def results_json() -> Path:
     return _get("results", ROOT / "results" / "results.json")
+
+
+def extra_checkpoint_dirs() -> list[Path]:
+    """Directories of further checkpoints (e.g. COCO ones): AECF_APP_EXTRA_CHECKPOINTS (colon-separated)
+    plus <checkpoints>/coco/ when it exists. Only existing directories, each once."""
+    dirs = [Path(d) for d in os.environ.get(ENV["extra_checkpoints"], "").split(os.pathsep) if d.strip()]
+    dirs.append(checkpoint_root() / "coco")
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in {o.resolve() for o in out}:
+            out.append(d)
+    return out

@@ -46,12 +46,33 @@ def choose(methods: dict, names: list[str]) -> dict:
     return {n: methods[n] for n in names if n in methods}
 
 
+def has_map(methods: dict) -> bool:
+    """True for multi-label (COCO) results: they carry mAP, the headline metric, beside acc."""
+    return any("map" in (e.get("full") or {}) for e in methods.values())
+
+
+def results_files(current: Path | None = None) -> list[Path]:
+    """Results JSONs the Subsets page can show: the configured one, results/*.json, <features>/results/*.json."""
+    from aecf import app_paths
+
+    found = [current or app_paths.results_json()]
+    for d in (ROOT / "results", app_paths.feature_dir() / "results"):
+        if d.is_dir():
+            found += sorted(d.glob("*.json"))
+    out: list[Path] = []
+    for p in found:
+        if p.is_file() and p not in out:
+            out.append(p)
+    return out or found[:1]
+
+
 def subset_rows(methods: dict) -> list[dict]:
     """One row per (method, subset): accuracy, raw ECE, temperature-scaled ECE."""
     rows = []
     for name, entry in methods.items():
         for subset, m in entry.get("subsets", {}).items():
             rows.append({"method": name, "subset": subset, "size": subset.count("+") + 1,
+                         **({"mAP": m.get("map")} if "map" in m else {}),
                          "accuracy": m.get("acc"), "ECE": m.get("ece"), "ECE (TS)": m.get("ece_ts")})
     return rows
 
@@ -71,6 +92,9 @@ def summary_rows(methods: dict) -> list[dict]:
         rows.append({
             "method": name,
             "seeds": e.get("n_seeds", 1),
+            **({"mAP (all)": (e.get("full") or {}).get("map"),
+                "mAP @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("map"),
+                "worst subset mAP": e.get("worst_subset_map")} if "map" in (e.get("full") or {}) else {}),
             "acc (all)": (e.get("full") or {}).get("acc"),
             "ECE (all)": (e.get("full") or {}).get("ece"),
             "acc @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("acc"),

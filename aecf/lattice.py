@@ -169,8 +169,10 @@ def _viridis(c: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600) -> str:
-    """The same Hasse diagram as `lattice_figure`, as a self-contained SVG string.
+def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600,
+                class_names=None) -> str:
+    """The same Hasse diagram as `lattice_figure`, as a self-contained SVG string. `class_names`: the
+    model's classes (default: the digits); with them a node shows only the class name (e.g. COCO).
 
     The Explore page redraws on every toggle; an inline SVG costs the browser almost nothing where a
     plotly chart costs tens of milliseconds, so the page uses this and the reports use the figure."""
@@ -185,6 +187,11 @@ def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = N
     def xy(name: str) -> tuple[float, float]:
         x, level = pos[name]
         return 10 + x * (width - 20), pad_top + 14 + (top - level) * row_h
+
+    names = tuple(class_names) if class_names else None
+
+    def cls(label: int) -> str:
+        return escape(str(names[label])) if names else f"{label} ({CLASSES[label]})"
 
     status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s) in red"
     parts = [
@@ -205,12 +212,12 @@ def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = N
         ring = ' stroke="#E03131" stroke-width="3"' if name in violators else ' stroke="#343A40" stroke-width="1"'
         parts.append(
             f'<g data-subset="{escape(name)}" data-confidence="{node.confidence:.3f}">'
-            f'<title>{escape(name)}: predicts {CLASSES[node.label]} with confidence {node.confidence:.3f}</title>'
+            f'<title>{escape(name)}: predicts {cls(node.label)} with confidence {node.confidence:.3f}</title>'
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="11" fill="{_viridis(node.confidence)}"{ring}/>'
             f'<text x="{x:.1f}" y="{y + 26:.1f}" font-size="12" font-weight="600" text-anchor="middle" '
             f'paint-order="stroke" stroke="white" stroke-width="4">{escape(name)}</text>'
             f'<text x="{x:.1f}" y="{y + 40:.1f}" font-size="11" fill="#495057" text-anchor="middle" '
-            f'paint-order="stroke" stroke="white" stroke-width="4">{node.label} ({CLASSES[node.label]}) · '
+            f'paint-order="stroke" stroke="white" stroke-width="4">{cls(node.label)} · '
             f'c = {node.confidence:.2f}</text></g>'
         )
     parts.append("</svg>")

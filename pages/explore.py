@@ -39,8 +39,20 @@ labels = {c.key: c.label for c in choices}
 
 with st.sidebar:
     st.header("View")
-    ckpt = st.selectbox("Checkpoint", keys, key=K["checkpoint"], help="Shipped checkpoints and your finished runs.", **Q)
+    ckpt = st.selectbox("Checkpoint", keys, key=K["checkpoint"],
+                        help="Shipped checkpoints, your finished runs, and checkpoints under "
+                             "AECF_APP_EXTRA_CHECKPOINTS or checkpoints/coco/ (e.g. COCO).", **Q)
     st.caption(labels.get(ckpt, ckpt))
+    chosen = next((c for c in choices if c.key == ckpt), None)
+    if chosen is not None and chosen.task == "multilabel":
+        mc = st.select_slider("MC-dropout passes K", MC_CHOICES, value=20, key=K["mc_samples"], **Q)
+if chosen is not None and chosen.task == "multilabel":  # a COCO checkpoint: image + caption, top labels
+    from aecf import app_explore_coco
+
+    app_explore_coco.render(chosen, choices, int(mc), 0)
+    st.stop()
+
+with st.sidebar:
     base = st.selectbox("Baseline, side by side", base_keys, index=min(1, len(base_keys) - 1), key=K["baseline"], **Q)
     mc = st.select_slider("MC-dropout passes K", MC_CHOICES, value=20, key=K["mc_samples"], **Q)
     seed = st.number_input("Corruption seed", 0, 9999, 0, step=1, key=K["seed"], **Q)

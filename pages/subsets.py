@@ -17,8 +17,15 @@ teaching_box(
     "modalities are missing? Then open the reliability diagrams at *random drop 0.5*.",
 )
 
+from aecf import app_paths  # noqa: E402
+
+files = R.results_files(app_paths.results_json())
+with st.sidebar:
+    picked = st.selectbox("Results file", files, key="results_file", format_func=lambda p: str(p),
+                          help="results/*.json and <features>/results/*.json (e.g. a COCO evaluation).")
+    typed = st.text_input("…or a path to a results JSON", key="results_path")
 try:
-    results = R.load_results()
+    results = R.load_results(typed.strip() or picked)
 except R.ResultsUnavailable as e:
     st.warning(str(e))
     st.code(R.EVALUATE_COMMAND, language="bash")
@@ -32,6 +39,10 @@ if not chosen:
     st.stop()
 methods = R.choose(results.methods, chosen)
 meta = results.meta
+multilabel = R.has_map(results.methods)
+if multilabel:
+    st.info("Multi-label results (e.g. COCO): mAP is the headline metric and is shown where digits show accuracy; "
+            "acc and ECE are per (example, class) decision at 0.5.")
 st.caption(
     f"Test split: {meta.get('n_test', '?')} examples · ECE with {meta.get('ece_bins', 15)} bins · drop: each "
     f"modality hidden with probability r (≥ 1 kept), mean over {meta.get('mask_seeds', '?')} draws · from `{results.path.name}`."
@@ -40,18 +51,20 @@ st.caption(
 st.subheader("Summary")
 st.dataframe(R.summary_rows(methods), hide_index=True, key="summary_table",
              column_config={k: st.column_config.NumberColumn(format="%.3f") for k in
-                            ("acc (all)", "ECE (all)", "acc @ 50 % drop", "ECE @ 50 % drop", "worst subset acc",
+                            ("mAP (all)", "mAP @ 50 % drop", "worst subset mAP", "acc (all)", "ECE (all)", "acc @ 50 % drop", "ECE @ 50 % drop", "worst subset acc",
                              "monotonicity violations", "H(p)", "ρ(λ, severity)")})
 
 tab_drop, tab_subsets, tab_rel = st.tabs(["vs drop rate", "per subset", "reliability diagrams"])
 with tab_drop:
     ts = st.toggle("temperature-scaled ECE", False, key="ece_ts")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.accuracy_vs_drop(methods), key="acc_vs_drop")
+    c1.plotly_chart(figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods),
+                    key="acc_vs_drop")
     c2.plotly_chart(figures.ece_vs_drop(methods, calibrated=ts), key="ece_vs_drop")
 with tab_subsets:
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.subset_bars(methods), key="subset_acc")
+    c1.plotly_chart(R.subset_metric_figure(methods, "map", "mAP with each modality subset") if multilabel
+                    else figures.subset_bars(methods), key="subset_acc")
     c2.plotly_chart(R.subset_metric_figure(methods, "ece"), key="subset_ece")
     st.dataframe(R.subset_rows(methods), hide_index=True, key="subset_table")
 with tab_rel:

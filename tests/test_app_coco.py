@@ -1,0 +1,113 @@
+"""The app on a COCO checkpoint: discovered under AECF_APP_EXTRA_CHECKPOINTS, explored with image + caption.
+
+Module-scoped fixture (as in tests/test_coco_fusion.py): the COCO look-alike → tiny open_clip features →
+a 1-epoch AECF checkpoint, all in a tmp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixtures_coco import make_coco, write_tiny_clip  # noqa: E402
+
+from aecf.constants import ROOT  # noqa: E402
+
+PAGES = ROOT / "pages"
+
+
+@pytest.fixture(scope="module")
+def coco_ckpt(tmp_path_factory):
+    from aecf.data import coco
+    from aecf.train import main as train_main
+
+    base = tmp_path_factory.mktemp("app_coco")
+    root = make_coco(base / "coco", n_train=12, n_val=6)
+    config = write_tiny_clip(base)
+    features = base / "features"
+    rc = coco.main(["--root", str(root), "--clip", str(config), "--pretrained", "none", "--seed", "7",
+                    "--out", str(features), "--num-workers", "0", "--batch-size", "16", "--device", "cpu"])
+    assert rc == 0
+    checkpoints = base / "coco_ckpts"
+    rc = train_main(["--method", "aecf", "--features", str(features), "--out", str(checkpoints / "aecf"),
+                     "--epochs", "1", "--batch-size", "8", "--mc-samples", "2", "--no-run-dir", "--quiet"])
+    assert rc == 0
+    with np.load(features / "train.index.npz", allow_pickle=False) as z:
+        jpg = root / str(z["file_name"][0])
+    return SimpleNamespace(base=base, checkpoints=checkpoints, image=jpg, features=features)
+
+
+@pytest.fixture
+def coco_env(app_env, coco_ckpt, monkeypatch):
+    monkeypatch.setenv("AECF_APP_EXTRA_CHECKPOINTS", str(coco_ckpt.checkpoints))
+    return coco_ckpt
+
+
+def _explore(query: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / "explore.py"), default_timeout=90)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_coco_checkpoint_is_listed_with_its_task(coco_env):
+    from aecf import app_model
+
+    coco = [c for c in app_model.checkpoint_choices(include_runs=False) if c.kind == "extra"]
+    assert [c.method for c in coco] == ["aecf"]
+    assert coco[0].task == "multilabel" and "multilabel" in coco[0].label
+    assert app_model.resolve(coco[0].key) == coco[0].path
+
+
+def test_explore_a_coco_checkpoint_with_image_and_caption(coco_env):
+    from aecf import app_model
+    from aecf.app_state import URL_KEYS as K
+
+    key = next(c.key for c in app_model.checkpoint_choices(include_runs=False) if c.kind == "extra")
+    at = _explore({K["checkpoint"]: key})
+    _no_exception(at)
+    assert not [s for s in at.slider if "corruption" in s.label.lower() or "snr" in s.label.lower()]
+    assert not [t for t in at.toggle if "Audio" in t.label]
+    at.text_input(key="coco_image_path").set_value(str(coco_env.image))
+    at.text_area(key=K["caption"]).set_value("a red square on a table")
+    at.run()
+    _no_exception(at)
+    md = "\n".join(str(m.value) for m in at.markdown)
+    assert "Top labels" in md
+    assert any(m.label == "Gate entropy H(p)" for m in at.metric)
+    assert not any("log-mel" in str(c.value) for c in at.caption)
+    assert any("image + caption" == str(m.value) for m in at.metric)
+
+    at.toggle(key=K["caption_on"]).set_value(False)
+    at.run()
+    _no_exception(at)
+    assert any(str(m.value) == "image" for m in at.metric)
+    assert "Top labels" in "\n".join(str(m.value) for m in at.markdown)
+
+
+def test_subsets_page_shows_map_for_a_coco_results_file(coco_env, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from aecf.evaluate import main as evaluate_main
+
+    out = tmp_path / "coco.json"
+    rc = evaluate_main(["--features", str(coco_env.features), "--checkpoints", str(coco_env.checkpoints),
+                        "--json", str(out), "--mask-seeds", "1", "--mc-samples", "2", "--drop-rates", "0.0", "0.5",
+                        "--no-png"])
+    assert rc == 0 and "map" in json.loads(out.read_text())["methods"]["aecf"]["full"]
+    monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(out))
+    at = AppTest.from_file(str(PAGES / "subsets.py"), default_timeout=90).run()
+    _no_exception(at)
+    assert any("mAP" in str(c) for c in at.dataframe[0].value.columns)
