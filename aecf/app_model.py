@@ -70,43 +70,11 @@ def _is_clip(path: Path) -> bool:
         return False
 
 
-def _as_path(item) -> Path | None:
-    if isinstance(item, str | Path):
-        return Path(item)
-    if isinstance(item, dict):
-        for k in ("path", "weights", "file"):
-            if k in item:
-                return Path(item[k])
-        return None
-    for k in ("path", "weights", "file"):
-        if hasattr(item, k):
-            return Path(getattr(item, k))
-    return None
-
-
 def shipped_checkpoints() -> list[Path]:
-    try:
-        from aecf.inference import list_checkpoints
-    except ImportError:
-        list_checkpoints = None
-    paths: list[Path] = []
-    if list_checkpoints is not None:
-        try:
-            for item in list_checkpoints(app_paths.fusion_dir()):
-                p = _as_path(item)
-                if p is not None:
-                    paths.append(p if p.is_absolute() else ROOT / p)
-        except Exception:  # noqa: BLE001
-            paths = []
-    if not paths and app_paths.fusion_dir().is_dir():
-        paths = sorted(app_paths.fusion_dir().glob("*.safetensors"))
-    out, seen = [], set()
-    for p in paths:
-        stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-        if stem not in seen:
-            seen.add(stem)
-            out.append(stem.with_suffix(".safetensors") if not stem.is_dir() else stem)
-    return out
+    """The shipped fusion checkpoints (.safetensors paths, AECF first), seeds included (aecf.seed1, ...)."""
+    from aecf.inference import list_checkpoints
+
+    return list_checkpoints(app_paths.fusion_dir())
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:

@@ -697,3 +697,20 @@ def test_server_config_is_local_and_capped():
 
 
 
+
+
+def test_seed_checkpoints_are_distinct_choices(tmp_path, monkeypatch):
+    """aecf.seed1.safetensors must not be listed as a second 'aecf' (Path.with_suffix ate '.seed1')."""
+    import shutil
+
+    from aecf import app_model, app_paths
+    from aecf.constants import CHECKPOINT_DIR
+
+    src = CHECKPOINT_DIR / "fusion"
+    for stem in ("aecf", "aecf.seed1"):
+        for ext in (".safetensors", ".json"):
+            shutil.copy(src / f"{stem}{ext}", tmp_path / f"{stem}{ext}")
+    monkeypatch.setattr(app_paths, "fusion_dir", lambda: tmp_path)
+    keys = [c.key for c in app_model.checkpoint_choices(include_runs=False)]
+    assert sorted(keys) == ["aecf", "aecf.seed1"]
+    assert app_model.resolve("aecf.seed1").name == "aecf.seed1.safetensors"
