@@ -19,9 +19,8 @@ import subprocess
 import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 
 import numpy as np
 import soundfile as sf
@@ -284,7 +283,7 @@ def synthesize_voices(
     workers: int = 2,
     progress: bool = True,
 ) -> list[VoiceResult]:
-    """Synthesize many voices with `workers` processes; results come back in the order of `voices`.
+    """Synthesize many voices with `workers` threads; results come back in the order of `voices`.
 
     `augmentations` may depend on the engine, e.g. {"espeak": 1, "flite": 6}.
     """
@@ -298,8 +297,10 @@ def synthesize_voices(
             results[i] = synthesize_voice(voice, n_aug[i], seed)
             bar.update()
     else:
-        # spawn, not fork: the parent may hold threads (tqdm's monitor, torch) that fork would copy.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        # Threads, not processes: the work is espeak-ng/flite subprocesses and numpy/soxr calls that
+        # release the GIL. A process pool is fragile here: fork copies the parent's threads (torch, tqdm),
+        # and spawn re-runs the parent's __main__, which under Streamlit/AppTest is a page script.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(synthesize_voice, v, n_aug[i], seed): i for i, v in enumerate(voices)}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
