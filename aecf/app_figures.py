@@ -125,7 +125,7 @@ def architecture_figure() -> go.Figure:
         boxes.append((2.0, y - 0.35, 3.6, y + 0.35, f"frozen {m} encoder", MODALITY_COLORS[m] + "33"))
         boxes.append((4.1, y - 0.3, 4.9, y + 0.3, f"z<sub>{m[0]}</sub>", "#FFFFFF"))
     boxes.append((5.6, 2.0, 7.3, 3.2, "gate g<sub>φ</sub> (MLP + dropout)<br>p on the simplex<br>of present modalities", "#E5DBFF"))
-    boxes.append((5.6, 0.2, 7.3, 1.6, "fusion<br>f = Σ p<sub>m</sub> W<sub>m</sub> z<sub>m</sub>", "#D0EBFF"))
+    boxes.append((5.6, 0.2, 7.3, 1.6, "fusion<br>f = |S| · Σ p<sub>m</sub> W<sub>m</sub> z<sub>m</sub><br>(S: present modalities)", "#D0EBFF"))
     boxes.append((8.0, 0.45, 9.4, 1.35, "classifier h<sub>ψ</sub><br>→ digit", "#D3F9D8"))
     for x0, y0, x1, y1, text, color in boxes:
         fig.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=color, line={"color": "#495057", "width": 1})
