@@ -35,6 +35,7 @@ from aecf.data.cache import FeatureSplit
 from aecf.fusion import FusionModel, adaptive_lambda
 from aecf.losses import gate_entropy
 from aecf.masking import random_modality_drop
+from aecf.specialists import SPECIALISTS_DIR, load_specialists
 
 DROP_RATES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 MASK_SEEDS = 5
@@ -43,13 +44,165 @@ FUSION_CHECKPOINTS = CHECKPOINT_DIR / "fusion"
 RESULTS_DIR = ROOT / "results"
 
 
-def _calibration(model: FusionModel, logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
+CAPTION_LEVELS = ("exact", "partial", "none", "wrong")  # caption_level 0..3 of the digits benchmark
+
+
+def _calibration(
+    model: FusionModel,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    deploy_temperature: float | None = None,
+) -> dict:
+    """acc, map (macro one-vs-rest AP on the raw probabilities), ece (raw), ece_ts (the full-input
+    temperature) and, given one, ece_ts_deploy (a temperature fit under the deployment's missingness)."""
     probs = model.head_type.probs(logits)
     res = {"acc": M.accuracy(probs, labels)}
-    if M.is_multilabel(labels):
-        res["map"] = M.mean_average_precision(probs, labels)  # temperature does not change the ranking
+    res["map"] = M.mean_average_precision(probs, labels if M.is_multilabel(labels) else M.one_hot(labels, probs.shape[-1]))
     res["ece"] = M.expected_calibration_error(probs, labels)
     res["ece_ts"] = M.expected_calibration_error(model.head_type.probs(logits / temperature), labels)
+    if deploy_temperature is not None:
+        res["ece_ts_deploy"] = M.expected_calibration_error(
+            model.head_type.probs(logits / deploy_temperature), labels
+        )
+    return res
+
+
+def fit_deploy_temperature(
+    model: FusionModel, val: FeatureSplit, rate: float, mask_seeds: int = MASK_SEEDS, seed: int = 0
+) -> float:
+    """The temperature fit on validation *under the deployment's missingness*: every modality dropped with
+    probability `rate` (≥ 1 kept), `mask_seeds` draws stacked (the full-input fit when rate = 0)."""
+    present = torch.ones(val.x.shape[:2], dtype=torch.bool)
+    logits, labels = [], []
+    for s in range(mask_seeds if rate > 0 else 1):
+        keep = random_modality_drop(present, rate, torch.Generator().manual_seed(10_000 + seed * 1000 + s))
+        logits.append(model(val.x, keep)["logits"])
+        labels.append(val.label)
+    return M.fit_temperature(torch.cat(logits), torch.cat(labels))
+
+
+# ------------------------------------------------------------------------ the mechanisms at work
+
+
+def monotonicity_report(
+    confidence: torch.Tensor,
+    subsets: list[tuple[int, ...]],
+    valid: torch.Tensor,
+    modalities,
+    caption_level: torch.Tensor | None,
+    tolerance: float = M.MONOTONICITY_TOLERANCE,
+) -> dict:
+    """Violation rates on the subset lattice: "all" examples, the "consistent" ones (caption not wrong), and
+    "wrong_caption_lowers_confidence": the share of wrong-caption examples whose confidence with all their
+    modalities is lower (by more than the tolerance) than without the caption — where the paper's
+    assumption breaks and a drop is the right answer. None where the split has no caption levels.
+
+    confidence, valid: [S, N], rows in `subsets` order, every modality present (the full input)."""
+    res = {"all": M.monotonicity_violation_rate(confidence, subsets, valid, tolerance)}
+    if caption_level is None or "caption" not in modalities:
+        return {**res, "consistent": None, "wrong_caption_lowers_confidence": None}
+    wrong = caption_level.long() == CAPTION_LEVELS.index("wrong")
+    res["consistent"] = M.monotonicity_violation_rate(
+        confidence[:, ~wrong], subsets, valid[:, ~wrong], tolerance
+    )
+    c = list(modalities).index("caption")
+    everything = tuple(range(len(modalities)))
+    without = tuple(m for m in everything if m != c)
+    if wrong.any() and everything in subsets and without in subsets:
+        full, rest = confidence[subsets.index(everything)], confidence[subsets.index(without)]
+        res["wrong_caption_lowers_confidence"] = float((full[wrong] < rest[wrong] - tolerance).float().mean())
+    else:
+        res["wrong_caption_lowers_confidence"] = None
+    return res
+
+
+def acm_drop_ratios(
+    model: FusionModel,
+    x: torch.Tensor,
+    train_config: dict | None = None,
+    present: torch.Tensor | None = None,
+    rate: float | None = None,
+) -> torch.Tensor | None:
+    """Per example, how much more ACM would drop the most-trusted modality than the least-trusted one:
+    q_max / q_min [N] (1 = ModDrop), with the model's gate (eval, no dropout) at π = `rate` (default the
+    run's π_max) and the sharpness rule the run was trained with (`train_config`, the checkpoint's "train"
+    section). Uniform masking gives ones; None for a model without a gate or a run without masking. Pure:
+    the Curriculum page plots its distribution."""
+    from aecf.masking import acm_drop_probs, drop_prob_ratio
+
+    cfg = train_config or {}
+    masking = cfg.get("masking", "acm")
+    if model.gate is None or masking == "none":
+        return None
+    present = torch.ones(x.shape[:2], dtype=torch.bool) if present is None else present.bool()
+    if masking != "acm":
+        return torch.ones(x.shape[0])
+    rate = float(cfg.get("pi_max", 0.5)) if rate is None else rate
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        gate = model(x, present)["gate"]
+    model.train(was)
+    # checkpoints from before issue 10 were trained with the entropy blend
+    q = acm_drop_probs(gate, present, rate, cfg.get("acm_sharpness", "entropy"), float(cfg.get("acm_gamma", 1.0)))
+    return drop_prob_ratio(q, present)
+
+
+def checkpoint_acm_drop_ratios(path: str | Path, split: FeatureSplit) -> torch.Tensor | None:
+    """`acm_drop_ratios` of a checkpoint on a split, all modalities present, at the run's π_max."""
+    return acm_drop_ratios(load_checkpoint(path), split.x, read_checkpoint_config(path).get("train"))
+
+
+@torch.no_grad()
+def mechanisms(
+    model: FusionModel,
+    split: FeatureSplit,
+    train_config: dict | None = None,
+    mc_samples: int = MC_SAMPLES,
+    seed: int = 0,
+    lam: torch.Tensor | None = None,
+) -> dict | None:
+    """Do the gate, λ(x) and ACM act? (every input present; None for a model without a gate)
+
+    lambda_iqr_fraction: interquartile range of λ(x) over [λ_min, λ_max]; lambda_severity_spearman;
+    gate_reliability_spearman: Spearman(p_m, 1 - severity_m) per modality other than the caption;
+    caption_gate_by_level: mean caption weight per caption level; acm_adaptive_share: share of examples
+    whose most-trusted modality ACM drops ≥ 2× as often as the least-trusted (at π_max)."""
+    if model.gate is None:
+        return None
+    model.eval()
+    x = split.x
+    present = torch.ones(x.shape[:2], dtype=torch.bool)
+    gate = model(x, present)["gate"]
+    names = list(model.config.modalities)
+    res: dict = {"lambda_iqr_fraction": None, "lambda_severity_spearman": None}
+    if lam is None and float(model.uncertainty_scale) > 0:
+        torch.manual_seed(seed)
+        lam = adaptive_lambda(model, x, present, mc_samples)["lam"]
+    if lam is not None:
+        span = model.config.lambda_max - model.config.lambda_min
+        q25, q75 = torch.quantile(lam.double(), torch.tensor([0.25, 0.75], dtype=torch.float64)).tolist()
+        res["lambda_iqr_fraction"] = (q75 - q25) / span if span > 0 else None
+        rho = M.spearman(lam.numpy(), split.severity.numpy())
+        res["lambda_severity_spearman"] = None if math.isnan(rho) else rho
+    res["gate_reliability_spearman"] = {}
+    for i, m in enumerate(names):
+        if m == "caption":
+            continue
+        rho = M.spearman(gate[:, i].numpy(), (1 - split.modality_severity[:, i]).numpy())
+        res["gate_reliability_spearman"][m] = None if math.isnan(rho) else rho
+    res["caption_gate_by_level"] = None
+    if "caption" in names and split.caption_level is not None:
+        c, level = names.index("caption"), split.caption_level.long()
+        res["caption_gate_by_level"] = {
+            name: (float(gate[level == k, c].mean()) if bool((level == k).any()) else None)
+            for k, name in enumerate(CAPTION_LEVELS)
+        }
+    ratios = acm_drop_ratios(model, x, train_config, present)
+    res["acm_adaptive_share"] = None if ratios is None else float((ratios >= 2).float().mean())
+    res["acm_ratio_median"] = None if ratios is None else float(ratios.median())
+    res["gate_mean"] = {m: float(gate[:, i].mean()) for i, m in enumerate(names)}
     return res
 
 
@@ -62,9 +215,12 @@ def evaluate_model(
     mask_seeds: int = MASK_SEEDS,
     mc_samples: int = MC_SAMPLES,
     seed: int = 0,
+    train_config: dict | None = None,
 ) -> dict:
     """All test metrics of one model (see module docstring). The temperature is fit on `val` (all inputs)
-    if given, else the one stored in the model config is used."""
+    if given, else the one stored in the model config is used; with `val`, every drop rate also gets a
+    temperature fit on val under that drop rate (`ece_ts_deploy`, `temperature_deploy`). `train_config`
+    (the checkpoint's "train" section) tells `mechanisms` which ACM rule the run used."""
     model.eval()
     x, y = test.x, test.label
     n_mod = x.shape[1]
@@ -85,17 +241,25 @@ def evaluate_model(
     }
     conf = model.head_type.confidence(model.head_type.probs(sub["logits"]))
     res["monotonicity_violation_rate"] = M.monotonicity_violation_rate(conf, subsets, sub["valid"])
+    res["monotonicity"] = monotonicity_report(
+        conf, subsets, sub["valid"], model.config.modalities, test.caption_level
+    )
     res["worst_subset_acc"] = min(v["acc"] for v in res["subsets"].values())
     if M.is_multilabel(y):
         res["worst_subset_map"] = min(v["map"] for v in res["subsets"].values())
 
     res["drop"] = {}
+    res["temperature_deploy"] = {}
     for rate in drop_rates:
+        t_deploy = None
+        if val is not None:
+            t_deploy = fit_deploy_temperature(model, val, rate, mask_seeds, seed)
+            res["temperature_deploy"][_rate_key(rate)] = t_deploy
         per_seed = []
         for s in range(mask_seeds if rate > 0 else 1):
             keep = random_modality_drop(present, rate, torch.Generator().manual_seed(seed * 1000 + s))
             logits = model(x, keep)["logits"]
-            per_seed.append(_calibration(model, logits, y, temperature))
+            per_seed.append(_calibration(model, logits, y, temperature, t_deploy))
             if s == 0 and abs(rate - 0.5) < 1e-9:
                 reliability["drop_0.5"] = M.reliability_bins(model.head_type.probs(logits), y)
         res["drop"][_rate_key(rate)] = {k: float(np.mean([p[k] for p in per_seed])) for k in per_seed[0]}
@@ -103,12 +267,15 @@ def evaluate_model(
 
     res["gate_entropy"] = float(gate_entropy(out["gate"]).mean()) if out["gate"] is not None else None
     res["lambda_severity_spearman"] = None
-    if float(model.uncertainty_scale) > 0:  # trained with an adaptive λ(x)
+    lam = None
+    if float(getattr(model, "uncertainty_scale", 0.0)) > 0:  # trained with an adaptive λ(x)
         torch.manual_seed(seed)
         lam = adaptive_lambda(model, x, present, mc_samples)["lam"]
         rho = M.spearman(lam.numpy(), test.severity.numpy())
         res["lambda_severity_spearman"] = None if math.isnan(rho) else rho
         res["lambda_mean"] = float(lam.mean())
+    if getattr(model, "gate", None) is not None:
+        res["mechanisms"] = mechanisms(model, test, train_config, mc_samples, seed, lam=lam)
     return res
 
 
@@ -166,7 +333,8 @@ def evaluate_checkpoints(
     for method, paths in find_checkpoints(checkpoint_dir).items():
         per_seed = []
         for path in paths:
-            per_seed.append(evaluate_model(load_checkpoint(path), test, val, **kwargs))
+            train_config = read_checkpoint_config(path).get("train")
+            per_seed.append(evaluate_model(load_checkpoint(path), test, val, train_config=train_config, **kwargs))
             if progress:
                 r = per_seed[-1]
                 key = "map" if "map" in r["full"] else "acc"
@@ -175,6 +343,15 @@ def evaluate_checkpoints(
         entry = aggregate_seeds(per_seed)
         entry["checkpoints"] = [p.name for p in paths]
         methods[method] = entry
+    specialists = load_specialists(Path(checkpoint_dir) / SPECIALISTS_DIR)
+    if specialists is not None and tuple(specialists.modalities) == tuple(test.modalities):
+        # the reference limit: one model per modality subset, routed by which modalities are present
+        entry = aggregate_seeds([evaluate_model(specialists, test, val, **kwargs)])
+        entry["checkpoints"] = [f"{SPECIALISTS_DIR}/{name}" for name in specialists.member_names]
+        entry["reference"] = True
+        methods["specialists"] = entry
+        if progress:
+            progress(f"specialists: acc {entry['full']['acc']:.4f}, acc@0.5 {entry['drop'].get('0.5', {}).get('acc', float('nan')):.4f}")
     return {
         "methods": methods,
         "meta": {

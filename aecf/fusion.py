@@ -47,6 +47,11 @@ class FusionConfig:
     input_scale: float = 5.0  # z is multiplied by this after normalisation (keeps logits in range)
     lambda_min: float = 0.0  # λ(x) ∈ [lambda_min, lambda_max] (docs/method.md §2)
     lambda_max: float = 0.1
+    # how u(x) becomes λ(x): "quantile" — the empirical CDF of u on the training split, stored as
+    # `lambda_knots` (so λ spreads over [λ_min, λ_max]); "ratio" — r/(1+r), r = u/ū (before issue 10;
+    # checkpoints without this key load with it). docs/method.md §2
+    lambda_map: str = "quantile"
+    lambda_knots: tuple[float, ...] | None = None  # quantiles of u at levels 0, 1/n, ..., 1 (training split)
     temperature: float = 1.0  # post-hoc, fit on the validation split after training
 
     @property
@@ -60,6 +65,8 @@ class FusionConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["modalities"], d["classes"] = list(self.modalities), list(self.classes)
+        if self.lambda_knots is not None:
+            d["lambda_knots"] = [float(k) for k in self.lambda_knots]
         return d
 
     @classmethod
@@ -69,8 +76,9 @@ class FusionConfig:
         if unknown:
             raise ValueError(f"unknown fusion config keys: {sorted(unknown)}")
         d = dict(d)
-        for key in ("modalities", "classes"):
-            if key in d:
+        d.setdefault("lambda_map", "ratio")  # a checkpoint from before the quantile map
+        for key in ("modalities", "classes", "lambda_knots"):
+            if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return cls(**d)
 
@@ -151,6 +159,8 @@ class FusionModel(nn.Module):
             raise ValueError(f"unknown fusion {config.fusion!r}; choose from {FUSIONS}")
         if config.head not in HEADS:
             raise ValueError(f"unknown head {config.head!r}; choose from {tuple(HEADS)}")
+        if config.lambda_map not in LAMBDA_MAPS:
+            raise ValueError(f"unknown lambda_map {config.lambda_map!r}; choose from {LAMBDA_MAPS}")
         self.config = config
         self.head_type = HEADS[config.head]
         M, D, H = config.num_modalities, config.embed_dim, config.hidden_dim
@@ -304,14 +314,62 @@ def lambda_from_uncertainty(
     return lambda_min + (lambda_max - lambda_min) * r / (1 + r)
 
 
+LAMBDA_MAPS = ("quantile", "ratio")
+N_LAMBDA_KNOTS = 100  # the quantile map keeps u's quantiles at levels 0, 1/100, ..., 1
+
+
+def uncertainty_knots(u: torch.Tensor, n: int = N_LAMBDA_KNOTS) -> tuple[float, ...]:
+    """Quantiles of u at levels 0, 1/n, ..., 1: the knots of the quantile λ map (made non-decreasing)."""
+    q = torch.quantile(u.detach().double().flatten(), torch.linspace(0, 1, n + 1, dtype=torch.float64))
+    return tuple(float(v) for v in torch.cummax(q, dim=0).values)
+
+
+def rank_fraction(u: torch.Tensor) -> torch.Tensor:
+    """Mid-rank of each u within its batch, in (0, 1): the batch's own empirical CDF (ties share a rank)."""
+    u = u.detach()
+    less = (u.unsqueeze(0) < u.unsqueeze(1)).sum(1).to(u.dtype)
+    equal = (u.unsqueeze(0) == u.unsqueeze(1)).sum(1).to(u.dtype)
+    return (less + 0.5 * equal) / len(u)
+
+
+def cdf_from_knots(u: torch.Tensor, knots) -> torch.Tensor:
+    """F(u): piecewise-linear interpolation of the levels 0..1 through the knots (0 below, 1 above)."""
+    k = torch.as_tensor(knots, dtype=torch.float64)
+    n = len(k) - 1
+    x = u.detach().double().flatten()
+    idx = torch.searchsorted(k, x, right=True).clamp(1, n)  # k[idx-1] <= x < k[idx]
+    lo, hi = k[idx - 1], k[idx]
+    frac = torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-300), torch.ones_like(x))
+    level = ((idx - 1).double() + frac.clamp(0, 1)) / n
+    level = torch.where(x < k[0], torch.zeros_like(level), torch.where(x >= k[-1], torch.ones_like(level), level))
+    return level.reshape(u.shape).to(u.dtype)
+
+
+def lambda_from_quantile(u: torch.Tensor, knots, lambda_min: float, lambda_max: float) -> torch.Tensor:
+    """λ(x) = λ_min + (λ_max - λ_min) · F(u(x)), F the empirical CDF of u on the training split: an input
+    more uncertain than a share q of the training inputs gets the q-quantile of [λ_min, λ_max]. Monotone,
+    bounded, spread over the whole range whatever u's tail; no gradient. Without knots (during training,
+    before they exist) F is the rank within the batch."""
+    level = rank_fraction(u) if knots is None else cdf_from_knots(u, knots)
+    return lambda_min + (lambda_max - lambda_min) * level
+
+
+def map_lambda(model: FusionModel, u: torch.Tensor, scale=None) -> torch.Tensor:
+    """The model's own λ map (config.lambda_map) applied to u."""
+    cfg = model.config
+    if cfg.lambda_map == "quantile":
+        return lambda_from_quantile(u, cfg.lambda_knots, cfg.lambda_min, cfg.lambda_max)
+    if scale is None:
+        scale = model.uncertainty_scale if float(model.uncertainty_scale) > 0 else u.mean()
+    return lambda_from_uncertainty(u, scale, cfg.lambda_min, cfg.lambda_max)
+
+
 @torch.no_grad()
 def adaptive_lambda(model: FusionModel, x: torch.Tensor, present: torch.Tensor, passes: int) -> dict:
     """λ(x) from K MC-dropout passes, with the model's running uncertainty scale. Returns lam, u, mc."""
     mc = mc_forward(model, x, present, passes)
     u = predictive_uncertainty(mc["probs"])
-    scale = model.uncertainty_scale if float(model.uncertainty_scale) > 0 else u.mean()
-    lam = lambda_from_uncertainty(u, scale, model.config.lambda_min, model.config.lambda_max)
-    return {"lam": lam, "u": u, "mc": mc}
+    return {"lam": map_lambda(model, u), "u": u, "mc": mc}
 
 
 # --------------------------------------------------------------------------------------------------

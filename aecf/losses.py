@@ -24,23 +24,66 @@ def entropy_term(gate: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
 
 
 def cec_loss(
-    confidence: torch.Tensor, subsets: list[tuple[int, ...]], valid: torch.Tensor | None = None
+    confidence: torch.Tensor,
+    subsets: list[tuple[int, ...]],
+    valid: torch.Tensor | None = None,
+    margin: float = 0.0,
+    squared: bool = True,
+    pair_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Contrastive Expert Calibration: mean over (example, A ⊊ B) of max(0, c(A) - c(B))².
+    """Contrastive Expert Calibration: mean over (example, A ⊊ B) of max(0, c(A) - c(B) + margin)^k,
+    k = 2 (squared, the paper's) or 1.
 
     confidence: [S, B], c(S) of each subset (rows in `subsets` order); valid: bool [S, B], False where a
-    subset is not available for an example (then no pair ending in it counts).
+    subset is not available for an example (then no pair ending in it counts); pair_mask: bool [P, B] over
+    `subset_pairs(subsets)`, False for pairs left out (e.g. `supported_pairs`). The mean is over the pairs
+    that count.
     """
     pairs = subset_pairs(subsets)
     if not pairs:
         return confidence.new_zeros(())
     a = torch.tensor([p[0] for p in pairs], device=confidence.device)
     b = torch.tensor([p[1] for p in pairs], device=confidence.device)
-    hinge = torch.relu(confidence[a] - confidence[b]).square()  # [P, B]
-    if valid is None:
-        return hinge.mean()
-    w = valid[b].to(hinge.dtype)
+    hinge = torch.relu(confidence[a] - confidence[b] + margin)  # [P, B]
+    if squared:
+        hinge = hinge.square()
+    w = torch.ones_like(hinge) if valid is None else valid[b].to(hinge.dtype)
+    if pair_mask is not None:
+        w = w * pair_mask.to(hinge.dtype)
     return (hinge * w).sum() / w.sum().clamp_min(1.0)
+
+
+def supported_pairs(
+    log_likelihood: torch.Tensor, subsets: list[tuple[int, ...]], threshold: float
+) -> torch.Tensor:
+    """For every pair A ⊊ B (subset_pairs order) and example: does what B adds support the true label?
+
+    log_likelihood: [S, B], log p(y | only that subset) of the true label (detached). A pair is supported
+    when the model restricted to B \\ A gives the true label at least `threshold` (log of chance: 1/C);
+    where it does not, the added modalities are counter-evidence (a wrong caption), confidence may rightly
+    fall, and CEC leaves the pair alone. Returns bool [P, B].
+    """
+    index = {s: i for i, s in enumerate(subsets)}
+    rows = []
+    for a, b in subset_pairs(subsets):
+        added = tuple(m for m in subsets[b] if m not in subsets[a])
+        rows.append(log_likelihood[index[added]] >= threshold)
+    return torch.stack(rows) if rows else log_likelihood.new_zeros((0, log_likelihood.shape[1]), dtype=torch.bool)
+
+
+def gate_responsibility_loss(
+    gate: torch.Tensor, expert_log_likelihood: torch.Tensor, present: torch.Tensor, tau: float = 1.0
+) -> torch.Tensor:
+    """Cross-entropy from the experts' responsibilities to the gate: -E_x Σ_m r_m log p_m, with
+    r_m ∝ p(y | z_m)^(1/τ) over the present modalities (the posterior responsibility of expert m in a mixture
+    of experts; detached). It asks the gate to trust the modality that, alone, gives the true label the most
+    probability — exact captions over partial ones, clean images over corrupted ones, never a wrong caption.
+
+    gate: [B, M]; expert_log_likelihood: [M, B], log p(y | only modality m); present: bool [B, M].
+    """
+    logits = (expert_log_likelihood.detach().T / tau).masked_fill(~present.bool(), float("-inf"))
+    r = torch.softmax(logits, dim=1).masked_fill(~present.bool(), 0.0)
+    return -(r * torch.log(gate.clamp_min(1e-12))).sum(dim=1).mean()
 
 
 # ------------------------------------------------------------------------ the authors' public recipe

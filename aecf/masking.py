@@ -23,8 +23,41 @@ def curriculum_rate(progress: float, pi_max: float, warmup: float = 0.3) -> floa
     return pi_max * min(1.0, max(0.0, progress) / warmup)
 
 
-def acm_drop_probs(gate: torch.Tensor, present: torch.Tensor, rate: float) -> torch.Tensor:
-    """ACM: q_m(x) = π_t · [(1 - s(x)) + s(x) · n(x) · p_m(x)], clipped to [0, 0.95].
+ACM_SHARPNESS = ("power", "entropy")
+
+
+def acm_drop_probs(
+    gate: torch.Tensor, present: torch.Tensor, rate: float, sharpness: str = "entropy", gamma: float = 1.0
+) -> torch.Tensor:
+    """ACM's drop probability q [B, M] of each present modality, from the detached gate.
+
+    sharpness="power": q_m(x) = π_t · n(x) · p_m(x)^γ / Σ_{k ∈ S} p_k(x)^γ, clipped to [0, 0.95] — the
+    drop probability is proportional to the gate's trust (γ = 1) or to a sharpened version of it
+    (γ > 1); γ = 0 is ModDrop. sharpness="entropy" (before issue 10): see `acm_drop_probs_entropy`.
+    In both the mean of q over present modalities is π_t before clipping.
+    """
+    if sharpness == "entropy":
+        return acm_drop_probs_entropy(gate, present, rate)
+    if sharpness != "power":
+        raise ValueError(f"unknown ACM sharpness {sharpness!r}; choose from {ACM_SHARPNESS}")
+    gate = gate.detach()
+    n = present.sum(dim=1, keepdim=True).clamp_min(1).to(gate.dtype)
+    w = gate.clamp_min(1e-12).pow(gamma) * present
+    q = rate * n * w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    return q.clamp(0.0, MAX_DROP_PROB) * present
+
+
+def drop_prob_ratio(q: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per example, the most-dropped present modality's q over the least-dropped one's ([B]; 1 with one
+    present modality, inf when the least-dropped one has q = 0)."""
+    present = present.bool()
+    hi = q.masked_fill(~present, -float("inf")).max(dim=1).values
+    lo = q.masked_fill(~present, float("inf")).min(dim=1).values
+    return torch.where(lo > 0, hi / lo.clamp_min(1e-12), torch.where(hi > 0, float("inf"), 1.0))
+
+
+def acm_drop_probs_entropy(gate: torch.Tensor, present: torch.Tensor, rate: float) -> torch.Tensor:
+    """ACM (entropy blend): q_m(x) = π_t · [(1 - s(x)) + s(x) · n(x) · p_m(x)], clipped to [0, 0.95].
 
     s(x) = 1 - H(p(x)) / log n(x) is the gate's sharpness (1: one modality gets all the weight, 0: uniform),
     n(x) the number of present modalities. Averaged over present modalities q equals π_t, so the curriculum

@@ -58,6 +58,11 @@ def average_precision(scores, targets) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Class indices [N] -> 0/1 targets [N, C] (for one-vs-rest AP of a single-label model)."""
+    return torch.nn.functional.one_hot(labels.long(), num_classes)
+
+
 def mean_average_precision(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """mAP: the mean of the per-class AP over classes with at least one positive (macro)."""
     p = np.asarray(probs.detach().cpu().double() if torch.is_tensor(probs) else probs)

@@ -40,13 +40,23 @@ from aecf.fusion import (
     FusionConfig,
     FusionModel,
     adaptive_lambda,
-    lambda_from_uncertainty,
+    map_lambda,
     mc_forward,
     no_dropout,
     predictive_uncertainty,
+    uncertainty_knots,
 )
-from aecf.losses import cec_loss, entropy_term, expert_consistency_loss, gate_entropy, scheduled_lambda
+from aecf.losses import (
+    cec_loss,
+    entropy_term,
+    expert_consistency_loss,
+    gate_entropy,
+    gate_responsibility_loss,
+    scheduled_lambda,
+    supported_pairs,
+)
 from aecf.masking import (
+    ACM_SHARPNESS,
     acm_drop_probs,
     curriculum_rate,
     random_modality_drop,
@@ -58,6 +68,7 @@ from aecf.runs import RunWriter, create_run_dir
 ENTROPY_MODES = ("adaptive", "fixed", "schedule", "none")
 CEC_MODES = ("subset", "expert_mse", "none")
 MASKING_MODES = ("acm", "uniform", "none")
+CEC_PAIRS = ("all", "supported")
 
 
 @dataclass
@@ -89,10 +100,20 @@ class TrainConfig:
     cec_weight: float = 10.0  # β (chosen on the validation split, docs/method.md §7)
     cec_ramp_epochs: int = 0  # β ramps linearly over these epochs (authors: 5)
     cec_deterministic: bool = True  # subset rows of CEC without dropout (their noise is not a violation)
+    cec_margin: float = 0.0  # hinge max(0, c(A) - c(B) + margin)
+    cec_squared: bool = True  # squared hinge (the paper's) or plain
+    cec_pairs: str = "all"  # "all" pairs A ⊊ B | "supported": only where B \ A supports the true label
+    # gate supervision: cross-entropy from the experts' responsibilities r_m ∝ p(y|z_m)^(1/τ) to the gate
+    gate_weight: float = 0.0
+    gate_tau: float = 1.0
     # masking: ACM from the gate | uniform ModDrop | off; the rate follows π_t = π_max·min(1, t / warmup·T)
     masking: str = "acm"
     pi_max: float = 0.5
     mask_warmup: float = 0.3  # fraction of training over which π_t ramps (0: constant π_max)
+    acm_sharpness: str = "power"  # q_m ∝ p_m^γ ("power") | the entropy blend of before issue 10 ("entropy")
+    acm_gamma: float = 1.0
+    # the quantile λ map's knots: u on the training split after training, with this many MC passes
+    lambda_calibration_passes: int = 20
     # monitoring
     val_drop_rate: float = 0.5  # validation accuracy is also reported under this random drop rate
     log_every: int = 10  # steps between on_step records
@@ -102,6 +123,8 @@ class TrainConfig:
             ("entropy", self.entropy, ENTROPY_MODES),
             ("cec", self.cec, CEC_MODES),
             ("masking", self.masking, MASKING_MODES),
+            ("cec_pairs", self.cec_pairs, CEC_PAIRS),
+            ("acm_sharpness", self.acm_sharpness, ACM_SHARPNESS),
         ):
             if value not in allowed:
                 raise ValueError(f"{name}={value!r}; choose from {allowed}")
@@ -307,7 +330,7 @@ class Trainer:
                     else c.uncertainty_momentum * scale + (1 - c.uncertainty_momentum) * u.mean()
                 )
                 scale.copy_(new)
-            lam = lambda_from_uncertainty(u, scale, model.config.lambda_min, model.config.lambda_max)
+            lam = map_lambda(model, u, scale)
             gate_ref = mc["gate"].mean(dim=0)
             rec["uncertainty"] = float(u.mean())
         elif c.entropy in ("fixed", "schedule"):
@@ -322,7 +345,7 @@ class Trainer:
         if c.masking != "none":
             rate = self.mask_rate()
             q = (
-                acm_drop_probs(gate_ref, present, rate)
+                acm_drop_probs(gate_ref, present, rate, c.acm_sharpness, c.acm_gamma)
                 if c.masking == "acm"
                 else uniform_drop_probs(present, rate)
             )
@@ -334,7 +357,7 @@ class Trainer:
             for i, name in enumerate(model.config.modalities):
                 rec[f"mask_rate_{name}"] = float(dropped[:, i].sum() / present[:, i].sum().clamp_min(1))
         n_sub = 0
-        if c.cec == "subset":
+        if c.cec == "subset" or (c.gate_weight > 0 and model.gate is not None):
             sub = self.subset_masks.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
             valid = (sub == self.subset_masks.unsqueeze(1)).all(-1)
             sub = torch.where(sub.any(-1, keepdim=True), sub, present.unsqueeze(0))
@@ -364,6 +387,18 @@ class Trainer:
             total = total + c.masked_weight * loss_masked
             rec["loss_task_masked"] = loss_masked.item()
             rec["masked_acc"] = _accuracy(head, logits[1], label)
+        sub_loglik = None
+        if n_sub:
+            with torch.no_grad():
+                sub_loglik = -torch.stack([head.loss(lg, label, reduction="none") for lg in logits[R - n_sub :]])
+        if gate is not None and c.gate_weight > 0:
+            # the single-modality subset rows come first (subsets ordered by size)
+            expert_ll = sub_loglik[:n_mod]
+            loss_gate = gate_responsibility_loss(gate[0], expert_ll, present, c.gate_tau)
+            if keep is not None:
+                loss_gate = 0.5 * (loss_gate + gate_responsibility_loss(gate[1], expert_ll, keep, c.gate_tau))
+            total = total + c.gate_weight * loss_gate
+            rec["loss_gate"] = loss_gate.item()
         if gate is not None:
             h = gate_entropy(gate[0])
             rec["gate_entropy"] = h.detach().mean().item()
@@ -375,7 +410,11 @@ class Trainer:
         beta = c.cec_weight * (min(1.0, (epoch + 1) / c.cec_ramp_epochs) if c.cec_ramp_epochs > 0 else 1.0)
         if c.cec == "subset":
             conf = head.confidence(head.probs(logits[R - n_sub :]))
-            loss_cec = cec_loss(conf, self.subsets, valid)
+            pair_mask = None
+            if c.cec_pairs == "supported":
+                chance = math.log(1 / logits.shape[-1]) if head.name == "softmax" else math.log(0.5)
+                pair_mask = supported_pairs(sub_loglik, self.subsets, chance)
+            loss_cec = cec_loss(conf, self.subsets, valid, c.cec_margin, c.cec_squared, pair_mask)
             total = total + beta * loss_cec
             rec["loss_cec"] = loss_cec.item()
         elif c.cec == "expert_mse":
@@ -531,6 +570,18 @@ def train(
                 break
         if bar is not None:
             bar.close()
+        if config.entropy == "adaptive" and model.config.lambda_map == "quantile" and history["epochs"]:
+            # the λ map's knots: the quantiles of u(x) on the training split, with the inference K
+            torch.manual_seed(config.seed)
+            u = torch.cat(
+                [
+                    predictive_uncertainty(
+                        mc_forward(model, xb, torch.ones(xb.shape[:2], dtype=torch.bool), config.lambda_calibration_passes)["probs"]
+                    )
+                    for xb in split_train.x.split(2048)
+                ]
+            )
+            model.config.lambda_knots = uncertainty_knots(u)
         if split_val is not None:
             model.eval()
             with torch.no_grad():
@@ -606,6 +657,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for this small model)"
     )
+    p.add_argument(
+        "--specialists",
+        action="store_true",
+        help="train the reference specialists instead (one late-fusion model per modality subset; "
+        "--out defaults to checkpoints/fusion/specialists)",
+    )
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -648,6 +705,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if len(split_val) == 0:
         split_val = None
+    if args.specialists:
+        from aecf.constants import CHECKPOINT_DIR
+        from aecf.specialists import SPECIALISTS_DIR, train_specialists
+
+        out = args.out or str(CHECKPOINT_DIR / "fusion" / SPECIALISTS_DIR)
+        t0 = time.perf_counter()
+        train_specialists(
+            split_train, split_val, epochs=args.epochs or METHODS["late_fusion"].epochs, seed=args.seed,
+            out=out, progress=None if args.quiet else print,
+        )
+        print(f"specialists: {out} ({time.perf_counter() - t0:.1f} s)")
+        return 0
     extra = {"encoder": meta["encoder"]} if meta.get("encoder") else {}
     run_dir = None if args.no_run_dir else create_run_dir(config.method, config.seed, args.runs or RUNS_DIR)
     t0 = time.perf_counter()
