@@ -10,15 +10,65 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from aecf.errors import CheckpointError
+from aecf.files import write_atomic, write_json_atomic
 from aecf.fusion import FusionConfig, FusionModel
-from aecf.runs import write_json_atomic
 
 FORMAT = "aecf-fusion/1"
+WEIGHTS_SUFFIX = ".safetensors"
+
+
+def checkpoint_stem(path: str | Path) -> str:
+    """The checkpoint's own name: `aecf.seed1` for aecf.seed1.safetensors (Path.stem would say `aecf`
+    for `aecf.seed1`), the directory's name for a run directory's model.safetensors."""
+    path = Path(path)
+    name = path.name[: -len(WEIGHTS_SUFFIX)] if path.name.endswith(WEIGHTS_SUFFIX) else path.name
+    name = name[: -len(".json")] if name.endswith(".json") else name
+    if path.is_dir():
+        return path.name
+    return path.parent.name if name == "model" else name
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """Who a checkpoint is, read from its config without loading weights (the one place that parses it)."""
+
+    weights: Path
+    stem: str  # aecf, aecf.seed1, <run id>
+    method: str  # aecf.train.METHODS name
+    task: str  # "multiclass" (softmax head, digits) | "multilabel" (sigmoid head, COCO)
+    encoder: str  # "digits" (the shipped towers) | "open_clip" (rebuilt from `encoder_spec`)
+    encoder_spec: dict | None = None
+    problem: str | None = None  # why the config could not be read (the checkpoint is still listed)
+
+
+def checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """Identity of a checkpoint; never raises (a broken one reports `problem`, and loading it says why)."""
+    weights, _ = checkpoint_paths(path)
+    stem = checkpoint_stem(path)
+    try:
+        doc = read_checkpoint_config(path)
+    except CheckpointError as e:
+        return CheckpointInfo(weights, stem, stem.split(".")[0], "multiclass", "digits", None, str(e))
+    model = doc["model"]
+    spec = (doc.get("extra") or {}).get("encoder")
+    clip = isinstance(spec, dict) and spec.get("kind") == "open_clip"
+    return CheckpointInfo(
+        weights, stem, str(model.get("method", stem.split(".")[0])),
+        "multilabel" if model.get("head") == "sigmoid" else "multiclass",
+        "open_clip" if clip else "digits", spec if clip else None,
+    )
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """The .safetensors checkpoints in a directory, AECF first, then by name (seeds included: aecf.seed1)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("*" + WEIGHTS_SUFFIX), key=lambda p: (checkpoint_stem(p) != "aecf", checkpoint_stem(p)))
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -34,21 +84,14 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
 def save_checkpoint(
     model: FusionModel, path: str | Path, train_config: dict | None = None, extra: dict | None = None
 ) -> Path:
-    """Write weights and config atomically (temp + os.replace); returns the .safetensors path."""
-    from safetensors.torch import save_file
+    """Write weights and config atomically (aecf.files.write_atomic); returns the .safetensors path."""
+    from safetensors.torch import save
 
     weights_path, config_path = checkpoint_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": FORMAT, "model": model.config.to_dict(), "train": train_config, "extra": extra or {}}
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=weights_path.parent, prefix=f".{weights_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"format": FORMAT, "config": json.dumps(doc)})
-        os.replace(tmp, weights_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(weights_path, save(tensors, metadata={"format": FORMAT, "config": json.dumps(doc)}))
     write_json_atomic(config_path, doc)
     return weights_path
 

@@ -1,8 +1,8 @@
-"""Names, sizes and paths shared by the whole library (see docs/architecture.md)."""
+"""Names and sizes shared by the whole library (see docs/architecture.md). Paths live in aecf.paths."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from aecf.paths import ASSETS_DIR, CHECKPOINT_DIR, DATA_DIR, FEATURE_DIR, ROOT, RUNS_DIR  # noqa: F401 (aecf.paths owns them)
 
 MODALITIES: tuple[str, ...] = ("image", "caption", "audio")
 CLASSES: tuple[str, ...] = (
@@ -11,13 +11,6 @@ CLASSES: tuple[str, ...] = (
 NUM_CLASSES = len(CLASSES)
 EMBED_DIM = 64
 SAMPLE_RATE = 16_000
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data"
-CHECKPOINT_DIR = ROOT / "checkpoints"
-ASSETS_DIR = ROOT / "assets"
-FEATURE_DIR = ASSETS_DIR / "features"
-RUNS_DIR = ROOT / "runs"
 
 
 def subset_name(modalities) -> str:

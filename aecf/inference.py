@@ -17,6 +17,7 @@ The flow is one way: raw input → preprocessing → frozen encoder → embeddin
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, MODALITIES
+from aecf import paths
+from aecf.constants import MODALITIES
 from aecf.errors import CheckpointError, InputError
 
-FUSION_DIR = CHECKPOINT_DIR / "fusion"
+FUSION_DIR = paths.FUSION_DIR
 DEFAULT_CHECKPOINT = FUSION_DIR / "aecf.safetensors"
+TRAIN_SHIPPED_COMMAND = "python -m aecf train --method aecf --out checkpoints/fusion/aecf"
 _EMBED_CACHE_SIZE = 256
 
 
@@ -58,6 +61,7 @@ class Prediction:
     image_28: np.ndarray | None = None  # [28, 28] in [0, 1]: what the image tower saw
     logmel: np.ndarray | None = None  # [n_mels, T]: what the audio tower heard
     caption_text: str | None = None  # the caption after normalisation
+    wave: np.ndarray | None = None  # float32 mono 16 kHz: what the audio tower heard (after noise)
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     classes: tuple[str, ...] = ()  # the checkpoint's class names, index-aligned with probs
 
@@ -72,15 +76,6 @@ class Prediction:
     def mc_confidence(self) -> np.ndarray:
         """Per-pass confidence of the final prediction's class, the spread that λ(x) reads."""
         return self.mc_probs[:, self.label]
-
-
-def list_checkpoints(directory: str | Path = FUSION_DIR) -> list[Path]:
-    """Shipped fusion checkpoints (their .safetensors paths), AECF first."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    paths = sorted(directory.glob("*.safetensors"))
-    return sorted(paths, key=lambda p: (p.stem != "aecf", p.stem))
 
 
 def content_key(*parts) -> str:
@@ -118,7 +113,12 @@ def _raw_bytes(source) -> bytes | None:
 
 
 class Model:
-    """A fusion checkpoint plus the frozen encoders that feed it."""
+    """A fusion checkpoint plus the frozen encoders that feed it.
+
+    Safe to share between threads (the app serves every session with one Model per checkpoint): each
+    call holds the model's lock, because the embedding cache is shared and MC-dropout draws from torch's
+    global RNG. Each input is keyed once, by `content_key` of its raw content, into that one cache.
+    """
 
     def __init__(self, fusion, encoders, path: Path | None = None, name: str | None = None):
         self.fusion = fusion.eval()
@@ -130,6 +130,7 @@ class Model:
         self.modalities: tuple[str, ...] = tuple(fusion.config.modalities)
         self.classes: tuple[str, ...] = tuple(fusion.config.classes)
         self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, method={self.method!r}, modalities={self.modalities})"
@@ -146,14 +147,15 @@ class Model:
 
     # ------------------------------------------------------------------ per-modality embedding
     def _cached(self, key: str, compute) -> dict:
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        value = compute()
-        self._cache[key] = value
-        if len(self._cache) > _EMBED_CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return value
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            value = compute()
+            self._cache[key] = value
+            if len(self._cache) > _EMBED_CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return value
 
     def embed_image(self, image, corruption: float = 0.0, seed: int = 0) -> dict:
         """Preprocess (MNIST style), optionally corrupt like the benchmark, encode. Cached by content."""
@@ -231,7 +233,8 @@ class Model:
         """Predict from whichever modalities are given (None = absent), with every diagnostic.
 
         image: path, bytes, PIL.Image or ndarray; caption: str; audio: path, bytes or (samples, rate).
-        image_corruption (0..1) and audio_snr_db apply the benchmark's corruptions on purpose.
+        image_corruption (0..1) and audio_snr_db apply the benchmark's corruptions on purpose; `seed` seeds
+        them and the K MC-dropout passes, so the same call gives the same numbers.
         """
         given = {"image": image, "caption": caption, "audio": audio}
         unknown = [m for m, v in given.items() if v is not None and m not in self.modalities]
@@ -247,13 +250,22 @@ class Model:
         if audio is not None:
             parts["audio"] = self.embed_audio(audio, audio_snr_db, seed)
         return self.predict_embeddings(
-            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts
+            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts, seed=seed
         )
 
     def predict_embeddings(
-        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None
+        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None, seed: int | None = None
     ) -> Prediction:
-        """The fusion half of `predict`, for embeddings already computed (e.g. from the feature cache)."""
+        """The fusion half of `predict`, for embeddings already computed (e.g. from the feature cache).
+        With a `seed`, the K MC-dropout passes are drawn from it (the caller's RNG is left as it was)."""
+        with self._lock:
+            if seed is None:
+                return self._predict_embeddings(embeddings, mc_samples, extras)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(seed))
+                return self._predict_embeddings(embeddings, mc_samples, extras)
+
+    def _predict_embeddings(self, embeddings: dict, mc_samples: int, extras: dict | None) -> Prediction:
         from aecf.fusion import diagnose
 
         if not embeddings:
@@ -303,6 +315,7 @@ class Model:
             image_28=extras.get("image", {}).get("image_28"),
             logmel=extras.get("audio", {}).get("logmel"),
             caption_text=extras.get("caption", {}).get("caption_text"),
+            wave=extras.get("audio", {}).get("wave"),
             embeddings={m: np.asarray(e, dtype=np.float32) for m, e in embeddings.items()},
             classes=self.classes,
         )
@@ -442,24 +455,18 @@ class ClipModel(Model):
 
 def load(path: str | Path | None = None, encoders=None) -> Model:
     """The shipped AECF checkpoint (path=None), a checkpoint stem/file, or a run directory."""
-    from aecf.checkpoint import load_checkpoint
+    from aecf.checkpoint import checkpoint_info, load_checkpoint
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if path is DEFAULT_CHECKPOINT and not path.exists():
-        raise CheckpointError(
-            f"The shipped AECF checkpoint {path} is missing. Train it with "
-            "`python -m aecf train --method aecf --out checkpoints/fusion/aecf`."
-        )
-    from aecf.checkpoint import read_checkpoint_config
-
+        raise CheckpointError(f"The shipped AECF checkpoint {path} is missing. Train it with `{TRAIN_SHIPPED_COMMAND}`.")
     fusion = load_checkpoint(path)
-    spec = (read_checkpoint_config(path).get("extra") or {}).get("encoder")
-    stem = path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.name
-    name = path.parent.name if path.is_dir() or stem == "model" else stem
-    if isinstance(spec, dict) and spec.get("kind") == "open_clip":
-        return ClipModel(fusion, encoders if encoders is not None else clip_encoders(spec), path, name=name)
+    info = checkpoint_info(path)
+    if info.encoder == "open_clip":
+        return ClipModel(fusion, encoders if encoders is not None else clip_encoders(info.encoder_spec), path,
+                         name=info.stem)
     if encoders is None:
         from aecf.encoders import load_encoders
 
         encoders = load_encoders()
-    return Model(fusion, encoders, path, name=name)
+    return Model(fusion, encoders, path, name=info.stem)

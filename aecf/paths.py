@@ -1,13 +1,26 @@
-"""Where the app reads and writes. Defaults are the project's (checkpoints/, assets/, runs/); each can be
-redirected by an environment variable, read at call time, so tests and demos can point a running app at
-other files without touching the shipped ones."""
+"""Every path the project reads or writes, in one place.
+
+The defaults are the project's own folders. The app (and `aecf.load()`'s default checkpoint) read them
+through the functions below, which honour an environment variable read at call time, so tests and demos
+can point a running app at other files without touching the shipped ones.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from aecf.constants import ASSETS_DIR, CHECKPOINT_DIR, FEATURE_DIR, ROOT, RUNS_DIR
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"  # built benchmark, downloads (git-ignored)
+CHECKPOINT_DIR = ROOT / "checkpoints"  # encoders/ and fusion/
+FUSION_DIR = CHECKPOINT_DIR / "fusion"
+ENCODER_DIR = CHECKPOINT_DIR / "encoders"
+ASSETS_DIR = ROOT / "assets"
+FEATURE_DIR = ASSETS_DIR / "features"  # the shipped embedding caches
+SAMPLES_DIR = ASSETS_DIR / "samples"  # demo inputs
+RUNS_DIR = ROOT / "runs"
+RESULTS_DIR = ROOT / "results"
+RESULTS_JSON = RESULTS_DIR / "results.json"  # `python -m aecf evaluate` writes it; the Subsets page reads it
 
 ENV = {
     "checkpoints": "AECF_APP_CHECKPOINT_DIR",  # holds fusion/ and encoders/
@@ -15,7 +28,7 @@ ENV = {
     "features": "AECF_APP_FEATURE_DIR",
     "runs": "AECF_APP_RUNS_DIR",
     "results": "AECF_APP_RESULTS_JSON",
-    "extra_checkpoints": "AECF_APP_EXTRA_CHECKPOINTS",  # colon-separated dirs of more checkpoints (COCO)
+    "extra_checkpoints": "AECF_APP_EXTRA_CHECKPOINTS",  # os.pathsep-separated dirs of more checkpoints (COCO)
 }
 
 
@@ -32,8 +45,12 @@ def fusion_dir() -> Path:
     return checkpoint_root() / "fusion"
 
 
+def encoder_dir() -> Path:
+    return checkpoint_root() / "encoders"
+
+
 def samples_dir() -> Path:
-    return _get("samples", ASSETS_DIR / "samples")
+    return _get("samples", SAMPLES_DIR)
 
 
 def feature_dir() -> Path:
@@ -45,12 +62,17 @@ def runs_dir() -> Path:
 
 
 def results_json() -> Path:
-    return _get("results", ROOT / "results" / "results.json")
+    return _get("results", RESULTS_JSON)
+
+
+def results_dirs() -> list[Path]:
+    """Where results files live: results/ under the project and <features>/results/ (e.g. a COCO run)."""
+    return [RESULTS_DIR, feature_dir() / "results"]
 
 
 def extra_checkpoint_dirs() -> list[Path]:
-    """Directories of further checkpoints (e.g. COCO ones): AECF_APP_EXTRA_CHECKPOINTS (colon-separated)
-    plus <checkpoints>/coco/ when it exists. Only existing directories, each once."""
+    """Directories of further checkpoints (e.g. COCO ones): AECF_APP_EXTRA_CHECKPOINTS plus
+    <checkpoints>/coco/ when it exists. Only existing directories, each once."""
     dirs = [Path(d) for d in os.environ.get(ENV["extra_checkpoints"], "").split(os.pathsep) if d.strip()]
     dirs.append(checkpoint_root() / "coco")
     out: list[Path] = []
@@ -58,3 +80,9 @@ def extra_checkpoint_dirs() -> list[Path]:
         if d.is_dir() and d.resolve() not in {o.resolve() for o in out}:
             out.append(d)
     return out
+
+
+def show(path: str | Path) -> str:
+    """A path as a person reads it: relative to the project when it is inside it."""
+    path = Path(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

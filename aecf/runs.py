@@ -5,7 +5,7 @@
     runs/<id>/status.json      {"state": "running"|"finished"|"stopped"|"failed", "error", "updated", ...}
     runs/<id>/model.safetensors + model.json   the weights and model config (see aecf.checkpoint)
 
-Every JSON file except metrics.jsonl is replaced atomically (temp file + os.replace); metrics.jsonl is
+Every JSON file except metrics.jsonl is replaced atomically (aecf.files.write_json_atomic); metrics.jsonl is
 appended one complete line at a time and flushed, so a reader sees whole lines only (a reader should
 still skip a final line that does not parse).
 """
@@ -14,36 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
-from aecf.constants import RUNS_DIR
+from aecf.files import _json_default, write_json_atomic
+from aecf.paths import RUNS_DIR
 
 STATES = ("running", "finished", "stopped", "failed")
-
-
-def write_json_atomic(path: str | Path, obj) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=_json_default)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _json_default(o):
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def _clean(value):

@@ -4,11 +4,11 @@ import math
 
 import streamlit as st
 
-from aecf import app_masking as A
-from aecf import app_training as T
-from aecf.app_figures import curves_figure, mask_distribution_figure, per_modality_bars
-from aecf.app_ui import ensure_navigation, teaching_box
+from aecf.app import masking as A
+from aecf.app import training as T
 from aecf.constants import MODALITIES
+from aecf.figures.app import curves_figure, mask_distribution_figure, per_modality_bars
+from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
 st.title("Adaptive Curriculum Masking")

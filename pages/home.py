@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from aecf.app_cache import checkpoint_status
-from aecf.app_figures import architecture_figure
-from aecf.app_ui import ensure_navigation, teaching_box
+from aecf.app.checkpoints import checkpoint_status
+from aecf.figures.app import architecture_figure
+from pages.parts import cache
+from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
 st.title("AECF Explorer")
@@ -42,7 +43,7 @@ with right:
     )
 
 st.subheader("Loaded checkpoint")
-status = checkpoint_status()
+status = checkpoint_status(cache.checkpoint_choices(), cache.model)
 if status.problem is not None:
     st.warning(status.problem)
 else:

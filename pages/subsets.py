@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from aecf import app_results as R
-from aecf import figures
-from aecf.app_ui import ensure_navigation, teaching_box
+from aecf import figures, paths
+from aecf.app import results as R
+from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
 st.title("Subsets & calibration")
@@ -17,15 +17,13 @@ teaching_box(
     "modalities are missing? Then open the reliability diagrams at *random drop 0.5*.",
 )
 
-from aecf import app_paths  # noqa: E402
-
-files = R.results_files(app_paths.results_json())
+files = R.results_files()
 with st.sidebar:
-    picked = st.selectbox("Results file", files, key="results_file", format_func=lambda p: str(p),
-                          help="results/*.json and <features>/results/*.json (e.g. a COCO evaluation).")
-    typed = st.text_input("…or a path to a results JSON", key="results_path")
+    picked = st.selectbox("Results file", files, key="results_file", format_func=paths.show,
+                          help="results/*.json under the project and <features>/results/*.json (e.g. a COCO "
+                               "evaluation); `python -m aecf evaluate --json results/NAME.json` adds one.")
 try:
-    results = R.load_results(typed.strip() or picked)
+    results = R.load_results(picked)
 except R.ResultsUnavailable as e:
     st.warning(str(e))
     st.code(R.EVALUATE_COMMAND, language="bash")
@@ -63,9 +61,9 @@ with tab_drop:
     c2.plotly_chart(figures.ece_vs_drop(methods, calibrated=ts), key="ece_vs_drop")
 with tab_subsets:
     c1, c2 = st.columns(2)
-    c1.plotly_chart(R.subset_metric_figure(methods, "map", "mAP with each modality subset") if multilabel
+    c1.plotly_chart(figures.subset_metric_figure(methods, "map", "mAP with each modality subset") if multilabel
                     else figures.subset_bars(methods), key="subset_acc")
-    c2.plotly_chart(R.subset_metric_figure(methods, "ece"), key="subset_ece")
+    c2.plotly_chart(figures.subset_metric_figure(methods, "ece"), key="subset_ece")
     st.dataframe(R.subset_rows(methods), hide_index=True, key="subset_table")
 with tab_rel:
     condition = st.segmented_control("Inputs", ["full", "drop_0.5"], default="full", key="rel_condition", required=True,

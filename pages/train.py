@@ -4,12 +4,13 @@ import time
 
 import streamlit as st
 
-from aecf import app_paths
-from aecf import app_training as T
-from aecf.app_cache import checkpoint_choices
-from aecf.app_figures import curves_figure
-from aecf.app_state import RunBusyError, get_run_manager, list_runs, read_metrics, share_query
-from aecf.app_ui import ensure_navigation, teaching_box
+from aecf import paths
+from aecf.app import training as T
+from aecf.app.state import share_query
+from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics
+from aecf.figures.app import curves_figure
+from pages.parts.cache import checkpoint_choices
+from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
 st.title("Train a fusion layer")
@@ -27,7 +28,7 @@ teaching_box(
 )
 
 manager = get_run_manager()
-FEATURE_DIR = app_paths.feature_dir()
+FEATURE_DIR = paths.feature_dir()
 features_ready = (FEATURE_DIR / "train.npz").exists() and (FEATURE_DIR / "val.npz").exists()
 if not features_ready:
     st.warning(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aecf.app_browser import (  # noqa: E402
+from tests.support.browser import (  # noqa: E402
     VIEW_SIGNATURE_JS,
     chromium_path,
     launch_args,
@@ -108,7 +108,7 @@ def measure_reference(repeats: int = 10) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    from aecf.app_browser import free_port, wait_healthy
+    from tests.support.browser import free_port, wait_healthy
 
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "reference.py"

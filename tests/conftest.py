@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `pages.parts` and `tests.support` import from the project root
+    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +23,7 @@ def small_benchmark(tmp_path_factory) -> Path:
 
 # =====================================================================================================
 # AECF Explorer app (tests/test_app.py, tests/test_browser.py) — owned by the app; append below, do not
-# edit above. Everything the app reads is redirected with AECF_APP_* variables (aecf/app_paths.py).
+# edit above. Everything the app reads is redirected with AECF_APP_* variables (aecf/paths.py).
 # =====================================================================================================
 
 
@@ -26,14 +31,14 @@ def _app_assets(root: Path) -> dict[str, Path]:
     """Checkpoints, samples, features and results for the app tests, in `root`.
 
     The shipped encoders, fusion checkpoints and samples are used when they exist (copied, so that tests
-    may break their copies); otherwise stand-ins from aecf.app_devassets (untrained encoders, fusion
+    may break their copies); otherwise stand-ins from tests.support.devassets (untrained encoders, fusion
     trained 1 epoch on synthetic embeddings). Features are always a small synthetic cache (fast runs)."""
     import shutil
 
     import torch
 
-    from aecf import app_devassets
     from aecf.constants import ASSETS_DIR, CHECKPOINT_DIR
+    from tests.support import devassets as app_devassets
 
     torch.set_num_threads(1)
     features = app_devassets.build_features(root / "features")
@@ -81,7 +86,7 @@ def app_env(app_assets, tmp_path, monkeypatch) -> dict[str, Path]:
     """Point the app at the test assets and a fresh runs/ dir; clear Streamlit's caches and the run manager."""
     import streamlit as st
 
-    from aecf import app_state
+    from aecf.app import training
 
     env = {**app_assets, "runs": tmp_path / "runs"}
     monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(env["checkpoints"]))
@@ -89,11 +94,11 @@ def app_env(app_assets, tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("AECF_APP_FEATURE_DIR", str(env["features"]))
     monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(env["results"]))
     monkeypatch.setenv("AECF_APP_RUNS_DIR", str(env["runs"]))
-    monkeypatch.setattr(app_state, "_MANAGER", None)
+    monkeypatch.setattr(training, "_MANAGER", None)
     st.cache_data.clear()
     st.cache_resource.clear()
     yield env
-    manager = app_state._MANAGER
+    manager = training._MANAGER
     if manager is not None:
         manager.stop()
         manager.join(30)

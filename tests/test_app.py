@@ -1,4 +1,4 @@
-"""The AECF Explorer app: its helpers (aecf/app_*.py, aecf/lattice.py) and every page through AppTest.
+"""The AECF Explorer app: its view-models (aecf/app/, aecf/lattice.py) and every page through AppTest.
 
 Pages run against the test assets of the `app_env` fixture (tests/conftest.py): copies of the shipped
 checkpoints and samples when they exist, stand-ins otherwise, a small synthetic feature cache, a fresh
@@ -15,7 +15,8 @@ import wave
 import numpy as np
 import pytest
 
-from aecf.constants import ROOT, SAMPLE_RATE
+from aecf.constants import SAMPLE_RATE
+from aecf.paths import ROOT
 
 APP = str(ROOT / "app.py")
 PAGES = ROOT / "pages"
@@ -74,7 +75,7 @@ def wav_bytes(samples: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
 
 def sample_wav(env) -> bytes:
     """The recording the Explore page starts with (a digit that also has an image sample)."""
-    from aecf.app_explore import default_samples, list_samples
+    from aecf.app.samples import default_samples, list_samples
 
     _, name = default_samples(list_samples("image", env["samples"]), list_samples("audio", env["samples"]))
     return (env["samples"] / name).read_bytes()
@@ -139,7 +140,7 @@ def test_lattice_figure_and_svg_mark_violations():
 
 
 def test_explore_state_round_trips_through_the_url():
-    from aecf.app_state import ExploreState
+    from aecf.app.state import ExploreState
 
     s = ExploreState(checkpoint="run:20260101-aecf-s0", image_on=False, image_severity=0.35, audio_snr=-5.0,
                      caption="an odd number", seed=3, mc_samples=5, image_source="draw")
@@ -150,7 +151,7 @@ def test_explore_state_round_trips_through_the_url():
 
 
 def test_explore_state_ignores_bad_values():
-    from aecf.app_state import SNR_CLEAN, ExploreState
+    from aecf.app.state import SNR_CLEAN, ExploreState
 
     s = ExploreState.from_query({"isev": "7", "snr": "nan-ish", "k": "3", "isrc": "ftp", "img_on": "maybe", "seed": "-4"})
     assert s.image_severity == 1.0 and s.audio_snr == SNR_CLEAN and s.mc_samples == 20
@@ -159,7 +160,7 @@ def test_explore_state_ignores_bad_values():
 
 def test_explore_widget_keys_are_the_url_keys():
     source = (PAGES / "explore.py").read_text()
-    from aecf.app_state import URL_KEYS
+    from aecf.app.state import URL_KEYS
 
     for field in URL_KEYS:
         assert f'key=K["{field}"]' in source, field
@@ -186,7 +187,7 @@ def _fake_target(steps: int = 50, delay: float = 0.01, fail: bool = False):
 
 def test_run_manager_one_run_at_a_time_and_stop(tmp_path):
     from aecf import runs
-    from aecf.app_state import RunBusyError, RunManager, list_runs
+    from aecf.app.training import RunBusyError, RunManager, list_runs
 
     manager = RunManager(tmp_path, target=_fake_target(steps=10_000))
     run_id = manager.start({"method": "aecf", "seed": 0, "epochs": 1})
@@ -206,7 +207,7 @@ def test_run_manager_one_run_at_a_time_and_stop(tmp_path):
 
 def test_run_manager_records_failures(tmp_path):
     from aecf import runs
-    from aecf.app_state import RunManager
+    from aecf.app.training import RunManager
 
     manager = RunManager(tmp_path, target=_fake_target(steps=2, fail=True))
     run_id = manager.start({"method": "aecf", "seed": 0})
@@ -219,7 +220,7 @@ def test_stale_running_run_is_reported_interrupted(tmp_path):
     import os
 
     from aecf import runs
-    from aecf.app_state import STALE_AFTER_S, read_run
+    from aecf.app.training import STALE_AFTER_S, read_run
 
     run_dir = runs.create_run_dir("aecf", 0, tmp_path)
     writer = runs.RunWriter(run_dir)
@@ -234,8 +235,7 @@ def test_stale_running_run_is_reported_interrupted(tmp_path):
 def test_real_training_run_in_the_background(app_env):
     """A 1-epoch aecf run on the (synthetic) feature cache through the same thread the Train page uses."""
     from aecf import runs
-    from aecf.app_state import RunManager
-    from aecf.app_training import TrainKnobs
+    from aecf.app.training import RunManager, TrainKnobs
 
     manager = RunManager(app_env["runs"])
     run_id = manager.start(TrainKnobs(method="aecf", epochs=1, mc_samples=2).to_config())
@@ -251,7 +251,7 @@ def test_real_training_run_in_the_background(app_env):
 
 
 def test_training_knobs_map_to_the_train_config():
-    from aecf.app_training import applicable_knobs, make_train_config
+    from aecf.app.training import applicable_knobs, make_train_config
 
     cfg = make_train_config({"method": "aecf", "epochs": 2, "seed": 5, "lambda_max": 0.3, "mc_samples": 6,
                              "cec_weight": 2.0, "acm": False, "pi_max": 0.7})
@@ -264,7 +264,7 @@ def test_training_knobs_map_to_the_train_config():
 
 
 def test_curve_series_from_metrics_rows():
-    from aecf.app_training import curve_series, run_summary
+    from aecf.app.training import curve_series, run_summary
 
     rows = [{"kind": "step", "epoch": 0, "step": i, "loss": 2 - i / 10, "mask_rate": 0.1 * i, "mask_rate_image": 0.2}
             for i in range(4)]
@@ -277,7 +277,7 @@ def test_curve_series_from_metrics_rows():
 
 
 def test_mask_simulator_uses_the_real_sampler():
-    from aecf.app_masking import entropy, gate_with_entropy, normalise_gate, simulate_masks
+    from aecf.app.masking import entropy, gate_with_entropy, normalise_gate, simulate_masks
 
     present = ("image", "caption", "audio")
     gate = gate_with_entropy(0.4, "image", present)
@@ -293,7 +293,7 @@ def test_mask_simulator_uses_the_real_sampler():
 
 
 def test_equations_come_from_method_md_with_fallbacks(tmp_path):
-    from aecf.app_teaching import TOPICS, equations
+    from aecf.app.teaching import TOPICS, equations
 
     doc = tmp_path / "method.md"
     doc.write_text("Intro\n$$\nH(p) = \\text{from the docs}\n$$\n")
@@ -303,7 +303,8 @@ def test_equations_come_from_method_md_with_fallbacks(tmp_path):
 
 
 def test_samples_captions_and_canvas():
-    from aecf import app_explore as X
+    from aecf.app import samples as X
+    from aecf.app.explore import canvas_image
 
     assert X.sample_digit("mnist_7.png") == 7 and X.sample_digit("spoken_5_noisy_0db.wav") == 5
     assert X.sample_digit("canvas.png") is None
@@ -312,15 +313,15 @@ def test_samples_captions_and_canvas():
     ex = [X.CaptionExample("exact", "a hand-drawn 7", 7)]
     assert X.default_caption(7, ex) == "a hand-drawn 7" and X.default_caption(2, ex) == "a handwritten two"
     blank = np.zeros((50, 50, 4), np.uint8)
-    assert X.canvas_image(blank) is None and X.canvas_image(None) is None
+    assert canvas_image(blank) is None and canvas_image(None) is None
     blank[10:40, 20:25] = 255
-    assert X.canvas_image(blank).max() == 255
+    assert canvas_image(blank).max() == 255
     with pytest.raises(Exception, match="not a sample"):
         X.sample_path("../secrets.txt")
 
 
 def test_caption_examples_parse_the_shipped_format(tmp_path):
-    from aecf.app_explore import caption_examples
+    from aecf.app.samples import caption_examples
 
     (tmp_path / "captions.txt").write_text("# level\tcaption\tdigit\nexact\ta hand-drawn 7\t7\nwrong\t8\t5\njust text\n")
     ex = caption_examples(tmp_path)
@@ -329,7 +330,7 @@ def test_caption_examples_parse_the_shipped_format(tmp_path):
 
 
 def test_guard_turns_errors_into_messages():
-    from aecf.app_guard import guarded
+    from aecf.app.problems import guarded
     from aecf.errors import CheckpointError, InputError
 
     def fail(e):
@@ -345,7 +346,7 @@ def test_guard_turns_errors_into_messages():
 
 
 def test_results_loading(tmp_path):
-    from aecf.app_results import EVALUATE_COMMAND, ResultsUnavailable, load_results, subset_rows
+    from aecf.app.results import EVALUATE_COMMAND, ResultsUnavailable, load_results, subset_rows
 
     with pytest.raises(ResultsUnavailable, match="python -m aecf evaluate"):
         load_results(tmp_path / "none.json")
@@ -471,9 +472,9 @@ def test_explore_records_audio(app_env):
 
 BAD_INPUTS = [
     ("image", "corrupt.png", b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50, "not a readable image"),
-    ("image", "notes.txt", b"just some text, not a picture", "not a readable image"),
+    ("image", "notes.png", b"just some text, not a picture", "not a readable image"),  # a text file named .png
     ("audio", "song.wav", b"RIFF....WAVEfmt garbage", "not readable audio"),
-    ("audio", "photo.png", None, "not readable audio"),  # an image uploaded as audio
+    ("audio", "photo.mp3", None, "not readable audio"),  # an image named like a recording
 ]
 
 
@@ -488,6 +489,27 @@ def test_explore_bad_uploads_are_clear_errors(app_env, modality, name, data, mes
     assert any(message in s for s in texts(at, "error")), texts(at, "error")
     # the other modalities still give a prediction
     assert metric(at, "Modalities used")
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_explore_uploader_says_what_it_takes(app_env, fmt):
+    """The uploader declares every format it reads (its help says them), and GIF / WebP do work."""
+    from PIL import Image
+
+    from aecf.app.explore import IMAGE_TYPES, IMAGE_TYPES_TEXT
+
+    at = page("explore", {"isrc": "upload"})
+    up = at.file_uploader(key="img_upload")
+    assert sorted(up.proto.type) == sorted(f".{t}" for t in IMAGE_TYPES) and IMAGE_TYPES_TEXT in up.proto.help
+    assert fmt.lower() in IMAGE_TYPES_TEXT.lower()
+    img = np.zeros((64, 64), np.uint8)
+    img[12:52, 28:36] = 255
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format=fmt)
+    at.file_uploader(key="img_upload").upload(f"one.{fmt.lower()}", buf.getvalue(), f"image/{fmt.lower()}").run()
+    no_exception(at)
+    assert not at.error, texts(at, "error")
+    assert metric(at, "Modalities used") == "image + caption + audio"
 
 
 def test_explore_fifty_megapixel_image_is_refused(app_env):
@@ -610,7 +632,7 @@ def test_curriculum_reads_a_run(app_env):
 
 
 def test_train_page_runs_one_epoch(app_env):
-    from aecf.app_state import get_run_manager
+    from aecf.app.training import get_run_manager
 
     at = page("train", timeout=120)
     no_exception(at)
@@ -640,7 +662,7 @@ def test_train_page_runs_one_epoch(app_env):
 def test_finished_run_opens_in_explore(app_env, monkeypatch):
     import streamlit as st
 
-    from aecf.app_state import RunManager
+    from aecf.app.training import RunManager
 
     manager = RunManager(app_env["runs"])
     run_id = manager.start({"method": "late_fusion", "epochs": 1, "seed": 0})
@@ -658,7 +680,7 @@ def test_finished_run_opens_in_explore(app_env, monkeypatch):
 
 
 def test_train_page_stop_button(app_env, monkeypatch):
-    from aecf import app_state
+    from aecf.app import training as app_state
 
     manager = app_state.RunManager(app_env["runs"], target=_fake_target(steps=100_000))
     monkeypatch.setattr(app_state, "_MANAGER", manager)
@@ -703,14 +725,15 @@ def test_seed_checkpoints_are_distinct_choices(tmp_path, monkeypatch):
     """aecf.seed1.safetensors must not be listed as a second 'aecf' (Path.with_suffix ate '.seed1')."""
     import shutil
 
-    from aecf import app_model, app_paths
-    from aecf.constants import CHECKPOINT_DIR
+    from aecf import paths
+    from aecf.app import checkpoints as app_model
+    from aecf.paths import CHECKPOINT_DIR
 
     src = CHECKPOINT_DIR / "fusion"
     for stem in ("aecf", "aecf.seed1"):
         for ext in (".safetensors", ".json"):
             shutil.copy(src / f"{stem}{ext}", tmp_path / f"{stem}{ext}")
-    monkeypatch.setattr(app_paths, "fusion_dir", lambda: tmp_path)
+    monkeypatch.setattr(paths, "fusion_dir", lambda: tmp_path)
     keys = [c.key for c in app_model.checkpoint_choices(include_runs=False)]
     assert sorted(keys) == ["aecf", "aecf.seed1"]
     assert app_model.resolve("aecf.seed1").name == "aecf.seed1.safetensors"

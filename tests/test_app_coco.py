@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures_coco import make_coco, write_tiny_clip  # noqa: E402
 
-from aecf.constants import ROOT  # noqa: E402
+from aecf.paths import ROOT  # noqa: E402
 
 PAGES = ROOT / "pages"
 
@@ -63,7 +63,7 @@ def _no_exception(at):
 
 
 def test_coco_checkpoint_is_listed_with_its_task(coco_env):
-    from aecf import app_model
+    from aecf.app import checkpoints as app_model
 
     coco = [c for c in app_model.checkpoint_choices(include_runs=False) if c.kind == "extra"]
     assert [c.method for c in coco] == ["aecf"]
@@ -72,8 +72,8 @@ def test_coco_checkpoint_is_listed_with_its_task(coco_env):
 
 
 def test_explore_a_coco_checkpoint_with_image_and_caption(coco_env):
-    from aecf import app_model
-    from aecf.app_state import URL_KEYS as K
+    from aecf.app import checkpoints as app_model
+    from aecf.app.state import URL_KEYS as K
 
     key = next(c.key for c in app_model.checkpoint_choices(include_runs=False) if c.kind == "extra")
     at = _explore({K["checkpoint"]: key})

@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from aecf.constants import ROOT
+from aecf.paths import ROOT
 
 pytestmark = [
     pytest.mark.browser,
@@ -23,8 +23,8 @@ SHOTS = ROOT / "test-artifacts" / "browser"
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from aecf.app_browser import streamlit_server
-    from aecf.app_devassets import build_features
+    from tests.support.browser import streamlit_server
+    from tests.support.devassets import build_features
 
     runs = tmp_path_factory.mktemp("browser-runs")
     # a bigger (synthetic) cache than the AppTests use, so that a 3-epoch run lasts long enough to watch
@@ -46,7 +46,7 @@ def fake_mic_wav(app_assets, tmp_path_factory):
     """The sample recording, padded with silence: what chromium's fake microphone plays (in a loop)."""
     import soundfile as sf
 
-    from aecf.app_explore import default_samples, list_samples
+    from aecf.app.samples import default_samples, list_samples
 
     _, name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
     wave, sr = sf.read(app_assets["samples"] / name, dtype="float32")
@@ -60,7 +60,7 @@ def fake_mic_wav(app_assets, tmp_path_factory):
 def browser(fake_mic_wav):
     from playwright.sync_api import sync_playwright
 
-    from aecf.app_browser import chromium_path, launch_args
+    from tests.support.browser import chromium_path, launch_args
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=launch_args(fake_audio=fake_mic_wav))
@@ -87,13 +87,13 @@ def shot(page, name: str, height: int = 2400) -> None:
 
 
 def _used(page) -> str:
-    from aecf.app_browser import metric_value_js
+    from tests.support.browser import metric_value_js
 
     return page.evaluate(f"() => {metric_value_js('Modalities used')}")
 
 
 def _wait_used(page, want: str, timeout_ms: float = 60_000) -> None:
-    from aecf.app_browser import metric_value_js
+    from tests.support.browser import metric_value_js
 
     page.wait_for_function(
         f"() => !!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]') "
@@ -120,7 +120,7 @@ def _gate_texts(page) -> list[str]:
 
 
 def test_explore_end_to_end(page, server, app_assets, tmp_path):
-    from aecf.app_browser import wait_idle, wait_rerun
+    from tests.support.browser import wait_idle, wait_rerun
 
     # a deep link opened as the first request of a fresh server still goes through st.navigation
     page.goto(f"{server}/explore")
@@ -143,7 +143,7 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     _wait_used(page, "caption + audio")  # upload chosen, nothing uploaded yet: the image counts as missing
     image_col.locator("input[type=file]").set_input_files(str(img_path))
     _wait_used(page, "image + caption + audio")
-    from aecf.app_explore import default_samples, list_samples
+    from aecf.app.samples import default_samples, list_samples
 
     _, wav_name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
     audio_col.get_by_role("radio", name="upload").click()
@@ -193,7 +193,7 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
 
 
 def test_draw_a_digit_on_the_canvas(page, server):
-    from aecf.app_browser import wait_idle
+    from tests.support.browser import wait_idle
 
     page.goto(f"{server}/explore?isrc=draw&tab=What+the+model+sees")
     page.get_by_text("Prediction:").first.wait_for()
@@ -215,7 +215,7 @@ def test_draw_a_digit_on_the_canvas(page, server):
 def test_training_run_grows_live(page, server):
     import re
 
-    from aecf.app_browser import wait_idle, wait_rerun
+    from tests.support.browser import wait_idle, wait_rerun
 
     page.goto(f"{server}/train")
     page.get_by_text("Train a fusion layer").first.wait_for()
@@ -245,7 +245,7 @@ def test_training_run_grows_live(page, server):
 
 
 def test_other_pages_render(page, server):
-    from aecf.app_browser import wait_idle
+    from tests.support.browser import wait_idle
 
     for path, text in (("", "AECF Explorer"), ("subsets", "Subsets & calibration"), ("curriculum", "Adaptive Curriculum Masking")):
         page.goto(f"{server}/{path}")

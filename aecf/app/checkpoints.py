@@ -3,25 +3,26 @@
 Checkpoint choices are the shipped fusion checkpoints (aecf.inference.list_checkpoints) plus every
 training run that saved a model. A choice is identified by a string that fits in a URL: "" for the
 default shipped AECF checkpoint, a shipped checkpoint's name, "run:<id>", or "extra:<i>:<name>" for a
-checkpoint in the i-th extra directory (app_paths.extra_checkpoint_dirs: AECF_APP_EXTRA_CHECKPOINTS,
+checkpoint in the i-th extra directory (paths.extra_checkpoint_dirs: AECF_APP_EXTRA_CHECKPOINTS,
 checkpoints/coco/), e.g. a COCO one. Each choice carries its task ("multiclass" or "multilabel").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from aecf import app_paths
-from aecf.constants import ROOT
+from aecf import paths
+from aecf.app.problems import describe
+from aecf.checkpoint import checkpoint_info, checkpoint_stem, list_checkpoints
 from aecf.errors import CheckpointError
-
-TRAIN_SHIPPED_COMMAND = "python -m aecf train --method aecf --out checkpoints/fusion/aecf"
+from aecf.inference import TRAIN_SHIPPED_COMMAND
 
 
 @dataclass(frozen=True)
 class CheckpointChoice:
-    key: str  # "" (default), "<name>" (shipped) or "run:<id>"
+    key: str  # "" (default), "<name>" (shipped), "run:<id>" or "extra:<i>:<name>"
     label: str
     path: Path
     method: str
@@ -29,58 +30,24 @@ class CheckpointChoice:
     task: str = "multiclass"  # "multilabel" for a sigmoid head (COCO)
 
 
-def _method_of(path: Path) -> str:
-    try:
-        from aecf.checkpoint import read_checkpoint_config
-
-        return str(read_checkpoint_config(path)["model"].get("method", path.stem.split(".")[0]))
-    except Exception:  # noqa: BLE001 - a broken checkpoint is still listed; loading it reports why
-        return path.stem.split(".")[0]
-
-
-def _task_of(path: Path) -> str:
-    try:
-        from aecf.checkpoint import read_checkpoint_config
-
-        return "multilabel" if read_checkpoint_config(path)["model"].get("head") == "sigmoid" else "multiclass"
-    except Exception:  # noqa: BLE001
-        return "multiclass"
-
-
-def _stem(p: Path) -> str:
-    return p.name[: -len(".safetensors")] if p.name.endswith(".safetensors") else p.name
-
-
 def extra_checkpoints() -> list[tuple[str, Path]]:
     """(key, weights path) of every checkpoint in the extra directories."""
     out = []
-    for i, d in enumerate(app_paths.extra_checkpoint_dirs()):
-        for p in sorted(d.glob("*.safetensors"), key=lambda p: (_stem(p) != "aecf", _stem(p))):
-            out.append((f"extra:{i}:{_stem(p)}", p))
+    for i, d in enumerate(paths.extra_checkpoint_dirs()):
+        for p in list_checkpoints(d):
+            out.append((f"extra:{i}:{checkpoint_stem(p)}", p))
     return out
-
-
-def _is_clip(path: Path) -> bool:
-    try:
-        from aecf.checkpoint import read_checkpoint_config
-
-        spec = (read_checkpoint_config(path).get("extra") or {}).get("encoder")
-        return isinstance(spec, dict) and spec.get("kind") == "open_clip"
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def shipped_checkpoints() -> list[Path]:
     """The shipped fusion checkpoints (.safetensors paths, AECF first), seeds included (aecf.seed1, ...)."""
-    from aecf.inference import list_checkpoints
-
-    return list_checkpoints(app_paths.fusion_dir())
+    return list_checkpoints(paths.fusion_dir())
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:
     if runs_dir is not None:
         return Path(runs_dir)
-    from aecf.app_state import get_run_manager
+    from aecf.app.training import get_run_manager
 
     return get_run_manager().runs_dir
 
@@ -89,14 +56,14 @@ def checkpoint_choices(runs_dir: str | Path | None = None, include_runs: bool = 
     """Shipped checkpoints first (AECF first among them), then finished runs with a saved model."""
     choices = []
     for p in shipped_checkpoints():
-        name = p.name[: -len(".safetensors")] if p.name.endswith(".safetensors") else p.name
-        task = _task_of(p)
-        label = f"{name} (shipped)" if task == "multiclass" else f"{name} (shipped, {task})"
-        choices.append(CheckpointChoice(name, label, p, _method_of(p), "shipped", task))
+        info = checkpoint_info(p)
+        label = f"{info.stem} (shipped)" if info.task == "multiclass" else f"{info.stem} (shipped, {info.task})"
+        choices.append(CheckpointChoice(info.stem, label, p, info.method, "shipped", info.task))
     choices.sort(key=lambda c: (c.method != "aecf", c.key != "aecf", c.key))
     for key, p in extra_checkpoints():
-        task = _task_of(p)
-        choices.append(CheckpointChoice(key, f"{_stem(p)} in {_show(p.parent)} ({task})", p, _method_of(p), "extra", task))
+        info = checkpoint_info(p)
+        choices.append(CheckpointChoice(key, f"{info.stem} in {paths.show(p.parent)} ({info.task})", p, info.method,
+                                        "extra", info.task))
     if include_runs:
         from aecf import runs
 
@@ -104,9 +71,9 @@ def checkpoint_choices(runs_dir: str | Path | None = None, include_runs: bool = 
             weights = run_dir / "model.safetensors"
             status = runs.read_status(run_dir) or {}
             if weights.exists() and status.get("state") in ("finished", "stopped"):
-                task = _task_of(weights)
-                label = f"{run_dir.name} (your run)" if task == "multiclass" else f"{run_dir.name} (your run, {task})"
-                choices.append(CheckpointChoice(f"run:{run_dir.name}", label, weights, _method_of(weights), "run", task))
+                info = checkpoint_info(weights)
+                label = f"{run_dir.name} (your run)" if info.task == "multiclass" else f"{run_dir.name} (your run, {info.task})"
+                choices.append(CheckpointChoice(f"run:{run_dir.name}", label, weights, info.method, "run", info.task))
     return choices
 
 
@@ -121,13 +88,13 @@ def resolve(key: str, runs_dir: str | Path | None = None) -> Path | None:
         return _runs_dir(runs_dir) / run_id / "model.safetensors"
     if key.startswith("extra:"):
         idx, _, name = key[6:].partition(":")
-        dirs = app_paths.extra_checkpoint_dirs()
+        dirs = paths.extra_checkpoint_dirs()
         if not idx.isdigit() or int(idx) >= len(dirs) or not name or "/" in name or "\\" in name or name in (".", ".."):
             raise CheckpointError(f"{key!r} is not a checkpoint in the extra checkpoint directories.")
         return dirs[int(idx)] / f"{name}.safetensors"
     if "/" in key or "\\" in key or key in (".", ".."):
         raise CheckpointError(f"{key!r} is not a checkpoint name.")
-    return app_paths.fusion_dir() / f"{key}.safetensors"
+    return paths.fusion_dir() / f"{key}.safetensors"
 
 
 def load_model(key: str = ""):
@@ -138,29 +105,22 @@ def load_model(key: str = ""):
         shipped = shipped_checkpoints()
         if not shipped:
             raise CheckpointError(
-                f"No fusion checkpoint in {_show(app_paths.fusion_dir())}/. Train the shipped one with `{TRAIN_SHIPPED_COMMAND}`."
+                f"No fusion checkpoint in {paths.show(paths.fusion_dir())}/. Train the shipped one with `{TRAIN_SHIPPED_COMMAND}`."
             )
         path = shipped[0]
     if not path.exists():
-        raise CheckpointError(f"Checkpoint {_show(path)} not found.")
+        raise CheckpointError(f"Checkpoint {paths.show(path)} not found.")
     try:
         from aecf.encoders import load_encoders
         from aecf.inference import load
 
-        if _task_of(path) == "multilabel" or _is_clip(path):
+        if checkpoint_info(path).encoder == "open_clip":
             return load(path)  # a COCO checkpoint rebuilds its own open_clip encoders from its spec
-        return load(path, encoders=load_encoders(app_paths.checkpoint_root()))
-    except ImportError as e:
-        raise CheckpointError(f"The inference module is not available yet ({e}).") from e
+        return load(path, encoders=load_encoders(paths.checkpoint_root()))
     except FileNotFoundError as e:
         raise CheckpointError(
             f"No fusion checkpoint found ({e}). Train the shipped one with `{TRAIN_SHIPPED_COMMAND}`."
         ) from e
-
-
-def _show(path: Path) -> str:
-    path = Path(path)
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def baseline_choices(choices: list[CheckpointChoice]) -> list[CheckpointChoice]:
@@ -174,3 +134,28 @@ def same_directory_baselines(choices: list[CheckpointChoice], chosen: Checkpoint
     """Checkpoints of the same task in the chosen one's directory with a different method (a COCO baseline)."""
     return [c for c in choices if c.key != chosen.key and c.task == chosen.task and c.method != chosen.method
             and c.path.parent == chosen.path.parent]
+
+
+def model_summary(model) -> str:
+    """One sentence: which checkpoint is in use, with which encoders."""
+    if getattr(model, "task", "multiclass") == "multilabel":
+        return (f"Using **{model.name}** (method `{model.method}`, multi-label COCO), with its frozen open_clip image "
+                "and caption encoders.")
+    return f"Using **{model.name}** (method `{model.method}`), with its frozen image, caption and audio encoders."
+
+
+@dataclass
+class CheckpointStatus:
+    summary: str = ""
+    problem: str | None = None
+    available: list[str] = field(default_factory=list)
+
+
+def checkpoint_status(choices: list[CheckpointChoice], load: Callable[[str], object]) -> CheckpointStatus:
+    """Which checkpoint the app uses (loading it with `load`, e.g. the server's cached loader), or why none can."""
+    status = CheckpointStatus(available=[c.label for c in choices])
+    try:
+        status.summary = model_summary(load(choices[0].key if choices else ""))
+    except Exception as e:  # noqa: BLE001 - shown on the page
+        status.problem = describe(e, "Loading the checkpoint").message
+    return status

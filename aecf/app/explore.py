@@ -1,126 +1,128 @@
-"""The Explore page's pipeline for one example, without Streamlit.
+"""The Explore page's view-model: one example's raw inputs in, everything the page shows out.
 
-    raw input (upload / canvas / recording / sample) -> preprocessing (aecf.encoders) -> on-purpose
-    corruption (aecf.data.corruption, same functions as the benchmark) -> Model.predict -> diagnostics
+    raw input (sample path / upload bytes / canvas pixels / recording) -> Model.embed_* (preprocessing,
+    on-purpose corruption, frozen encoder; cached in the model by content) -> Model.predict_embeddings
+    (fusion diagnostics, seeded MC-dropout) -> the same embeddings through a baseline -> `ExploreView`
 
-Everything that can fail on a person's input raises aecf.errors.InputError with a message for them.
+`explore()` never raises on a person's input: a bad input becomes a `Problem` shown where it was given,
+and the other modalities still run. It serves the digits checkpoints and the multi-label (COCO) ones; the
+page renders the view it returns and computes nothing itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import threading
+import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from aecf import app_paths
+from aecf.app.problems import Problem, describe
 from aecf.constants import MODALITIES, SAMPLE_RATE
-from aecf.errors import InputError
+from aecf.figures.app import mc_passes_svg, probs_svg
+from aecf.lattice import lattice_svg
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")
-AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
-MAX_CAPTION_CHARS = 1000  # longer captions are cut (the text tower reads far fewer tokens anyway)
-
-
-# ------------------------------------------------------------------------------------ samples
-
-
-def list_samples(kind: str, samples_dir: str | Path | None = None) -> list[str]:
-    """File names of the demo samples of one kind ('image' or 'audio'), sorted."""
-    exts = IMAGE_EXTS if kind == "image" else AUDIO_EXTS
-    root = Path(samples_dir) if samples_dir else app_paths.samples_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.suffix.lower() in exts and p.is_file())
+MAX_CAPTION_CHARS = 1000  # the caption box takes this many characters, and the model reads all of them
+TOP_K = 5  # labels shown for a multi-label (COCO) checkpoint
+IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff")  # what preprocess_image reads (PIL)
+IMAGE_TYPES_TEXT = "PNG, JPEG, GIF, WebP, BMP or TIFF"
+AUDIO_TYPES = ("wav", "flac", "ogg", "mp3")
+AUDIO_TYPES_TEXT = "WAV, FLAC, OGG or MP3"
+# Unicode bidirectional controls (embeddings, overrides, isolates): one U+202E turns the rest of a caption
+# around on screen while the model reads it in order; removed before anyone reads or shows the caption.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
-def sample_path(name: str, samples_dir: str | Path | None = None) -> Path:
-    """Path of a sample by file name; refuses anything that is not a plain name inside samples_dir."""
-    root = Path(samples_dir) if samples_dir else app_paths.samples_dir()
-    if not name or Path(name).name != name or name.startswith("."):
-        raise InputError(f"{name!r} is not a sample name.")
-    path = root / name
-    if not path.is_file():
-        raise InputError(f"Sample {name!r} not found in {root.name}/.")
-    return path
+# ------------------------------------------------------------------------------------ the request
 
 
 @dataclass(frozen=True)
-class CaptionExample:
-    level: str  # exact | partial | none | wrong
-    text: str
-    digit: int | None  # the digit of the image it would go with
+class ExploreInputs:
+    """One view of Explore: the raw inputs (None = not given) and the view's settings."""
+
+    image: object | None = None  # path | bytes | uint8 ndarray (a drawing)
+    caption: str | None = None
+    audio: object | None = None  # path | bytes
+    image_on: bool = True
+    caption_on: bool = True
+    audio_on: bool = True
+    image_severity: float = 0.0  # 0..1, the benchmark's image corruption
+    audio_snr: float | None = None  # dB; None = no noise added
+    seed: int = 0  # corruption and MC-dropout seed
+    mc_samples: int = 20
 
 
-def caption_examples(samples_dir: str | Path | None = None) -> list[CaptionExample]:
-    """captions.txt: '# comment' lines, then 'level<TAB>caption<TAB>digit' lines (a bare caption is 'exact')."""
-    path = (Path(samples_dir) if samples_dir else app_paths.samples_dir()) / "captions.txt"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = [p.strip() for p in line.split("\t")]
-        if len(parts) >= 2 and parts[1]:
-            digit = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-            out.append(CaptionExample(parts[0] or "exact", parts[1], digit))
-        else:
-            out.append(CaptionExample("exact", parts[0], None))
-    return out
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    value: str
+    help: str | None = None
 
 
-def sample_digit(name: str) -> int | None:
-    """The digit a sample file is of, from its name ('mnist_7.png', 'spoken_3_espeak.wav' -> 7, 3)."""
-    for token in Path(name).stem.split("_"):
-        if len(token) == 1 and token.isdigit():
-            return int(token)
-    return None
+@dataclass
+class ExploreView:
+    """Everything the page shows for one view. `prediction` is None when nothing can be fused
+    (`warning` says why); `notes` holds each modality's message (missing input, bad input, cut caption)."""
+
+    multilabel: bool = False
+    fatal: Problem | None = None  # the checkpoint cannot be loaded: nothing else to show
+    notes: dict[str, Problem] = field(default_factory=dict)
+    warning: str | None = None
+    prediction: object | None = None  # aecf.inference.Prediction
+    baseline: object | None = None
+    baseline_problem: Problem | None = None
+    headline: str = ""
+    metrics: list[Metric] = field(default_factory=list)
+    compare: list[Metric] = field(default_factory=list)  # modalities used, the baseline's answer
+    probs_svg: str = ""  # digits: class probabilities, model and baseline
+    top_labels: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)  # COCO: (title, rows)
+    gate: list[tuple[str, float]] = field(default_factory=list)  # (text, weight) per modality
+    gate_note: str = ""
+    lattices: list[str] = field(default_factory=list)  # SVGs: the model's, then the baseline's
+    lattice_title: str = ""
+    mc_tab: str = ""
+    mc_svg: str = ""
+    mc_caption: str = ""
+    experts_svg: str = ""
+    experts_bars: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)  # COCO
+    experts_caption: str = ""
+    image_28: np.ndarray | None = None  # upscaled uint8, what the image tower saw
+    logmel: np.ndarray | None = None  # uint8 RGB
+    wave: bytes | None = None  # WAV bytes of what the audio tower heard
+    caption_text: str | None = None
 
 
-def default_samples(images: list[str], audios: list[str]) -> tuple[str | None, str | None]:
-    """An image and a recording of the same digit (MNIST-style image first), else the first of each."""
-    by_digit_aud: dict[int, str] = {}
-    for name in sorted(audios, key=lambda n: ("noisy" in n, n)):
-        d = sample_digit(name)
-        if d is not None:
-            by_digit_aud.setdefault(d, name)
-    for name in sorted(images, key=lambda n: (not n.startswith("mnist"), n)):
-        d = sample_digit(name)
-        if d is not None and d in by_digit_aud:
-            return name, by_digit_aud[d]
-    return (images[0] if images else None), (audios[0] if audios else None)
+# ------------------------------------------------------------------------------------ input helpers
 
 
-def default_caption(digit: int | None, examples: list[CaptionExample]) -> str:
-    """An exact caption for the digit: from captions.txt if it has one, else 'a handwritten <digit>'."""
-    from aecf.constants import CLASSES
+def clean_caption(text: str | None) -> tuple[str | None, str | None]:
+    """(caption for the model, a note saying what was removed or cut, or None)."""
+    if text is None:
+        return None, None
+    notes = []
+    cleaned = text.translate(_BIDI_CONTROLS)
+    if cleaned != text:
+        notes.append("removed text-direction control characters (they reorder the caption on screen)")
+    if len(cleaned) > MAX_CAPTION_CHARS:
+        notes.append(f"cut to its first {MAX_CAPTION_CHARS:,} characters (of {len(cleaned):,})")
+        cleaned = cleaned[:MAX_CAPTION_CHARS]
+    return cleaned, ("The caption was " + " and ".join(notes) + ".") if notes else None
 
-    for ex in examples:
-        if ex.level == "exact" and ex.digit == digit:
-            return ex.text
-    return f"a handwritten {CLASSES[digit]}" if digit is not None else "a handwritten digit"
 
-
-# ------------------------------------------------------------------------------------ inputs
-
-
-def content_key(data) -> str:
-    """Stable short hash of bytes / an array (the cache key of an input)."""
-    h = hashlib.blake2b(digest_size=12)
-    if isinstance(data, np.ndarray):
-        h.update(str(data.shape).encode() + str(data.dtype).encode())
-        h.update(np.ascontiguousarray(data).tobytes())
-    elif isinstance(data, str):
-        h.update(data.encode("utf-8"))
-    else:
-        h.update(bytes(data))
-    return h.hexdigest()
+def tokens_read(model, text: str) -> str | None:
+    """When the text tower reads only the start of a caption: which words, in a sentence; else None."""
+    tok = getattr(getattr(model, "encoders", None), "tokenizer", None)
+    length = getattr(tok, "context_length", None)
+    if tok is None or not length or not hasattr(tok, "encode"):
+        return None
+    words = text.split()
+    used = len(words)
+    while used > 0 and len(tok.encode(" ".join(words[:used]))) > length - 2:  # start and end tokens
+        used -= 1
+    if used == len(words):
+        return None
+    return (f"The text tower reads {length - 2} tokens: the first {used} of {len(words)} words "
+            f"(“{' '.join(words[:used])[:80]}…”); the rest does not change the prediction.")
 
 
 def canvas_image(rgba: np.ndarray | None) -> np.ndarray | None:
@@ -157,48 +159,6 @@ def audio_corruption_text(snr_db: float | None) -> str:
     return f"noise at {snr_db:+.0f} dB SNR (audio severity {float(audio_severity(snr_db)):.2f}): white, pink and babble mixed."
 
 
-def prepare_image(raw, severity: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Any image -> the MNIST-style float32 [28, 28] the encoder reads, with the benchmark's corruption
-    (PCA-energy removal, occlusion, noise; aecf.data.corruption.corrupt_image) at `severity`."""
-    from aecf.encoders.preprocess import preprocess_image
-
-    image = preprocess_image(raw)
-    return corrupt_image28(image, severity, seed)
-
-
-def corrupt_image28(image: np.ndarray, severity: float, seed: int) -> np.ndarray:
-    if severity <= 0:
-        return np.asarray(image, dtype=np.float32)
-    from aecf.data.corruption import corrupt_image
-
-    as_uint8 = np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return corrupt_image(as_uint8, severity, seed).astype(np.float32) / 255.0
-
-
-def prepare_audio(raw, snr_db: float | None = None, seed: int = 0) -> np.ndarray:
-    """Any recording -> clean mono 16 kHz (silence trimmed), plus noise at `snr_db` (None = no noise)."""
-    from aecf.encoders.preprocess import preprocess_audio
-
-    wave = preprocess_audio(raw)
-    return add_noise(wave, snr_db, seed)
-
-
-def add_noise(wave: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
-    if snr_db is None:
-        return wave
-    from aecf.data.corruption import corrupt_audio
-
-    return corrupt_audio(wave, float(snr_db), seed)
-
-
-def prepare_caption(text: str | None) -> str:
-    from aecf.encoders.preprocess import preprocess_caption
-
-    if text is None:
-        raise InputError("The caption is empty. Type a few words describing the digit.")
-    return preprocess_caption(text[:MAX_CAPTION_CHARS])
-
-
 def upscale(image_28: np.ndarray, factor: int = 6) -> np.ndarray:
     """[28, 28] float in [0, 1] -> uint8 [28·f, 28·f], nearest neighbour (crisp pixels on screen)."""
     img = np.clip(np.asarray(image_28, dtype=np.float32), 0, 1)
@@ -230,22 +190,7 @@ def wav_bytes(wave: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
     return buf.getvalue()
 
 
-# ------------------------------------------------------------------------------------ result views
-
-
-@dataclass
-class ExampleInputs:
-    """What goes into the model for one example (None = modality off or not given)."""
-
-    image: np.ndarray | None = None  # float32 [28, 28], preprocessed and corrupted
-    caption: str | None = None
-    audio: np.ndarray | None = None  # float32 mono 16 kHz, preprocessed and corrupted
-    problems: list = field(default_factory=list)  # aecf.app_guard.Problem per input that failed
-
-    @property
-    def present(self) -> tuple[str, ...]:
-        given = {"image": self.image is not None, "caption": self.caption is not None, "audio": self.audio is not None}
-        return tuple(m for m in MODALITIES if given[m])
+# ------------------------------------------------------------------------------------ numbers in words
 
 
 def mc_confidence_spread(mc_probs: np.ndarray, label: int) -> dict:
@@ -265,58 +210,196 @@ def mc_confidence_spread(mc_probs: np.ndarray, label: int) -> dict:
     }
 
 
-def top_classes(probs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number for a metric: '–' for none, and never '-0.000' (H(p) of one modality is exactly 0,
+    computed as a tiny negative number)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def gate_rows(gate: dict | None, present: tuple[str, ...], modalities: tuple[str, ...]) -> list[tuple[str, float]]:
+    """(text, weight) per modality of the checkpoint; an absent one says so and weighs exactly 0."""
+    if not gate:
+        return []
+    rows = []
+    for m in modalities:
+        w = float(gate.get(m, 0.0) or 0.0)
+        rows.append((f"{m}: p = {w:.3f}" if m in present else f"{m}: absent, p = 0", min(1.0, max(0.0, w))))
+    return rows
+
+
+def _lattice_input(pred) -> dict:
+    return {k: {"label": v.label, "confidence": v.confidence} for k, v in pred.subsets.items()}
+
+
+def _top(probs, classes, k: int = TOP_K) -> list[tuple[str, float]]:
     p = np.asarray(probs, dtype=float)
-    order = np.argsort(-p)[:k]
-    return [(int(i), float(p[i])) for i in order]
+    return [(classes[i], float(p[i])) for i in np.argsort(-p, kind="stable")[:k]]
 
 
-def gate_dict(gate) -> dict[str, float]:
-    """Prediction.gate as {modality: weight} with every modality (absent -> 0); {} if no gate."""
-    if gate is None:
-        return {}
-    if isinstance(gate, dict):
-        return {m: float(gate.get(m, 0.0) or 0.0) for m in MODALITIES}
-    g = np.asarray(gate, dtype=float).reshape(-1)
-    return {m: float(g[i]) for i, m in enumerate(MODALITIES[: len(g)])}
+# ------------------------------------------------------------------------------------ the view
 
 
-# ------------------------------------------------------------------------------------ the model call
-
-_MODEL_LOCK = threading.Lock()  # Model keeps an embedding LRU and torch's RNG is global: one call at a time
-
-
-def embed_checked(model, modality: str, raw, image_severity: float = 0.0, audio_snr: float | None = None,
-                  seed: int = 0) -> dict:
-    """Preprocess + encode one modality (cached inside the model); raises InputError on a bad input.
-    Run per modality first so that one bad input is reported where it was given, and the others still work."""
-    with _MODEL_LOCK:
-        if modality == "image":
-            return model.embed_image(raw, image_severity, seed)
-        if modality == "caption":
-            return model.embed_caption(raw if raw is None else raw[:MAX_CAPTION_CHARS])
-        return model.embed_audio(raw, audio_snr, seed)
+def _embed(model, modality: str, raw, inputs: ExploreInputs) -> dict:
+    if modality == "image":
+        return model.embed_image(raw, inputs.image_severity, inputs.seed)
+    if modality == "caption":
+        return model.embed_caption(raw)
+    return model.embed_audio(raw, inputs.audio_snr, inputs.seed)
 
 
-def predict(model, image=None, caption: str | None = None, audio=None, mc_samples: int = 20,
-            image_severity: float = 0.0, audio_snr: float | None = None, seed: int = 0):
-    """Model.predict with the view's corruption settings; deterministic MC passes for a given view."""
-    import torch
+def explore(load, key: str, inputs: ExploreInputs, baseline_key: str | None = None,
+            baseline_name: str | None = None) -> ExploreView:
+    """The whole Explore view: the checkpoint `key` (and a baseline) through `load` (the server's cached
+    loader), then `explore_model`. A checkpoint that cannot load is the view's `fatal` problem."""
+    try:
+        model = load(key)
+    except Exception as e:  # noqa: BLE001
+        return ExploreView(fatal=describe(e, "Loading the checkpoint"))
+    baseline, problem = None, None
+    if baseline_key and baseline_key != "none":
+        try:
+            baseline = load(baseline_key)
+        except Exception as e:  # noqa: BLE001
+            problem = Problem("warning", describe(e, "The baseline").message)
+    view = explore_model(model, inputs, baseline, baseline_name or baseline_key or "")
+    view.baseline_problem = view.baseline_problem or problem
+    return view
 
-    if image is None and caption is None and audio is None:
-        raise InputError("Every modality is off (or has no input). Switch on at least one of image, caption, audio.")
-    if caption is not None:
-        caption = caption[:MAX_CAPTION_CHARS]
-    with _MODEL_LOCK:
-        torch.manual_seed(seed)  # the K MC-dropout passes: same view, same numbers (shareable links)
-        return model.predict(image=image, caption=caption, audio=audio, mc_samples=max(2, int(mc_samples)),
-                             image_corruption=float(image_severity), audio_snr_db=audio_snr, seed=int(seed))
+
+def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: str = "") -> ExploreView:
+    """The Explore view of one model for one set of inputs: per-modality messages, the prediction with every
+    diagnostic, the baseline on the same embeddings, and the figures, formatted for the page."""
+    multilabel = getattr(model, "task", "multiclass") == "multilabel"
+    view = ExploreView(multilabel=multilabel)
+    modalities = tuple(m for m in MODALITIES if m in model.modalities)
+    caption, caption_note = clean_caption(inputs.caption)
+    raw = {"image": inputs.image, "caption": caption, "audio": inputs.audio}
+    on = {"image": inputs.image_on, "caption": inputs.caption_on, "audio": inputs.audio_on}
+    missing = {"image": "No image yet: {how}. Until then the image counts as missing.",
+               "audio": "No recording yet: {how}. Until then the audio counts as missing."}
+    how = {"image": "upload one or give a path" if multilabel else "pick a sample, upload or draw one",
+           "audio": "pick a sample, upload or record one"}
+
+    parts: dict[str, dict] = {}
+    for m in modalities:
+        if not on[m]:
+            continue
+        if raw[m] is None:
+            if m in missing:
+                view.notes[m] = Problem("info", missing[m].format(how=how[m]))
+            else:
+                view.notes[m] = describe_input(m)
+            continue
+        try:
+            parts[m] = _embed(model, m, raw[m], inputs)
+        except Exception as e:  # noqa: BLE001 - one bad input is reported where it was given
+            view.notes[m] = describe(e, f"Reading the {m}")
+    if "caption" in parts:
+        note = " ".join(n for n in (caption_note, tokens_read(model, parts["caption"].get("caption_text", ""))) if n)
+        if note:
+            view.notes["caption"] = Problem("info", note)
+
+    if not parts:
+        view.warning = ("Every modality is switched off: there is nothing to fuse. Switch on at least one of "
+                        + ", ".join(modalities) + "." if not any(on[m] for m in modalities) else
+                        "None of the switched-on modalities has a usable input yet (see the messages above).")
+        return view
+
+    try:
+        pred = model.predict_embeddings({m: p["embedding"] for m, p in parts.items()}, max(2, int(inputs.mc_samples)),
+                                        extras=parts, seed=inputs.seed)
+    except Exception as e:  # noqa: BLE001
+        view.warning = describe(e, "The prediction").message
+        return view
+    view.prediction = pred
+    if baseline is not None:
+        try:
+            view.baseline = baseline.predict_embeddings(pred.embeddings, max(2, int(inputs.mc_samples)),
+                                                        seed=inputs.seed)
+        except Exception as e:  # noqa: BLE001
+            view.baseline_problem = Problem("warning", describe(e, "The baseline").message)
+    _describe(view, model, pred, view.baseline, baseline_name or "baseline", modalities)
+    return view
 
 
-def predict_embeddings(model, embeddings: dict, mc_samples: int = 20, seed: int = 0):
-    """The same example's embeddings through another fusion checkpoint (a baseline)."""
-    import torch
+def describe_input(modality: str) -> Problem:
+    return Problem("error", "The caption is empty. Type a few words describing the digit." if modality == "caption"
+                   else f"No {modality} given.")
 
-    with _MODEL_LOCK:
-        torch.manual_seed(seed)
-        return model.predict_embeddings(embeddings, max(2, int(mc_samples)))
+
+def _describe(view: ExploreView, model, pred, base, base_name: str, modalities: tuple[str, ...]) -> None:
+    classes = model.classes
+    spread = mc_confidence_spread(pred.mc_probs, pred.label)
+    n_present = len(pred.present)
+    if view.multilabel:
+        view.headline = f"Top label: **{pred.label_name}**"
+        conf_help = "The sigmoid probability of the top label."
+    else:
+        view.headline = f"Prediction: **{pred.label} ({pred.label_name})**"
+        conf_help = None
+    view.metrics = [
+        Metric("Confidence", fmt(pred.confidence), conf_help),
+        Metric("Gate entropy H(p)", fmt(pred.gate_entropy),
+               f"0 = all weight on one modality; log {n_present} = {math.log(max(1, n_present)):.3f} = spread "
+               f"evenly over the {n_present} present one{'s' if n_present > 1 else ''}."),
+        Metric("λ(x)", fmt(pred.lam, 4), "Per-instance entropy coefficient, from the variance of the K MC-dropout passes."),
+        Metric(f"Spread over K={spread['k']} passes", f"±{fmt(spread['std'])}",
+               "Std of the predicted class's probability over the MC-dropout passes."),
+    ]
+    view.compare = [Metric("Modalities used", " + ".join(pred.present))]
+    if base is not None:
+        answer = base.label_name if view.multilabel else f"{base.label} ({base.label_name})"
+        view.compare += [Metric(f"Baseline: {base_name}", answer), Metric("Baseline confidence", fmt(base.confidence))]
+
+    name = f"{model.name} (AECF)" if model.method == "aecf" else model.name
+    if view.multilabel:
+        view.top_labels = [(f"Top labels of {model.name} ({TOP_K} most probable; independent sigmoids, so several "
+                            "can be high)",
+                            _top(pred.probs, classes))]
+        if base is not None:
+            view.top_labels.append((f"Baseline: {base_name}", _top(base.probs, classes)))
+    else:
+        rows = [(name, pred.probs)] + ([(base_name, base.probs)] if base is not None else [])
+        view.probs_svg = probs_svg(rows, "Class probabilities")
+
+    view.gate = gate_rows(pred.gate, pred.present, modalities)
+    if not view.gate:
+        view.gate_note = f"{model.name} has no gate (method {model.method}): every present modality counts the same."
+    elif base is not None and base.gate is None:
+        view.gate_note = f"The baseline ({base_name}) has no gate."
+
+    names = classes if view.multilabel else None
+    view.lattice_title = ("Subset lattice: the top label's sigmoid confidence with every subset of the present modalities"
+                          if view.multilabel else "Subset lattice: confidence with every subset of the present modalities")
+    view.lattices = [lattice_svg(_lattice_input(pred), title=model.name, class_names=names)]
+    if base is not None:
+        view.lattices.append(lattice_svg(_lattice_input(base), title=f"{base_name} (baseline)", class_names=names))
+
+    k = spread["k"]
+    view.mc_tab = f"λ(x): the K = {k} passes"
+    what = f" (p of '{pred.label_name}')" if view.multilabel else ""
+    view.mc_svg = mc_passes_svg(pred.mc_probs, pred.label, f"λ(x) reads these K = {k} MC-dropout passes{what}")
+    shown = pred.label_name if view.multilabel else pred.label
+    view.mc_caption = (f"{spread['agree']:.0%} of the passes vote for {shown}; per-pass p({shown}) from "
+                       f"{spread['min']:.2f} to {spread['max']:.2f}. The more they disagree, the larger λ(x).")
+
+    experts = [(m, pred.experts[m]) for m in pred.present if m in pred.experts]
+    if view.multilabel:
+        view.experts_bars = [(f"{m} alone (zero-shot)", _top(p, classes)) for m, p in experts]
+        view.experts_caption = ("CLIP's own zero-shot guess per modality (a softmax over the class prompts: compare "
+                                "the ranking, not the values, with the sigmoid head).")
+    elif experts:
+        view.experts_svg = probs_svg(experts, "Each modality's own opinion (zero-shot)")
+        view.experts_caption = ("Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
+                                "before any fusion.")
+
+    if pred.image_28 is not None:
+        view.image_28 = upscale(pred.image_28)
+    if pred.logmel is not None:
+        view.logmel = logmel_image(pred.logmel)
+    if pred.wave is not None:
+        view.wave = wav_bytes(pred.wave)
+    view.caption_text = pred.caption_text

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, MODALITIES, subset_name
+from aecf import paths
+from aecf.constants import MODALITIES, subset_name
 from aecf.masking import acm_drop_probs, curriculum_rate, sample_keep_mask, uniform_drop_probs
 
 
@@ -107,7 +108,7 @@ def schedule(pi_max: float, warmup: float, points: int = 50) -> tuple[list[float
 # ------------------------------------------------------------------------------ which run to show
 
 
-def shipped_metrics(checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> dict[str, Path]:
+def shipped_metrics(checkpoint_dir: str | Path = paths.FUSION_DIR) -> dict[str, Path]:
     """Training metrics shipped beside the fusion checkpoints: name -> metrics.jsonl path.
 
     Accepted layouts: fusion/<name>.metrics.jsonl or fusion/<name>/metrics.jsonl.
@@ -124,10 +125,10 @@ def shipped_metrics(checkpoint_dir: str | Path = CHECKPOINT_DIR / "fusion") -> d
 
 def metrics_sources(runs_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict[str, Path]:
     """Label -> metrics.jsonl path: the shipped checkpoints' metrics first, then every run (newest first)."""
-    from aecf import app_paths, runs
+    from aecf import runs
 
-    runs_dir = runs_dir or app_paths.runs_dir()
-    checkpoint_dir = checkpoint_dir or app_paths.fusion_dir()
+    runs_dir = runs_dir or paths.runs_dir()
+    checkpoint_dir = checkpoint_dir or paths.fusion_dir()
     out = {f"shipped: {name}": path for name, path in shipped_metrics(checkpoint_dir).items()}
     for run_dir in runs.list_runs(runs_dir):
         path = run_dir / "metrics.jsonl"
@@ -183,7 +184,7 @@ def train_config_for(metrics_path: str | Path) -> dict:
 def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
     """From step rows: the overall mask rate and how uneven it is across modalities (max − min of the
     per-modality rates), x in fractional epochs. ModDrop's unevenness is ~0; ACM's grows with a sure gate."""
-    from aecf.app_training import step_x
+    from aecf.app.training import step_x
 
     steps = step_x([r for r in rows if r.get("kind") == "step" and "mask_rate" in r])
     xs = [r["x"] for r in steps]

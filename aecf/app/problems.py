@@ -1,4 +1,4 @@
-"""Turn anything a model call can raise into a message for the page, never a traceback.
+"""Turn anything a model call can raise into a message for a person, never a traceback.
 
 InputError / CheckpointError carry messages written for the user and are shown as they are; any
 other exception becomes a friendly sentence (the technical detail goes to the server log).
@@ -44,12 +44,3 @@ def guarded(fn: Callable[..., T], *args: Any, what: str = "This step", **kwargs:
         return fn(*args, **kwargs), None
     except Exception as e:  # noqa: BLE001 - the whole point: never let an error reach the page raw
         return None, describe(e, what)
-
-
-def show(problem: Problem | None, st_module=None) -> None:
-    """Render a Problem with st.error / st.warning / st.info (no-op for None)."""
-    if problem is None:
-        return
-    if st_module is None:
-        import streamlit as st_module
-    getattr(st_module, problem.level if problem.level in ("error", "warning", "info") else "error")(problem.message)

@@ -1,5 +1,10 @@
-"""The Subsets & calibration page's data: results/results.json (written by `python -m aecf evaluate`)
-shaped into tables; the figures themselves come from aecf.figures."""
+"""The Subsets & calibration page's view-model: a results JSON (written by `python -m aecf evaluate`; the
+committed one is results/results.json) shaped into tables; the figures come from aecf.figures.
+
+Readers take only the fields they know, so a results file with more fields (mechanisms, per-method
+monotonicity, specialists, mAP per drop rate) still loads. The page offers only results files inside
+the project (results/*.json, <features>/results/*.json), never an arbitrary server path.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aecf.constants import ROOT
+from aecf import paths
 
 EVALUATE_COMMAND = "python -m aecf evaluate"
 
@@ -24,12 +29,10 @@ class ResultsUnavailable(Exception):
 
 
 def load_results(path: str | Path | None = None) -> Results:
-    from aecf import app_paths
-
-    path = Path(path) if path else app_paths.results_json()
+    path = Path(path) if path else paths.results_json()
     if not path.exists():
         raise ResultsUnavailable(
-            f"No evaluation results yet ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} is missing). "
+            f"No evaluation results yet ({paths.show(path)} is missing). "
             f"Produce them with `{EVALUATE_COMMAND}` (a minute or two on a laptop CPU), then reload this page."
         )
     try:
@@ -37,6 +40,8 @@ def load_results(path: str | Path | None = None) -> Results:
     except (OSError, ValueError) as e:
         raise ResultsUnavailable(f"{path.name} is unreadable ({e}). Re-create it with `{EVALUATE_COMMAND}`.") from e
     methods = doc.get("methods") if isinstance(doc, dict) else None
+    if isinstance(methods, dict):  # entries that are not a method's metrics (e.g. a "specialists" summary)
+        methods = {k: v for k, v in methods.items() if isinstance(v, dict) and ("full" in v or "subsets" in v)}
     if not isinstance(methods, dict) or not methods:
         raise ResultsUnavailable(f"{path.name} holds no evaluated methods. Re-create it with `{EVALUATE_COMMAND}`.")
     return Results(methods=methods, meta=doc.get("meta", {}) or {}, path=path)
@@ -52,11 +57,10 @@ def has_map(methods: dict) -> bool:
 
 
 def results_files(current: Path | None = None) -> list[Path]:
-    """Results JSONs the Subsets page can show: the configured one, results/*.json, <features>/results/*.json."""
-    from aecf import app_paths
-
-    found = [current or app_paths.results_json()]
-    for d in (ROOT / "results", app_paths.feature_dir() / "results"):
+    """Results JSONs the Subsets page offers: the configured one (results/results.json unless
+    AECF_APP_RESULTS_JSON says otherwise), then every *.json in aecf.paths.results_dirs()."""
+    found = [Path(current) if current else paths.results_json()]
+    for d in paths.results_dirs():
         if d.is_dir():
             found += sorted(d.glob("*.json"))
     out: list[Path] = []
@@ -105,20 +109,3 @@ def summary_rows(methods: dict) -> list[dict]:
             "ρ(λ, severity)": e.get("lambda_severity_spearman"),
         })
     return rows
-
-
-def subset_metric_figure(methods: dict, metric: str = "ece", title: str | None = None):
-    """Grouped bars of one metric ('acc', 'ece', 'ece_ts') per subset (aecf.figures.subset_bars does acc)."""
-    import plotly.graph_objects as go
-
-    from aecf.figures import METHOD_COLORS
-
-    fig = go.Figure()
-    for name, entry in methods.items():
-        subsets = list(entry.get("subsets", {}))
-        fig.add_trace(go.Bar(x=subsets, y=[entry["subsets"][s].get(metric) for s in subsets], name=name,
-                             marker_color=METHOD_COLORS.get(name, "#333333")))
-    label = {"acc": "accuracy", "ece": "ECE (raw)", "ece_ts": "ECE (temperature-scaled)"}.get(metric, metric)
-    fig.update_layout(barmode="group", title=title or f"{label} with each modality subset", yaxis_title=label,
-                      template="plotly_white", legend_title="method")
-    return fig

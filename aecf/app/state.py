@@ -1,25 +1,16 @@
-"""State the app keeps outside one script run: the shareable Explore view and the training runs.
+"""The Explore view in a link: `ExploreState` (checkpoint, samples, toggles, sliders) <-> URL query parameters.
 
-- `ExploreState` is the Explore page's view (checkpoint, samples, toggles, sliders) encoded in URL
-  query parameters, so a teacher can share a link that reproduces it. Decoding never fails: an
-  unknown or out-of-range value falls back to its default.
-- `RunManager` owns at most one background training thread per server process. A second start is
-  refused with `RunBusyError` (the page tells the person to wait); a `threading.Event` stops a run.
-  Runs live on disk under runs/<id>/ (config.json, metrics.jsonl, status.json, model.safetensors),
-  so a page refresh — or a new session — finds them again while the thread goes on.
-
-Nothing here imports Streamlit: the pages call it, the tests call it directly.
+A teacher shares a link that reproduces the view. Decoding never fails: an unknown or out-of-range value
+falls back to its default. The page binds each widget to its URL key; what the binding cannot do itself —
+read `cap_on=off` or `=0`, keep a long caption out of the link — is done by `url_overrides` and
+`caption_query`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
-from aecf import app_paths, runs
 from aecf.constants import MODALITIES
 
 # --------------------------------------------------------------------------------------------
@@ -29,6 +20,8 @@ from aecf.constants import MODALITIES
 IMAGE_SOURCES = ("sample", "upload", "draw")
 AUDIO_SOURCES = ("sample", "upload", "record")
 MAX_URL_CAPTION = 300  # longer captions still work on the page, they just are not put in share links
+TRUE_WORDS = ("true", "1", "on", "yes")
+FALSE_WORDS = ("false", "0", "off", "no")
 SNR_CLEAN = 30.0  # the SNR slider's top end means "no added noise"
 SNR_MIN = -15.0
 MC_CHOICES = (2, 5, 10, 20, 50)
@@ -37,9 +30,9 @@ MC_CHOICES = (2, 5, 10, 20, 50)
 @dataclass
 class ExploreState:
     """The Explore view. Field -> URL key in URL_KEYS; the page binds each widget to that key
-    (Streamlit's `bind="query-params"`), so the URL always reproduces the view."""
+    (a query-params binding), so the URL always reproduces the view."""
 
-    checkpoint: str = ""  # a checkpoint choice key (aecf.app_model); "" = the first (shipped AECF)
+    checkpoint: str = ""  # a checkpoint choice key (aecf.app.checkpoints); "" = the first (shipped AECF)
     baseline: str = ""  # "" = the first available baseline; "none" = no baseline
     image_on: bool = True
     caption_on: bool = True
@@ -89,8 +82,8 @@ class ExploreState:
             raw = str(get[key])
             try:
                 if name.endswith("_on"):
-                    if raw.lower() in ("true", "1", "on", "false", "0", "off"):
-                        setattr(s, name, raw.lower() in ("true", "1", "on"))
+                    if raw.lower() in TRUE_WORDS + FALSE_WORDS:
+                        setattr(s, name, raw.lower() in TRUE_WORDS)
                 elif name == "image_severity":
                     setattr(s, name, min(1.0, max(0.0, float(raw))))
                 elif name == "audio_snr":
@@ -126,159 +119,26 @@ def share_query(**changes) -> dict[str, str]:
     return state.to_query()
 
 
-# --------------------------------------------------------------------------------------------
-# Runs on disk (format owned by aecf.runs; here: what the Train page lists)
-# --------------------------------------------------------------------------------------------
-
-STALE_AFTER_S = 120.0  # a "running" run nobody owns and that wrote nothing for this long was cut off
+def _last(value) -> str:
+    return str(value[-1] if isinstance(value, list | tuple) else value)
 
 
-@dataclass
-class RunInfo:
-    id: str
-    path: Path
-    state: str  # running | finished | stopped | failed | interrupted | unknown
-    config: dict = field(default_factory=dict)
-    started: float = 0.0
-    last_update: float = 0.0
-    error: str | None = None
-    has_model: bool = False
-
-    @property
-    def method(self) -> str:
-        return str(self.config.get("method", "?"))
-
-    @property
-    def live(self) -> bool:
-        return self.state == "running"
+def url_overrides(params: Mapping[str, str]) -> dict[str, bool]:
+    """URL key -> value for the on/off switches written in a form a bound toggle does not read itself
+    (it reads only `true` / `false`): `cap_on=off`, `img_on=0`, `aud_on=yes` ..."""
+    out = {}
+    for name in ("image_on", "caption_on", "audio_on"):
+        key = URL_KEYS[name]
+        if key in params:
+            raw = _last(params[key]).lower()
+            if raw in TRUE_WORDS + FALSE_WORDS and raw not in ("true", "false"):
+                out[key] = raw in TRUE_WORDS
+    return out
 
 
-def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
-    run_dir = Path(run_dir)
-    status = runs.read_status(run_dir) or {}
-    paths = [run_dir / "metrics.jsonl", run_dir / "status.json"]
-    last_update = max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
-    state = str(status.get("state", "unknown"))
-    owned = manager is not None and manager.active_id == run_dir.name and manager.is_running()
-    if state == "running" and not owned and time.time() - last_update > STALE_AFTER_S:
-        # Nobody in this server trains it and it has been silent: cut off (server restart, crash).
-        # (A run started from the command line keeps writing, so it stays "running".)
-        state = "interrupted"
-    return RunInfo(
-        id=run_dir.name,
-        path=run_dir,
-        state=state,
-        config=runs.read_config(run_dir) or {},
-        started=float(status.get("started") or 0.0) or (run_dir.stat().st_mtime if run_dir.exists() else 0.0),
-        last_update=last_update,
-        error=status.get("error"),
-        has_model=(run_dir / "model.safetensors").exists(),
-    )
-
-
-def list_runs(runs_dir: str | Path | None = None, manager: RunManager | None = None) -> list[RunInfo]:
-    """All runs under runs_dir (default: the manager's, else runs/), newest first."""
-    if runs_dir is None:
-        runs_dir = manager.runs_dir if manager is not None else app_paths.runs_dir()
-    found = sorted(
-        (read_run(p, manager) for p in runs.list_runs(runs_dir)), key=lambda r: r.started, reverse=True
-    )
-    return found
-
-
-def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
-    return runs.read_metrics(run_dir, kind)
-
-
-# --------------------------------------------------------------------------------------------
-# One training thread per server
-# --------------------------------------------------------------------------------------------
-
-
-class RunBusyError(RuntimeError):
-    """A run is already going on in this server; the message says which and asks to wait."""
-
-
-TrainTarget = Callable[[dict, Path, threading.Event], object]
-
-
-def default_train_target(config: dict, run_dir: Path, stop_event: threading.Event) -> object:
-    """Train on the shipped feature cache (assets/features) with aecf.train."""
-    from aecf.app_training import run_training
-
-    return run_training(config, run_dir, stop_event)
-
-
-class RunManager:
-    """At most one training thread at a time; shared by every session of this server."""
-
-    def __init__(self, runs_dir: str | Path | None = None, target: TrainTarget | None = None):
-        self.runs_dir = Path(runs_dir) if runs_dir else app_paths.runs_dir()
-        self.target = target or default_train_target
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop: threading.Event | None = None
-        self.active_id: str | None = None
-
-    def is_running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def start(self, config: dict) -> str:
-        """Start a run in the background and return its id; RunBusyError if one is going on."""
-        with self._lock:
-            if self.is_running():
-                raise RunBusyError(
-                    f"Run {self.active_id} is still training on this server. One run at a time: "
-                    "wait for it to finish (or stop it), then start yours."
-                )
-            run_dir = runs.create_run_dir(str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir)
-            # visible at once (list_runs needs config.json); train() rewrites both with the full config
-            writer = runs.RunWriter(run_dir)
-            writer.write_config(dict(config))
-            writer.set_status("running", method=config.get("method"), epochs=config.get("epochs"))
-            stop = threading.Event()
-            thread = threading.Thread(
-                target=self._run, args=(dict(config), run_dir, stop, writer), name=f"aecf-train-{run_dir.name}", daemon=True
-            )
-            self._thread, self._stop, self.active_id = thread, stop, run_dir.name
-            thread.start()
-            return run_dir.name
-
-    def _run(self, config: dict, run_dir: Path, stop: threading.Event, writer: runs.RunWriter) -> None:
-        try:
-            self.target(config, run_dir, stop)
-        except BaseException as e:  # noqa: BLE001 - the thread must always leave a final status
-            status = runs.read_status(run_dir) or {}
-            if status.get("state") in (None, "running"):
-                writer.set_status("failed", error=f"{type(e).__name__}: {e}")
-            return
-        status = runs.read_status(run_dir) or {}
-        if status.get("state") in (None, "running"):
-            writer.set_status("stopped" if stop.is_set() else "finished")
-
-    def stop(self) -> bool:
-        """Ask the active run to stop after its current step; False if nothing is running."""
-        with self._lock:
-            if not self.is_running() or self._stop is None:
-                return False
-            self._stop.set()
-            return True
-
-    def join(self, timeout: float | None = None) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-
-_MANAGER: RunManager | None = None
-_MANAGER_LOCK = threading.Lock()
-
-
-def get_run_manager() -> RunManager:
-    """The server-wide run manager (module state survives Streamlit reruns and page refreshes)."""
-    global _MANAGER
-    with _MANAGER_LOCK:
-        if _MANAGER is None:
-            _MANAGER = RunManager()
-        return _MANAGER
+def caption_query(caption: str | None, default: str) -> str | None:
+    """What a link carries for the caption: None (leave it out) for the default, or for a caption longer
+    than MAX_URL_CAPTION (the page still uses it; a link just cannot carry it)."""
+    if caption is None or caption == default or len(caption) > MAX_URL_CAPTION:
+        return None
+    return caption

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from aecf.constants import ROOT
+from aecf.paths import ROOT
 
 METHOD_DOC = ROOT / "docs" / "method.md"
 

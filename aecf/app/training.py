@@ -1,15 +1,22 @@
-"""The Train page's knobs -> an aecf.train run on the shipped feature cache, and its curves.
+"""The Train page's view-model: knobs -> an aecf.train run in a background thread, runs on disk, curves.
 
-`TrainKnobs` is what the page lets a person set; `run_training` is what the background thread runs;
-`curve_series` turns metrics.jsonl rows into the series the page plots.
+- `TrainKnobs` is what the page lets a person set; `run_training` is what the background thread runs.
+- `RunManager` owns at most one background training thread per server process, shared by every session.
+  A second start is refused with `RunBusyError` (the page tells the person to wait); a `threading.Event`
+  stops a run. Runs live on disk under runs/<id>/ (aecf.runs), so a page refresh — or a new session —
+  finds them again while the thread goes on.
+- `curve_series` turns metrics.jsonl rows into the series the page plots.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from aecf import paths, runs
 from aecf.constants import MODALITIES
 
 # methods offered on the page (aecf.train.METHODS has more ablations; these are the teaching set)
@@ -84,11 +91,10 @@ def make_train_config(knobs: dict):
 
 def run_training(knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None):
     """Train on assets/features (train + val splits) into run_dir; the thread target of RunManager."""
-    from aecf import app_paths
     from aecf.data.cache import load_split
     from aecf.train import train
 
-    feature_dir = app_paths.feature_dir() if feature_dir is None else feature_dir
+    feature_dir = paths.feature_dir() if feature_dir is None else feature_dir
     config = make_train_config(knobs)
     split_train = load_split("train", feature_dir)
     split_val = load_split("val", feature_dir)
@@ -164,3 +170,159 @@ def run_summary(rows: list[dict]) -> dict:
         "val ECE": last.get("val_ece"),
         "val H(p)": last.get("val_gate_entropy"),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Runs on disk (format owned by aecf.runs; here: what the Train page lists)
+# --------------------------------------------------------------------------------------------
+
+STALE_AFTER_S = 120.0  # a "running" run nobody owns and that wrote nothing for this long was cut off
+
+
+@dataclass
+class RunInfo:
+    id: str
+    path: Path
+    state: str  # running | finished | stopped | failed | interrupted | unknown
+    config: dict = field(default_factory=dict)
+    started: float = 0.0
+    last_update: float = 0.0
+    error: str | None = None
+    has_model: bool = False
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method", "?"))
+
+    @property
+    def live(self) -> bool:
+        return self.state == "running"
+
+
+def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
+    run_dir = Path(run_dir)
+    status = runs.read_status(run_dir) or {}
+    paths = [run_dir / "metrics.jsonl", run_dir / "status.json"]
+    last_update = max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
+    state = str(status.get("state", "unknown"))
+    owned = manager is not None and manager.active_id == run_dir.name and manager.is_running()
+    if state == "running" and not owned and time.time() - last_update > STALE_AFTER_S:
+        # Nobody in this server trains it and it has been silent: cut off (server restart, crash).
+        # (A run started from the command line keeps writing, so it stays "running".)
+        state = "interrupted"
+    return RunInfo(
+        id=run_dir.name,
+        path=run_dir,
+        state=state,
+        config=runs.read_config(run_dir) or {},
+        started=float(status.get("started") or 0.0) or (run_dir.stat().st_mtime if run_dir.exists() else 0.0),
+        last_update=last_update,
+        error=status.get("error"),
+        has_model=(run_dir / "model.safetensors").exists(),
+    )
+
+
+def list_runs(runs_dir: str | Path | None = None, manager: RunManager | None = None) -> list[RunInfo]:
+    """All runs under runs_dir (default: the manager's, else runs/), newest first."""
+    if runs_dir is None:
+        runs_dir = manager.runs_dir if manager is not None else paths.runs_dir()
+    found = sorted(
+        (read_run(p, manager) for p in runs.list_runs(runs_dir)), key=lambda r: r.started, reverse=True
+    )
+    return found
+
+
+def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
+    return runs.read_metrics(run_dir, kind)
+
+
+# --------------------------------------------------------------------------------------------
+# One training thread per server
+# --------------------------------------------------------------------------------------------
+
+
+class RunBusyError(RuntimeError):
+    """A run is already going on in this server; the message says which and asks to wait."""
+
+
+TrainTarget = Callable[[dict, Path, threading.Event], object]
+
+
+def default_train_target(config: dict, run_dir: Path, stop_event: threading.Event) -> object:
+    """Train on the shipped feature cache (assets/features) with aecf.train."""
+    return run_training(config, run_dir, stop_event)
+
+
+class RunManager:
+    """At most one training thread at a time; shared by every session of this server."""
+
+    def __init__(self, runs_dir: str | Path | None = None, target: TrainTarget | None = None):
+        self.runs_dir = Path(runs_dir) if runs_dir else paths.runs_dir()
+        self.target = target or default_train_target
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop: threading.Event | None = None
+        self.active_id: str | None = None
+
+    def is_running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def start(self, config: dict) -> str:
+        """Start a run in the background and return its id; RunBusyError if one is going on."""
+        with self._lock:
+            if self.is_running():
+                raise RunBusyError(
+                    f"Run {self.active_id} is still training on this server. One run at a time: "
+                    "wait for it to finish (or stop it), then start yours."
+                )
+            run_dir = runs.create_run_dir(str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir)
+            # visible at once (list_runs needs config.json); train() rewrites both with the full config
+            writer = runs.RunWriter(run_dir)
+            writer.write_config(dict(config))
+            writer.set_status("running", method=config.get("method"), epochs=config.get("epochs"))
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._run, args=(dict(config), run_dir, stop, writer), name=f"aecf-train-{run_dir.name}", daemon=True
+            )
+            self._thread, self._stop, self.active_id = thread, stop, run_dir.name
+            thread.start()
+            return run_dir.name
+
+    def _run(self, config: dict, run_dir: Path, stop: threading.Event, writer: runs.RunWriter) -> None:
+        try:
+            self.target(config, run_dir, stop)
+        except BaseException as e:  # noqa: BLE001 - the thread must always leave a final status
+            status = runs.read_status(run_dir) or {}
+            if status.get("state") in (None, "running"):
+                writer.set_status("failed", error=f"{type(e).__name__}: {e}")
+            return
+        status = runs.read_status(run_dir) or {}
+        if status.get("state") in (None, "running"):
+            writer.set_status("stopped" if stop.is_set() else "finished")
+
+    def stop(self) -> bool:
+        """Ask the active run to stop after its current step; False if nothing is running."""
+        with self._lock:
+            if not self.is_running() or self._stop is None:
+                return False
+            self._stop.set()
+            return True
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+_MANAGER: RunManager | None = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def get_run_manager() -> RunManager:
+    """The server-wide run manager (module state survives page reruns and refreshes)."""
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = RunManager()
+        return _MANAGER

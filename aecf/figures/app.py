@@ -1,8 +1,6 @@
-"""Small plotly figures for the app's pages (one example's diagnostics, live training curves, masks).
-
-Figures shared with the reports live in aecf.figures; these are the app-only ones. Every function
-takes plain numbers/arrays and returns a go.Figure, so a page only lays them out.
-"""
+"""Figures for the app's pages: the architecture diagram, live training curves, masks (plotly), and one
+example's diagnostics as inline SVG (redrawn on every toggle: an SVG costs the browser almost nothing,
+a plotly chart tens of milliseconds). Every function takes plain numbers and returns a figure or markup."""
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ import plotly.graph_objects as go
 from aecf.constants import CLASSES, MODALITIES
 
 MODALITY_COLORS = {"image": "#4C6EF5", "caption": "#F59F00", "audio": "#12B886"}
-SHORT_CLASSES = [str(i) for i in range(len(CLASSES))]
 
 
 def _compact(fig: go.Figure, height: int = 240, title: str | None = None) -> go.Figure:
@@ -25,87 +22,6 @@ def _compact(fig: go.Figure, height: int = 240, title: str | None = None) -> go.
         legend={"orientation": "h", "yanchor": "top", "y": -0.28 if legend else -0.2, "x": 0},
     )
     return fig
-
-
-def class_probs_figure(probs: np.ndarray, title: str = "Class probabilities", highlight: int | None = None) -> go.Figure:
-    probs = np.asarray(probs, dtype=float)
-    top = int(np.argmax(probs)) if highlight is None else highlight
-    colors = ["#4C6EF5" if i == top else "#ADB5BD" for i in range(len(probs))]
-    fig = go.Figure(go.Bar(x=SHORT_CLASSES[: len(probs)], y=probs, marker_color=colors,
-                           hovertemplate="digit %{x}: %{y:.3f}<extra></extra>"))
-    fig.update_yaxes(range=[0, 1], title="p(y)")
-    fig.update_xaxes(title="digit", type="category")
-    return _compact(fig, title=title)
-
-
-def gate_figure(gate: Mapping[str, float], title: str = "Gate weights p") -> go.Figure:
-    names = list(MODALITIES)
-    values = [float(gate.get(m, 0.0) or 0.0) for m in names]
-    fig = go.Figure(go.Bar(
-        x=names, y=values, marker_color=[MODALITY_COLORS[m] for m in names],
-        text=[f"{v:.2f}" for v in values], textposition="outside",
-        hovertemplate="%{x}: p = %{y:.3f}<extra></extra>",
-    ))
-    fig.update_yaxes(range=[0, 1.15], title="p_m")
-    return _compact(fig, title=title)
-
-
-def experts_figure(experts: Mapping[str, np.ndarray], title: str = "Each modality's own opinion (zero-shot)") -> go.Figure:
-    fig = go.Figure()
-    for m in MODALITIES:
-        if m in experts and experts[m] is not None:
-            p = np.asarray(experts[m], dtype=float)
-            fig.add_trace(go.Bar(x=SHORT_CLASSES[: len(p)], y=p, name=m, marker_color=MODALITY_COLORS[m],
-                                 hovertemplate=f"{m}: digit %{{x}} %{{y:.3f}}<extra></extra>"))
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 1], title="p(y)")
-    fig.update_xaxes(title="digit", type="category")
-    return _compact(fig, title=title)
-
-
-def mc_passes_figure(mc_probs: np.ndarray, label: int, title: str | None = None) -> go.Figure:
-    """The K MC-dropout passes: each pass's probability of the predicted class, and its spread."""
-    mc = np.asarray(mc_probs, dtype=float)
-    per_pass = mc[:, label] if mc.ndim == 2 and mc.shape[0] else np.zeros(0)
-    fig = go.Figure()
-    fig.add_trace(go.Box(
-        x=per_pass, name=f"p({label}) per pass", boxpoints="all", jitter=0.4, pointpos=0,
-        marker={"color": "#7048E8", "size": 7}, line={"color": "#7048E8"}, orientation="h",
-        hovertemplate="pass: %{x:.3f}<extra></extra>",
-    ))
-    fig.update_xaxes(range=[0, 1.02], title=f"probability of predicted digit {label}, one dot per pass")
-    fig.update_yaxes(visible=False)
-    return _compact(fig, height=170, title=title or f"K = {len(per_pass)} MC-dropout passes")
-
-
-def side_by_side_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "Class probabilities, side by side") -> go.Figure:
-    palette = ["#4C6EF5", "#FA5252", "#82C91E", "#BE4BDB"]
-    fig = go.Figure()
-    for i, (name, probs) in enumerate(rows):
-        p = np.asarray(probs, dtype=float)
-        fig.add_trace(go.Bar(x=SHORT_CLASSES[: len(p)], y=p, name=name, marker_color=palette[i % len(palette)]))
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 1], title="p(y)")
-    fig.update_xaxes(title="digit", type="category")
-    return _compact(fig, title=title)
-
-
-def image_figure(image_28: np.ndarray, title: str = "What the model sees: 28×28") -> go.Figure:
-    img = np.asarray(image_28, dtype=float)
-    fig = go.Figure(go.Heatmap(z=img[::-1], colorscale="gray", showscale=False, zmin=0, zmax=max(1.0, float(img.max())),
-                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
-    return _compact(fig, height=220, title=title)
-
-
-def logmel_figure(logmel: np.ndarray, title: str = "What the model hears: log-mel") -> go.Figure:
-    mel = np.asarray(logmel, dtype=float)
-    fig = go.Figure(go.Heatmap(z=mel, colorscale="Magma", showscale=False,
-                               hovertemplate="frame %{x}, mel %{y}: %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(title="frame")
-    fig.update_yaxes(title="mel band")
-    return _compact(fig, height=220, title=title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +121,7 @@ def per_modality_bars(values: Mapping[str, float], title: str, y_title: str, y_r
 
 
 # ---------------------------------------------------------------------------------------------
-# Inline SVG versions for the Explore page's fast path (a plotly chart costs the browser tens of ms
-# per redraw; these cost almost nothing)
+# Inline SVG for the Explore page
 # ---------------------------------------------------------------------------------------------
 
 SERIES_COLORS = ["#4C6EF5", "#FA5252", "#82C91E", "#BE4BDB"]

@@ -1,4 +1,4 @@
-"""Streamlit building blocks shared by the pages (rendering only; no ML here)."""
+"""The pages' shared look: teaching boxes, inline SVG, messages, and the first line of every page."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from aecf.app_teaching import equations
+from aecf.app.problems import Problem
+from aecf.app.teaching import equations
 
 
 def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expanded: bool = False) -> None:
@@ -17,10 +18,6 @@ def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expande
             for latex in equations(topic):
                 st.latex(latex)
     st.info(f"**Try this:** {try_this}", icon=":material/lightbulb:")
-
-
-def caption_metric(label: str, value: str, help: str | None = None) -> None:
-    st.metric(label, value, help=help)
 
 
 def ensure_navigation() -> None:
@@ -37,4 +34,18 @@ def ensure_navigation() -> None:
 
 def svg(markup: str, container=None) -> None:
     """Show an inline SVG (st.html strips SVG in Streamlit 1.67; markdown with HTML keeps it, one line)."""
-    (container or st).markdown(markup.replace("\n", " "), unsafe_allow_html=True)
+    if markup:
+        (container or st).markdown(markup.replace("\n", " "), unsafe_allow_html=True)
+
+
+def show(problem: Problem | None, container=None) -> None:
+    """A Problem as st.error / st.warning / st.info (nothing for None)."""
+    if problem is not None:
+        level = problem.level if problem.level in ("error", "warning", "info") else "error"
+        getattr(container or st, level)(problem.message)
+
+
+def bars(rows: Sequence[tuple[str, float]], container=None) -> None:
+    """Labelled progress bars, one per (name, value in [0, 1])."""
+    for name, value in rows:
+        (container or st).progress(min(1.0, max(0.0, float(value))), text=f"{name}: {value:.3f}")

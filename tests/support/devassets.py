@@ -1,6 +1,6 @@
 """Stand-in checkpoints and samples so the app (and its tests) run before the shipped ones exist.
 
-    python -m aecf.app_devassets OUT      # OUT/checkpoints/{encoders,fusion}, OUT/samples, OUT/features
+    python -m tests.support.devassets OUT      # OUT/checkpoints/{encoders,fusion}, OUT/samples, OUT/features
 
 Encoders are *untrained* (random weights of the real architectures) and the fusion checkpoints are
 trained for one epoch on synthetic embeddings: every code path of the app runs, the numbers mean

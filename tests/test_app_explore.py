@@ -1,0 +1,203 @@
+"""The Explore view-model (aecf/app/explore.py, aecf/app/state.py) and what a new user tripped over on the page.
+
+Pure functions are tested directly; the page checks run through AppTest on the `app_env` test assets.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import numpy as np
+import pytest
+
+from aecf.paths import ROOT
+
+PAGES = ROOT / "pages"
+
+
+def _page(name: str, query: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=90)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _metric(at, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label.startswith(label))
+
+
+def _no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ============================================================================================ the house
+
+
+def test_the_library_never_imports_streamlit():
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "aecf").rglob("*.py")
+            if re.search(r"^\s*(import|from)\s+streamlit", p.read_text(), re.M)]
+    assert hits == []
+
+
+def test_pages_parts_are_never_pages():
+    """app.py lists its pages (st.navigation); Streamlit's legacy discovery globs pages/*.py only."""
+    source = (ROOT / "app.py").read_text()
+    listed = set(re.findall(r'st\.Page\("(pages/[^"]+)"', source))
+    assert listed == {f"pages/{p.name}" for p in PAGES.glob("*.py")}
+    assert not any("parts" in p for p in listed)
+    import inspect
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    assert 'pages_folder.glob("*.py")' in inspect.getsource(script_runner)
+
+
+def test_explore_view_model_without_streamlit(app_env):
+    from aecf.app.checkpoints import load_model
+    from aecf.app.explore import ExploreInputs, explore
+    from aecf.app.samples import default_samples, list_samples, sample_path
+
+    img, aud = default_samples(list_samples("image"), list_samples("audio"))
+    inputs = ExploreInputs(image=sample_path(img), caption="a seven", audio=sample_path(aud))
+    view = explore(load_model, "", inputs, baseline_key="late_fusion")
+    assert view.fatal is None and view.warning is None and not view.notes
+    assert view.prediction.present == ("image", "caption", "audio") and view.baseline is not None
+    assert len(view.lattices) == 2 and len(view.gate) == 3 and view.wave and view.image_28 is not None
+    again = explore(load_model, "", inputs, baseline_key="late_fusion")  # seeded: the same view, the same numbers
+    assert [m.value for m in again.metrics] == [m.value for m in view.metrics]
+
+    bad = explore(load_model, "", ExploreInputs(image=b"not an image", caption="", audio=sample_path(aud)))
+    assert bad.notes["image"].level == "error" and "caption is empty" in bad.notes["caption"].message
+    assert bad.prediction.present == ("audio",)
+    assert explore(load_model, "nope/..", inputs).fatal is not None
+
+
+def test_the_model_lock_keeps_concurrent_calls_exact(app_env):
+    """Sessions share one Model: concurrent predictions give what one at a time gives."""
+    from aecf.app.checkpoints import load_model
+    from aecf.app.samples import default_samples, list_samples, sample_path
+
+    model = load_model("")
+    img, aud = default_samples(list_samples("image"), list_samples("audio"))
+    want = {s: model.predict(image=sample_path(img), audio=sample_path(aud), seed=s).mc_probs for s in range(4)}
+    got: dict[int, np.ndarray] = {}
+
+    def work(s):
+        got[s] = model.predict(image=sample_path(img), audio=sample_path(aud), seed=s).mc_probs
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(got[s], want[s]) for s in want)
+
+
+# ============================================================================================ tripped over
+
+
+def test_caption_box_and_model_agree_and_cuts_are_said():
+    from aecf.app.explore import MAX_CAPTION_CHARS, clean_caption
+
+    text, note = clean_caption("x" * (MAX_CAPTION_CHARS + 5))
+    assert len(text) == MAX_CAPTION_CHARS and "first 1,000 characters" in note
+    assert clean_caption("a seven") == ("a seven", None)
+    source = (PAGES / "explore.py").read_text()
+    assert "max_chars=X.MAX_CAPTION_CHARS" in source and "max_chars=5000" not in source
+
+
+def test_long_caption_says_what_the_text_tower_reads(app_env):
+    at = _page("explore")
+    at.text_area(key="cap").input("seven " * 100).run()
+    _no_exception(at)
+    assert at.text_area(key="cap").proto.max_chars == 1000
+    notes = [str(i.value) for i in at.info]
+    assert any("The text tower reads" in n and "the rest does not change the prediction" in n for n in notes), notes
+
+
+def test_share_link_carries_a_short_caption_only(app_env):
+    from aecf.app.state import MAX_URL_CAPTION, caption_query
+
+    assert caption_query("an odd number", "a seven") == "an odd number"
+    assert caption_query("a seven", "a seven") is None and caption_query("x" * (MAX_URL_CAPTION + 1), "") is None
+    at = _page("explore")
+    at.text_area(key="cap").input("an odd number").run()
+    assert at.query_params["cap"] in ("an odd number", ["an odd number"])
+    at.text_area(key="cap").input("seven " * 100).run()  # 600 characters: still used, not in the link
+    _no_exception(at)
+    assert "cap" not in at.query_params and _metric(at, "Modalities used") == "image + caption + audio"
+
+
+def test_right_to_left_override_does_not_scramble_the_caption(app_env):
+    from aecf.app.explore import clean_caption
+
+    text, note = clean_caption("a \u202eneves\u202c seven")
+    assert "\u202e" not in text and "\u202c" not in text and "text-direction" in note
+    at = _page("explore")
+    at.text_area(key="cap").input("a \u202eneves seven").run()
+    _no_exception(at)
+    at.tabs[0]  # noqa: B018 - the tabs exist
+    shown = [str(c.value) for c in at.code]
+    assert all("\u202e" not in s for s in shown)
+    assert any("text-direction" in str(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize("word", ["off", "0", "no", "false"])
+def test_switch_off_in_a_link_in_any_form_the_decoder_accepts(app_env, word):
+    from aecf.app.state import ExploreState, url_overrides
+
+    assert ExploreState.from_query({"cap_on": word}).caption_on is False
+    assert url_overrides({"cap_on": word}) == ({} if word == "false" else {"cap_on": False})
+    at = _page("explore", {"cap_on": word})
+    _no_exception(at)
+    assert at.toggle(key="cap_on").value is False
+    assert _metric(at, "Modalities used") == "image + audio"
+
+
+def test_gate_entropy_of_one_modality_is_not_negative_zero(app_env):
+    from aecf.app.explore import fmt
+
+    assert fmt(-1e-9) == "0.000" and fmt(-0.0) == "0.000" and fmt(-0.5) == "-0.500" and fmt(None) == "–"
+    at = _page("explore", {"img_on": "false", "aud_on": "false"})
+    _no_exception(at)
+    assert _metric(at, "Modalities used") == "caption" and _metric(at, "Gate entropy") == "0.000"
+
+
+def test_canvas_is_big_enough_and_clear_works(app_env):
+    at = _page("explore", {"isrc": "draw"})
+    _no_exception(at)
+    source = (PAGES / "explore.py").read_text()
+    assert "CANVAS_PX = 280" in source
+    clear = next(b for b in at.button if b.label == "Clear the drawing")
+    clear.click().run()
+    _no_exception(at)
+    assert at.session_state["canvas_n"] == 1
+
+
+def test_subsets_page_offers_project_results_only(app_env, tmp_path, monkeypatch):
+    from aecf import paths
+    from aecf.app.results import results_files
+
+    at = _page("subsets")
+    _no_exception(at)
+    assert not at.text_input, "no free path box: a visitor must not probe the server's files"
+    files = results_files()
+    allowed = [paths.results_json(), *paths.results_dirs()]
+    assert all(any(f == a or a in f.parents for a in allowed) for f in files)
+
+
+def test_results_tolerate_extra_fields(tmp_path):
+    import json
+
+    from aecf.app.results import load_results, summary_rows
+
+    doc = {"methods": {"aecf": {"full": {"acc": 0.9, "ece": 0.01}, "mechanisms": {"x": 1}, "monotonicity": {"y": 2},
+                                "drop": {"0.5": {"acc": 0.7, "map": 0.8}}},
+                       "specialists": {"drop": {"0.5": 0.755}}},
+           "meta": {}}
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    res = load_results(tmp_path / "r.json")
+    assert list(res.methods) == ["aecf"] and summary_rows(res.methods)[0]["acc @ 50 % drop"] == 0.7
