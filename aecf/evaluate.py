@@ -28,20 +28,21 @@ import numpy as np
 import torch
 
 from aecf import metrics as M
-from aecf.checkpoint import load_checkpoint, read_checkpoint_config
-from aecf.constants import CHECKPOINT_DIR, FEATURE_DIR, ROOT
+from aecf.checkpoint import checkpoint_info, load_checkpoint, read_checkpoint_config
+from aecf.constants import FEATURE_DIR
 from aecf.constants import subset_name as _subset_name
 from aecf.data.cache import FeatureSplit
+from aecf.files import write_atomic
 from aecf.fusion import FusionModel, adaptive_lambda
 from aecf.losses import gate_entropy
 from aecf.masking import random_modality_drop
+from aecf.paths import FUSION_DIR, RESULTS_DIR
 from aecf.specialists import SPECIALISTS_DIR, load_specialists
 
 DROP_RATES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 MASK_SEEDS = 5
 MC_SAMPLES = 20
-FUSION_CHECKPOINTS = CHECKPOINT_DIR / "fusion"
-RESULTS_DIR = ROOT / "results"
+FUSION_CHECKPOINTS = FUSION_DIR
 
 
 CAPTION_LEVELS = ("exact", "partial", "none", "wrong")  # caption_level 0..3 of the digits benchmark
@@ -318,7 +319,7 @@ def find_checkpoints(checkpoint_dir: str | Path = FUSION_CHECKPOINTS) -> dict[st
 
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(checkpoint_dir).glob("*.safetensors")):
-        method = read_checkpoint_config(path)["model"].get("method", path.stem.split(".")[0])
+        method = checkpoint_info(path).method
         found.setdefault(method, []).append(path)
     order = list(METHODS)
     return dict(sorted(found.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
@@ -504,9 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     json_path = Path(args.json) if args.json else out / "results.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(_json_safe(results), indent=1))
+    write_atomic(json_path, json.dumps(_json_safe(results), indent=1))
     md = results_markdown(results)
-    (out / "results.md").write_text(md)
+    write_atomic(out / "results.md", md)
     print(md)
     if not args.no_figures:
         written = save_figures(report_figures(results["methods"]), out, png=not args.no_png)

@@ -706,10 +706,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(split_val) == 0:
         split_val = None
     if args.specialists:
-        from aecf.constants import CHECKPOINT_DIR
+        from aecf.paths import FUSION_DIR
         from aecf.specialists import SPECIALISTS_DIR, train_specialists
 
-        out = args.out or str(CHECKPOINT_DIR / "fusion" / SPECIALISTS_DIR)
+        out = args.out or str(FUSION_DIR / SPECIALISTS_DIR)
         t0 = time.perf_counter()
         train_specialists(
             split_train, split_val, epochs=args.epochs or METHODS["late_fusion"].epochs, seed=args.seed,
