@@ -14,8 +14,6 @@ One `.npz` file per split, loadable with `allow_pickle=False` (nothing in it can
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import torch
 
 from aecf.constants import FEATURE_DIR, MODALITIES
 from aecf.errors import InputError
+from aecf.files import write_atomic
 
 
 @dataclass
@@ -99,15 +98,7 @@ def save_split(
     arrays["severity"] = np.mean([arrays[f"{m}_severity"] for m in modalities], axis=0).astype(np.float32)
     if caption_level is not None:
         arrays["caption_level"] = np.asarray(caption_level, dtype=np.int8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
     return path
 
 

@@ -34,7 +34,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,6 +45,7 @@ import torch
 from aecf.data import distributed
 from aecf.data.cache import save_split
 from aecf.errors import InputError
+from aecf.files import write_atomic
 
 SPLITS = ("train", "val", "test")
 # The authors' split of COCO-2014: 60k/5k of the annotated train2014 images, 5k of val2014's.
@@ -300,15 +300,7 @@ def all_shards(plan: dict, shard_size: int) -> list[tuple[str, int]]:
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Write atomically: a killed run leaves a stray temp file, never a truncated shard."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 @torch.no_grad()
@@ -460,9 +452,7 @@ def merge(plan: dict, args: argparse.Namespace, model, tokenizer, device: torch.
         "embed_dim": int(class_embeddings.shape[1]),
         "label": "multi-hot int64 [N, C], C = len(categories)",
     }
-    tmp = out / ".meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, out / "meta.json")
+    write_atomic(out / "meta.json", json.dumps(meta, indent=2))
     return sizes
 
 
@@ -490,9 +480,7 @@ def prepare(args: argparse.Namespace) -> tuple[dict, list[tuple[str, int]]]:
             raise InputError(f"The COCO annotations under {args.root} are malformed (missing {e}).") from e
         plan["config"] = config
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".plan.json.tmp"
-        tmp.write_text(json.dumps(plan))
-        os.replace(tmp, plan_file)
+        write_atomic(plan_file, json.dumps(plan))
         counts = ", ".join(f"{split} {len(plan['splits'][split])}" for split in SPLITS)
         print(f"plan: {counts} images ({time.time() - t:.0f} s)", file=sys.stderr)
     for stray in (out / "shards").glob(".*.tmp"):  # left by a killed run

@@ -15,8 +15,6 @@ syllable-rate modulated) noise. Audio severity is a fixed monotone map of the SN
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 
 from aecf.constants import SAMPLE_RATE
 from aecf.data.mnist import RAW_DIR, load_mnist
+from aecf.files import write_atomic
 
 PCA_CACHE = RAW_DIR / "mnist_pca.npz"
 
@@ -71,17 +70,7 @@ def mnist_pca(cache: str | Path = PCA_CACHE) -> dict[str, np.ndarray]:
         except (KeyError, ValueError, OSError):
             pass  # unreadable cache: refit
     pca = _fit_pca()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **pca)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, cache)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(cache, lambda f: np.savez(f, **pca))
     return pca
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from aecf.constants import DATA_DIR
 from aecf.errors import InputError
+from aecf.files import write_atomic
 
 RAW_DIR = DATA_DIR / "raw"
 MNIST_PICKLE = RAW_DIR / "mnist.pkl.gz"
@@ -81,16 +80,7 @@ def _decode_pickle(path: Path) -> dict[str, np.ndarray]:
 
 def _write_cache(arrays: dict[str, np.ndarray], path: Path) -> None:
     # Temp file + rename: two processes building the cache at once never see a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared by every user of the repo
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def load_mnist(split: str, raw_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
