@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -353,19 +352,17 @@ def train_audio(
 
 def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNetConfig, info: dict) -> Path:
     """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from aecf.data.captions import class_prompt
     from aecf.encoders import AUDIO_FILE, CLIP_FILE, CONFIG_FILE, sha256_file
+    from aecf.files import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     clip_state = {k: v.detach().to(torch.float16).contiguous() for k, v in clip_model.state_dict().items()}
     audio_state = {k: v.detach().contiguous() for k, v in audio_model.state_dict().items()}
     for name, state in ((CLIP_FILE, clip_state), (AUDIO_FILE, audio_state)):
-        tmp = out / (name + ".tmp")
-        save_file(state, str(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out / name)
+        write_atomic(out / name, save(state))
     model_config = json.loads((MODEL_CONFIG_DIR / f"{DIGITS_MODEL}.json").read_text())
     config = {
         "clip": {"model_name": DIGITS_MODEL, "model_config": model_config, "weights": CLIP_FILE,
@@ -376,9 +373,7 @@ def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNe
         "logit_scale": float(clip_model.logit_scale.detach().float().exp()),
         "training": info,
     }
-    tmp = out / (CONFIG_FILE + ".tmp")
-    tmp.write_text(json.dumps(config, indent=1))
-    os.replace(tmp, out / CONFIG_FILE)
+    write_atomic(out / CONFIG_FILE, json.dumps(config, indent=1))
     return out
 
 
