@@ -299,7 +299,7 @@ def synthesize_voices(
     else:
         # Threads, not processes: the work is espeak-ng/flite subprocesses and numpy/soxr calls that
         # release the GIL. A process pool is fragile here: fork copies the parent's threads (torch, tqdm),
-        # and spawn re-runs the parent's __main__, which under Streamlit/AppTest is a page script.
+        # and spawn re-runs the parent's __main__, which under the app (or its tests) is a page script.
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(synthesize_voice, v, n_aug[i], seed): i for i, v in enumerate(voices)}
             for future in as_completed(futures):
