@@ -57,7 +57,7 @@ ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image |
 
 
 def _read_bytes(source) -> bytes | None:
-    """Bytes of a path / bytes / file-like source (Streamlit's UploadedFile too); None for arrays."""
+    """Bytes of a path / bytes / file-like source (an app's uploaded file too); None for arrays."""
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source)
     if isinstance(source, str | os.PathLike):
