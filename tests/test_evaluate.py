@@ -78,6 +78,10 @@ def _write_features(directory):
         )
 
 
+def model_cfg_dict(method):
+    return make_config(method, epochs=1).to_dict()
+
+
 def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
     from aecf.data.cache import load_split
 
@@ -88,7 +92,12 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
     for method, seeds in (("aecf", (0, 1)), ("late_fusion", (0,))):
         for seed in seeds:
             model, _ = train(make_config(method, epochs=1, seed=seed), tr, va)
-            save_checkpoint(model, ckpts / (method if seed == 0 else f"{method}.seed{seed}"))
+            save_checkpoint(
+                model, ckpts / (method if seed == 0 else f"{method}.seed{seed}"), train_config=model_cfg_dict(method)
+            )
+    from aecf.specialists import train_specialists
+
+    train_specialists(tr, va, epochs=1, out=ckpts / "specialists")
 
     # no browser for kaleido: PNG export degrades to HTML with a warning, it does not crash
     import plotly.io as pio
@@ -127,7 +136,9 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
         "/usr/bin/chromium",
     ]  # first kaleido's own lookup, then pointed at Debian's chromium
     res = json.loads((out / "r.json").read_text())
-    assert set(res["methods"]) == {"aecf", "late_fusion"}
+    assert set(res["methods"]) == {"aecf", "late_fusion", "specialists"}
+    assert res["methods"]["specialists"]["reference"] is True
+    assert len(res["methods"]["specialists"]["checkpoints"]) == 7
     names = {
         subset_name(s)
         for s in (
@@ -145,7 +156,15 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
         assert set(entry["subsets"]) == names
         assert set(entry["drop"]) == {"0.0", "0.1", "0.3", "0.5", "0.7", "0.9"}
         for cell in [*entry["subsets"].values(), *entry["drop"].values()]:
-            assert set(cell) >= {"acc", "ece", "ece_ts"} and 0 <= cell["acc"] <= 1
+            assert set(cell) >= {"acc", "map", "ece", "ece_ts"} and 0 <= cell["acc"] <= 1
+            assert cell["acc"] <= cell["map"] + 0.5  # macro one-vs-rest AP, in [0, 1]
+        for cell in entry["drop"].values():
+            assert 0 <= cell["ece_ts_deploy"] <= 1  # temperature fit on val under that drop rate
+        assert set(entry["temperature_deploy"]) == set(entry["drop"])
+        mono = entry["monotonicity"]
+        assert set(mono) == {"all", "consistent", "wrong_caption_lowers_confidence"}
+        assert mono["all"] == pytest.approx(entry["monotonicity_violation_rate"])
+        assert all(0 <= v <= 1 for v in mono.values())
         for key in (
             "monotonicity_violation_rate",
             "worst_subset_acc",
@@ -159,9 +178,62 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
         )
     assert res["methods"]["aecf"]["n_seeds"] == 2 and "std" in res["methods"]["aecf"]
     assert res["methods"]["late_fusion"]["gate_entropy"] is None
+    assert res["methods"]["late_fusion"].get("mechanisms") is None
+    mech = res["methods"]["aecf"]["mechanisms"]
+    assert set(mech) >= {
+        "lambda_iqr_fraction",
+        "lambda_severity_spearman",
+        "gate_reliability_spearman",
+        "caption_gate_by_level",
+        "acm_adaptive_share",
+    }
+    assert set(mech["gate_reliability_spearman"]) == {"image", "audio"}
+    assert set(mech["caption_gate_by_level"]) == {"exact", "partial", "none", "wrong"}
+    assert 0 <= mech["lambda_iqr_fraction"] <= 1 and 0 <= mech["acm_adaptive_share"] <= 1
     assert res["methods"]["late_fusion"]["lambda_severity_spearman"] is None
     assert isinstance(res["methods"]["aecf"]["lambda_severity_spearman"], float)
     assert np.isfinite(res["methods"]["aecf"]["gate_entropy"])
     md = (out / "results.md").read_text()
     assert "| aecf | 2 |" in md and "late_fusion" in md
     assert (out / "accuracy_vs_drop.html").exists() and not list(out.glob("*.png"))
+
+
+def test_monotonicity_report_separates_wrong_captions():
+    from aecf.evaluate import monotonicity_report
+
+    subsets = M.nonempty_subsets(3)
+    n = 4
+    conf = torch.stack([torch.full((n,), 0.3 + 0.1 * len(s)) for s in subsets])  # monotone everywhere
+    valid = torch.ones(len(subsets), n, dtype=torch.bool)
+    level = torch.tensor([0, 1, 3, 3])  # examples 2 and 3 have a wrong caption
+    full, without = subsets.index((0, 1, 2)), subsets.index((0, 2))
+    conf[full, 2] = 0.4  # adding the wrong caption to image+audio (0.5) lowers confidence: 3 pairs violate
+    rep = monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), level)
+    assert rep["consistent"] == 0.0
+    assert rep["all"] == pytest.approx(3 / (12 * n))
+    assert rep["wrong_caption_lowers_confidence"] == 0.5  # one of the two wrong-caption examples
+    conf[full, 3] = conf[without, 3] - 0.005  # within the tolerance: not a drop
+    assert monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), level)[
+        "wrong_caption_lowers_confidence"
+    ] == 0.5
+    none = monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), None)
+    assert none["consistent"] is None and none["wrong_caption_lowers_confidence"] is None
+
+
+def test_specialists_route_each_example_to_its_subset():
+    from aecf.specialists import train_specialists
+
+    tr, va = make_synthetic_split(600, seed=41), make_synthetic_split(200, seed=42)
+    ens = train_specialists(tr, va, epochs=1)
+    assert len(ens.members) == 7 and ens.gate is None
+    x = va.x[:6]
+    present = torch.tensor([[1, 0, 0], [0, 1, 1], [1, 1, 1]] * 2, dtype=torch.bool)
+    logits = ens(x, present)["logits"]
+    for i in range(6):
+        key = tuple(int(j) for j in torch.nonzero(present[i]).flatten())
+        member = ens.members[ens.keys.index(key)]
+        torch.testing.assert_close(logits[i], member(x[i : i + 1, list(key)])["logits"][0])
+    # an absent modality's embedding never reaches the chosen specialist
+    x2 = x.clone()
+    x2[~present] = 1e3
+    torch.testing.assert_close(ens(x2, present)["logits"], logits)

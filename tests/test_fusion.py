@@ -139,3 +139,50 @@ def test_diagnose_reports_gate_lambda_and_every_subset(trained_aecf):
     torch.testing.assert_close(d.subsets["image+caption+audio"], d.probs)
     d2 = diagnose(model, x, present=torch.tensor([True, False, True]))
     assert d2.gate[1] == 0 and set(d2.subsets) == {"image", "audio", "image+audio"}
+
+
+def test_quantile_lambda_map_spreads_a_heavy_tailed_uncertainty():
+    from aecf.fusion import cdf_from_knots, lambda_from_quantile, rank_fraction, uncertainty_knots
+
+    g = torch.Generator().manual_seed(0)
+    u = torch.distributions.LogNormal(-6.0, 3.0).sample((20_000,))  # most mass near 0, a long tail
+    train, held_out = u[:10_000], u[10_000:]
+    knots = uncertainty_knots(train)
+    assert len(knots) == 101 and all(b >= a for a, b in zip(knots, knots[1:]))
+    lam = lambda_from_quantile(held_out, knots, 0.0, 0.1)
+    q25, q75 = torch.quantile(lam, torch.tensor([0.25, 0.75]))
+    assert float(q75 - q25) / 0.1 > 0.45  # the IQR covers about half the range
+    ratio = lambda_from_uncertainty(held_out, train.mean(), 0.0, 0.1)  # the old map: all near λ_min
+    r25, r75 = torch.quantile(ratio, torch.tensor([0.25, 0.75]))
+    assert float(r75 - r25) / 0.1 < 0.1
+    # bounded, monotone, clipped outside the knots
+    order = torch.argsort(held_out)
+    assert torch.all(lam[order][1:] >= lam[order][:-1])
+    extreme = lambda_from_quantile(torch.tensor([0.0, 1e9]), knots, 0.02, 0.2)
+    torch.testing.assert_close(extreme, torch.tensor([0.02, 0.2]))
+    torch.testing.assert_close(cdf_from_knots(torch.tensor(knots[50]), knots), torch.tensor(0.5))
+    # without knots (training), λ is the rank within the batch: uniform over the range
+    r = rank_fraction(torch.tensor([3.0, 1.0, 2.0, 2.0]))
+    torch.testing.assert_close(r, torch.tensor([0.875, 0.125, 0.5, 0.5]))
+    del g
+
+
+def test_old_configs_keep_their_lambda_map():
+    d = FusionConfig().to_dict()
+    assert d["lambda_map"] == "quantile"
+    del d["lambda_map"], d["lambda_knots"]  # a checkpoint written before the quantile map
+    assert FusionConfig.from_dict(d).lambda_map == "ratio"
+    cfg = FusionConfig(lambda_knots=(0.0, 0.5, 1.0))
+    assert FusionConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="lambda_map"):
+        FusionModel(FusionConfig(lambda_map="bogus"))
+
+
+def test_trained_model_stores_knots_and_lambda_spreads(trained_aecf):
+    model = trained_aecf
+    assert model.config.lambda_map == "quantile" and len(model.config.lambda_knots) == 101
+    held_out = make_synthetic_split(2000, seed=15)
+    torch.manual_seed(0)
+    lam = adaptive_lambda(model, held_out.x, torch.ones(2000, 3, dtype=torch.bool), 20)["lam"]
+    q25, q75 = torch.quantile(lam, torch.tensor([0.25, 0.75]))
+    assert float(q75 - q25) / (0.2 - 0.01) >= 0.3

@@ -98,3 +98,61 @@ def test_authors_lambda_schedule():
     assert lams[0] == 0.0
     assert max(lams) == 0.05 and lams[10] == 0.05
     assert lams[-1] < lams[28] < lams[27] == 0.05  # cosine decay over the last 10 %
+
+
+def test_cec_margin_and_plain_hinge():
+    conf = torch.stack([torch.full((4,), 0.3 + 0.1 * len(s)) for s in SUBSETS])
+    assert cec_loss(conf, SUBSETS).item() == 0.0
+    # equal confidences violate nothing, but a margin asks for a strict rise
+    flat = torch.full((len(SUBSETS), 4), 0.5)
+    assert cec_loss(flat, SUBSETS).item() == 0.0
+    assert abs(cec_loss(flat, SUBSETS, margin=0.02, squared=False).item() - 0.02) < 1e-6
+    assert abs(cec_loss(flat, SUBSETS, margin=0.02).item() - 0.02**2) < 1e-8
+    # the plain hinge gives a small violation a much stronger pull than the squared one
+    small = flat.clone()
+    small[0] = 0.52  # image alone 0.02 above its supersets
+    assert cec_loss(small, SUBSETS, squared=False).item() > 10 * cec_loss(small, SUBSETS).item()
+
+
+def test_supported_pairs_leave_counter_evidence_alone():
+    from aecf.losses import supported_pairs
+    from aecf.metrics import subset_pairs
+
+    # example 0: every subset gives the truth 0.5; example 1: the caption alone gives it 0.01 (a wrong caption)
+    loglik = torch.log(torch.full((len(SUBSETS), 2), 0.5))
+    loglik[SUBSETS.index((1,)), 1] = math.log(0.01)
+    mask = supported_pairs(loglik, SUBSETS, math.log(0.1))
+    pairs = subset_pairs(SUBSETS)
+    assert mask[:, 0].all()
+    for k, (a, b) in enumerate(pairs):
+        added = set(SUBSETS[b]) - set(SUBSETS[a])
+        assert bool(mask[k, 1]) == (added != {1}), (SUBSETS[a], SUBSETS[b])
+    # a pair left out does not count: a caption that lowers confidence is not a CEC violation
+    conf = torch.full((len(SUBSETS), 2), 0.6)
+    for s in ((1,), (0, 1), (1, 2)):  # adding the wrong caption to the image or the audio lowers confidence
+        conf[SUBSETS.index(s), 1] = 0.3
+    assert cec_loss(conf, SUBSETS).item() > 0
+    assert cec_loss(conf, SUBSETS, pair_mask=mask).item() == 0.0
+
+
+def test_gate_responsibility_pulls_the_gate_to_the_expert_that_knows_the_truth():
+    from aecf.losses import gate_responsibility_loss
+
+    logits = torch.zeros(1, 3, requires_grad=True)
+    present = torch.ones(1, 3, dtype=torch.bool)
+    loglik = torch.log(torch.tensor([[0.9], [0.05], [0.3]]))  # [M, B]: image knows, caption is wrong
+    loss = gate_responsibility_loss(logits.softmax(-1), loglik, present)
+    loss.backward()
+    assert logits.grad[0, 0] < 0 < logits.grad[0, 1]  # descent raises the image weight, lowers the caption's
+    # its minimum is the responsibilities themselves: r ∝ p(y|z_m)^(1/τ) over present modalities
+    r = torch.tensor([[0.9, 0.05, 0.3]]) / 1.25
+    at_r = gate_responsibility_loss(r, loglik, present)
+    assert at_r < gate_responsibility_loss(torch.full((1, 3), 1 / 3), loglik, present)
+    # an absent modality gets no responsibility, and a sharper τ concentrates it
+    absent = torch.tensor([[True, False, True]])
+    g = torch.tensor([[0.75, 0.0, 0.25]])
+    assert torch.isfinite(gate_responsibility_loss(g, loglik, absent))
+    follows_image = torch.tensor([[0.9, 0.0, 0.1]])
+    soft = gate_responsibility_loss(follows_image, loglik, absent, tau=100.0)  # r ≈ uniform
+    sharp = gate_responsibility_loss(follows_image, loglik, absent, tau=0.1)  # r ≈ all on the image
+    assert sharp < 0.2 < 1.0 < soft

@@ -76,3 +76,24 @@ def test_curriculum_ramps_then_holds():
     assert abs(curriculum_rate(0.15, 0.6, 0.3) - 0.3) < 1e-9
     assert curriculum_rate(0.5, 0.6, 0.3) == 0.6 == curriculum_rate(1.0, 0.6, 0.3)
     assert curriculum_rate(0.0, 0.4, 0.0) == 0.4
+
+
+def test_acm_power_rule_drops_in_proportion_to_trust():
+    from aecf.masking import drop_prob_ratio
+
+    present = torch.ones(3, 3, dtype=torch.bool)
+    gate = torch.tensor([[0.6, 0.2, 0.2], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.3, 0.2]])
+    q = acm_drop_probs(gate, present, 0.5, "power", 1.0)
+    torch.testing.assert_close(q[0], torch.tensor([0.9, 0.3, 0.3]))
+    torch.testing.assert_close(q.mean(1)[1:], torch.tensor([0.5, 0.5]))  # the curriculum sets the rate
+    torch.testing.assert_close(drop_prob_ratio(q, present), torch.tensor([3.0, 1.0, 2.5]))
+    # γ = 0 is ModDrop; a larger γ sharpens; the legacy entropy blend is far milder on the same gate
+    torch.testing.assert_close(acm_drop_probs(gate, present, 0.4, "power", 0.0), torch.full((3, 3), 0.4))
+    sharp = acm_drop_probs(gate, present, 0.3, "power", 2.0)
+    assert drop_prob_ratio(sharp, present)[2] > drop_prob_ratio(acm_drop_probs(gate, present, 0.3, "power"), present)[2]
+    assert drop_prob_ratio(acm_drop_probs(gate, present, 0.5, "entropy"), present)[0] < 1.3
+    # absent modalities: never dropped, and the ratio is over present ones only
+    pres = torch.tensor([[True, False, True], [False, True, False]])
+    q2 = acm_drop_probs(torch.tensor([[0.8, 0.0, 0.2], [0.0, 1.0, 0.0]]), pres, 0.4, "power")
+    assert torch.all(q2[~pres] == 0) and float(q2.max()) <= MAX_DROP_PROB
+    torch.testing.assert_close(drop_prob_ratio(q2, pres), torch.tensor([0.64 / 0.16, 1.0]))
