@@ -93,14 +93,29 @@ def monotonicity_report(
     modalities,
     caption_level: torch.Tensor | None,
     tolerance: float = M.MONOTONICITY_TOLERANCE,
+    predictions: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> dict:
     """Violation rates on the subset lattice: "all" examples, the "consistent" ones (caption not wrong), and
     "wrong_caption_lowers_confidence": the share of wrong-caption examples whose confidence with all their
     modalities is lower (by more than the tolerance) than without the caption — where the paper's
     assumption breaks and a drop is the right answer. None where the split has no caption levels.
 
+    With `predictions` [S, N] (each subset's predicted class) and single-label `labels` [N], also
+    "supported": the violation rate over the pairs A ⊊ B whose added modalities B \\ A, alone, predict the
+    true label — where more information is right and confidence has no reason to fall.
+
     confidence, valid: [S, N], rows in `subsets` order, every modality present (the full input)."""
     res = {"all": M.monotonicity_violation_rate(confidence, subsets, valid, tolerance)}
+    if predictions is not None and labels is not None and labels.ndim == 1:
+        index = {s: i for i, s in enumerate(subsets)}
+        hits = total = 0
+        for a, b in M.subset_pairs(subsets):
+            added = tuple(m for m in subsets[b] if m not in subsets[a])
+            ok = (predictions[index[added]] == labels) & valid[b]
+            hits += int(((confidence[a] > confidence[b] + tolerance) & ok).sum())
+            total += int(ok.sum())
+        res["supported"] = hits / total if total else None
     if caption_level is None or "caption" not in modalities:
         return {**res, "consistent": None, "wrong_caption_lowers_confidence": None}
     wrong = caption_level.long() == CAPTION_LEVELS.index("wrong")
@@ -242,8 +257,9 @@ def evaluate_model(
     }
     conf = model.head_type.confidence(model.head_type.probs(sub["logits"]))
     res["monotonicity_violation_rate"] = M.monotonicity_violation_rate(conf, subsets, sub["valid"])
+    preds = sub["logits"].argmax(-1) if not M.is_multilabel(y) else None
     res["monotonicity"] = monotonicity_report(
-        conf, subsets, sub["valid"], model.config.modalities, test.caption_level
+        conf, subsets, sub["valid"], model.config.modalities, test.caption_level, predictions=preds, labels=y
     )
     res["worst_subset_acc"] = min(v["acc"] for v in res["subsets"].values())
     if M.is_multilabel(y):

@@ -53,6 +53,9 @@ class FusionConfig:
     lambda_map: str = "quantile"
     lambda_knots: tuple[float, ...] | None = None  # quantiles of u at levels 0, 1/n, ..., 1 (training split)
     temperature: float = 1.0  # post-hoc, fit on the validation split after training
+    # a learned logit scale per presence pattern (2^M scalars, trained with the task loss): each subset's
+    # confidence gets its own calibration, so CEC cannot satisfy the lattice by deflating every small subset
+    pattern_scale: bool = False
 
     @property
     def num_modalities(self) -> int:
@@ -77,6 +80,7 @@ class FusionConfig:
             raise ValueError(f"unknown fusion config keys: {sorted(unknown)}")
         d = dict(d)
         d.setdefault("lambda_map", "ratio")  # a checkpoint from before the quantile map
+        d.setdefault("pattern_scale", False)
         for key in ("modalities", "classes", "lambda_knots"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
@@ -184,6 +188,8 @@ class FusionModel(nn.Module):
             )
         else:
             self.head = nn.Linear(head_in, config.num_classes)  # h_ψ
+        if config.pattern_scale:
+            self.pattern_log_scale = nn.Parameter(torch.zeros(2**M))
         # running scale ū of the MC-dropout uncertainty, used by the λ(x) map (docs/method.md §2)
         self.register_buffer("uncertainty_scale", torch.tensor(0.0))
 
@@ -233,8 +239,13 @@ class FusionModel(nn.Module):
         return out
 
     def classify(self, fused: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """h_ψ(f), with dropout on f (`present` is for heads that would read it; ours do not)."""
-        return self.head(self.feature_drop(fused))
+        """h_ψ(f), with dropout on f; with `pattern_scale`, times the learned scale of the presence pattern."""
+        logits = self.head(self.feature_drop(fused))
+        if self.config.pattern_scale:
+            bits = 2 ** torch.arange(present.shape[-1], device=present.device)
+            pattern = (present.long() * bits).sum(-1)
+            logits = logits * self.pattern_log_scale.exp()[pattern].unsqueeze(-1).to(logits.dtype)
+        return logits
 
     def probs(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         t = self.config.temperature if temperature is None else temperature

@@ -30,6 +30,7 @@ def cec_loss(
     margin: float = 0.0,
     squared: bool = True,
     pair_mask: torch.Tensor | None = None,
+    superset_only: bool = False,
 ) -> torch.Tensor:
     """Contrastive Expert Calibration: mean over (example, A ⊊ B) of max(0, c(A) - c(B) + margin)^k,
     k = 2 (squared, the paper's) or 1.
@@ -37,14 +38,16 @@ def cec_loss(
     confidence: [S, B], c(S) of each subset (rows in `subsets` order); valid: bool [S, B], False where a
     subset is not available for an example (then no pair ending in it counts); pair_mask: bool [P, B] over
     `subset_pairs(subsets)`, False for pairs left out (e.g. `supported_pairs`). The mean is over the pairs
-    that count.
+    that count. superset_only: the gradient moves only c(B) (the smaller subset's confidence is detached),
+    so a violation is repaired by raising the better-informed side rather than by deflating every subset.
     """
     pairs = subset_pairs(subsets)
     if not pairs:
         return confidence.new_zeros(())
     a = torch.tensor([p[0] for p in pairs], device=confidence.device)
     b = torch.tensor([p[1] for p in pairs], device=confidence.device)
-    hinge = torch.relu(confidence[a] - confidence[b] + margin)  # [P, B]
+    lower = confidence[a].detach() if superset_only else confidence[a]
+    hinge = torch.relu(lower - confidence[b] + margin)  # [P, B]
     if squared:
         hinge = hinge.square()
     w = torch.ones_like(hinge) if valid is None else valid[b].to(hinge.dtype)

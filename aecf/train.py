@@ -102,7 +102,10 @@ class TrainConfig:
     cec_deterministic: bool = True  # subset rows of CEC without dropout (their noise is not a violation)
     cec_margin: float = 0.0  # hinge max(0, c(A) - c(B) + margin)
     cec_squared: bool = True  # squared hinge (the paper's) or plain
+    cec_superset_only: bool = False  # gradient into c(B) only (c(A) detached)
     cec_pairs: str = "all"  # "all" pairs A ⊊ B | "supported": only where B \ A supports the true label
+    # task loss on every modality subset row (the rows CEC compares), mean over subsets
+    subset_weight: float = 0.0
     # gate supervision: cross-entropy from the experts' responsibilities r_m ∝ p(y|z_m)^(1/τ) to the gate
     gate_weight: float = 0.0
     gate_tau: float = 1.0
@@ -357,7 +360,7 @@ class Trainer:
             for i, name in enumerate(model.config.modalities):
                 rec[f"mask_rate_{name}"] = float(dropped[:, i].sum() / present[:, i].sum().clamp_min(1))
         n_sub = 0
-        if c.cec == "subset" or (c.gate_weight > 0 and model.gate is not None):
+        if c.cec == "subset" or c.subset_weight > 0 or (c.gate_weight > 0 and model.gate is not None):
             sub = self.subset_masks.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
             valid = (sub == self.subset_masks.unsqueeze(1)).all(-1)
             sub = torch.where(sub.any(-1, keepdim=True), sub, present.unsqueeze(0))
@@ -387,6 +390,13 @@ class Trainer:
             total = total + c.masked_weight * loss_masked
             rec["loss_task_masked"] = loss_masked.item()
             rec["masked_acc"] = _accuracy(head, logits[1], label)
+        if n_sub and c.subset_weight > 0:
+            sub_valid = (self.subset_masks.unsqueeze(1) & present.unsqueeze(0) == self.subset_masks.unsqueeze(1)).all(-1)
+            per = torch.stack([head.loss(lg, label, reduction="none") for lg in logits[R - n_sub :]])
+            w = sub_valid.to(per.dtype)
+            loss_sub = (per * w).sum() / w.sum().clamp_min(1.0)
+            total = total + c.subset_weight * loss_sub
+            rec["loss_task_subsets"] = loss_sub.item()
         sub_loglik = None
         if n_sub:
             with torch.no_grad():
@@ -414,7 +424,9 @@ class Trainer:
             if c.cec_pairs == "supported":
                 chance = math.log(1 / logits.shape[-1]) if head.name == "softmax" else math.log(0.5)
                 pair_mask = supported_pairs(sub_loglik, self.subsets, chance)
-            loss_cec = cec_loss(conf, self.subsets, valid, c.cec_margin, c.cec_squared, pair_mask)
+            loss_cec = cec_loss(
+                conf, self.subsets, valid, c.cec_margin, c.cec_squared, pair_mask, c.cec_superset_only
+            )
             total = total + beta * loss_cec
             rec["loss_cec"] = loss_cec.item()
         elif c.cec == "expert_mse":

@@ -162,7 +162,7 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
             assert 0 <= cell["ece_ts_deploy"] <= 1  # temperature fit on val under that drop rate
         assert set(entry["temperature_deploy"]) == set(entry["drop"])
         mono = entry["monotonicity"]
-        assert set(mono) == {"all", "consistent", "wrong_caption_lowers_confidence"}
+        assert set(mono) == {"all", "consistent", "wrong_caption_lowers_confidence", "supported"}
         assert mono["all"] == pytest.approx(entry["monotonicity_violation_rate"])
         assert all(0 <= v <= 1 for v in mono.values())
         for key in (

@@ -207,3 +207,31 @@ def test_cli_trains_and_saves(tmp_path, capsys):
     lines = (tmp_path / "ckpt" / "aecf.metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["kind"] == "epoch"
     assert "val acc" in capsys.readouterr().out
+
+
+def test_gate_follows_reliability_with_the_responsibility_term(data):
+    """Synthetic captions are graded like the real ones: the AECF preset's gate must trust an exact caption
+    more than a partial one, and a partial one more than an uninformative one."""
+    tr, va, te = data
+    model, history = train(make_config("aecf", epochs=6), tr, va)
+    assert "loss_gate" in history["steps"][-1] and "loss_task_subsets" in history["steps"][-1]
+    from aecf.evaluate import mechanisms
+
+    mech = mechanisms(model, te, make_config("aecf").to_dict(), mc_samples=8)
+    cap = mech["caption_gate_by_level"]
+    assert cap["exact"] > cap["partial"] > cap["none"]
+    assert cap["wrong"] < cap["exact"]
+    assert mech["gate_reliability_spearman"]["image"] > 0.3
+    assert mech["acm_adaptive_share"] > 0.2  # ACM's drop probabilities differ ≥ 2× for many examples
+    assert mech["lambda_iqr_fraction"] >= 0.3
+
+
+def test_cli_trains_the_specialists(tmp_path, capsys):
+    out = tmp_path / "specialists"
+    assert main(["--specialists", "--synthetic", "600", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert len(list(out.glob("*.safetensors"))) == 7
+    from aecf.specialists import load_specialists
+
+    ens = load_specialists(out)
+    assert ens is not None and ens.member_names[-1] == "image+caption+audio"
+    assert "specialists" in capsys.readouterr().out
