@@ -60,6 +60,23 @@ def gate_with_entropy(target: float, favourite: str, present: tuple[str, ...]) -
     return normalise_gate({m: (a if m == favourite else rest) for m in present}, present)
 
 
+@dataclass(frozen=True)
+class AcmRule:
+    """How a run's ACM turns a gate into drop probabilities (the run's TrainConfig fields)."""
+
+    sharpness: str = "entropy"  # what runs trained before issue 10 used (the default of old configs)
+    gamma: float = 1.0
+    pi_max: float = 0.5
+    warmup: float = 0.3
+
+
+def acm_rule(train_config: dict | None) -> AcmRule:
+    """The ACM rule of a checkpoint's or run's training config (its "train" section; {} = the old default)."""
+    cfg = train_config or {}
+    return AcmRule(str(cfg.get("acm_sharpness", "entropy")), float(cfg.get("acm_gamma", 1.0)),
+                   float(cfg.get("pi_max", 0.5)), float(cfg.get("mask_warmup", 0.3)))
+
+
 @dataclass
 class MaskSimulation:
     drop_probs: dict[str, float]  # q_m for this gate (ACM) or the flat rate (uniform)
@@ -69,12 +86,16 @@ class MaskSimulation:
 
 
 def simulate_masks(
-    gate: np.ndarray, present: tuple[str, ...], rate: float, method: str = "acm", n: int = 4000, seed: int = 0
+    gate: np.ndarray, present: tuple[str, ...], rate: float, method: str = "acm", n: int = 4000, seed: int = 0,
+    rule: AcmRule | None = None,
 ) -> MaskSimulation:
-    """Draw n masks for one example with gate p using aecf.masking's sampler (method 'acm' or 'uniform')."""
+    """Draw n masks for one example with gate p using aecf.masking's sampler (method 'acm' or 'uniform');
+    `rule` is the ACM rule of the run being explained (default: the entropy blend of older runs)."""
+    rule = rule or AcmRule()
     pres = torch.tensor([[m in present for m in MODALITIES]]).repeat(n, 1)
     g = torch.as_tensor(np.asarray(gate, dtype=np.float32)).unsqueeze(0).repeat(n, 1)
-    q = acm_drop_probs(g, pres, rate) if method == "acm" else uniform_drop_probs(pres, rate)
+    q = (acm_drop_probs(g, pres, rate, rule.sharpness, rule.gamma) if method == "acm"
+         else uniform_drop_probs(pres, rate))
     keep = sample_keep_mask(pres, q, torch.Generator().manual_seed(seed))
     dropped = (pres & ~keep).float()
     counts = Counter(subset_name(m for m, k in zip(MODALITIES, row, strict=True) if k) for row in keep.tolist())
