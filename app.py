@@ -10,6 +10,7 @@ PAGES = [
     st.Page("pages/subsets.py", title="Subsets & calibration", icon=":material/account_tree:"),
     st.Page("pages/curriculum.py", title="Curriculum masking", icon=":material/masks:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,0 +1,525 @@
+"""Guided lessons for teaching AECF, and the "try this" prompts of every page — each a claim that is checked.
+
+A lesson is a few steps. A step opens a view (an Explore link with its URL state, or another page), says what
+to look at, and states a claim about what the learner will see there. Every claim carries the measurement
+that decides it, run on the shipped model (or on the shipped evaluation results): the Lessons page shows the
+measured value beside the claim, and tests/test_lessons.py asserts that every claim holds. A claim that stops
+holding after a retrain fails the test suite; the fix is a model that acts as described, or a claim that
+tells the truth.
+
+    claim.measure(ctx) -> Finding(holds, measured)      ctx: LessonContext (models, Explore views, results)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from aecf.app import samples as S
+from aecf.app.explore import ExploreInputs, ExploreView, explore
+from aecf.app.state import SNR_CLEAN, ExploreState
+from aecf.constants import MODALITIES
+
+SHIPPED = "aecf"  # the checkpoint every lesson is about (the app's default)
+
+
+# ------------------------------------------------------------------------------------ claims
+
+
+@dataclass(frozen=True)
+class Finding:
+    holds: bool
+    measured: str  # what was measured, in words and numbers, e.g. "p(image) 0.52 → 0.08 (moved 0.44)"
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # what the learner is told they will see
+    measure: Callable[[LessonContext], Finding]
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    page: str  # "explore" | "subsets" | "curriculum" | "train"
+    look: str  # what to look at
+    claim: Claim
+    view: dict = field(default_factory=dict)  # ExploreState fields for an Explore step (the shared link)
+
+    def query(self) -> dict[str, str]:
+        """The URL query of the step's view (Explore: the ExploreState fields that differ from the default)."""
+        if self.page != "explore":
+            return {}
+        return state_for(self.view).to_query()
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str
+    title: str
+    why: str  # the question the lesson answers
+    steps: tuple[Step, ...]
+    takeaway: str  # what a learner should take from it
+
+
+def state_for(view: dict) -> ExploreState:
+    state = ExploreState()
+    for name, value in view.items():
+        setattr(state, name, value)
+    return state
+
+
+def explore_inputs(state: ExploreState) -> ExploreInputs:
+    """The inputs an Explore link opens with: its samples (or the page's defaults), caption, switches, sliders."""
+    images, audios = S.list_samples("image"), S.list_samples("audio")
+    default_img, default_aud = S.default_samples(images, audios)
+    img = state.image_sample if state.image_sample in images else default_img
+    aud = state.audio_sample if state.audio_sample in audios else default_aud
+    caption = state.caption if state.caption is not None else S.default_caption(S.sample_digit(img or ""),
+                                                                                 S.caption_examples())
+    return ExploreInputs(
+        image=S.sample_path(img) if img else None, caption=caption, audio=S.sample_path(aud) if aud else None,
+        image_on=state.image_on, caption_on=state.caption_on, audio_on=state.audio_on,
+        image_severity=state.image_severity, audio_snr=None if state.audio_snr >= SNR_CLEAN else state.audio_snr,
+        seed=state.seed, mc_samples=state.mc_samples)
+
+
+class LessonContext:
+    """What claims are measured on: `load(key)` gives a model (the app's cached loader, or aecf.app.checkpoints'
+    load_model in tests); `results` is the shipped evaluation JSON (a dict), loaded on first use."""
+
+    def __init__(self, load: Callable, results: dict | None = None):
+        self.load = load
+        self._results = results
+        self._views: dict[tuple, ExploreView] = {}
+
+    @cached_property
+    def results(self) -> dict:
+        if self._results is not None:
+            return self._results
+        from aecf.app.results import load_results
+
+        return load_results().methods
+
+    def view(self, baseline: str = "none", **state) -> ExploreView:
+        """The Explore view of the shipped model for ExploreState fields `state` (cached per state)."""
+        key = (baseline, tuple(sorted(state.items())))
+        if key not in self._views:
+            st = state_for(state)
+            checkpoint = st.checkpoint or SHIPPED
+            self._views[key] = explore(self.load, checkpoint, explore_inputs(st), baseline_key=baseline)
+        return self._views[key]
+
+    def prediction(self, **state):
+        view = self.view(**state)
+        if view.prediction is None:
+            raise RuntimeError(f"the view {state} has no prediction: {view.warning or view.fatal}")
+        return view.prediction
+
+    def baseline_prediction(self, baseline: str, **state):
+        view = self.view(baseline=baseline, **state)
+        if view.baseline is None:
+            raise RuntimeError(f"the baseline {baseline} gave nothing for {state}")
+        return view.baseline
+
+    def method(self, name: str) -> dict:
+        return self.results[name]
+
+    def train_config(self, key: str) -> dict:
+        """The training section of a checkpoint's JSON (ACM's rule, π_max, ...)."""
+        from aecf import paths
+        from aecf.app.checkpoints import resolve
+        from aecf.checkpoint import read_checkpoint_config
+
+        return read_checkpoint_config(resolve(key) or paths.fusion_dir() / f"{SHIPPED}.safetensors").get("train", {})
+
+
+def violations(pred, tol: float = 0.01) -> int:
+    """Confidence inversions in a prediction's subset lattice (every A ⊂ B with c(A) > c(B) + tol)."""
+    from aecf.lattice import build_lattice
+
+    nodes = {k: {"label": v.label, "confidence": v.confidence} for k, v in pred.subsets.items()}
+    return len(build_lattice(nodes, tol).violations)
+
+
+def _gate(pred, m: str) -> float:
+    return float((pred.gate or {}).get(m, 0.0))
+
+
+def _lam_range(ctx: LessonContext) -> tuple[float, float]:
+    cfg = ctx.load(SHIPPED).config
+    return float(cfg.lambda_min), float(cfg.lambda_max)
+
+
+def _drop(ctx: LessonContext, name: str, rate: str = "0.5") -> dict:
+    return ctx.method(name)["drop"][rate]
+
+
+# ------------------------------------------------------------------------------------ the lessons
+# The sample trio every Explore step starts from: a clean MNIST 3, "three" spoken by a held-out voice, the
+# page's exact caption for it.
+BASE = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav"}
+NOISY_AUDIO = -10.0
+
+
+def _gate_moves_off_image(ctx: LessonContext) -> Finding:
+    clean, bad = ctx.prediction(**BASE), ctx.prediction(**BASE, image_severity=1.0)
+    moved = _gate(clean, "image") - _gate(bad, "image")
+    return Finding(moved >= 0.3, f"p(image) {_gate(clean, 'image'):.2f} → {_gate(bad, 'image'):.2f} (moved {moved:.2f})")
+
+
+def _gate_moves_off_audio(ctx: LessonContext) -> Finding:
+    clean, bad = ctx.prediction(**BASE), ctx.prediction(**BASE, audio_snr=NOISY_AUDIO)
+    moved = _gate(clean, "audio") - _gate(bad, "audio")
+    return Finding(moved >= 0.2, f"p(audio) {_gate(clean, 'audio'):.2f} → {_gate(bad, 'audio'):.2f} (moved {moved:.2f})")
+
+
+def _clean_gate_shared(ctx: LessonContext) -> Finding:
+    pred = ctx.prediction(**BASE)
+    low = min(_gate(pred, m) for m in MODALITIES)
+    return Finding(low >= 0.1 and pred.label == 3,
+                   "p = " + ", ".join(f"{m} {_gate(pred, m):.2f}" for m in MODALITIES) + f"; predicts {pred.label}")
+
+
+def _still_right_when_image_ruined(ctx: LessonContext) -> Finding:
+    pred = ctx.prediction(**BASE, image_severity=1.0)
+    return Finding(pred.label == 3 and pred.confidence >= 0.8,
+                   f"predicts {pred.label} with confidence {pred.confidence:.2f}")
+
+
+LESSON_GATE = Lesson(
+    "gate", "The gate under corruption",
+    "Does the gate notice when one modality goes bad, and move its weight to the others?",
+    (
+        Step("Clean inputs", "explore", "the gate bars under the prediction",
+             Claim("With a clean image, its exact caption and a clean spoken word, every modality keeps at least "
+                   "0.10 of the gate and the model reads a 3.", _clean_gate_shared), view=BASE),
+        Step("Ruin the image", "explore", "the gate bar of the image, then the prediction",
+             Claim("Corrupting the image to 1 moves at least 0.30 of the gate's weight off the image.",
+                   _gate_moves_off_image), view={**BASE, "image_severity": 1.0}),
+        Step("The answer survives", "explore", "the prediction and its confidence",
+             Claim("With the image ruined the model still reads a 3, with confidence at least 0.80: caption and "
+                   "audio carry it.", _still_right_when_image_ruined), view={**BASE, "image_severity": 1.0}),
+        Step("Now the audio", "explore", "the gate bar of the audio",
+             Claim(f"Clean image again, audio at {NOISY_AUDIO:g} dB SNR: the audio loses at least 0.20 of the gate.",
+                   _gate_moves_off_audio), view={**BASE, "audio_snr": NOISY_AUDIO}),
+    ),
+    "The gate is per example: it reads the embeddings and moves weight towards what is reliable on *this* "
+    "input. On the test split its weights follow each modality's corruption (Spearman in the Subsets page's "
+    "mechanisms table).",
+)
+
+
+def _lam(ctx: LessonContext, **state) -> float:
+    return float(ctx.prediction(**state).lam)
+
+
+HARD = {**BASE, "image_severity": 1.0, "audio_snr": NOISY_AUDIO, "caption": "a digit"}
+
+
+def _lambda_low_when_clean(ctx: LessonContext) -> Finding:
+    lo, hi = _lam_range(ctx)
+    lam = _lam(ctx, **BASE)
+    return Finding(lam <= lo + 0.5 * (hi - lo), f"λ(x) = {lam:.4f} on [{lo:g}, {hi:g}]")
+
+
+def _lambda_rises_when_hard(ctx: LessonContext) -> Finding:
+    lo, hi = _lam_range(ctx)
+    easy, hard = _lam(ctx, **BASE), _lam(ctx, **HARD)
+    return Finding(hard - easy >= 0.3 * (hi - lo),
+                   f"λ(x) {easy:.4f} → {hard:.4f} (rose {(hard - easy) / (hi - lo):.0%} of its range)")
+
+
+def _mc_spread_rises(ctx: LessonContext) -> Finding:
+    easy, hard = ctx.prediction(**BASE), ctx.prediction(**HARD)
+    s_easy, s_hard = float(np.std(easy.mc_confidence)), float(np.std(hard.mc_confidence))
+    return Finding(s_hard > s_easy, f"spread of the K passes' confidence {s_easy:.3f} → {s_hard:.3f}")
+
+
+def _lambda_tracks_severity(ctx: LessonContext) -> Finding:
+    mech = ctx.method(SHIPPED).get("mechanisms") or {}
+    r = mech.get("lambda_severity_spearman")
+    iqr = mech.get("lambda_iqr_fraction")
+    ok = r is not None and iqr is not None and r >= 0.5 and iqr >= 0.3
+    return Finding(ok, f"Spearman(λ, severity) = {r:.2f}, IQR of λ = {iqr:.0%} of its range" if ok or r is not None
+                   else "no mechanisms in the results")
+
+
+LESSON_LAMBDA = Lesson(
+    "lambda", "λ(x) and uncertainty",
+    "What is λ(x), and when does it rise?",
+    (
+        Step("An easy example", "explore", "λ(x) and the MC-dropout tab",
+             Claim("On clean inputs λ(x) stays in the lower half of its range.", _lambda_low_when_clean), view=BASE),
+        Step("A hard example", "explore", "λ(x) again, then the spread of the K passes",
+             Claim("Ruin the image, add noise to the audio and make the caption vague: λ(x) rises by at least 30 % "
+                   "of its range.", _lambda_rises_when_hard), view=HARD),
+        Step("Why it rose", "explore", "the MC-dropout tab: each dot is one dropout-noisy pass",
+             Claim("The K passes disagree more on the hard example than on the easy one — that disagreement is "
+                   "u(x), and λ(x) is u(x) mapped onto [λ_min, λ_max].", _mc_spread_rises), view=HARD),
+        Step("Over the whole test split", "subsets", "the mechanisms table",
+             Claim("On the 5,000 test examples λ(x) correlates with corruption severity (Spearman ≥ 0.5) and its "
+                   "middle half spans at least 30 % of its range.", _lambda_tracks_severity)),
+    ),
+    "λ(x) is the per-example weight of the entropy reward: where the model is unsure (its dropout passes "
+    "disagree), training asks the gate to stay spread out rather than bet on one modality.",
+)
+
+
+def _lattice_violations(ctx: LessonContext, baseline: str, **state) -> tuple[int, int]:
+    return violations(ctx.prediction(**state)), violations(ctx.baseline_prediction(baseline, **state))
+
+
+INVERSION_VIEW = {**BASE, "image_severity": 0.7}
+
+
+def _lattice_monotone_here(ctx: LessonContext) -> Finding:
+    ours, late = _lattice_violations(ctx, "late_fusion", **INVERSION_VIEW)
+    return Finding(ours < late, f"red edges: AECF {ours}, late fusion {late}")
+
+
+def _consistent_lattice(ctx: LessonContext) -> Finding:
+    ours = ctx.method(SHIPPED)["monotonicity"]["consistent"]
+    modd = ctx.method("moddrop")["monotonicity"]["consistent"]
+    late = ctx.method("late_fusion")["monotonicity"]["consistent"]
+    return Finding(ours <= 0.5 * min(modd, late),
+                   f"violation rate where the caption is not wrong: AECF {ours:.3f}, ModDrop {modd:.3f}, "
+                   f"late fusion {late:.3f}")
+
+
+def _no_cec_worse(ctx: LessonContext) -> Finding:
+    ours = ctx.method(SHIPPED)["monotonicity"]["consistent"]
+    ablation = ctx.method("aecf_no_cec")["monotonicity"]["consistent"]
+    return Finding(ablation > ours, f"AECF {ours:.3f} vs AECF without CEC {ablation:.3f}")
+
+
+LESSON_LATTICE = Lesson(
+    "lattice", "The subset lattice, CEC and late fusion's inversions",
+    "Should a model be more sure when it is given more? What does CEC do about it?",
+    (
+        Step("One example, two models", "explore", "the two lattices side by side (red edges: confidence fell "
+             "when a modality was added)",
+             Claim("On this example (image corrupted to 0.7) AECF's lattice has fewer red edges than late "
+                   "fusion's.", _lattice_monotone_here), view={**INVERSION_VIEW, "baseline": "late_fusion"}),
+        Step("Over the test split", "subsets", "the monotonicity columns",
+             Claim("Where the caption is not wrong, AECF's inversion rate is at most half of ModDrop's and of "
+                   "late fusion's.", _consistent_lattice)),
+        Step("Take CEC away", "subsets", "the aecf_no_cec row",
+             Claim("The same model trained without CEC has more inversions.", _no_cec_worse)),
+    ),
+    "CEC penalises c(A) > c(B) for A ⊂ B during training, over the whole subset lattice; temperature "
+    "scaling only sees the full input and cannot fix the order of the subsets.",
+)
+
+
+def _acm_adapts(ctx: LessonContext) -> Finding:
+    share = (ctx.method(SHIPPED).get("mechanisms") or {}).get("acm_adaptive_share")
+    return Finding(share is not None and share >= 0.2,
+                   f"{share:.0%} of test examples" if share is not None else "not measured")
+
+
+LEANING = {"image": 0.9, "caption": 0.05, "audio": 0.05}  # the simulator's sliders in the ACM lesson
+
+
+def _simulate(ctx: LessonContext, weights: dict, method: str = "acm"):
+    """The Curriculum simulator for a gate, with the shipped checkpoint's own ACM rule at its π_max."""
+    from aecf.app.masking import acm_rule, normalise_gate, simulate_masks
+
+    rule = acm_rule(ctx.train_config(SHIPPED))
+    gate = normalise_gate(weights, MODALITIES)
+    return simulate_masks(gate, MODALITIES, rule.pi_max, method, rule=rule)
+
+
+def _simulator_drops_dominant(ctx: LessonContext) -> Finding:
+    probs = _simulate(ctx, LEANING).drop_probs
+    ratio = probs["image"] / max(probs["caption"], probs["audio"])
+    return Finding(ratio >= 2, "ACM's drop probability " + ", ".join(f"{m} {p:.2f}" for m, p in probs.items()))
+
+
+def _moddrop_flat(ctx: LessonContext) -> Finding:
+    probs = _simulate(ctx, LEANING, "uniform").drop_probs
+    spread = max(probs.values()) - min(probs.values())
+    return Finding(spread < 1e-6, "ModDrop's drop probability " + ", ".join(f"{m} {p:.2f}" for m, p in probs.items()))
+
+
+LESSON_ACM = Lesson(
+    "acm", "ACM versus ModDrop",
+    "Which modality should training hide? ModDrop says: any, at random. ACM says: the one the gate leans on.",
+    (
+        Step("A gate that leans on the image", "curriculum", "the simulator: put 0.9 of the gate on image",
+             Claim("ACM then hides the image at least twice as often as either other modality.",
+                   _simulator_drops_dominant)),
+        Step("ModDrop, the same gate", "curriculum", "ModDrop's bars in the simulator",
+             Claim("ModDrop hides every modality equally often, whatever the gate says.", _moddrop_flat)),
+        Step("On the real test split", "curriculum", "the distribution of drop ratios at π_max",
+             Claim("At π = π_max, for at least 20 % of test examples ACM's drop probability for the most-trusted "
+                   "modality is ≥ 2× that of the least-trusted.", _acm_adapts)),
+    ),
+    "ACM turns the gate into an adversary of itself: the more the gate trusts a modality, the more often "
+    "training must do without it — a curriculum of hard missing patterns instead of random ones.",
+)
+
+
+def _late_fusion_accuracy_close(ctx: LessonContext) -> Finding:
+    ours, late = _drop(ctx, SHIPPED)["acc"], _drop(ctx, "late_fusion")["acc"]
+    return Finding(abs(ours - late) <= 0.04, f"accuracy at 50 % drop: AECF {ours:.1%}, late fusion {late:.1%}")
+
+
+def _late_fusion_ece_worse(ctx: LessonContext) -> Finding:
+    ours, late = _drop(ctx, SHIPPED)["ece"], _drop(ctx, "late_fusion")["ece"]
+    return Finding(late >= 2 * ours, f"raw ECE at 50 % drop: AECF {ours:.3f}, late fusion {late:.3f}")
+
+
+def _late_fusion_map_lower(ctx: LessonContext) -> Finding:
+    ours, late = _drop(ctx, SHIPPED).get("map"), _drop(ctx, "late_fusion").get("map")
+    ok = ours is not None and late is not None and ours - late >= 0.01
+    return Finding(ok, f"mAP at 50 % drop: AECF {ours:.3f}, late fusion {late:.3f}" if ours is not None
+                   else "no mAP in the results")
+
+
+def _specialists_limit(ctx: LessonContext) -> Finding:
+    ours, spec = _drop(ctx, SHIPPED)["acc"], _drop(ctx, "specialists")["acc"]
+    return Finding(ours >= spec - 0.005, f"accuracy at 50 % drop: AECF {ours:.1%}, specialists {spec:.1%}")
+
+
+LESSON_CALIBRATION = Lesson(
+    "calibration", "Late fusion holds up in accuracy, not in calibration and ranking",
+    "If late fusion is nearly as accurate under missing modalities, what does AECF buy?",
+    (
+        Step("Accuracy", "subsets", "accuracy vs drop rate",
+             Claim("At 50 % random drop, late fusion's accuracy is within 4 pp of AECF's.",
+                   _late_fusion_accuracy_close)),
+        Step("The limit", "subsets", "the specialists row",
+             Claim("AECF is within 0.5 pp of the specialists (one model per subset) at 50 % drop: no fusion can do "
+                   "much better on this benchmark.", _specialists_limit)),
+        Step("Calibration", "subsets", "ECE vs drop rate and the reliability diagram",
+             Claim("At 50 % drop late fusion's raw ECE is at least twice AECF's: its confidence does not fall when "
+                   "inputs go missing.", _late_fusion_ece_worse)),
+        Step("Ranking (mAP)", "subsets", "mAP vs drop rate",
+             Claim("At 50 % drop AECF's macro mAP is at least 1 pp above late fusion's: mixing examples with "
+                   "different missing modalities, its confidences rank them better.", _late_fusion_map_lower)),
+    ),
+    "With frozen, aligned encoders and zero-filled missing inputs, late fusion's *answers* degrade gracefully; "
+    "its *confidence* does not. What AECF buys here is calibration and ranking across missingness patterns — "
+    "the paper's +18 pp is COCO mAP, a ranking metric.",
+)
+
+CONTRA = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav"}
+WRONG_CAPTION = "a photo of the number eight"
+EXACT_CAPTION = "a photo of the number three"
+
+
+def _wrong_caption_outvoted(ctx: LessonContext) -> Finding:
+    pred = ctx.prediction(**CONTRA, caption=WRONG_CAPTION)
+    return Finding(pred.label == 3, f"predicts {pred.label} with confidence {pred.confidence:.2f}")
+
+
+def _wrong_caption_less_weight(ctx: LessonContext) -> Finding:
+    right = _gate(ctx.prediction(**CONTRA, caption=EXACT_CAPTION), "caption")
+    wrong = _gate(ctx.prediction(**CONTRA, caption=WRONG_CAPTION), "caption")
+    return Finding(wrong < right, f"p(caption): exact {right:.2f}, wrong {wrong:.2f}")
+
+
+def _wrong_caption_lowers_confidence(ctx: LessonContext) -> Finding:
+    pred = ctx.prediction(**CONTRA, caption=WRONG_CAPTION)
+    without, with_ = pred.subsets["image+audio"].confidence, pred.confidence
+    return Finding(with_ < without, f"confidence image+audio {without:.2f} → all three {with_:.2f}")
+
+
+def _wrong_caption_share(ctx: LessonContext) -> Finding:
+    share = ctx.method(SHIPPED)["monotonicity"]["wrong_caption_lowers_confidence"]
+    return Finding(share >= 0.5, f"{share:.0%} of wrong-caption test examples")
+
+
+LESSON_CONTRADICTION = Lesson(
+    "contradiction", "A caption that contradicts the image",
+    "CEC assumes more information never hurts. What happens when the added information is wrong?",
+    (
+        Step("Outvoted", "explore", "the prediction",
+             Claim(f"Image and voice say 3, the caption says “{WRONG_CAPTION}”: the model still reads a 3.",
+                   _wrong_caption_outvoted), view={**CONTRA, "caption": WRONG_CAPTION}),
+        Step("Less trusted", "explore", "the caption's gate bar, then switch to the exact caption",
+             Claim(f"The wrong caption gets less gate weight than “{EXACT_CAPTION}”.", _wrong_caption_less_weight),
+             view={**CONTRA, "caption": WRONG_CAPTION}),
+        Step("Less sure — rightly", "explore", "the lattice: the top node against image+audio",
+             Claim("Adding the wrong caption to image+audio lowers the confidence: an inversion that is the right "
+                   "answer, not a failure.", _wrong_caption_lowers_confidence),
+             view={**CONTRA, "caption": WRONG_CAPTION}),
+        Step("How often", "subsets", "the monotonicity table's wrong-caption column",
+             Claim("On the test split, for at least half of the wrong-caption examples, adding the caption lowers "
+                   "AECF's confidence.", _wrong_caption_share)),
+    ),
+    "The paper's monotonicity assumption breaks on contradictory inputs; a good fusion layer should become "
+    "less sure there. We measure CEC's lattice only where the caption is not wrong, and report the rest.",
+)
+
+LESSONS: tuple[Lesson, ...] = (LESSON_GATE, LESSON_LAMBDA, LESSON_LATTICE, LESSON_ACM, LESSON_CALIBRATION,
+                               LESSON_CONTRADICTION)
+
+
+def lesson(slug: str) -> Lesson:
+    """The lesson with this slug; the first lesson for an unknown one (a URL parameter may be anything)."""
+    return next((les for les in LESSONS if les.slug == slug), LESSONS[0])
+
+
+def all_claims() -> list[tuple[str, Claim]]:
+    """(where, claim) for every claim the app makes: each lesson step and each page's "try this"."""
+    out = [(f"{les.slug}/{i + 1}", step.claim) for les in LESSONS for i, step in enumerate(les.steps)]
+    out += [(f"try/{page}", claim) for page, claim in TRY_THIS.items()]
+    return out
+
+
+def check(claim: Claim, ctx: LessonContext) -> Finding:
+    """Measure one claim; a measurement that cannot run is a claim that does not hold, with the reason."""
+    try:
+        return claim.measure(ctx)
+    except Exception as e:  # noqa: BLE001 - a broken measurement must show as a failed claim, not a crash
+        return Finding(False, f"could not be measured: {e}")
+
+
+# ------------------------------------------------------------------------------------ "try this"
+
+
+def _try_explore(ctx: LessonContext) -> Finding:
+    a, b = _gate_moves_off_image(ctx), _lambda_changes_with_image(ctx)
+    return Finding(a.holds and b.holds, f"{a.measured}; {b.measured}")
+
+
+def _lambda_changes_with_image(ctx: LessonContext) -> Finding:
+    lo, hi = _lam_range(ctx)
+    easy, hard = _lam(ctx, **BASE), _lam(ctx, **BASE, image_severity=1.0)
+    return Finding(hard - easy >= 0.1 * (hi - lo), f"λ(x) {easy:.4f} → {hard:.4f}")
+
+
+def _try_curriculum(ctx: LessonContext) -> Finding:
+    leaning = _simulate(ctx, LEANING).kept
+    top = max(leaning, key=leaning.get)
+    flat = _simulate(ctx, {m: 1.0 for m in MODALITIES}).drop_probs
+    moddrop = _simulate(ctx, {m: 1.0 for m in MODALITIES}, "uniform").drop_probs
+    gap = max(abs(flat[k] - moddrop[k]) for k in moddrop)
+    return Finding(top == "caption+audio" and gap < 1e-6,
+                   f"most frequent mask with p(image) = 0.9 keeps {top} ({leaning[top]:.0%}); with an even gate "
+                   f"ACM's drop probabilities differ from ModDrop's by {gap:.3f}")
+
+
+TRY_THIS: dict[str, Claim] = {
+    "explore": Claim("pick a sample, then slide *image corruption* up to 1: the gate moves at least 0.30 of its weight "
+                     "away from the image and λ(x) rises. Copy the URL to share exactly this view.", _try_explore),
+    "curriculum": Claim("in the simulator, put 0.9 of the gate on *image*: *caption+audio* (the image hidden) becomes "
+                        "the most frequent mask; then spread the gate evenly (maximal H(p)) and ACM is ModDrop.",
+                        _try_curriculum),
+    "subsets": Claim("compare AECF with late fusion at 50 % drop: similar accuracy, but late fusion's ECE is at least "
+                     "twice AECF's.", lambda ctx: _combine(_late_fusion_accuracy_close(ctx),
+                                                          _late_fusion_ece_worse(ctx))),
+}
+
+
+def _combine(*findings: Finding) -> Finding:
+    return Finding(all(f.holds for f in findings), "; ".join(f.measured for f in findings))
+
+
+def with_view(step: Step, **changes) -> Step:
+    return replace(step, view={**step.view, **changes})

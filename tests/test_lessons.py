@@ -1,0 +1,68 @@
+"""Every claim the app makes to a learner — each lesson step and each page's "try this" — holds on the shipped
+model and the shipped evaluation results. A claim that fails here is a claim the app must not make."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+
+from aecf import paths
+from aecf.app import lessons as L
+from aecf.app.checkpoints import load_model
+from aecf.app.state import ExploreState
+
+SHIPPED = paths.fusion_dir() / "aecf.safetensors"
+RESULTS = paths.results_json()
+needs_shipped = pytest.mark.skipif(not (SHIPPED.exists() and RESULTS.exists()),
+                                   reason="the shipped checkpoints and results/results.json are part of the repo")
+
+
+@pytest.fixture(scope="module")
+def ctx() -> L.LessonContext:
+    torch.set_num_threads(1)
+    return L.LessonContext(functools.lru_cache(maxsize=None)(load_model))
+
+
+def test_lessons_are_lessons():
+    assert len(L.LESSONS) >= 5
+    assert len({les.slug for les in L.LESSONS}) == len(L.LESSONS)
+    for les in L.LESSONS:
+        assert len(les.steps) >= 3, les.slug
+        assert les.takeaway and les.why
+        for step in les.steps:
+            assert step.page in ("explore", "subsets", "curriculum", "train")
+            assert step.claim.text and step.look
+
+
+def test_explore_steps_are_shareable_links():
+    """An Explore step's view is a URL: decoding its query gives back the state the claim was measured on."""
+    for les in L.LESSONS:
+        for step in les.steps:
+            if step.page != "explore":
+                assert step.query() == {}
+                continue
+            back = ExploreState.from_query(step.query())
+            assert back == L.state_for(step.view), (les.slug, step.title)
+
+
+def test_unknown_lesson_slug_falls_back():
+    assert L.lesson("no-such-lesson") is L.LESSONS[0]
+    assert L.lesson("acm").slug == "acm"
+
+
+def test_a_broken_measurement_is_a_failed_claim(ctx):
+    def broken(_ctx):
+        raise KeyError("mechanisms")
+
+    found = L.check(L.Claim("x", broken), ctx)
+    assert not found.holds and "could not be measured" in found.measured
+
+
+@needs_shipped
+@pytest.mark.parametrize("where", [w for w, _ in L.all_claims()])
+def test_claim_holds_on_the_shipped_model(ctx, where):
+    claim = dict(L.all_claims())[where]
+    found = L.check(claim, ctx)
+    assert found.holds, f"{where}: “{claim.text}” — measured: {found.measured}"
