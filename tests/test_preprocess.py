@@ -318,3 +318,21 @@ def test_long_steady_noise_is_refused():
     noise = np.random.default_rng(0).normal(0, 0.1, 16000 * 3).astype(np.float32)
     with pytest.raises(InputError, match="No speech"):
         preprocess_audio((noise, 16000))
+
+
+@pytest.mark.parametrize("ms", [20, 50, 100])
+def test_short_noise_burst_refused(ms):
+    """A click or a 50 ms noise burst is not a word: refused with a message, not classified (issue 8)."""
+    burst = np.random.default_rng(ms).standard_normal(SAMPLE_RATE * ms // 1000).astype(np.float32) * 0.3
+    with pytest.raises(InputError, match="too short to be a spoken word"):
+        preprocess_audio((burst, SAMPLE_RATE))
+    # the same burst inside a second of near-silence: the VAD finds only the burst
+    padded = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), burst, np.zeros(SAMPLE_RATE // 2, np.float32)])
+    padded += np.random.default_rng(1).standard_normal(len(padded)).astype(np.float32) * 1e-4
+    with pytest.raises(InputError, match="too short"):
+        preprocess_audio((padded, SAMPLE_RATE))
+
+
+def test_word_of_two_tenths_of_a_second_accepted():
+    out = preprocess_audio((tone_word(seconds=0.2), SAMPLE_RATE))
+    assert len(out) / SAMPLE_RATE >= 0.15

@@ -469,6 +469,14 @@ def _frame_db(wave: np.ndarray) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 1e-8))
 
 
+def _check_long_enough(seconds: float) -> None:
+    if seconds < MIN_VOICED_SECONDS:
+        raise InputError(
+            f"The sound is too short to be a spoken word ({1000 * seconds:.0f} ms of sound; a digit takes at "
+            f"least {1000 * MIN_VOICED_SECONDS:.0f} ms). Please say one digit clearly."
+        )
+
+
 def trim_silence(wave: np.ndarray) -> np.ndarray:
     """Energy VAD: keep first..last frame within 35 dB of the loudest and 12 dB above the noise floor."""
     if float(np.max(np.abs(wave), initial=0.0)) < 1e-4:
@@ -480,14 +488,13 @@ def trim_silence(wave: np.ndarray) -> np.ndarray:
         # its voiced part (our samples, a trimmed clip) or a word in heavy noise: keep it whole.
         if len(wave) / SAMPLE_RATE > SHORT_CLIP_SECONDS:
             raise InputError("No speech found: the recording is only silence or steady noise.")
+        _check_long_enough(len(wave) / SAMPLE_RATE)
         return wave
     # The 10th percentile is a noise floor only when the recording has some silence; in a clip that is
     # all word (peak - floor small) every frame within 20 dB of the peak is speech.
     voiced = db > max(peak - 35.0, min(floor + 12.0, peak - 20.0))
-    if voiced.sum() * VAD_HOP / SAMPLE_RATE < MIN_VOICED_SECONDS:
-        raise InputError(
-            f"The spoken part is too short (under {MIN_VOICED_SECONDS:.2f} s). Please say one digit clearly."
-        )
+    # n frames at hop h, each frame_len long, overlap a sound of about n*h - (frame_len - h) samples
+    _check_long_enough(max(0, int(voiced.sum()) * VAD_HOP - (VAD_FRAME - VAD_HOP)) / SAMPLE_RATE)
     frames = np.nonzero(voiced)[0]
     margin = int(VAD_MARGIN_SECONDS * SAMPLE_RATE)
     start = max(0, frames[0] * VAD_HOP - margin)
