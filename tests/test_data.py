@@ -331,3 +331,32 @@ def test_shipped_samples_are_small():
     if not samples.exists():
         pytest.skip("assets/samples not generated")
     assert sum(p.stat().st_size for p in samples.iterdir()) < 2_000_000
+
+
+def test_assets_and_build_do_not_import_each_other():
+    """issue 9: `aecf.data.assets` is called by `data build --assets`; it must not import the builder."""
+    import subprocess
+    import sys
+
+    code = ("import sys, aecf.data.assets; "
+            "assert 'aecf.data.build' not in sys.modules, 'assets imports build'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    from aecf.data import BENCHMARK_DIR
+    from aecf.data.assets import write_assets  # noqa: F401
+
+    assert build.DEFAULT_OUT == BENCHMARK_DIR
+
+
+def test_feature_npz_reader_is_public(tmp_path):
+    from aecf.data.features import load_npz
+
+    np.savez(tmp_path / "x.npz", a=np.arange(3), b=np.ones(2))
+    assert set(load_npz(tmp_path / "x.npz")) == {"a", "b"}
+    assert list(load_npz(tmp_path / "x.npz", ("a",))) == ["a"]
+    with pytest.raises(InputError, match="data build"):
+        load_npz(tmp_path / "missing.npz")
+    import inspect
+
+    import aecf.encoders.report as report
+
+    assert "_load_npz" not in inspect.getsource(report)

@@ -19,6 +19,7 @@ import soundfile as sf
 from PIL import Image, ImageDraw, ImageFilter
 
 from aecf.constants import ASSETS_DIR, CLASSES, SAMPLE_RATE
+from aecf.data import BENCHMARK_DIR
 from aecf.data import captions as cap
 from aecf.data.corruption import corrupt_audio
 from aecf.data.mnist import load_mnist
@@ -85,9 +86,7 @@ def _caption_examples(rng: np.random.Generator) -> list[tuple[str, str, int]]:
 def write_assets(benchmark_dir: str | Path | None = None, out_dir: str | Path = SAMPLES_DIR,
                  seed: int = 0) -> list[Path]:
     """Write the demo inputs into `out_dir` from MNIST test and the test voices of a built benchmark."""
-    from aecf.data.build import DEFAULT_OUT
-
-    benchmark_dir = Path(benchmark_dir) if benchmark_dir is not None else DEFAULT_OUT
+    benchmark_dir = Path(benchmark_dir) if benchmark_dir is not None else BENCHMARK_DIR
     clips_path = benchmark_dir / "clips.npz"
     if not clips_path.exists():
         raise InputError(f"{clips_path} not found. Build the benchmark first: `python -m aecf data build`.")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from aecf.constants import DATA_DIR, NUM_CLASSES, SAMPLE_RATE
+from aecf.data import BENCHMARK_DIR
 from aecf.data import captions as cap
 from aecf.data import speech
 from aecf.data.corruption import audio_severity
@@ -34,7 +35,7 @@ from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-DEFAULT_OUT = DATA_DIR / "benchmark"
+DEFAULT_OUT = BENCHMARK_DIR
 SMALL_OUT = DATA_DIR / "benchmark-small"
 
 

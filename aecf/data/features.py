@@ -72,7 +72,8 @@ def encode_digits_split(split: dict[str, np.ndarray], clips: dict[str, np.ndarra
     return out
 
 
-def _load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of a benchmark .npz (all, or `keys`), read without pickle; InputError if it is missing."""
     if not path.exists():
         raise InputError(f"{path} not found. Build the benchmark with `python -m aecf data build`.")
     with np.load(path, allow_pickle=False) as z:
@@ -82,11 +83,11 @@ def _load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.n
 def digits_features(args: argparse.Namespace, encoders) -> list[Path]:
     """The tri-modal digits benchmark (`python -m aecf data build`) -> <out>/{train,val,test}.npz."""
     data = Path(args.data or DATA_DIR / "benchmark")
-    clips = _load_npz(data / "clips.npz", ("audio", "length"))
+    clips = load_npz(data / "clips.npz", ("audio", "length"))
     class_emb = encoders.class_embeddings().numpy()
     written = []
     for name in args.splits:
-        split = _load_npz(data / f"{name}.npz")
+        split = load_npz(data / f"{name}.npz")
         if name == "train" and args.train_limit > 0:
             split = {k: v[: args.train_limit] for k, v in split.items()}
         t0 = time.time()
