@@ -12,6 +12,7 @@ COMMANDS = {
     ("data", "build"): ("aecf.data.build", "Build the offline tri-modal digits benchmark."),
     ("encoders", "train"): ("aecf.encoders.train", "Train the frozen encoders shipped in checkpoints/."),
     ("encoders", "report"): ("aecf.encoders.report", "Zero-shot and linear-probe accuracy of the encoders."),
+    ("heldout", "build"): ("aecf.data.heldout", "Build the held-out real-input evaluation sets (data/heldout)."),
     ("features",): ("aecf.data.features", "Encode a dataset into the embedding cache."),
     ("train",): ("aecf.train", "Train a fusion method on the embedding cache."),
     ("evaluate",): ("aecf.evaluate", "Evaluate the shipped fusion checkpoints on the test split."),

@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng flite ffmpeg chromium libsndfile1)
+# festival + festvox-* and the fonts-* build the held-out real-input sets (aecf/data/heldout.py)
+APT_PACKAGES=(espeak-ng flite ffmpeg chromium libsndfile1 festival festvox-kdlpc16k festvox-us-slt-hts
+  fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-cantarell fonts-comic-neue
+  fonts-humor-sans fonts-dancingscript fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver
+  fonts-kaushanscript fonts-kristi fontconfig)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
