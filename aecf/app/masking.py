@@ -214,3 +214,38 @@ def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[flo
         per = [r[f"mask_rate_{m}"] for m in MODALITIES if f"mask_rate_{m}" in r]
         spread.append(max(per) - min(per) if per else 0.0)
     return {"overall": (xs, [r["mask_rate"] for r in steps]), "uneven": (xs, spread)}
+
+
+# ------------------------------------------------------------------------------ ACM on the real test split
+
+
+RATIO_CAP = 20.0  # ratios above this (or infinite: the least-trusted modality is never dropped) plot as the cap
+
+
+@dataclass
+class DropRatios:
+    """For one checkpoint, per test example: ACM's drop probability of the most-trusted modality over the
+    least-trusted one's at π = π_max (1 = ModDrop's flat masks), with every modality present."""
+
+    ratios: np.ndarray  # [N], capped at RATIO_CAP
+    share_2x: float  # share of examples with ratio ≥ 2 (the mechanisms' acm_adaptive_share)
+    median: float
+    pi_max: float
+    rule: AcmRule
+
+
+def drop_ratios(checkpoint_path: str | Path, split: str = "test", feature_dir: str | Path | None = None) -> DropRatios | None:
+    """`DropRatios` of a checkpoint on a split of the embedding cache; None for a run without ACM or gate."""
+    from aecf.checkpoint import read_checkpoint_config
+    from aecf.data.cache import load_split
+    from aecf.evaluate import checkpoint_acm_drop_ratios
+
+    data = load_split(split, paths.feature_dir() if feature_dir is None else feature_dir)
+    train_cfg = read_checkpoint_config(checkpoint_path).get("train") or {}
+    ratios = checkpoint_acm_drop_ratios(checkpoint_path, data)
+    if ratios is None:
+        return None
+    r = ratios.numpy().astype(float)
+    capped = np.minimum(np.where(np.isfinite(r), r, RATIO_CAP), RATIO_CAP)
+    rule = acm_rule(train_cfg)
+    return DropRatios(capped, float((r >= 2).mean()), float(np.median(capped)), rule.pi_max, rule)
