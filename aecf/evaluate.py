@@ -358,7 +358,7 @@ def evaluate_checkpoints(
             per_seed.append(evaluate_model(load_checkpoint(path), test, val, train_config=train_config, **kwargs))
             if progress:
                 r = per_seed[-1]
-                key = "map" if "map" in r["full"] else "acc"
+                key = "map" if r.get("multilabel") else "acc"
                 at_half = f", {key}@0.5 {r['drop']['0.5'][key]:.4f}" if "0.5" in r["drop"] else ""
                 progress(f"{path.name}: {key} {r['full'][key]:.4f}{at_half}")
         entry = aggregate_seeds(per_seed)

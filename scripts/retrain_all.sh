@@ -4,6 +4,7 @@
 #   bash scripts/retrain_all.sh            # all methods, 2 runs at a time, 1 thread each
 #   JOBS=1 bash scripts/retrain_all.sh     # one run at a time
 #   NO_EVAL=1 bash scripts/retrain_all.sh  # checkpoints only
+#   EPOCHS=1 OUT=/tmp/ck RESULTS=/tmp/res FIGURES=/tmp/fig bash scripts/retrain_all.sh   # a smoke run
 #
 # aecf, late_fusion and moddrop: seeds 0, 1, 2 (aecf.safetensors, aecf.seed1.safetensors, ...); the other
 # methods seed 0; the specialists (one model per modality subset, the reference limit) in
@@ -13,7 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 JOBS=${JOBS:-2}
-OUT=checkpoints/fusion
+OUT=${OUT:-checkpoints/fusion}
+EPOCHS=${EPOCHS:-20}
+RESULTS=${RESULTS:-results}
+FIGURES=${FIGURES:-docs/figures}
 LOGS=${LOGS:-runs/retrain_logs}
 mkdir -p "$OUT" "$LOGS"
 
@@ -30,7 +34,7 @@ done
 
 train_one() {
   local method=$1 seed=$2 name=$3
-  "$PY" -m aecf train --method "$method" --seed "$seed" --epochs 20 --out "$OUT/$name" \
+  "$PY" -m aecf train --method "$method" --seed "$seed" --epochs "$EPOCHS" --out "$OUT/$name" \
     --no-run-dir --quiet --threads 1 > "$LOGS/$name.log" 2>&1 \
     && tail -n 2 "$LOGS/$name.log" | head -n 1 || { echo "FAILED: $name (see $LOGS/$name.log)"; return 1; }
 }
@@ -43,7 +47,7 @@ for run in "${runs[@]}"; do
   pids+=($!)
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
 done
-"$PY" -m aecf train --specialists --seed 0 --epochs 20 --out "$OUT/specialists" --no-run-dir --quiet \
+"$PY" -m aecf train --specialists --seed 0 --epochs "$EPOCHS" --out "$OUT/specialists" --no-run-dir --quiet \
   > "$LOGS/specialists.log" 2>&1 && tail -n 1 "$LOGS/specialists.log"
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
@@ -51,8 +55,9 @@ echo "trained in $(( $(date +%s) - t0 )) s"
 [ "$status" = 0 ] || { echo "some runs failed"; exit 1; }
 
 if [ -z "${NO_EVAL:-}" ]; then
-  "$PY" -m aecf evaluate --json results/results.json --out results
-  mkdir -p docs/figures
-  cp results/accuracy_vs_drop.png results/ece_vs_drop.png results/reliability_drop_0.5.png docs/figures/ 2>/dev/null || true
-  cp results/map_vs_drop.png docs/figures/ 2>/dev/null || true
+  "$PY" -m aecf evaluate --checkpoints "$OUT" --json "$RESULTS/results.json" --out "$RESULTS"
+  mkdir -p "$FIGURES"
+  for fig in accuracy_vs_drop ece_vs_drop map_vs_drop reliability_drop_0.5; do
+    cp "$RESULTS/$fig.png" "$FIGURES/" 2>/dev/null || echo "no $RESULTS/$fig.png (PNG export needs a Chromium)"
+  done
 fi
