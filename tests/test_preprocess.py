@@ -336,3 +336,16 @@ def test_short_noise_burst_refused(ms):
 def test_word_of_two_tenths_of_a_second_accepted():
     out = preprocess_audio((tone_word(seconds=0.2), SAMPLE_RATE))
     assert len(out) / SAMPLE_RATE >= 0.15
+
+
+def test_word_in_a_noisy_room_is_not_taken_for_steady_noise():
+    """A word at 3 dB SNR with most of two seconds of room noise around it: speech, not "no speech"."""
+    rng = np.random.default_rng(2)
+    t = np.arange(int(0.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    word = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((150, 300, 450, 900), 1)) * np.hanning(len(t))
+    pad = int(0.8 * SAMPLE_RATE)
+    clean = np.concatenate([np.zeros(pad), word, np.zeros(pad)])
+    noise = rng.standard_normal(len(clean))
+    noise *= np.sqrt(np.mean(word ** 2) / np.mean(noise ** 2) / 10 ** (3 / 10))
+    out = preprocess_audio(((0.3 * (clean + noise)).astype(np.float32), SAMPLE_RATE))
+    assert 0.3 < len(out) / SAMPLE_RATE <= 2.1
