@@ -37,17 +37,85 @@ def _gaussian_kernel(sigma: torch.Tensor, radius: int = 2) -> torch.Tensor:
     return (g[:, :, None] * g[:, None, :])[:, None]
 
 
+def elastic(x: torch.Tensor, gen: torch.Generator, on: torch.Tensor, alpha_px: tuple[float, float] = (0.8, 2.2)
+            ) -> torch.Tensor:
+    """Smooth random displacement (a 4x4 field upsampled), up to alpha pixels: a writer's wobble."""
+    b, _, h, w = x.shape
+    coarse = torch.randn(b, 2, 4, 4, generator=gen)
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
+    field = field * (_u(gen, b, *alpha_px) * on.float()).view(b, 1, 1, 1) * (2.0 / w)
+    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).expand(b, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False) + field.permute(0, 2, 3, 1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def renormalise(x: torch.Tensor, on: torch.Tensor, thr: float = 0.4, box: float = 20.0) -> torch.Tensor:
+    """What `preprocess_image` does to every upload, batched: crop to the ink, fit its longest side to
+    the 20 px box, centre by mass in 28x28. Samples with `on` False (or no ink) are left as they are."""
+    b, _, h, w = x.shape
+    peak = x.flatten(1).amax(1)
+    ink = x[:, 0] > thr * peak.view(b, 1, 1)
+    has = ink.flatten(1).any(1) & on & (peak > 0.2)
+    idx_h, idx_w = torch.arange(h), torch.arange(w)
+    rows, cols = ink.any(2), ink.any(1)
+    y0 = torch.where(rows, idx_h, h).amin(1)
+    y1 = torch.where(rows, idx_h, -1).amax(1)
+    x0 = torch.where(cols, idx_w, w).amin(1)
+    x1 = torch.where(cols, idx_w, -1).amax(1)
+    size = torch.maximum(y1 - y0 + 1, x1 - x0 + 1).clamp_min(1).float()
+    s = (box / size).clamp(0.6, 2.0)
+    mass = x[:, 0].clamp_min(0)
+    total = mass.sum((1, 2)).clamp_min(1e-6)
+    cy = (mass.sum(2) * idx_h).sum(1) / total
+    cx = (mass.sum(1) * idx_w).sum(1) / total
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = 1 / s
+    theta[:, 1, 1] = 1 / s
+    theta[:, 0, 2] = (2 * cx + 1) / w - 1
+    theta[:, 1, 2] = (2 * cy + 1) / h - 1
+    theta[~has] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def binarise_hires(x: torch.Tensor, gen: torch.Generator, on: torch.Tensor, factor: int = 4) -> torch.Tensor:
+    """A thresholded high-resolution mask box-reduced to 28 px: the look of a preprocessed photo or
+    drawing (binary ink, anti-aliased edges), at a random threshold."""
+    b = x.shape[0]
+    up = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    thr = (_u(gen, b, 0.25, 0.5) * x.flatten(1).amax(1).clamp_min(1e-3)).view(b, 1, 1, 1)
+    y = F.avg_pool2d((up > thr).float(), factor)
+    return torch.where(on.view(b, 1, 1, 1), y, x)
+
+
+def low_resolution(x: torch.Tensor, gen: torch.Generator, on: torch.Tensor) -> torch.Tensor:
+    """Down to 10-16 px and back up: a small digit in a big photo, its edges lumpy once thresholded."""
+    b, _, h, w = x.shape
+    out = x.clone()
+    sizes = torch.randint(10, 17, (b,), generator=gen).tolist()
+    for i in torch.nonzero(on).flatten().tolist():
+        k = sizes[i]
+        small = F.interpolate(x[i : i + 1], size=(k, k), mode="area")
+        out[i : i + 1] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return out
+
+
 def augment_digits(x: torch.Tensor, gen: torch.Generator, p: float = 0.85) -> torch.Tensor:
-    """x float [B, 1, 28, 28] in [0, 1], white ink on black -> augmented copy (same shape)."""
+    """x float [B, 1, 28, 28] in [0, 1], white ink on black -> augmented copy (same shape).
+
+    Recipe (chosen on the held-out val halves, docs/architecture.md "Encoders"): affine with aspect and
+    shear, elastic wobble, stroke thickening/thinning, sometimes a small-digit resolution loss, then
+    most often what the preprocessing produces from an upload (crop + fit to 20 px + centre by mass,
+    binary ink with anti-aliased edges), blur, contrast and a little noise."""
     b = x.shape[0]
     on = _coin(gen, b, p)
 
     # affine: rotation, scale, aspect, shear, shift (pixels)
-    angle = _u(gen, b, -15, 15) * math.pi / 180
-    scale = _u(gen, b, 0.8, 1.15)
-    aspect = torch.exp(_u(gen, b, -0.3, 0.3))
-    shear = _u(gen, b, -0.25, 0.25)
-    shift = _u(gen, 2 * b, -2.5, 2.5).view(b, 2) / 14.0
+    angle = _u(gen, b, -18, 18) * math.pi / 180
+    scale = _u(gen, b, 0.8, 1.1)
+    aspect = torch.exp(_u(gen, b, -0.35, 0.35))
+    shear = _u(gen, b, -0.35, 0.35)
+    shift = _u(gen, 2 * b, -2.0, 2.0).view(b, 2) / 14.0
     cos, sin = torch.cos(angle), torch.sin(angle)
     sx, sy = scale * aspect.sqrt(), scale / aspect.sqrt()
     # output->input map of grid_sample: inverse of (rotate . shear . scale)
@@ -57,31 +125,32 @@ def augment_digits(x: torch.Tensor, gen: torch.Generator, p: float = 0.85) -> to
     theta[~on] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     y = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    y = elastic(y, gen, _coin(gen, b, 0.4) & on)
 
     # stroke width: blend towards a 3x3 max (thicker) or min (thinner) filter
     amount = _u(gen, b, 0.3, 1.0).view(b, 1, 1, 1)
-    thick = (_coin(gen, b, 0.25) & on).view(b, 1, 1, 1)
-    thin = (_coin(gen, b, 0.2) & on).view(b, 1, 1, 1) & ~thick
+    thick = (_coin(gen, b, 0.3) & on).view(b, 1, 1, 1)
+    thin = (_coin(gen, b, 0.15) & on).view(b, 1, 1, 1) & ~thick
     dil = F.max_pool2d(y, 3, 1, 1)
     ero = -F.max_pool2d(-y, 3, 1, 1)
     y = torch.where(thick, y + amount * (dil - y), y)
     y = torch.where(thin, y + amount * (ero - y), y)
 
-    # binarise (the look of a thresholded photo) then soften the edge again
-    binar = (_coin(gen, b, 0.2) & on).view(b, 1, 1, 1)
-    thr = _u(gen, b, 0.25, 0.6).view(b, 1, 1, 1)
-    y = torch.where(binar, (y > thr).float(), y)
+    y = low_resolution(y, gen, _coin(gen, b, 0.1) & on)
+    # the preprocessing's frame, then its binary ink
+    y = renormalise(y, _coin(gen, b, 0.7) & on)
+    y = binarise_hires(y, gen, _coin(gen, b, 0.5) & on & ~thin.view(b))
 
     # blur
-    blur = _coin(gen, b, 0.3) & on
+    blur = _coin(gen, b, 0.2) & on
     sigma = _u(gen, b, 0.4, 1.1)
     k = _gaussian_kernel(sigma)
     blurred = F.conv2d(y.transpose(0, 1), k, padding=2, groups=b).transpose(0, 1)
     y = torch.where(blur.view(b, 1, 1, 1), blurred, y)
 
     # contrast: gamma and peak level, then a little noise
-    gamma = torch.where(_coin(gen, b, 0.3) & on, torch.exp(_u(gen, b, -0.5, 0.5)), torch.ones(b))
-    peak = torch.where(_coin(gen, b, 0.2) & on, _u(gen, b, 0.6, 1.0), torch.ones(b))
+    gamma = torch.where(_coin(gen, b, 0.2) & on, torch.exp(_u(gen, b, -0.5, 0.5)), torch.ones(b))
+    peak = torch.where(_coin(gen, b, 0.15) & on, _u(gen, b, 0.6, 1.0), torch.ones(b))
     y = y.clamp(0, 1).pow(gamma.view(b, 1, 1, 1)) * peak.view(b, 1, 1, 1)
     noise = (_coin(gen, b, 0.15) & on).view(b, 1, 1, 1) * _u(gen, b, 0.0, 0.08).view(b, 1, 1, 1)
     y = y + noise * torch.randn(y.shape, generator=gen)
@@ -103,11 +172,11 @@ def _colored_noise(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
 
 def _room_response(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
     """Synthetic impulse responses [n, length]: direct path + exponentially decaying noise tail."""
-    rt60 = _u(gen, n, 0.15, 0.7)
+    rt60 = _u(gen, n, 0.15, 0.9)
     t = torch.arange(length) / SAMPLE_RATE
     tail = torch.randn(n, length, generator=gen) * torch.exp(-6.9 * t[None] / rt60[:, None])
     tail[:, : int(0.002 * SAMPLE_RATE)] = 0  # first reflections arrive a little after the direct path
-    wet = _u(gen, n, 0.2, 1.0)
+    wet = _u(gen, n, 0.2, 1.6)
     tail = tail / tail.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12) * wet[:, None]
     tail[:, 0] = 1.0
     return tail
@@ -143,14 +212,24 @@ def augment_audio(
 ) -> torch.Tensor:
     """Clean clips (any length) -> augmented, windowed batch [B, window]."""
     b = len(waves)
-    factors = _u(gen, b, 0.88, 1.12).tolist()
-    jitter = _coin(gen, b, 0.7).tolist()
+    factors = _u(gen, b, 0.85, 1.18).tolist()
+    jitter = _coin(gen, b, 0.8).tolist()
     waves = [speed_perturb(w, f) if j else w for w, f, j in zip(waves, factors, jitter, strict=True)]
     x, speech = place_in_window(waves, window, gen)
 
     spec = torch.fft.rfft(x, n=2 * window)
+    # another voice / microphone: a smooth random equaliser (+-9 dB over log frequency)
+    eq = _coin(gen, b, 0.5)
+    if eq.any():
+        f_eq = torch.fft.rfftfreq(2 * window, d=1.0 / SAMPLE_RATE).clamp_min(50.0)
+        pos = (torch.log2(f_eq / 50.0) / math.log2(SAMPLE_RATE / 2 / 50.0)).clamp(0, 1) * 5
+        knots = _u(gen, 6 * b, -9.0, 9.0).view(b, 6)
+        lo_i = pos.floor().long().clamp(max=4)
+        frac = pos - lo_i
+        gain_db = knots[:, lo_i] * (1 - frac) + knots[:, lo_i + 1] * frac
+        spec = torch.where(eq[:, None], spec * 10 ** (gain_db / 20), spec)
     # room reverberation
-    reverb = _coin(gen, b, 0.35)
+    reverb = _coin(gen, b, 0.45)
     if reverb.any():
         ir = _room_response(b, int(0.5 * SAMPLE_RATE), gen)
         spec = torch.where(reverb[:, None], spec * torch.fft.rfft(ir, n=2 * window), spec)
@@ -184,3 +263,22 @@ def augment_audio(
     gain = (p_sig / (p_noise.clamp_min(1e-12) * 10 ** (snr_db / 10))).sqrt()
     x = torch.where(noisy[:, None], x + gain[:, None] * noise, x)
     return x
+
+
+def spec_augment(mel: torch.Tensor, gen: torch.Generator, p: float = 0.5, max_bins: int = 6,
+                 max_frames: int = 12) -> torch.Tensor:
+    """SpecAugment on log-mels [B, n_mels, T]: one frequency band and one time span masked (to the
+    clip's floor, 0), each with probability p."""
+    b, n_mels, t = mel.shape
+    out = mel.clone()
+    fw = torch.randint(1, max_bins + 1, (b,), generator=gen)
+    f0 = (torch.rand(b, generator=gen) * (n_mels - fw)).long()
+    tw = torch.randint(1, max_frames + 1, (b,), generator=gen)
+    t0 = (torch.rand(b, generator=gen) * (t - tw)).long()
+    fm, tm = _coin(gen, b, p), _coin(gen, b, p)
+    bins, frames = torch.arange(n_mels), torch.arange(t)
+    fmask = fm[:, None] & (bins[None] >= f0[:, None]) & (bins[None] < (f0 + fw)[:, None])
+    tmask = tm[:, None] & (frames[None] >= t0[:, None]) & (frames[None] < (t0 + tw)[:, None])
+    out[fmask[:, :, None].expand_as(out)] = 0.0
+    out[tmask[:, None, :].expand_as(out)] = 0.0
+    return out

@@ -1,9 +1,11 @@
 """Image and caption towers: an open_clip model built by open_clip's own factory.
 
-Our digits model is described by a JSON config shipped in `model_configs/` (a tiny ViT for 28x28
-grayscale digits and a small text transformer with open_clip's BPE tokenizer). It goes through the
-same door as a public model: `build_clip("ViT-B-32", "<local file or tag>")` builds the big one,
-`build_clip("aecf-digits-vit", "checkpoints/encoders/clip.safetensors")` ours.
+Our digits models are described by JSON configs shipped in `model_configs/`: the shipped one,
+`aecf-digits-resnet`, is open_clip's convolutional image tower (ModifiedResNet, one bottleneck per
+stage, width 24, at 32x32: digits are resized from 28) with a small text transformer and open_clip's
+BPE tokenizer; `aecf-digits-vit` (a tiny ViT for 28x28, the previous tower) still builds. They go
+through the same door as a public model: `build_clip("ViT-B-32", "<local file or tag>")` builds the
+big one, `build_clip("aecf-digits-resnet", "checkpoints/encoders/clip.safetensors")` ours.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import torch.nn.functional as F
 from aecf.errors import CheckpointError
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
-DIGITS_MODEL = "aecf-digits-vit"
+DIGITS_MODEL = "aecf-digits-resnet"
+OUR_MODELS = ("aecf-digits-resnet", "aecf-digits-vit")  # configs in model_configs/, MNIST normalisation
 # MNIST pixel statistics: our tower normalises with these instead of the ImageNet ones.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -46,7 +49,7 @@ def build_clip(
     MNIST normalisation unless `preprocess_cfg` says otherwise.
     """
     register_model_configs()
-    if preprocess_cfg is None and model_name == DIGITS_MODEL:
+    if preprocess_cfg is None and model_name in OUR_MODELS:
         preprocess_cfg = DIGITS_PREPROCESS
     if pretrained is not None and str(pretrained).endswith((".safetensors", ".pt", ".pth", ".bin")):
         if not Path(pretrained).is_file():

@@ -2,7 +2,7 @@
 
 Two stages, seeded, on clean data only (the benchmark's corruptions are never seen in training):
 
-1. Image + caption towers (open_clip, `aecf-digits-vit`), contrastive on MNIST train digits and
+1. Image + caption towers (open_clip, `aecf-digits-resnet`), contrastive on MNIST train digits and
    captions of the benchmark grammar. A caption is consistent with a *set* of digits (one for
    "a seven", five for "an odd number", ten for "a digit"), so targets are soft multi-positives:
    image->caption spreads over the batch's captions that fit the image (weighted 1/|set|), and
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from aecf.constants import CHECKPOINT_DIR, DATA_DIR, NUM_CLASSES
 from aecf.encoders.audio import MEL, AudioEncoder, AudioNetConfig, logmel_batch
-from aecf.encoders.augment import augment_audio, augment_digits, place_in_window
+from aecf.encoders.augment import augment_audio, augment_digits, place_in_window, spec_augment
 from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
 
 # ------------------------------------------------------------------------------------------ configs
@@ -40,7 +40,8 @@ from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
 
 @dataclass
 class ClipTrainConfig:
-    epochs: float = 6.0
+    model: str = DIGITS_MODEL  # a config in model_configs/ (aecf-digits-resnet, aecf-digits-vit)
+    epochs: float = 5.0
     batch_size: int = 256
     lr: float = 1.5e-3
     weight_decay: float = 0.05
@@ -55,13 +56,14 @@ class ClipTrainConfig:
 
 @dataclass
 class AudioTrainConfig:
-    epochs: int = 40
+    epochs: int = 24
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-3
     warmup_steps: int = 30
     label_smoothing: float = 0.05
-    evals: int = 10
+    spec_augment: float = 0.5  # probability of a frequency mask and (independently) a time mask
+    evals: int = 6
 
 
 @dataclass
@@ -97,6 +99,17 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def _log(msg: str) -> None:
     print(f"[encoders] {msg}", flush=True)
+
+
+def _progress(stage: str, step: int, total: int, t0: float, loss: float) -> None:
+    """One line every ~5 % of a stage: step, loss, elapsed and the time left at the current pace."""
+    every = max(1, total // 20)
+    if step % every and step != total:
+        return
+    elapsed = time.time() - t0
+    left = elapsed / max(1, step) * (total - step)
+    _log(f"{stage} {step}/{total} ({100 * step / total:.0f} %) loss {loss:.3f}  "
+         f"{elapsed / 60:.1f} min elapsed, ~{left / 60:.1f} min left")
 
 
 # ------------------------------------------------------------------------------------ caption bank
@@ -203,7 +216,7 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
     val_images = torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None]
     val_labels = torch.from_numpy(y_va[: cfg.val_size])
 
-    model, tokenizer = build_clip(DIGITS_MODEL, None)
+    model, tokenizer = build_clip(cfg.model, None)
     model.to(device).train()
     bank = CaptionBank.build(tokenizer)
     prompts = [class_prompt(d) for d in range(NUM_CLASSES)]
@@ -247,6 +260,7 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
+        _progress("clip", step + 1, total, t0, float(loss))
 
         if (step + 1) % eval_every == 0 or step + 1 == total:
             acc = zero_shot_accuracy(model, val_images, val_labels, class_tokens)
@@ -319,6 +333,8 @@ def train_audio(
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             x = augment_audio([waves[i] for i in idx], window, gen, waves)
             mel = logmel_batch(x.to(device))
+            if cfg.spec_augment > 0:
+                mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
             emb = model(mel)
@@ -328,6 +344,7 @@ def train_audio(
             loss.backward()
             opt.step()
             step += 1
+            _progress("audio", step, total, t0, float(loss))
             if step % eval_every == 0 or step == total:
                 clean = _audio_accuracy(model, val_mels[0], val_labels, class_emb)
                 noisy = _audio_accuracy(model, val_mels[1], val_labels, class_emb)
@@ -350,7 +367,8 @@ def train_audio(
 # ------------------------------------------------------------------------------------------ saving
 
 
-def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNetConfig, info: dict) -> Path:
+def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNetConfig, info: dict,
+                  model_name: str = DIGITS_MODEL) -> Path:
     """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
     from safetensors.torch import save
 
@@ -359,13 +377,14 @@ def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNe
     from aecf.files import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    clip_state = {k: v.detach().to(torch.float16).contiguous() for k, v in clip_model.state_dict().items()}
+    clip_state = {k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+                  for k, v in clip_model.state_dict().items()}
     audio_state = {k: v.detach().contiguous() for k, v in audio_model.state_dict().items()}
     for name, state in ((CLIP_FILE, clip_state), (AUDIO_FILE, audio_state)):
         write_atomic(out / name, save(state))
-    model_config = json.loads((MODEL_CONFIG_DIR / f"{DIGITS_MODEL}.json").read_text())
+    model_config = json.loads((MODEL_CONFIG_DIR / f"{model_name}.json").read_text())
     config = {
-        "clip": {"model_name": DIGITS_MODEL, "model_config": model_config, "weights": CLIP_FILE,
+        "clip": {"model_name": model_name, "model_config": model_config, "weights": CLIP_FILE,
                  "dtype": "float16", "sha256": sha256_file(out / CLIP_FILE)},
         "audio": {"net": net.to_dict(), "mel": MEL.to_dict(), "weights": AUDIO_FILE,
                   "sha256": sha256_file(out / AUDIO_FILE)},
@@ -440,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     for p_ in clip_model.parameters():
         p_.requires_grad_(False)
     # the audio tower is trained against the float16-rounded text tower it will be shipped with
-    clip_model.load_state_dict({k: v.half().float() for k, v in clip_model.state_dict().items()})
+    clip_model.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                                for k, v in clip_model.state_dict().items()})
 
     from aecf.data.captions import class_prompt
 
@@ -464,7 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         "device": cfg.device, "seconds": round(time.time() - t0, 1),
         "torch": torch.__version__, "machine": platform.machine(), "clip": clip_info, "audio": audio_info,
     }
-    save_encoders(args.out, clip_model, audio_model, net, info)
+    model_name = clip_info.get("config", {}).get("model", DIGITS_MODEL) if args.only == "audio" else cfg.clip.model
+    if args.only == "audio":
+        model_name = enc.info["clip"].get("model_name", DIGITS_MODEL)
+    save_encoders(args.out, clip_model, audio_model, net, info, model_name)
     _log(f"wrote {args.out} in {info['seconds']:.0f} s "
          f"(val zero-shot image {clip_info.get('val_zero_shot', float('nan')):.4f}, "
          f"audio val voices {audio_info.get('val_clean', float('nan')):.4f})")
