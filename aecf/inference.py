@@ -129,7 +129,8 @@ class Model:
         self.name = name or (path.stem if path is not None else self.method)
         self.modalities: tuple[str, ...] = tuple(fusion.config.modalities)
         self.classes: tuple[str, ...] = tuple(fusion.config.classes)
-        self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._cache: OrderedDict[str, dict] = OrderedDict()  # content key -> embedding (+ what the tower saw)
+        self._predictions: OrderedDict[tuple, Prediction] = OrderedDict()  # (content keys, K, seed) -> Prediction
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -151,7 +152,7 @@ class Model:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            value = compute()
+            value = {**compute(), "key": key}
             self._cache[key] = value
             if len(self._cache) > _EMBED_CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -250,20 +251,35 @@ class Model:
         if audio is not None:
             parts["audio"] = self.embed_audio(audio, audio_snr_db, seed)
         return self.predict_embeddings(
-            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts, seed=seed
+            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts, seed=seed,
+            cache_key=tuple((m, p["key"]) for m, p in parts.items()),
         )
 
     def predict_embeddings(
-        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None, seed: int | None = None
+        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None, seed: int | None = None,
+        cache_key: tuple | None = None,
     ) -> Prediction:
         """The fusion half of `predict`, for embeddings already computed (e.g. from the feature cache).
-        With a `seed`, the K MC-dropout passes are drawn from it (the caller's RNG is left as it was)."""
+
+        With a `seed`, the K MC-dropout passes are drawn from it (the caller's RNG is left as it was), and
+        then a `cache_key` naming the embeddings (their content keys, as `predict` passes) lets the same
+        view come back from the model's cache instead of being recomputed. Returned predictions are shared:
+        treat them as read-only."""
         with self._lock:
             if seed is None:
                 return self._predict_embeddings(embeddings, mc_samples, extras)
+            key = None if cache_key is None else (cache_key, int(mc_samples), int(seed))
+            if key is not None and key in self._predictions:
+                self._predictions.move_to_end(key)
+                return self._predictions[key]
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(seed))
-                return self._predict_embeddings(embeddings, mc_samples, extras)
+                torch.default_generator.manual_seed(int(seed))  # CPU only: torch.manual_seed also wakes CUDA
+                pred = self._predict_embeddings(embeddings, mc_samples, extras)
+            if key is not None:
+                self._predictions[key] = pred
+                if len(self._predictions) > _EMBED_CACHE_SIZE:
+                    self._predictions.popitem(last=False)
+            return pred
 
     def _predict_embeddings(self, embeddings: dict, mc_samples: int, extras: dict | None) -> Prediction:
         from aecf.fusion import diagnose

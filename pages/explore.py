@@ -79,90 +79,144 @@ def clear_canvas() -> None:
     st.session_state["canvas_n"] = st.session_state.get("canvas_n", 0) + 1
 
 
+# Every group of controls is its own fragment: a toggle, a slider step or a new input reruns only that
+# control and the results (written into the placeholders below, which every fragment shares), not the page
+# and not the other controls. A full run (the sidebar, a new link) draws the results once, from the last one.
+col_img, col_cap, col_aud = st.columns(3, border=True)
+boxes = {m: (col.container(), col.container(), col.container()) for m, col in
+         (("image", col_img), ("caption", col_cap), ("audio", col_aud))}
+messages = {"image": col_img.empty(), "caption": col_cap.empty(), "audio": col_aud.empty()}
+results = st.empty()
+
+
+def draw_results() -> None:
+    ss = st.session_state
+    snr = ss.get(K["audio_snr"], SNR_CLEAN)
+    result = X.explore(cache.model, ckpt, X.ExploreInputs(
+        image=ss.get("_explore_image"), caption=ss.get(K["caption"]), audio=ss.get("_explore_audio"),
+        image_on=ss.get(K["image_on"], True), caption_on=ss.get(K["caption_on"], True),
+        audio_on=ss.get(K["audio_on"], True), image_severity=float(ss.get(K["image_severity"], 0.0)),
+        audio_snr=None if snr >= SNR_CLEAN else float(snr), seed=int(seed), mc_samples=int(mc)), baseline_key=base)
+    explore_view.notes(result, messages)
+    with results.container():
+        explore_view.results(result)
+
+
+def then_results(last: bool = False) -> None:
+    """End of every control fragment: redraw the results. In a full run every fragment but the last only
+    reserves its place in the shared placeholders (a fragment may write into a container created outside
+    it only if it wrote there in the last full run), and the last one draws them, once."""
+    if st.session_state.get("_explore_full_run") and not last:
+        results.empty()
+        for slot in messages.values():
+            slot.empty()
+    else:
+        draw_results()
+
+
 @st.fragment
-def view() -> None:
-    """Inputs and results: a toggle, a slider step or a new input reruns only this (not the page around it)."""
-    col_img, col_cap, col_aud = st.columns(3, border=True)
-    image, audio = None, None
+def switch(label: str, key: str) -> None:
+    st.toggle(label, True, key=key, **Q)
+    then_results()
 
-    with col_img:
-        img_on = st.toggle(":material/image: Image", True, key=K["image_on"], **Q)
-        isrc = st.segmented_control("Image from", IMAGE_SOURCES, default="sample", key=K["image_source"],
-                                    required=True, disabled=not img_on, **Q)
-        if isrc == "sample":
-            if samples_img:
-                name = st.selectbox("Sample image", samples_img, index=samples_img.index(default_img),
-                                    key=K["image_sample"], disabled=not img_on, **Q)
-                image = S.sample_path(name)
-                st.image(str(image), width=96)
-            else:
-                st.caption("No sample images in assets/samples/.")
-        elif isrc == "upload":
-            up = st.file_uploader("Upload an image of one digit", type=list(X.IMAGE_TYPES), key="img_upload",
-                                  disabled=not img_on,
-                                  help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.")
-            image = up.getvalue() if up is not None else None
+
+@st.fragment
+def image_source() -> None:
+    image = None
+    source = st.segmented_control("Image from", IMAGE_SOURCES, default="sample", key=K["image_source"],
+                                  required=True, **Q)
+    if source == "sample":
+        if samples_img:
+            name = st.selectbox("Sample image", samples_img, index=samples_img.index(default_img),
+                                key=K["image_sample"], **Q)
+            image = S.sample_path(name)
+            st.image(str(image), width=96)
         else:
-            st.caption("Draw one digit, white on black, inside the square.")
-            canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_color="#000000",
-                               height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", disabled=not img_on,
-                               key=f"img_canvas_{st.session_state.get('canvas_n', 0)}", return_image_data=True)
-            st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
-            image = X.canvas_image(canvas.image_data)
-        isev = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, 0.0, 0.05, key=K["image_severity"],
-                         disabled=not img_on, **Q)
-        st.caption(X.image_corruption_text(isev))
-        img_msg = st.empty()
+            st.caption("No sample images in assets/samples/.")
+    elif source == "upload":
+        up = st.file_uploader("Upload an image of one digit", type=list(X.IMAGE_TYPES), key="img_upload",
+                              help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.")
+        image = up.getvalue() if up is not None else None
+    else:
+        st.caption("Draw one digit, white on black, inside the square.")
+        canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_color="#000000",
+                           height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw",
+                           key=f"img_canvas_{st.session_state.get('canvas_n', 0)}", return_image_data=True)
+        st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
+        image = X.canvas_image(canvas.image_data)
+    st.session_state["_explore_image"] = image
+    then_results()
 
-    with col_cap:
-        cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
-        caption = st.text_area("Caption", key=K["caption"], height=100, disabled=not cap_on,
-                               max_chars=X.MAX_CAPTION_CHARS,
-                               help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.")
-        if examples:
-            st.selectbox("…or take an example caption", [f"{ex.level}: {ex.text}" for ex in examples], index=None,
-                         key="caption_example", on_change=use_example_caption, disabled=not cap_on,
-                         placeholder="exact / partial / none / wrong …",
-                         help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
-                              "none ('a digit') or wrong.")
-        cap_msg = st.empty()
 
-    with col_aud:
-        aud_on = st.toggle(":material/graphic_eq: Audio", True, key=K["audio_on"], **Q)
-        asrc = st.segmented_control("Audio from", AUDIO_SOURCES, default="sample", key=K["audio_source"],
-                                    required=True, disabled=not aud_on, **Q)
-        if asrc == "sample":
-            if samples_aud:
-                name = st.selectbox("Sample recording", samples_aud, index=samples_aud.index(default_aud),
-                                    key=K["audio_sample"], disabled=not aud_on, **Q)
-                audio = S.sample_path(name)
-            else:
-                st.caption("No sample recordings in assets/samples/.")
-        elif asrc == "upload":
-            up = st.file_uploader("Upload a recording of one spoken digit", type=list(X.AUDIO_TYPES),
-                                  key="aud_upload", disabled=not aud_on, help=f"{X.AUDIO_TYPES_TEXT}, up to 10 s.")
-            audio = up.getvalue() if up is not None else None
-        else:
-            rec = st.audio_input("Say one digit", key="aud_record", disabled=not aud_on)
-            audio = rec.getvalue() if rec is not None else None
-        snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, SNR_CLEAN, 1.0,
-                        key=K["audio_snr"], disabled=not aud_on, **Q)
-        snr_db = None if snr >= SNR_CLEAN else float(snr)
-        st.caption(X.audio_corruption_text(snr_db))
-        aud_msg = st.empty()
+@st.fragment
+def image_corruption() -> None:
+    severity = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, 0.0, 0.05,
+                         key=K["image_severity"], **Q)
+    st.caption(X.image_corruption_text(severity))
+    then_results()
 
+
+@st.fragment
+def caption_text() -> None:
+    caption = st.text_area("Caption", key=K["caption"], height=100, max_chars=X.MAX_CAPTION_CHARS,
+                           help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.")
+    if examples:
+        st.selectbox("…or take an example caption", [f"{ex.level}: {ex.text}" for ex in examples], index=None,
+                     key="caption_example", on_change=use_example_caption,
+                     placeholder="exact / partial / none / wrong …",
+                     help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
+                          "none ('a digit') or wrong.")
     link_caption = state.caption_query(caption, default_caption)  # a link carries a short caption only
     if link_caption is None:
         if K["caption"] in st.query_params:
             del st.query_params[K["caption"]]
     elif st.query_params.get(K["caption"]) != link_caption:
         st.query_params[K["caption"]] = link_caption
-
-    result = X.explore(cache.model, ckpt, X.ExploreInputs(
-        image=image, caption=caption, audio=audio, image_on=img_on, caption_on=cap_on, audio_on=aud_on,
-        image_severity=float(isev), audio_snr=snr_db, seed=int(seed), mc_samples=int(mc)), baseline_key=base)
-    explore_view.notes(result, {"image": img_msg, "caption": cap_msg, "audio": aud_msg})
-    explore_view.results(result)
+    then_results()
 
 
-view()
+@st.fragment
+def audio_source() -> None:
+    audio = None
+    source = st.segmented_control("Audio from", AUDIO_SOURCES, default="sample", key=K["audio_source"],
+                                  required=True, **Q)
+    if source == "sample":
+        if samples_aud:
+            name = st.selectbox("Sample recording", samples_aud, index=samples_aud.index(default_aud),
+                                key=K["audio_sample"], **Q)
+            audio = S.sample_path(name)
+        else:
+            st.caption("No sample recordings in assets/samples/.")
+    elif source == "upload":
+        up = st.file_uploader("Upload a recording of one spoken digit", type=list(X.AUDIO_TYPES),
+                              key="aud_upload", help=f"{X.AUDIO_TYPES_TEXT}, up to 10 s.")
+        audio = up.getvalue() if up is not None else None
+    else:
+        rec = st.audio_input("Say one digit", key="aud_record")
+        audio = rec.getvalue() if rec is not None else None
+    st.session_state["_explore_audio"] = audio
+    then_results()
+
+
+@st.fragment
+def audio_noise() -> None:
+    snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, SNR_CLEAN, 1.0,
+                    key=K["audio_snr"], **Q)
+    st.caption(X.audio_corruption_text(None if snr >= SNR_CLEAN else float(snr)))
+    then_results(last=True)  # the last control of the page
+
+
+st.session_state["_explore_full_run"] = True
+for (box_switch, box_source, box_corrupt), switch_key, label, source, corrupt in (
+    (boxes["image"], K["image_on"], ":material/image: Image", image_source, image_corruption),
+    (boxes["caption"], K["caption_on"], ":material/chat: Caption", caption_text, None),
+    (boxes["audio"], K["audio_on"], ":material/graphic_eq: Audio", audio_source, audio_noise),
+):
+    with box_switch:
+        switch(label, switch_key)
+    with box_source:
+        source()
+    if corrupt is not None:
+        with box_corrupt:
+            corrupt()
+st.session_state["_explore_full_run"] = False

@@ -43,16 +43,8 @@ def no_exception(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def metric(at, label: str) -> str:
-    for m in at.metric:
-        if m.label.startswith(label):
-            return str(m.value)
-    raise KeyError(f"no metric {label!r}: {[m.label for m in at.metric]}")
-
-
-def html(at) -> str:
-    """The inline SVGs of the page (probabilities, lattices, MC passes)."""
-    return "\n".join(str(m.value) for m in at.markdown if "<svg" in str(m.value))
+from tests.support.apptest import bars, metric  # noqa: E402
+from tests.support.apptest import page_html as html  # noqa: E402
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -163,7 +155,7 @@ def test_explore_widget_keys_are_the_url_keys():
     from aecf.app.state import URL_KEYS
 
     for field in URL_KEYS:
-        assert f'key=K["{field}"]' in source, field
+        assert f'K["{field}"]' in source, field
 
 
 # ============================================================================================ run manager
@@ -376,6 +368,9 @@ def test_home_says_which_checkpoint_is_loaded(app_env):
     at = page("home")
     no_exception(at)
     assert any("Using **aecf**" in s for s in texts(at, "success"))
+    assert not at.latex  # the equations are drawn only while the teaching box is open
+    at.session_state["teaching_box"] = True
+    at.run()
     assert at.latex, "the home page shows its equations"
     assert any("Try this" in s for s in texts(at, "info"))
 
@@ -397,11 +392,11 @@ def test_explore_default_view_shows_every_diagnostic(app_env):
     float(metric(at, "Gate entropy"))
     float(metric(at, "λ(x)"))
     assert metric(at, "Baseline: ")  # a baseline side by side
-    assert len(at.progress) == 3  # gate weights, one per modality
+    assert len([b for b in bars(at) if b.startswith(("image:", "caption:", "audio:"))]) == 3  # gate weights
     body = html(at)
     assert body.count('data-testid="lattice-svg"') == 2  # AECF and the baseline
-    assert 'data-testid="probs-svg"' in body and 'data-testid="mc-svg"' in body  # K passes tab is open
-    assert at.latex and any("Try this" in s for s in texts(at, "info"))
+    assert 'data-testid="probs-svg"' in body and 'data-testid="mc-svg"' in body  # and the K passes
+    assert any("Try this" in s for s in texts(at, "info"))
 
 
 def test_explore_toggle_changes_gate_and_lattice(app_env):
@@ -410,7 +405,7 @@ def test_explore_toggle_changes_gate_and_lattice(app_env):
     at.toggle(key="img_on").set_value(False).run()
     no_exception(at)
     assert metric(at, "Modalities used") == "caption + audio"
-    assert any("image: absent, p = 0" in p.proto.text for p in at.progress)
+    assert "image: absent, p = 0" in bars(at)
     after = html(at)
     assert after != before_lattice and 'data-subset="image"' not in after.split("lattice-svg")[1]
 
@@ -576,7 +571,7 @@ def test_explore_no_checkpoint_at_all(app_env, tmp_path, monkeypatch):
 
 
 def test_explore_canvas_and_tabs(app_env):
-    at = page("explore", {"isrc": "draw", "tab": "What the model sees"})
+    at = page("explore", {"isrc": "draw", "details": "true"})
     no_exception(at)
     assert any("No image yet" in s for s in texts(at, "info"))  # nothing drawn yet: image counts as missing
     assert metric(at, "Modalities used") == "caption + audio"

@@ -116,7 +116,7 @@ def _lattice(page, index: int = 0) -> str:
 
 
 def _gate_texts(page) -> list[str]:
-    return page.locator('[data-testid="stProgress"]').all_inner_texts()
+    return page.locator("[data-bar]").all_inner_texts()
 
 
 def test_explore_end_to_end(page, server, app_assets, tmp_path):
@@ -195,7 +195,7 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
 def test_draw_a_digit_on_the_canvas(page, server):
     from tests.support.browser import wait_idle
 
-    page.goto(f"{server}/explore?isrc=draw&tab=What+the+model+sees")
+    page.goto(f"{server}/explore?isrc=draw&details=true")
     page.get_by_text("Prediction:").first.wait_for()
     wait_idle(page)
     _wait_used(page, "caption + audio")  # nothing drawn yet: the image counts as missing

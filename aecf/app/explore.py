@@ -86,10 +86,17 @@ class ExploreView:
     experts_svg: str = ""
     experts_bars: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)  # COCO
     experts_caption: str = ""
-    image_28: np.ndarray | None = None  # upscaled uint8, what the image tower saw
-    logmel: np.ndarray | None = None  # uint8 RGB
-    wave: bytes | None = None  # WAV bytes of what the audio tower heard
     caption_text: str | None = None
+
+    def model_sees(self) -> tuple[np.ndarray | None, np.ndarray | None, bytes | None]:
+        """(the 28×28 image upscaled, the log-mel as an RGB image, WAV bytes of what the audio tower heard),
+        each None when absent; computed only when asked (the page asks when its tab is open)."""
+        pred = self.prediction
+        if pred is None:
+            return None, None, None
+        return (None if pred.image_28 is None else upscale(pred.image_28),
+                None if pred.logmel is None else logmel_image(pred.logmel),
+                None if pred.wave is None else wav_bytes(pred.wave))
 
 
 # ------------------------------------------------------------------------------------ input helpers
@@ -308,9 +315,10 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
                         "None of the switched-on modalities has a usable input yet (see the messages above).")
         return view
 
+    content = tuple((m, p["key"]) for m, p in parts.items())  # each input's content key, made by the model
     try:
         pred = model.predict_embeddings({m: p["embedding"] for m, p in parts.items()}, max(2, int(inputs.mc_samples)),
-                                        extras=parts, seed=inputs.seed)
+                                        extras=parts, seed=inputs.seed, cache_key=content)
     except Exception as e:  # noqa: BLE001
         view.warning = describe(e, "The prediction").message
         return view
@@ -318,7 +326,7 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
     if baseline is not None:
         try:
             view.baseline = baseline.predict_embeddings(pred.embeddings, max(2, int(inputs.mc_samples)),
-                                                        seed=inputs.seed)
+                                                        seed=inputs.seed, cache_key=(model.name, *content))
         except Exception as e:  # noqa: BLE001
             view.baseline_problem = Problem("warning", describe(e, "The baseline").message)
     _describe(view, model, pred, view.baseline, baseline_name or "baseline", modalities)
@@ -396,10 +404,4 @@ def _describe(view: ExploreView, model, pred, base, base_name: str, modalities: 
         view.experts_caption = ("Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
                                 "before any fusion.")
 
-    if pred.image_28 is not None:
-        view.image_28 = upscale(pred.image_28)
-    if pred.logmel is not None:
-        view.logmel = logmel_image(pred.logmel)
-    if pred.wave is not None:
-        view.wave = wav_bytes(pred.wave)
     view.caption_text = pred.caption_text

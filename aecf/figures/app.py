@@ -198,3 +198,42 @@ def mc_passes_svg(mc_probs: np.ndarray, label: int, title: str | None = None, wi
                    f'in each pass · mean {mean:.3f} ± {std:.3f}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline HTML for the Explore page: one markdown element holds many numbers (each st.metric or
+# st.progress costs the browser ~4 ms per redraw; one element with the same content costs ~0)
+# ---------------------------------------------------------------------------------------------
+
+
+_HELP_MARK = ('<span style="display:inline-block;margin-left:0.3rem;width:1rem;height:1rem;line-height:0.9rem;'
+              'text-align:center;border:1px solid rgba(49,51,63,0.5);border-radius:50%;font-size:0.7rem">?</span>')
+
+
+def metric_cards_html(metrics: Sequence[tuple[str, str, str | None]], columns: int = 4) -> str:
+    """Metric cards (label, value, help as a tooltip) in a grid; each card carries data-metric=<label>."""
+    from html import escape
+
+    cards = []
+    for label, value, help_text in metrics:
+        title = f' title="{escape(help_text)}"' if help_text else ""
+        cards.append(f'<div data-metric="{escape(label)}"{title} style="min-width:0">'
+                     f'<div style="font-size:0.875rem;color:rgba(49,51,63,0.75)">{escape(label)}'
+                     f'{_HELP_MARK if help_text else ""}</div>'
+                     f'<div data-metric-value style="font-size:1.9rem;line-height:1.3;white-space:nowrap;overflow:hidden;'
+                     f'text-overflow:ellipsis">{escape(value)}</div></div>')
+    return (f'<div data-testid="metric-cards" style="display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));'
+            f'gap:0.5rem 1rem;margin:0.25rem 0 0.75rem 0">' + "".join(cards) + "</div>")
+
+
+def bars_html(rows: Sequence[tuple[str, float]], color: str = "#4C6EF5") -> str:
+    """Labelled horizontal bars (text, value in [0, 1]); each row carries data-bar=<text>."""
+    from html import escape
+
+    out = []
+    for text, value in rows:
+        w = 100 * min(1.0, max(0.0, float(value)))
+        out.append(f'<div data-bar="{escape(text)}" style="margin:0.35rem 0"><div style="font-size:0.875rem">'
+                   f'{escape(text)}</div><div style="background:#E9ECEF;border-radius:4px;height:8px">'
+                   f'<div style="width:{w:.1f}%;background:{color};height:8px;border-radius:4px"></div></div></div>')
+    return '<div data-testid="bars">' + "".join(out) + "</div>"

@@ -62,4 +62,4 @@ def view(key: str, base: str, base_label: str, mc: int) -> None:
                                                          caption_on=cap_on, audio_on=False, mc_samples=mc),
                        baseline_key=base, baseline_name=base_label)
     explore_view.notes(result, {"image": img_msg, "caption": cap_msg})
-    explore_view.results(result, tab_key="coco_tab")
+    explore_view.results(result, details_key="coco_details")

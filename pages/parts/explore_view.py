@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import streamlit as st
 
 from aecf.app.explore import ExploreView
-from pages.parts.ui import bars, show, svg
+from aecf.figures.app import bars_html, metric_cards_html
+from pages.parts.ui import show, svg
 
 Q = {"bind": "query-params"}
 
@@ -16,58 +19,55 @@ def notes(view: ExploreView, slots: dict) -> None:
         show(view.notes.get(modality), slot)
 
 
-def results(view: ExploreView, tab_key: str = "tab") -> None:
-    """Everything under the inputs. Built from light elements (metrics, progress bars, inline SVG): this
-    redraws on every change, and a plotly chart costs the browser tens of ms per redraw. Details sit in
-    tabs that render only when open."""
+def results(view: ExploreView, details_key: str = "details") -> None:
+    """Everything under the inputs, in as few elements as possible: this redraws on every change, and the
+    browser's cost of a redraw grows with the number of elements (an st.metric or st.progress costs ~4 ms,
+    a plotly chart tens of ms, tabs ~45 ms; one markdown element with the same numbers as inline HTML/SVG
+    ~0). The heavier details sit in an expander that renders only when open."""
     if view.fatal is not None:
         show(view.fatal)
         return
     if view.warning:
         st.warning(view.warning)
         return
-    st.subheader(view.headline)
-    for col, m in zip(st.columns(4), view.metrics, strict=False):
-        col.metric(m.label, m.value, help=m.help)
-    for col, m in zip(st.columns([2, 1, 1]), view.compare, strict=False):
-        col.metric(m.label, m.value, help=m.help)
     show(view.baseline_problem)
+    metrics = [(m.label, m.value, m.help) for m in view.metrics]
+    compare = [(m.label, m.value, m.help) for m in view.compare]
+    left = view.probs_svg + "".join(f"<p><b>{escape(title)}</b></p>" + bars_html(rows) for title, rows in view.top_labels)
+    gate = bars_html(view.gate) if view.gate else ""
+    note = f'<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">{escape(view.gate_note)}</p>' if view.gate_note else ""
+    lattices = "".join(f'<div style="flex:1 1 0;min-width:0">{svg_markup}</div>' for svg_markup in view.lattices)
+    if len(view.lattices) < 2:
+        lattices += ('<div style="flex:1 1 0;font-size:0.875rem;color:rgba(49,51,63,0.75)">Pick a baseline in the '
+                     "sidebar to see its lattice here.</div>")
+    mc = f'<h4>{escape(view.mc_tab)}</h4>{view.mc_svg}<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">' \
+         f"{escape(view.mc_caption)}</p>"
+    html = (f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
+            + metric_cards_html(metrics, 4) + metric_cards_html(compare, 3)
+            + '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
+            + f'<div style="flex:3 1 0;min-width:0">{left}</div>'
+            + '<div style="flex:2 1 0;min-width:0"><p><b>Gate weights p</b> (a missing modality gets exactly 0)</p>'
+            + f"{gate}{note}</div></div>"
+            + f"<h4>{escape(view.lattice_title)}</h4>"
+            + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
+    svg(html)
 
-    left, right = st.columns([3, 2])
-    with left:
-        svg(view.probs_svg)
-        for title, rows in view.top_labels:
-            st.markdown(f"**{title}**")
-            bars(rows)
-    with right:
-        st.markdown("**Gate weights p** (a missing modality gets exactly 0)")
-        for text, weight in view.gate:
-            st.progress(weight, text=text)
-        if view.gate_note:
-            (st.caption if view.gate else st.info)(view.gate_note)
+    details = st.expander("Each modality alone, and what the model sees", key=details_key, on_change="rerun", **Q)
+    if details.open:  # drawn only while open: images and audio cost the browser on every redraw
+        svg(view.experts_svg, details)
+        if view.experts_bars:
+            svg('<div style="display:flex;gap:1.5rem">' + "".join(
+                f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
+                for title, rows in view.experts_bars) + "</div>", details)
+        details.caption(view.experts_caption)
+        _what_the_model_sees(view, details)
 
-    st.markdown(f"#### {view.lattice_title}")
-    left, right = st.columns(2)
-    svg(view.lattices[0], left)
-    if len(view.lattices) > 1:
-        svg(view.lattices[1], right)
-    else:
-        right.caption("Pick a baseline in the sidebar to see its lattice here.")
 
-    tab_mc, tab_experts, tab_sees = st.tabs([view.mc_tab, "Each modality alone", "What the model sees"],
-                                            key=tab_key, on_change="rerun", **Q)
-    if tab_mc.open:
-        svg(view.mc_svg, tab_mc)
-        tab_mc.caption(view.mc_caption)
-    if tab_experts.open:
-        svg(view.experts_svg, tab_experts)
-        for col, (title, rows) in zip(tab_experts.columns(max(1, len(view.experts_bars))), view.experts_bars,
-                                      strict=False):
-            col.markdown(f"**{title}**")
-            bars(rows, col)
-        tab_experts.caption(view.experts_caption)
-    if tab_sees.open:
-        _what_the_model_sees(view, tab_sees)
+def headline_html(headline: str) -> str:
+    """'Prediction: **7 (seven)**' -> HTML (markdown bold inside inline HTML is not parsed)."""
+    head, _, rest = headline.partition("**")
+    bold, _, tail = rest.partition("**")
+    return f"{escape(head)}<b>{escape(bold)}</b>{escape(tail)}"
 
 
 def _what_the_model_sees(view: ExploreView, tab) -> None:
@@ -75,15 +75,17 @@ def _what_the_model_sees(view: ExploreView, tab) -> None:
         tab.markdown("**Caption after normalisation**")
         tab.code(view.caption_text or "(no caption)", language=None, wrap_lines=True)
         return
+    tab.markdown("**What the model sees**")
     s1, s2, s3 = tab.columns([1, 2, 1])
-    if view.image_28 is not None:
-        s1.image(view.image_28, caption="28×28 after preprocessing + corruption", width=168)
+    image, logmel, wave = view.model_sees()
+    if image is not None:
+        s1.image(image, caption="28×28 after preprocessing + corruption", width=168)
     else:
         s1.caption("No image.")
-    if view.logmel is not None:
-        s2.image(view.logmel, caption="log-mel spectrogram (time →, pitch ↑)", width="stretch")
-        if view.wave is not None:
-            s2.audio(view.wave, format="audio/wav")
+    if logmel is not None:
+        s2.image(logmel, caption="log-mel spectrogram (time →, pitch ↑)", width="stretch")
+        if wave is not None:
+            s2.audio(wave, format="audio/wav")
     else:
         s2.caption("No audio.")
     s3.markdown("**Caption after normalisation**")

@@ -11,12 +11,17 @@ from aecf.app.teaching import equations
 
 
 def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expanded: bool = False) -> None:
-    """A short explanation with its equations (from docs/method.md) and a 'try this' prompt."""
-    with st.expander("What is going on here — and the equations", expanded=expanded, icon=":material/menu_book:"):
-        st.markdown(explanation)
+    """A short explanation with its equations (from docs/method.md) and a 'try this' prompt.
+
+    The equations are drawn only while the box is open: a dozen typeset equations on the page would be
+    redrawn by the browser on every rerun, and most visitors read them once."""
+    box = st.expander("What is going on here — and the equations", expanded=expanded, icon=":material/menu_book:",
+                      key="teaching_box", on_change="rerun")
+    if box.open:
+        box.markdown(explanation)
         for topic in topics:
             for latex in equations(topic):
-                st.latex(latex)
+                box.latex(latex)
     st.info(f"**Try this:** {try_this}", icon=":material/lightbulb:")
 
 
@@ -44,8 +49,3 @@ def show(problem: Problem | None, container=None) -> None:
         level = problem.level if problem.level in ("error", "warning", "info") else "error"
         getattr(container or st, level)(problem.message)
 
-
-def bars(rows: Sequence[tuple[str, float]], container=None) -> None:
-    """Labelled progress bars, one per (name, value in [0, 1])."""
-    for name, value in rows:
-        (container or st).progress(min(1.0, max(0.0, float(value))), text=f"{name}: {value:.3f}")

@@ -136,15 +136,19 @@ def wait_rerun(page, action, until_js: str | None = None, change_js: str | None 
 
 
 VIEW_SIGNATURE_JS = (
-    "[...document.querySelectorAll('[data-testid=\"stMetricValue\"], [data-testid=\"stImage\"] img')]"
+    "[...document.querySelectorAll('[data-testid=\"stMetricValue\"], [data-metric-value], [data-testid=\"stImage\"] img')]"
     ".map(e => e.tagName === 'IMG' ? e.src : e.innerText).join('|')"
 )
 
 
 def metric_value_js(label: str) -> str:
-    """JS expression: the text of the st.metric whose label contains `label` ('' if none)."""
+    """JS expression: the value of the metric whose label contains `label` ('' if none): an st.metric, or
+    a metric card of the Explore page (aecf.figures.app.metric_cards_html: data-metric=<label>)."""
     return (
-        "(() => { for (const m of document.querySelectorAll('[data-testid=\"stMetric\"]')) {"
+        "(() => { for (const m of document.querySelectorAll('[data-metric]')) {"
+        f" if (m.getAttribute('data-metric').includes({label!r})) {{ const v = m.querySelector('[data-metric-value]');"
+        " return v ? v.innerText : ''; } }"
+        " for (const m of document.querySelectorAll('[data-testid=\"stMetric\"]')) {"
         f" if (m.innerText.includes({label!r})) {{ const v = m.querySelector('[data-testid=\"stMetricValue\"]');"
         " return v ? v.innerText : ''; } } return ''; })()"
     )
