@@ -16,6 +16,7 @@ PY=${PY:-.venv/bin/python}
 JOBS=${JOBS:-2}
 OUT=${OUT:-checkpoints/fusion}
 EPOCHS=${EPOCHS:-20}
+FEATURES=${FEATURES:-assets/features}
 RESULTS=${RESULTS:-results}
 FIGURES=${FIGURES:-docs/figures}
 LOGS=${LOGS:-runs/retrain_logs}
@@ -34,7 +35,7 @@ done
 
 train_one() {
   local method=$1 seed=$2 name=$3
-  "$PY" -m aecf train --method "$method" --seed "$seed" --epochs "$EPOCHS" --out "$OUT/$name" \
+  "$PY" -m aecf train --features "$FEATURES" --method "$method" --seed "$seed" --epochs "$EPOCHS" --out "$OUT/$name" \
     --no-run-dir --quiet --threads 1 > "$LOGS/$name.log" 2>&1 \
     && tail -n 2 "$LOGS/$name.log" | head -n 1 || { echo "FAILED: $name (see $LOGS/$name.log)"; return 1; }
 }
@@ -47,7 +48,7 @@ for run in "${runs[@]}"; do
   pids+=($!)
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
 done
-"$PY" -m aecf train --specialists --seed 0 --epochs "$EPOCHS" --out "$OUT/specialists" --no-run-dir --quiet \
+"$PY" -m aecf train --features "$FEATURES" --specialists --seed 0 --epochs "$EPOCHS" --out "$OUT/specialists" --no-run-dir --quiet \
   > "$LOGS/specialists.log" 2>&1 && tail -n 1 "$LOGS/specialists.log"
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
@@ -55,7 +56,7 @@ echo "trained in $(( $(date +%s) - t0 )) s"
 [ "$status" = 0 ] || { echo "some runs failed"; exit 1; }
 
 if [ -z "${NO_EVAL:-}" ]; then
-  "$PY" -m aecf evaluate --checkpoints "$OUT" --json "$RESULTS/results.json" --out "$RESULTS"
+  "$PY" -m aecf evaluate --features "$FEATURES" --checkpoints "$OUT" --json "$RESULTS/results.json" --out "$RESULTS"
   mkdir -p "$FIGURES"
   for fig in accuracy_vs_drop ece_vs_drop map_vs_drop reliability_drop_0.5; do
     cp "$RESULTS/$fig.png" "$FIGURES/" 2>/dev/null || echo "no $RESULTS/$fig.png (PNG export needs a Chromium)"
