@@ -53,7 +53,10 @@ with st.form("train_form", border=True):
     st.caption("Knobs a method does not use are ignored for it: " + "; ".join(
         f"**{m}** uses {', '.join(sorted(T.applicable_knobs(m) - {'epochs', 'seed'})) or 'none'}" for m in ("aecf", "moddrop", "late_fusion")
     ))
-    submitted = st.form_submit_button("Start training", type="primary", disabled=not features_ready)
+    busy = T.busy_message(manager)
+    if busy:
+        st.info(busy, icon=":material/hourglass_top:")
+    submitted = st.form_submit_button("Start training", type="primary", disabled=not features_ready or bool(busy))
 
 if submitted:
     knobs = T.TrainKnobs(method=method, epochs=int(epochs), seed=int(seed), lambda_max=float(lambda_max),

@@ -3,9 +3,10 @@
   cold start   launch `streamlit run app.py` -> the Home page is drawn and idle (target ≤ 15 s),
                and -> the Explore page shows its first prediction (model loaded);
   redraw       on Explore, after the first load: toggle a modality / move a slider -> the new view is
-               drawn (the metric shows the new value and the script is idle) (target ≤ 200 ms).
+               drawn (the metric shows the new value and the script is idle); target ≤ 1.5× the same
+               toggle on a two-widget app measured in the same run (printed as ratio_to_reference).
 
-    .venv/bin/python scripts/measure_app.py [--repeats 10] [--screenshots test-artifacts/measure]
+    .venv/bin/python scripts/measure_app.py [--repeats 8] [--screenshots test-artifacts/measure]
 
 Times are wall-clock from the click (a playwright click, itself ~30-60 ms) to the moment the new value
 is on screen and the script is idle (polled every 5 ms): the websocket round trip, the script rerun and
@@ -149,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = measure(args.repeats, args.screenshots, args.log)
     res["reference_toggle_two_element_app"] = measure_reference(args.repeats)
+    ref = res["reference_toggle_two_element_app"]["median_ms"]
+    res["ratio_to_reference"] = {  # target: <= 1.5 for a toggle and a slider step
+        "toggle": round(res["toggle_redraw"]["median_ms"] / ref, 2),
+        "slider": round(res["slider_redraw_new_view"]["median_ms"] / ref, 2),
+    }
     import os
 
     res["load_average"] = [round(x, 2) for x in os.getloadavg()]

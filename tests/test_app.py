@@ -641,9 +641,11 @@ def test_train_page_runs_one_epoch(app_env):
     manager = get_run_manager()
     run_id = manager.active_id
     assert run_id and run_id.endswith("-aecf-s0")
-    if manager.is_running():  # a second request while it trains is told to wait
-        start().click().run()
-        assert any("wait" in s for s in texts(at, "warning"))
+    if manager.is_running():  # every session is told, and cannot start a second run
+        other = page("train", timeout=120)
+        if manager.is_running():
+            assert any("One run at a time" in s for s in texts(other, "info"))
+            assert next(b for b in other.button if b.label == "Start training").disabled
     manager.join(180)
     at = page("train", timeout=120)  # what a refresh shows: the run and its curves come back from disk
     no_exception(at)

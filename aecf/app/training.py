@@ -245,6 +245,14 @@ class RunBusyError(RuntimeError):
     """A run is already going on in this server; the message says which and asks to wait."""
 
 
+def busy_message(manager: RunManager) -> str | None:
+    """What every session's Train page says while a run trains on this server (None when free)."""
+    if not manager.is_running():
+        return None
+    return (f"Run {manager.active_id} is training on this server now. One run at a time: watch it below; "
+            "Start training comes back when it finishes (or is stopped).")
+
+
 TrainTarget = Callable[[dict, Path, threading.Event], object]
 
 

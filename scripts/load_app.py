@@ -1,0 +1,205 @@
+"""A classroom on one server: N concurrent sessions toggle and slide on Explore while one of them trains.
+
+    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--json FILE]
+
+One `streamlit run app.py` on 127.0.0.1 (its own runs/ directory, so nothing is left in the project), one
+Debian chromium (playwright, never `playwright install`), one browser context per session. Bounded: at most
+--max-sessions contexts and --seconds of load, every wait has a timeout. Phases:
+
+  1. single user: one session toggles the image and steps the image-corruption slider (the redraw baseline);
+  2. classroom: every session does the same for --seconds, all at once, while session 0 starts a training
+     run on the Train page and the others open Train and must be told that a run is going on;
+  3. afterwards every session opens every page: no error box and no exception on any of them.
+
+Redraw = click -> the new view is drawn and the script idle (as scripts/measure_app.py measures it). Prints
+JSON: single-user and classroom p50/p90, their ratio (target: classroom p90 <= 3x the single-user p90),
+errors per page, what the training sessions saw, and the machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.browser import chromium_path, launch_args, metric_value_js, streamlit_server  # noqa: E402
+
+IDLE = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+USED = metric_value_js("Modalities used")
+SEVERITY = ("[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
+            ".filter(t => t.startsWith('severity')).join('|')")
+PAGES = {"": "AECF Explorer", "explore": "Prediction:", "subsets": "Subsets & calibration",
+         "curriculum": "Adaptive Curriculum Masking", "train": "Train a fusion layer"}
+ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContentError\"], "
+             "[data-testid=\"stException\"]')].map(e => e.innerText)")
+
+
+def _summary(ms: list[float]) -> dict:
+    if not ms:
+        return {"n": 0}
+    xs = sorted(ms)
+    return {"n": len(xs), "p50_ms": round(statistics.median(xs), 1), "p90_ms": round(xs[int(0.9 * (len(xs) - 1))], 1),
+            "max_ms": round(xs[-1], 1)}
+
+
+async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000) -> float:
+    t0 = time.perf_counter()
+    await action()
+    await page.wait_for_function(f"() => {IDLE} && ({until_js})", polling=10, timeout=timeout_ms)
+    return 1000 * (time.perf_counter() - t0)
+
+
+async def _open_explore(context, url: str):
+    page = await context.new_page()
+    page.set_default_timeout(90_000)
+    await page.goto(f"{url}/explore")
+    await page.get_by_text("Prediction:").first.wait_for(timeout=180_000)
+    await page.wait_for_function(f"() => {IDLE}", timeout=90_000)
+    return page
+
+
+async def _interact(page, deadline: float, times: list[float], max_steps: int | None = None) -> None:
+    """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw."""
+    toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    step, direction = 0, "ArrowRight"
+    while time.perf_counter() < deadline and (max_steps is None or step < max_steps):
+        if step % 2 == 0:
+            want = "caption + audio" if (step // 2) % 2 == 0 else "image + caption + audio"
+            times.append(await _redraw(page, toggle.click, f"{USED} === {want!r}"))
+        else:
+            before = await page.evaluate(f"() => {SEVERITY}")
+            value = float(await slider.get_attribute("aria-valuenow") or 0)
+            direction = "ArrowLeft" if value >= 0.95 else "ArrowRight" if value <= 0.05 else direction
+
+            async def press(key=direction):
+                await slider.focus()
+                await page.keyboard.press(key)
+
+            times.append(await _redraw(page, press, f"{SEVERITY} !== {json.dumps(before)}"))
+        step += 1
+
+
+async def _train_sessions(contexts, url: str) -> dict:
+    """Session 0 starts a run; every other session opens Train and must be told a run is going on."""
+    first = await contexts[0].new_page()
+    await first.goto(f"{url}/train")
+    await first.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
+    await first.wait_for_function(f"() => {IDLE}", timeout=90_000)
+    await first.get_by_role("button", name="Start training").click()
+    await first.wait_for_function("() => document.body.innerText.includes('One run at a time')", timeout=90_000)
+    told, could_start = 0, 0
+    for context in contexts[1:]:
+        page = await context.new_page()
+        await page.goto(f"{url}/train")
+        await page.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
+        await page.wait_for_function(f"() => {IDLE}", timeout=90_000)
+        told += "One run at a time" in await page.inner_text("body")
+        could_start += await page.get_by_role("button", name="Start training").is_enabled()
+        await page.close()
+    return {"first_started": True, "others_told": told, "others_could_start": could_start,
+            "others": len(contexts) - 1, "page": first}
+
+
+async def _check_pages(context, url: str) -> dict[str, list[str]]:
+    page = await context.new_page()
+    out = {}
+    for path, text in PAGES.items():
+        await page.goto(f"{url}/{path}")
+        await page.get_by_text(text).first.wait_for(timeout=120_000)
+        await page.wait_for_function(f"() => {IDLE}", timeout=120_000)
+        await page.wait_for_timeout(300)
+        errors = await page.evaluate(ERRORS_JS)
+        if errors:
+            out[path or "home"] = errors
+    await page.close()
+    return out
+
+
+async def run(url: str, sessions: int, seconds: float, single_steps: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    res: dict = {"sessions": sessions, "seconds": seconds}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=launch_args())
+        try:
+            # 1. one user alone
+            solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = await _open_explore(solo, url)
+            warm: list[float] = []
+            await _interact(page, time.perf_counter() + 120, warm, max_steps=4)  # first visits compute embeddings
+            single: list[float] = []
+            await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps)
+            res["single_user"] = _summary(single)
+            await solo.close()
+
+            # 2. the classroom
+            contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(sessions)]
+            pages = await asyncio.gather(*(_open_explore(c, url) for c in contexts))
+            training = await _train_sessions(contexts, url)
+            train_page = training.pop("page")
+            res["training"] = training
+            times: list[list[float]] = [[] for _ in pages]
+            load_before = os.getloadavg()
+            deadline = time.perf_counter() + seconds
+            outcomes = await asyncio.gather(*(_interact(pg, deadline, t) for pg, t in zip(pages, times, strict=True)),
+                                            return_exceptions=True)
+            res["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
+            res["load_average_before"] = [round(x, 2) for x in load_before]
+            res["classroom"] = _summary([x for t in times for x in t])
+            res["classroom"]["per_session_redraws"] = [len(t) for t in times]
+            res["session_failures"] = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
+            res["explore_errors"] = [e for pg in pages for e in await pg.evaluate(ERRORS_JS)]
+            state = await train_page.locator('[data-testid="stMetric"]').first.inner_text()
+            res["training"]["state_after"] = " ".join(state.split())
+
+            # 3. every page, every session
+            checks = await asyncio.gather(*(_check_pages(c, url) for c in contexts))
+            res["page_errors"] = {i: c for i, c in enumerate(checks) if c}
+            for c in contexts:
+                await c.close()
+        finally:
+            await browser.close()
+    s, c = res["single_user"], res["classroom"]
+    if s.get("n") and c.get("n"):
+        res["p90_ratio_classroom_to_single"] = round(c["p90_ms"] / s["p90_ms"], 2)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--single-steps", type=int, default=16)
+    ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
+    args = ap.parse_args(argv)
+    if not 1 <= args.sessions <= args.max_sessions or not 0 < args.seconds <= 300:
+        ap.error("--sessions must be 1..--max-sessions and --seconds 0..300")
+    with tempfile.TemporaryDirectory() as runs:
+        env = {"AECF_APP_RUNS_DIR": runs}
+        with streamlit_server(env=env, log_path=args.log) as (url, _proc, _healthy):  # binds 127.0.0.1 only
+            res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps),
+                                               timeout=args.seconds + 900))
+    res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
+                 and res["training"]["others_told"] == res["training"]["others"]
+                 and res["training"]["others_could_start"] == 0)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text)
+    return 0 if res["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
