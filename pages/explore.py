@@ -138,10 +138,11 @@ def image_source() -> None:
                               help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.")
         image = up.getvalue() if up is not None else None
     else:
-        st.caption("Draw one digit, white on black, inside the square.")
+        st.space("medium")  # the canvas draws its toolbar just above itself: keep it off the selector
         canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_color="#000000",
                            height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw",
                            key=f"img_canvas_{st.session_state.get('canvas_n', 0)}", return_image_data=True)
+        st.caption("Draw one digit, white on black, inside the square.")
         st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
         image = X.canvas_image(canvas.image_data)
     st.session_state["_explore_image"] = image

@@ -38,6 +38,7 @@ SEVERITY = ("[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]
             ".filter(t => t.startsWith('severity')).join('|')")
 PAGES = {"": "AECF Explorer", "explore": "Prediction:", "subsets": "Subsets & calibration",
          "curriculum": "Adaptive Curriculum Masking", "train": "Train a fusion layer"}
+BUSY = "is training on this server now"  # aecf.app.training.busy_message
 ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContentError\"], "
              "[data-testid=\"stException\"]')].map(e => e.innerText)")
 
@@ -95,14 +96,14 @@ async def _train_sessions(contexts, url: str) -> dict:
     await first.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
     await first.wait_for_function(f"() => {IDLE}", timeout=90_000)
     await first.get_by_role("button", name="Start training").click()
-    await first.wait_for_function("() => document.body.innerText.includes('One run at a time')", timeout=90_000)
+    await first.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=90_000)
     told, could_start = 0, 0
     for context in contexts[1:]:
         page = await context.new_page()
         await page.goto(f"{url}/train")
         await page.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
         await page.wait_for_function(f"() => {IDLE}", timeout=90_000)
-        told += "One run at a time" in await page.inner_text("body")
+        told += BUSY in await page.inner_text("body")
         could_start += await page.get_by_role("button", name="Start training").is_enabled()
         await page.close()
     return {"first_started": True, "others_told": told, "others_could_start": could_start,
