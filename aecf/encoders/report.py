@@ -115,13 +115,14 @@ def benchmark_zero_shot(encoders, test: dict) -> dict[str, float]:
 
 
 def heldout_report(encoders, root: Path | None = None) -> tuple[dict[str, float], dict]:
-    """Accuracy on the test halves of the held-out sets through `aecf.load(encoders=...).predict`."""
-    import aecf
+    """Accuracy on the test halves of the held-out sets through `aecf.load().predict` (the same
+    `aecf.inference.load`, given these encoders)."""
     from aecf.data import heldout as H
+    from aecf.inference import load
 
     root = Path(root) if root is not None else H.HELDOUT_DIR
     H.build_heldout(root)
-    model = aecf.load(encoders=encoders)
+    model = load(encoders=encoders)
     details: dict = {"half": "test", "root": str(root)}
     acc = H.heldout_accuracy(model, root, "test", details=details)
     return acc, details

