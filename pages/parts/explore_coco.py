@@ -50,16 +50,14 @@ def view(key: str, base: str, base_label: str, mc: int) -> None:
             image = Path(path.strip()).expanduser()
         if image is not None and img_on and (not isinstance(image, Path) or image.is_file()):
             st.image(image if not isinstance(image, Path) else str(image), width=224)
-        img_msg = st.empty()
     with col_cap:
         cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
         caption = st.text_area("Caption", DEFAULT_CAPTION, key=K["caption"], height=100, disabled=not cap_on,
                                max_chars=X.MAX_CAPTION_CHARS,
                                help="Describe the photo — or describe another one and watch the gate.")
-        cap_msg = st.empty()
 
     result = X.explore(cache.model, key, X.ExploreInputs(image=image, caption=caption, image_on=img_on,
                                                          caption_on=cap_on, audio_on=False, mc_samples=mc),
                        baseline_key=base, baseline_name=base_label)
-    explore_view.notes(result, {"image": img_msg, "caption": cap_msg})
+    explore_view.notes(result)
     explore_view.results(result, details_key="coco_details")

@@ -7,16 +7,20 @@ from html import escape
 import streamlit as st
 
 from aecf.app.explore import ExploreView
+from aecf.app.problems import Problem
 from aecf.figures.app import bars_html, metric_cards_html
 from pages.parts.ui import show, svg
 
 Q = {"bind": "query-params"}
 
 
-def notes(view: ExploreView, slots: dict) -> None:
-    """Each modality's message in the placeholder under its input."""
-    for modality, slot in slots.items():
-        show(view.notes.get(modality), slot)
+def notes(view: ExploreView) -> None:
+    """Each modality's message (missing or bad input, what was cut from the caption), named by modality,
+    above the results."""
+    for modality in ("image", "caption", "audio"):
+        problem = view.notes.get(modality)
+        if problem is not None:
+            show(Problem(problem.level, f"**{modality.capitalize()}** — {problem.message}"))
 
 
 def results(view: ExploreView, details_key: str = "details") -> None:
