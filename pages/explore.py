@@ -85,7 +85,9 @@ def clear_canvas() -> None:
 col_img, col_cap, col_aud = st.columns(3, border=True)
 boxes = {m: (col.container(), col.container(), col.container()) for m, col in
          (("image", col_img), ("caption", col_cap), ("audio", col_aud))}
-results = st.empty()  # the one placeholder every fragment writes into (each one more costs a redraw ~15 ms)
+results = st.empty()  # the placeholder every fragment writes into (each one more costs a redraw ~15 ms)
+details = st.expander("Each modality alone, and what the model sees", key="details", on_change="rerun", **Q)
+details_slot = details.empty() if details.open else None  # filled only while open: it costs every redraw
 
 
 def draw_results() -> None:
@@ -99,6 +101,8 @@ def draw_results() -> None:
     with results.container():
         explore_view.notes(result)
         explore_view.results(result)
+    if details_slot is not None:
+        explore_view.details(result, details_slot.container())
 
 
 def then_results(last: bool = False) -> None:
@@ -107,6 +111,8 @@ def then_results(last: bool = False) -> None:
     it only if it wrote there in the last full run), and the last one draws them, once."""
     if st.session_state.get("_explore_full_run") and not last:
         results.empty()
+        if details_slot is not None:
+            details_slot.empty()
     else:
         draw_results()
 

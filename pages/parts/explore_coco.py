@@ -60,4 +60,7 @@ def view(key: str, base: str, base_label: str, mc: int) -> None:
                                                          caption_on=cap_on, audio_on=False, mc_samples=mc),
                        baseline_key=base, baseline_name=base_label)
     explore_view.notes(result)
-    explore_view.results(result, details_key="coco_details")
+    explore_view.results(result)
+    with st.expander("Each modality alone, and what the model sees", key="coco_details", on_change="rerun") as box:
+        if box.open:
+            explore_view.details(result, box)

@@ -23,11 +23,11 @@ def notes(view: ExploreView) -> None:
             show(Problem(problem.level, f"**{modality.capitalize()}** — {problem.message}"))
 
 
-def results(view: ExploreView, details_key: str = "details") -> None:
+def results(view: ExploreView) -> None:
     """Everything under the inputs, in as few elements as possible: this redraws on every change, and the
     browser's cost of a redraw grows with the number of elements (an st.metric or st.progress costs ~4 ms,
-    a plotly chart tens of ms, tabs ~45 ms; one markdown element with the same numbers as inline HTML/SVG
-    ~0). The heavier details sit in an expander that renders only when open."""
+    a plotly chart tens of ms, tabs or an expander ~40 ms; one markdown element with the same numbers as
+    inline HTML/SVG ~0). The heavier details (`details`) go into an expander the page draws outside."""
     if view.fatal is not None:
         show(view.fatal)
         return
@@ -56,15 +56,19 @@ def results(view: ExploreView, details_key: str = "details") -> None:
             + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
     svg(html)
 
-    details = st.expander("Each modality alone, and what the model sees", key=details_key, on_change="rerun", **Q)
-    if details.open:  # drawn only while open: images and audio cost the browser on every redraw
-        svg(view.experts_svg, details)
-        if view.experts_bars:
-            svg('<div style="display:flex;gap:1.5rem">' + "".join(
-                f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
-                for title, rows in view.experts_bars) + "</div>", details)
-        details.caption(view.experts_caption)
-        _what_the_model_sees(view, details)
+
+
+def details(view: ExploreView, container) -> None:
+    """Each modality's own opinion and what the model sees (the page draws this only while it is open)."""
+    if view.prediction is None:
+        return
+    svg(view.experts_svg, container)
+    if view.experts_bars:
+        svg('<div style="display:flex;gap:1.5rem">' + "".join(
+            f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
+            for title, rows in view.experts_bars) + "</div>", container)
+    container.caption(view.experts_caption)
+    _what_the_model_sees(view, container)
 
 
 def headline_html(headline: str) -> str:
