@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf import paths
 from aecf.constants import MODALITIES
 from aecf.errors import CheckpointError, InputError
+from aecf.paths import FUSION_DIR
 
-FUSION_DIR = paths.FUSION_DIR
 DEFAULT_CHECKPOINT = FUSION_DIR / "aecf.safetensors"
 TRAIN_SHIPPED_COMMAND = "python -m aecf train --method aecf --out checkpoints/fusion/aecf"
 _EMBED_CACHE_SIZE = 256

@@ -65,6 +65,7 @@ if submitted:
         run_id = manager.start(knobs.to_config())
         st.session_state["watch_select"] = run_id
         st.toast(f"Started {run_id}")
+        st.rerun()  # redraw the form as every other session now sees it: busy, Start disabled
     except RunBusyError as e:
         st.warning(str(e))
     except Exception as e:  # noqa: BLE001

@@ -96,7 +96,7 @@ async def _train_sessions(contexts, url: str) -> dict:
     await first.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
     await first.wait_for_function(f"() => {IDLE}", timeout=90_000)
     await first.get_by_role("button", name="Start training").click()
-    await first.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=90_000)
+    await first.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=120_000)
     told, could_start = 0, 0
     for context in contexts[1:]:
         page = await context.new_page()

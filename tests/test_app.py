@@ -321,19 +321,14 @@ def test_caption_examples_parse_the_shipped_format(tmp_path):
                                                         ("exact", "just text", None)]
 
 
-def test_guard_turns_errors_into_messages():
-    from aecf.app.problems import guarded
+def test_any_error_becomes_a_message():
+    from aecf.app.problems import describe
     from aecf.errors import CheckpointError, InputError
 
-    def fail(e):
-        raise e
-
-    assert guarded(lambda: 3) == (3, None)
-    _, p = guarded(fail, InputError("The caption is empty."))
+    p = describe(InputError("The caption is empty."))
     assert p.level == "error" and p.message == "The caption is empty."
-    _, p = guarded(fail, CheckpointError("aecf.safetensors not found"))
-    assert "aecf.safetensors not found" in p.message
-    _, p = guarded(fail, ZeroDivisionError("x"), what="The prediction")
+    assert "aecf.safetensors not found" in describe(CheckpointError("aecf.safetensors not found")).message
+    p = describe(ZeroDivisionError("x"), what="The prediction")
     assert "The prediction failed unexpectedly (ZeroDivisionError)" in p.message and "Traceback" not in p.message
 
 

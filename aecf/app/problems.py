@@ -7,14 +7,11 @@ other exception becomes a friendly sentence (the technical detail goes to the se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from aecf.errors import CheckpointError, InputError
 
 log = logging.getLogger("aecf.app")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,11 +33,3 @@ def describe(error: BaseException, what: str = "This step") -> Problem:
         f"{what} failed unexpectedly ({type(error).__name__}). The app keeps working: change the input "
         "or the settings and try again. Details are in the server log.",
     )
-
-
-def guarded(fn: Callable[..., T], *args: Any, what: str = "This step", **kwargs: Any) -> tuple[T | None, Problem | None]:
-    """(value, None) on success, (None, Problem) on any exception."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as e:  # noqa: BLE001 - the whole point: never let an error reach the page raw
-        return None, describe(e, what)
