@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -78,7 +79,8 @@ async def _interact(page, deadline: float, times: list[float], max_steps: int | 
             times.append(await _redraw(page, toggle.click, f"{USED} === {want!r}"))
         else:
             before = await page.evaluate(f"() => {SEVERITY}")
-            value = float(await slider.get_attribute("aria-valuenow") or 0)
+            found = re.search(r"severity ([0-9.]+)", before)  # the caption under the slider says its value
+            value = float(found.group(1).rstrip(".")) if found else 0.0
             direction = "ArrowLeft" if value >= 0.95 else "ArrowRight" if value <= 0.05 else direction
 
             async def press(key=direction):
