@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from aecf import metrics as M
-from aecf.checkpoint import save_checkpoint
+from aecf.checkpoint import load_checkpoint, save_checkpoint
 from aecf.constants import subset_name
 from aecf.data.cache import save_split
 from aecf.data.synthetic import make_synthetic_split
@@ -237,3 +237,21 @@ def test_specialists_route_each_example_to_its_subset():
     x2 = x.clone()
     x2[~present] = 1e3
     torch.testing.assert_close(ens(x2, present)["logits"], logits)
+
+
+def test_acm_drop_ratios_follow_the_runs_own_rule(tmp_path):
+    from aecf.evaluate import acm_drop_ratios, checkpoint_acm_drop_ratios
+
+    tr, va = make_synthetic_split(800, seed=51), make_synthetic_split(300, seed=52)
+    for method in ("aecf", "aecf_no_acm", "late_fusion", "gate"):
+        model, _ = train(make_config(method, epochs=2), tr, va)
+        save_checkpoint(model, tmp_path / method, train_config=make_config(method).to_dict())
+    aecf = checkpoint_acm_drop_ratios(tmp_path / "aecf", va)
+    assert aecf.shape == (300,) and float(aecf.min()) >= 1.0 and float(aecf.max()) > 1.0
+    # the same gate under the entropy blend of older runs is far less uneven
+    model = load_checkpoint(tmp_path / "aecf")
+    legacy = acm_drop_ratios(model, va.x, {"masking": "acm", "pi_max": 0.5, "acm_sharpness": "entropy"})
+    assert float(legacy.median()) < float(aecf.median())
+    assert torch.equal(checkpoint_acm_drop_ratios(tmp_path / "aecf_no_acm", va), torch.ones(300))  # uniform
+    assert checkpoint_acm_drop_ratios(tmp_path / "late_fusion", va) is None  # no gate
+    assert checkpoint_acm_drop_ratios(tmp_path / "gate", va) is None  # no masking
