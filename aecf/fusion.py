@@ -352,7 +352,9 @@ def cdf_from_knots(u: torch.Tensor, knots) -> torch.Tensor:
     lo, hi = k[idx - 1], k[idx]
     frac = torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-300), torch.ones_like(x))
     level = ((idx - 1).double() + frac.clamp(0, 1)) / n
-    level = torch.where(x < k[0], torch.zeros_like(level), torch.where(x >= k[-1], torch.ones_like(level), level))
+    level = torch.where(
+        x < k[0], torch.zeros_like(level), torch.where(x >= k[-1], torch.ones_like(level), level)
+    )
     return level.reshape(u.shape).to(u.dtype)
 
 

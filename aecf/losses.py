@@ -71,7 +71,11 @@ def supported_pairs(
     for a, b in subset_pairs(subsets):
         added = tuple(m for m in subsets[b] if m not in subsets[a])
         rows.append(log_likelihood[index[added]] >= threshold)
-    return torch.stack(rows) if rows else log_likelihood.new_zeros((0, log_likelihood.shape[1]), dtype=torch.bool)
+    return (
+        torch.stack(rows)
+        if rows
+        else log_likelihood.new_zeros((0, log_likelihood.shape[1]), dtype=torch.bool)
+    )
 
 
 def gate_responsibility_loss(

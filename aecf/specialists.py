@@ -94,7 +94,10 @@ def train_specialists(
                 model,
                 Path(out) / subset_name(names),
                 train_config=config.to_dict(),
-                extra={"specialist_of": names, **({k: history["epochs"][-1][k] for k in ("val_acc",)} if history["epochs"] else {})},
+                extra={
+                    "specialist_of": names,
+                    **({k: history["epochs"][-1][k] for k in ("val_acc",)} if history["epochs"] else {}),
+                },
             )
         if progress:
             last = history["epochs"][-1] if history["epochs"] else {}

@@ -411,7 +411,9 @@ class Trainer:
             rec["loss_task_masked"] = loss_masked.item()
             rec["masked_acc"] = _accuracy(head, logits[1], label)
         if n_sub and c.subset_weight > 0:
-            sub_valid = (self.subset_masks.unsqueeze(1) & present.unsqueeze(0) == self.subset_masks.unsqueeze(1)).all(-1)
+            sub_valid = (
+                self.subset_masks.unsqueeze(1) & present.unsqueeze(0) == self.subset_masks.unsqueeze(1)
+            ).all(-1)
             per = torch.stack([head.loss(lg, label, reduction="none") for lg in logits[R - n_sub :]])
             w = sub_valid.to(per.dtype)
             loss_sub = (per * w).sum() / w.sum().clamp_min(1.0)
@@ -420,7 +422,9 @@ class Trainer:
         sub_loglik = None
         if n_sub:
             with torch.no_grad():
-                sub_loglik = -torch.stack([head.loss(lg, label, reduction="none") for lg in logits[R - n_sub :]])
+                sub_loglik = -torch.stack(
+                    [head.loss(lg, label, reduction="none") for lg in logits[R - n_sub :]]
+                )
         if gate is not None and c.gate_weight > 0:
             # the single-modality subset rows come first (subsets ordered by size)
             expert_ll = sub_loglik[:n_mod]
@@ -608,7 +612,12 @@ def train(
             u = torch.cat(
                 [
                     predictive_uncertainty(
-                        mc_forward(model, xb, torch.ones(xb.shape[:2], dtype=torch.bool), config.lambda_calibration_passes)["probs"]
+                        mc_forward(
+                            model,
+                            xb,
+                            torch.ones(xb.shape[:2], dtype=torch.bool),
+                            config.lambda_calibration_passes,
+                        )["probs"]
                     )
                     for xb in split_train.x.split(2048)
                 ]
@@ -744,8 +753,12 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or str(FUSION_DIR / SPECIALISTS_DIR)
         t0 = time.perf_counter()
         train_specialists(
-            split_train, split_val, epochs=args.epochs or METHODS["late_fusion"].epochs, seed=args.seed,
-            out=out, progress=None if args.quiet else print,
+            split_train,
+            split_val,
+            epochs=args.epochs or METHODS["late_fusion"].epochs,
+            seed=args.seed,
+            out=out,
+            progress=None if args.quiet else print,
         )
         print(f"specialists: {out} ({time.perf_counter() - t0:.1f} s)")
         return 0

@@ -90,7 +90,10 @@ def test_acm_power_rule_drops_in_proportion_to_trust():
     # γ = 0 is ModDrop; a larger γ sharpens; the legacy entropy blend is far milder on the same gate
     torch.testing.assert_close(acm_drop_probs(gate, present, 0.4, "power", 0.0), torch.full((3, 3), 0.4))
     sharp = acm_drop_probs(gate, present, 0.3, "power", 2.0)
-    assert drop_prob_ratio(sharp, present)[2] > drop_prob_ratio(acm_drop_probs(gate, present, 0.3, "power"), present)[2]
+    assert (
+        drop_prob_ratio(sharp, present)[2]
+        > drop_prob_ratio(acm_drop_probs(gate, present, 0.3, "power"), present)[2]
+    )
     assert drop_prob_ratio(acm_drop_probs(gate, present, 0.5, "entropy"), present)[0] < 1.3
     # absent modalities: never dropped, and the ratio is over present ones only
     pres = torch.tensor([[True, False, True], [False, True, False]])

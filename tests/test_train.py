@@ -224,7 +224,9 @@ def test_gate_follows_reliability_with_the_responsibility_term(data):
     # the responsibility term is what does it: the same recipe without it follows reliability less
     plain, _ = train(make_config("aecf", epochs=6, gate_weight=0.0), tr, va)
     plain_mech = mechanisms(plain, te, make_config("aecf").to_dict(), mc_samples=8)
-    assert mech["gate_reliability_spearman"]["image"] > plain_mech["gate_reliability_spearman"]["image"] + 0.05
+    assert (
+        mech["gate_reliability_spearman"]["image"] > plain_mech["gate_reliability_spearman"]["image"] + 0.05
+    )
     # ACM's drop probabilities differ ≥ 2× for many examples — far more than with the old entropy blend
     from aecf.evaluate import acm_drop_ratios
 
