@@ -1,6 +1,7 @@
 """Explore one example: give it an image, a caption and a spoken digit; switch and corrupt them; watch AECF."""
 
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from aecf.app import explore as X
@@ -14,6 +15,7 @@ from pages.parts.ui import ensure_navigation, teaching_box
 Q = {"bind": "query-params"}  # every setting of the view lives in the URL (see aecf.app.state.ExploreState)
 K = URL_KEYS
 CANVAS_PX = 280
+CANVAS_BG = Image.fromarray(X.canvas_background(CANVAS_PX))
 
 ensure_navigation()
 st.title("Explore one example")
@@ -142,12 +144,13 @@ def image_source() -> None:
         image = up.getvalue() if up is not None else None
     else:
         st.space("medium")  # the canvas draws its toolbar just above itself: keep it off the selector
-        canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_color="#000000",
-                           height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw",
+        canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_image=CANVAS_BG,
+                           height=CANVAS_PX + X.CANVAS_TOOLBAR_PX, width=CANVAS_PX, drawing_mode="freedraw",
                            key=f"img_canvas_{st.session_state.get('canvas_n', 0)}", return_image_data=True)
-        st.caption("Draw one digit, white on black, inside the square.")
+        st.caption("Draw one digit, white on black, in the square below the grey strip (the strip holds the "
+                   "canvas's tools).")
         st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
-        image = X.canvas_image(canvas.image_data)
+        image = X.canvas_image(canvas.image_data, skip_top=X.CANVAS_TOOLBAR_PX)
     st.session_state["_explore_image"] = image
     then_results()
 

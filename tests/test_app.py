@@ -582,7 +582,10 @@ def test_subsets_page(app_env):
 
 
 def test_subsets_page_without_results(app_env, monkeypatch, tmp_path):
+    from aecf import paths
+
     monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(tmp_path / "missing.json"))
+    monkeypatch.setattr(paths, "results_dirs", lambda: [tmp_path / "no-results"])  # nor any committed ones
     at = page("subsets")
     no_exception(at)
     assert any("python -m aecf evaluate" in s for s in texts(at, "warning"))

@@ -202,10 +202,13 @@ def test_draw_a_digit_on_the_canvas(page, server):
     canvas = _column(page, "Image").locator("canvas").last
     box = canvas.bounding_box()
     x, y = box["x"], box["y"]
-    page.mouse.move(x + 140, y + 6)  # a stroke that starts at the top edge (the toolbar used to cover it)
+    from aecf.app.explore import CANVAS_TOOLBAR_PX
+
+    top = y + CANVAS_TOOLBAR_PX + 4  # a stroke that starts at the top edge of the drawing square
+    page.mouse.move(x + 140, top)
     page.mouse.down()
     for i in range(40):  # a "1"
-        page.mouse.move(x + 140, y + 6 + 6 * i)
+        page.mouse.move(x + 140, top + 6 * i)
     page.mouse.up()
     _wait_used(page, "image + caption + audio")
     assert not _errors(page), _errors(page)

@@ -132,13 +132,26 @@ def tokens_read(model, text: str) -> str | None:
             f"(“{' '.join(words[:used])[:80]}…”); the rest does not change the prediction.")
 
 
-def canvas_image(rgba: np.ndarray | None) -> np.ndarray | None:
-    """The canvas drawing as a grayscale uint8 image (white ink on black), or None if nothing is drawn."""
+CANVAS_TOOLBAR_PX = 32  # the drawing canvas keeps its (invisible until hovered) toolbar over its top strip
+
+
+def canvas_background(size: int, strip: int = CANVAS_TOOLBAR_PX) -> np.ndarray:
+    """RGB background of the drawing canvas: black, with a grey strip on top where its toolbar sits (a stroke
+    that starts there is taken by the toolbar), so the square below is all drawing surface."""
+    bg = np.zeros((size + strip, size, 3), np.uint8)
+    bg[:strip] = (38, 39, 48)
+    return bg
+
+
+def canvas_image(rgba: np.ndarray | None, skip_top: int = 0) -> np.ndarray | None:
+    """The canvas drawing as a grayscale uint8 image (white ink on black), or None if nothing is drawn;
+    `skip_top` rows (the toolbar strip) are left out."""
     if rgba is None:
         return None
     a = np.asarray(rgba)
     if a.ndim != 3 or a.shape[-1] < 3:
         return None
+    a = a[skip_top:]
     gray = a[..., :3].astype(np.float32).mean(axis=-1)
     if a.shape[-1] == 4:
         gray = gray * (a[..., 3].astype(np.float32) / 255.0)
