@@ -7,22 +7,55 @@ import streamlit as st
 from aecf.app import masking as A
 from aecf.app import training as T
 from aecf.constants import MODALITIES
-from aecf.figures.app import curves_figure, mask_distribution_figure, per_modality_bars
+from aecf import paths
+from aecf.app.lessons import TRY_THIS
+from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
 from pages.parts.ui import ensure_navigation, teaching_box
+
+SHIPPED_ACM = ("aecf", "aecf_paper_fusion")  # shipped checkpoints whose ACM adapts to the gate
+
+
+@st.cache_data(show_spinner="Reading the gate on the 5,000 test examples…")
+def test_split_ratios(name: str):
+    return A.drop_ratios(paths.fusion_dir() / f"{name}.safetensors")
+
+
+@st.cache_data(show_spinner=False)
+def shipped_rule() -> A.AcmRule:
+    return A.acm_rule(A.train_config_for(paths.fusion_dir() / "aecf.metrics.jsonl"))
+
 
 ensure_navigation()
 st.title("Adaptive Curriculum Masking")
 teaching_box(
     ["masking", "entropy"],
-    "ModDrop hides each modality with the same probability, whatever the input. ACM reads the gate: when the "
-    "gate is sure (low entropy H(p)) and leans on one modality, that modality is hidden most often, so the model "
-    "must learn to do without it. Averaged over modalities the rate is still π_t, which ramps up during the first "
-    "part of training (the curriculum); an undecided gate gets plain ModDrop. Every modality is never hidden at once.",
-    "in the simulator, put 0.9 of the gate on *image* and watch *caption+audio* become the most frequent mask; then "
-    "raise H(p) to its maximum and see ACM turn into ModDrop.",
+    "ModDrop hides each modality with the same probability, whatever the input. ACM reads the gate: each present "
+    "modality is hidden with a probability proportional to the gate's trust in it (p_m^γ), so the modality the gate "
+    "leans on is hidden most often and the model must learn to do without it. Averaged over modalities the rate is "
+    "still π_t, which ramps up during the first part of training (the curriculum); an even gate gets plain ModDrop. "
+    "Every modality is never hidden at once.",
+    TRY_THIS["curriculum"].text,
 )
 
-tab_run, tab_sim = st.tabs(["During training", "Simulator"])
+tab_test, tab_run, tab_sim = st.tabs(["On the test split", "During training", "Simulator"])
+
+with tab_test:
+    st.markdown("For every test example (all modalities present), how much more often would ACM hide the modality "
+                "the trained gate trusts most than the one it trusts least, at the end of the curriculum (π = π_max)? "
+                "ModDrop's answer is 1× for every example.")
+    dists = {name: d for name in SHIPPED_ACM if (paths.fusion_dir() / f"{name}.safetensors").exists()
+             and (d := test_split_ratios(name)) is not None}
+    if not dists:
+        st.info("No shipped checkpoint with ACM found under checkpoints/fusion; train `aecf` on the **Train** page "
+                "and see its masks in *During training*.")
+    else:
+        cols = st.columns(len(dists))
+        for col, (name, d) in zip(cols, dists.items(), strict=True):
+            col.metric(f"{name}: examples with ratio ≥ 2×", f"{d.share_2x:.0%}",
+                       help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
+                       if d.rule.sharpness == "power" else f"median ratio {d.median:.2f}; entropy-blend rule")
+        st.plotly_chart(drop_ratio_figure({n: d.ratios for n, d in dists.items()}, A.RATIO_CAP,
+                                          "ACM's drop-probability ratio across the test split"), key="ratio_hist")
 
 with tab_run:
     sources = A.metrics_sources()
@@ -71,7 +104,8 @@ with tab_run:
                        "zero for ModDrop by design; for ACM it grows when the gate is sure of one modality.")
 
 with tab_sim:
-    st.markdown("Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler.")
+    st.markdown("Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler, using the ACM rule "
+                "the shipped `aecf` was trained with.")
     c1, c2 = st.columns([1, 2])
     with c1:
         present = tuple(m for m in MODALITIES if st.toggle(f"{m} present", True, key=f"sim_{m}"))
@@ -90,8 +124,9 @@ with tab_sim:
                           0.4 if len(present) > 1 else 0.0, 0.01, key="sim_h", disabled=len(present) < 2)
             gate = A.gate_with_entropy(h, fav, present)
         rate = st.slider("overall rate π_t", 0.0, 0.9, 0.5, 0.05, key="sim_rate")
-    sim_acm = A.simulate_masks(gate, present, rate, "acm")
-    sim_uni = A.simulate_masks(gate, present, rate, "uniform")
+    rule = shipped_rule()
+    sim_acm = A.simulate_masks(gate, present, rate, "acm", rule=rule)
+    sim_uni = A.simulate_masks(gate, present, rate, "uniform", rule=rule)
     with c2:
         st.markdown("gate p = " + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(MODALITIES, gate, strict=True) if m in present)
                     + f" · H(p) = **{A.entropy(gate):.3f}**")

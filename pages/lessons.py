@@ -1,14 +1,14 @@
 """Lessons: guided tours of AECF for a class. Each step opens a view, says what to look at, and states a claim
 that is measured here, live, on the shipped model (and tested in tests/test_lessons.py)."""
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from aecf.app import lessons as L
 from pages.parts import cache
 from pages.parts.ui import ensure_navigation
 
-PAGE_FILES = {"explore": "pages/explore.py", "subsets": "pages/subsets.py", "curriculum": "pages/curriculum.py",
-              "train": "pages/train.py"}
 PAGE_TITLES = {"explore": "Explore", "subsets": "Subsets & calibration", "curriculum": "Curriculum masking",
                "train": "Train"}
 
@@ -32,24 +32,20 @@ st.markdown("Short guided tours for a class. Each step opens a view of the app â
             "here on the shipped model**, and the test suite fails if one stops being true.")
 
 slugs = [les.slug for les in L.LESSONS]
-wanted = st.query_params.get("lesson", slugs[0])
-if wanted not in slugs:  # an odd ?lesson= value opens the first lesson
-    st.query_params["lesson"] = slugs[0]
-    wanted = slugs[0]
-slug = st.segmented_control("Lesson", slugs, default=wanted, format_func=lambda s: L.lesson(s).title,
-                            required=True, key="lesson_choice")
-if slug != st.query_params.get("lesson"):
-    st.query_params["lesson"] = slug
+# The lesson lives in the URL (?lesson=acm), so a teacher can share a link to it; an odd value opens the first.
+slug = st.segmented_control("Lesson", slugs, default=slugs[0], required=True, key="lesson", bind="query-params",
+                            help=" Â· ".join(f"**{les.slug}**: {les.title}" for les in L.LESSONS))
 lesson = L.lesson(slug)
 
-st.header(lesson.title)
+st.header(f"{slugs.index(lesson.slug) + 1}. {lesson.title}")
 st.markdown(f"*{lesson.why}*")
 for i, step in enumerate(lesson.steps, start=1):
     with st.container(border=True):
         head, link = st.columns([3, 1])
         head.markdown(f"**Step {i}. {step.title}**")
-        link.page_link(PAGE_FILES[step.page], label=f"Open in {PAGE_TITLES[step.page]}", icon=":material/open_in_new:",
-                       query_params=step.query() or None)
+        query = step.query()
+        href = step.page + (f"?{urlencode(query)}" if query else "")  # the page's URL path is its file name
+        link.markdown(f":material/open_in_new: [Open in {PAGE_TITLES[step.page]}]({href})")
         st.markdown(f"**Look at:** {step.look}")
         st.markdown(f"**Claim:** {step.claim.text}")
         found = finding(f"{slug}/{i}")

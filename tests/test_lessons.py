@@ -66,3 +66,46 @@ def test_claim_holds_on_the_shipped_model(ctx, where):
     claim = dict(L.all_claims())[where]
     found = L.check(claim, ctx)
     assert found.holds, f"{where}: “{claim.text}” — measured: {found.measured}"
+
+
+# ------------------------------------------------------------------------------------ the pages
+
+
+def _page(name: str, query: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(paths.ROOT / "pages" / f"{name}.py"), default_timeout=300)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+@needs_shipped
+@pytest.mark.parametrize("slug", [les.slug for les in L.LESSONS])
+def test_lessons_page_shows_every_claim_measured_true(slug):
+    at = _page("lessons", {"lesson": slug})
+    assert not at.exception, [e.value for e in at.exception]
+    lesson = L.lesson(slug)
+    assert at.header[0].value.endswith(lesson.title)
+    assert not at.error, [e.value for e in at.error]  # a claim that fails on the loaded model shows as an error
+    assert len(at.success) == len(lesson.steps)
+    links = [m.value for m in at.markdown if "Open in" in m.value]
+    assert len(links) == len(lesson.steps)
+    for step, link in zip(lesson.steps, links, strict=True):
+        assert f"]({step.page}" in link
+
+
+@needs_shipped
+def test_lessons_page_odd_parameter_opens_the_first_lesson():
+    at = _page("lessons", {"lesson": "../../etc/passwd"})
+    assert not at.exception
+    assert at.header[0].value.endswith(L.LESSONS[0].title)
+
+
+@needs_shipped
+def test_curriculum_page_shows_the_test_split_distribution():
+    at = _page("curriculum")
+    assert not at.exception, [e.value for e in at.exception]
+    shares = {m.label.split(":")[0]: float(m.value.rstrip("%")) / 100 for m in at.metric if "ratio ≥ 2×" in m.label}
+    assert "aecf" in shares and shares["aecf"] >= 0.2
+    assert any(TRY in str(i.value) for i in at.info for TRY in [L.TRY_THIS["curriculum"].text[:40]])

@@ -25,7 +25,7 @@ TOPICS: dict[str, list[tuple[str, str]]] = {
     "entropy": [
         (r"H\(p\)\s*=", r"H(p) = -\sum_{m \in S} p_m \log p_m"),
         (r"u\(x\)\s*=", r"u(x) = \sum_c \mathrm{Var}_{k=1..K}\big[\hat y^{(k)}_c\big]"),
-        (r"\\lambda\(x\)\s*=", r"\lambda(x) = \lambda_{\min} + (\lambda_{\max} - \lambda_{\min})\,\frac{r}{1+r}, \quad r = \mathrm{sg}[u(x)]/\bar u"),
+        (r"\\lambda\(x\)\s*=", r"\lambda(x) = \lambda_{\min} + (\lambda_{\max} - \lambda_{\min})\,\hat F_{\text{train}}\big(\mathrm{sg}[u(x)]\big)"),
         (r"\\mathcal\{L\}_\{\\text\{ent\}\}", r"\mathcal{L}_{\text{ent}} = -\frac{1}{B}\sum_i \lambda(x_i)\, H\big(p(x_i)\big)"),
     ],
     "cec": [
@@ -34,8 +34,7 @@ TOPICS: dict[str, list[tuple[str, str]]] = {
     ],
     "masking": [
         (r"\\pi_t\s*=", r"\pi_t = \pi_{\max} \cdot \min\big(1, t / (0.3\,T)\big)"),
-        (r"\\sigma\(x\)\s*=", r"\sigma(x) = 1 - H(p(x)) / \log n"),
-        (r"q_m\(x\)\s*=", r"q_m(x) = \min\Big(0.95,\; \pi_t \big[(1 - \sigma(x)) + \sigma(x)\, n\, p_m(x)\big]\Big)"),
+        (r"q_m\(x\)\s*=", r"q_m(x) = \min\Big(0.95,\; \pi_t \, n \, \frac{p_m(x)^\gamma}{\sum_{k \in S} p_k(x)^\gamma}\Big)"),
     ],
     "loss": [
         (r"\\mathcal\{L\}\s*=", r"\mathcal{L} = \mathcal{L}_{\text{task}}(x) + \mathcal{L}_{\text{task}}(x \odot \mathrm{mask}) + \mathcal{L}_{\text{ent}} + \beta\,\mathcal{L}_{\text{CEC}}"),

@@ -112,6 +112,25 @@ def mask_distribution_figure(patterns: Mapping[str, float], title: str = "Masks 
     return _compact(fig, height=280, title=title)
 
 
+def drop_ratio_figure(ratios: Mapping[str, np.ndarray], cap: float, title: str) -> go.Figure:
+    """Histogram (share of examples) of ACM's per-example drop-probability ratio, most- over least-trusted
+    modality, one trace per run; a dashed line at 2× and ModDrop's ratio of 1 for contrast."""
+    fig = go.Figure()
+    edges = np.concatenate([np.linspace(1.0, 4.0, 31), [cap + 1e-6]])
+    for i, (name, values) in enumerate(ratios.items()):
+        counts, _ = np.histogram(np.clip(values, 1.0, cap), bins=edges)
+        share = counts / max(1, len(values))
+        centers = [f"{lo:.1f}–{hi:.1f}" if hi <= 4.0 + 1e-9 else f"> {lo:.0f}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        fig.add_trace(go.Bar(x=centers, y=share, name=name, marker_color=SERIES_COLORS[i % len(SERIES_COLORS)],
+                             hovertemplate="ratio %{x}: %{y:.1%} of examples<extra>" + name + "</extra>"))
+    fig.add_vline(x=10 - 0.5, line_dash="dash", line_color="#868E96",
+                  annotation_text="2× (ModDrop: every example at 1×)", annotation_position="top right")
+    fig.update_xaxes(title="drop probability of the most-trusted modality ÷ the least-trusted one", type="category")
+    fig.update_yaxes(title="share of test examples", tickformat=".0%")
+    fig.update_layout(barmode="overlay")
+    return _compact(fig, height=300, title=title)
+
+
 def per_modality_bars(values: Mapping[str, float], title: str, y_title: str, y_range=(0, 1)) -> go.Figure:
     names = [m for m in MODALITIES if m in values]
     fig = go.Figure(go.Bar(x=names, y=[values[m] for m in names], marker_color=[MODALITY_COLORS[m] for m in names],
