@@ -4,11 +4,11 @@ import math
 
 import streamlit as st
 
+from aecf import paths
 from aecf.app import masking as A
 from aecf.app import training as T
-from aecf.constants import MODALITIES
-from aecf import paths
 from aecf.app.lessons import TRY_THIS
+from aecf.constants import MODALITIES
 from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
 from pages.parts.ui import ensure_navigation, teaching_box
 

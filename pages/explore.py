@@ -8,6 +8,7 @@ from aecf.app import explore as X
 from aecf.app import samples as S
 from aecf.app import state
 from aecf.app.checkpoints import baseline_choices
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from aecf.app.state import AUDIO_SOURCES, IMAGE_SOURCES, MC_CHOICES, SNR_CLEAN, SNR_MIN, URL_KEYS
 from pages.parts import cache, explore_view
 from pages.parts.ui import ensure_navigation, teaching_box
@@ -25,8 +26,7 @@ teaching_box(
     "K dropout-noisy passes: the more they disagree, the larger λ(x), and the more the training loss rewarded a "
     "spread-out gate on inputs like this one. The **subset lattice** shows the confidence with every subset of "
     "the present modalities; CEC trained it to grow along every edge (red edges break that rule).",
-    "pick a sample, then slide *image corruption* up to 1: watch the gate move weight away from the image, H(p) "
-    "and λ(x) change, and compare with the baseline on the right. Copy the URL to share exactly this view.",
+    TRY_THIS["explore"].text,
 )
 
 choices = cache.checkpoint_choices()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from aecf.app.checkpoints import checkpoint_status
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from aecf.figures.app import architecture_figure
 from pages.parts import cache
 from pages.parts.ui import ensure_navigation, teaching_box
@@ -56,5 +57,5 @@ teaching_box(
     "The gate produces weights *p* over the modalities that are present (a missing one gets exactly 0); "
     "the fused vector is the *p*-weighted sum of the projected embeddings, and a linear classifier reads it. "
     "Training adds three terms to the usual task loss: the entropy term, CEC and masked inputs chosen by ACM.",
-    "open **Explore one example**, switch the image off and see how the gate moves its weight to caption and audio.",
+    TRY_THIS["home"].text,
 )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from aecf import figures, paths
 from aecf.app import results as R
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
@@ -13,8 +14,7 @@ teaching_box(
     "A model is **calibrated** when it is right 80 % of the time on the inputs where it says 80 %. ECE measures "
     "the gap, in 15 confidence bins. With missing modalities most fusions become *over*-confident. CEC asks the "
     "confidence of every subset to be monotone on the subset lattice — adding a modality may not lower it.",
-    "pick `late_fusion` and `aecf`, look at *ECE vs drop rate*: which one stays calibrated when half the "
-    "modalities are missing? Then open the reliability diagrams at *random drop 0.5*.",
+    TRY_THIS["subsets"].text,
 )
 
 files = R.results_files()

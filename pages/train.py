@@ -6,6 +6,7 @@ import streamlit as st
 
 from aecf import paths
 from aecf.app import training as T
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from aecf.app.state import share_query
 from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics
 from aecf.figures.app import curves_figure
@@ -23,8 +24,7 @@ teaching_box(
     "Every step: (1) λ(x) from K MC-dropout passes (no gradient); (2) a mask from ACM (or uniform ModDrop); "
     "(3) one forward over the full input, the masked input and every modality subset; (4) the composite loss. "
     "Baselines switch terms off: late fusion has none of them, ModDrop only masks at a flat rate.",
-    "train `late_fusion` and `aecf` for 3 epochs each with the same seed, then compare their *val acc, 50 % drop* "
-    "and *val ECE* curves below.",
+    TRY_THIS["train"].text,
 )
 
 manager = get_run_manager()
