@@ -30,14 +30,14 @@ except R.ResultsUnavailable as e:
     st.stop()
 
 names = list(results.methods)
-default = [n for n in ("aecf", "late_fusion", "moddrop") if n in names] or names[:3]
+default = [n for n in ("aecf", "late_fusion", "moddrop", "specialists") if n in names] or names[:3]
 chosen = st.multiselect("Methods", names, default=default, key="methods")
 if not chosen:
     st.info("Pick at least one method.")
     st.stop()
 methods = R.choose(results.methods, chosen)
 meta = results.meta
-multilabel = R.has_map(results.methods)
+multilabel = R.is_multilabel(results)
 if multilabel:
     st.info("Multi-label results (e.g. COCO): mAP is the headline metric and is shown where digits show accuracy; "
             "acc and ECE are per (example, class) decision at 0.5.")
@@ -52,13 +52,17 @@ st.dataframe(R.summary_rows(methods), hide_index=True, key="summary_table",
                             ("mAP (all)", "mAP @ 50 % drop", "worst subset mAP", "acc (all)", "ECE (all)", "acc @ 50 % drop", "ECE @ 50 % drop", "worst subset acc",
                              "monotonicity violations", "H(p)", "ρ(λ, severity)")})
 
-tab_drop, tab_subsets, tab_rel = st.tabs(["vs drop rate", "per subset", "reliability diagrams"])
+tab_drop, tab_subsets, tab_rel, tab_mono, tab_mech = st.tabs(
+    ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"])
 with tab_drop:
-    ts = st.toggle("temperature-scaled ECE", False, key="ece_ts")
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods),
-                    key="acc_vs_drop")
-    c2.plotly_chart(figures.ece_vs_drop(methods, calibrated=ts), key="ece_vs_drop")
+    ts = st.toggle("temperature-scaled ECE (temperature fitted on validation, all inputs)", False, key="ece_ts")
+    charts = [("acc_vs_drop", figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods))]
+    if not multilabel and R.has_map(methods):
+        charts.append(("map_vs_drop", figures.map_vs_drop(methods)))
+    charts.append(("ece_vs_drop", figures.ece_vs_drop(methods, calibrated=ts)))
+    for col, (key, fig) in zip(st.columns(len(charts)), charts, strict=True):
+        col.plotly_chart(fig, key=key)
+    st.dataframe(R.drop_rows(methods), hide_index=True, key="drop_table")
 with tab_subsets:
     c1, c2 = st.columns(2)
     c1.plotly_chart(figures.subset_metric_figure(methods, "map", "mAP with each modality subset") if multilabel
@@ -70,3 +74,18 @@ with tab_rel:
                                      format_func=lambda c: "all modalities" if c == "full" else "random drop 0.5")
     st.plotly_chart(figures.reliability_diagrams(methods, condition), key="reliability")
     st.caption("Bars below the dotted diagonal: over-confident bins; above: under-confident.")
+with tab_mono:
+    st.markdown("How often confidence **falls** when a modality is added (A ⊂ B with c(A) > c(B) + 0.01). Where the "
+                "caption is wrong, falling is the right answer: the last column counts how often adding a wrong "
+                "caption lowers the confidence.")
+    st.dataframe(R.monotonicity_rows(methods), hide_index=True, key="monotonicity_table")
+with tab_mech:
+    st.markdown("Is each mechanism at work on the test split? λ(x)'s spread and its correlation with corruption "
+                "severity, the gate's correlation with each modality's reliability, its mean caption weight per "
+                "caption level, and the share of examples where ACM drops the most-trusted modality ≥ 2× as often "
+                "as the least-trusted one.")
+    rows = R.mechanism_rows(methods)
+    if rows:
+        st.dataframe(rows, hide_index=True, key="mechanisms_table")
+    else:
+        st.info("None of the chosen methods has a gate: pick `aecf` or one of its ablations.")

@@ -226,7 +226,7 @@ LESSON_GATE = Lesson(
              Claim(f"Clean image again, audio at {NOISY_AUDIO:g} dB SNR: the audio loses at least {GATE_SHIFT:.2f} "
                    "of the gate.", _gate_moves_off("audio", SCAN4, audio_snr=NOISY_AUDIO)),
              view={**SCAN4, "audio_snr": NOISY_AUDIO}),
-        Step("Over the test split", "subsets", "the mechanisms table",
+        Step("Over the test split", "subsets", "the *mechanisms* tab",
              Claim("On the test split the image's gate weight follows its reliability: Spearman(p_image, 1 − "
                    "severity) ≥ 0.6; the caption's weight is highest for exact captions, then partial, then "
                    "uninformative ones.", lambda ctx: _gate_follows_reliability(ctx))),
@@ -298,7 +298,7 @@ LESSON_LAMBDA = Lesson(
              Claim("The K passes disagree more on the hard example than on the easy one — that disagreement is "
                    "u(x), and λ(x) is u(x)'s rank among the training inputs, mapped onto [λ_min, λ_max].",
                    _mc_spread_rises), view=HARD9),
-        Step("Over the whole test split", "subsets", "the mechanisms table",
+        Step("Over the whole test split", "subsets", "the *mechanisms* tab: IQR of λ and ρ(λ, severity)",
              Claim("On the 5,000 test examples λ(x) correlates with corruption severity (Spearman ≥ 0.5) and its "
                    "middle half spans at least 30 % of its range.", _lambda_tracks_severity)),
     ),
@@ -345,10 +345,10 @@ LESSON_LATTICE = Lesson(
              "when a modality was added)",
              Claim("A phone photo of a 6 and “six” at −5 dB: AECF's lattice has no red edge, late fusion's has at "
                    "least one.", _lattice_monotone_here), view={**INVERSION_VIEW, "baseline": "late_fusion"}),
-        Step("Over the test split", "subsets", "the monotonicity columns",
+        Step("Over the test split", "subsets", "the *monotonicity* tab: violations where the caption is not wrong",
              Claim("Where the caption is not wrong, AECF's inversion rate is at most two thirds of ModDrop's and at "
                    "most half of late fusion's.", _consistent_lattice)),
-        Step("Take CEC away", "subsets", "the aecf_no_cec row",
+        Step("Take CEC away", "subsets", "add `aecf_no_cec` to the methods, then the *monotonicity* tab",
              Claim("The same model trained without CEC has more inversions.", _no_cec_worse)),
     ),
     "CEC penalises c(A) > c(B) for A ⊂ B during training, over the whole subset lattice; temperature "
@@ -390,12 +390,12 @@ LESSON_ACM = Lesson(
     "acm", "ACM versus ModDrop",
     "Which modality should training hide? ModDrop says: any, at random. ACM says: the one the gate leans on.",
     (
-        Step("A gate that leans on the image", "curriculum", "the simulator: put 0.9 of the gate on image",
+        Step("A gate that leans on the image", "curriculum", "the *Simulator* tab: put the weight on image to 0.9, the others to 0.05",
              Claim("ACM then hides the image at least twice as often as either other modality.",
                    _simulator_drops_dominant)),
-        Step("ModDrop, the same gate", "curriculum", "ModDrop's bars in the simulator",
+        Step("ModDrop, the same gate", "curriculum", "ModDrop's bars beside ACM's in the *Simulator* tab",
              Claim("ModDrop hides every modality equally often, whatever the gate says.", _moddrop_flat)),
-        Step("On the real test split", "curriculum", "the distribution of drop ratios at π_max",
+        Step("On the real test split", "curriculum", "the *On the test split* tab: the distribution of drop ratios at π_max",
              Claim("At π = π_max, for at least 20 % of test examples ACM's drop probability for the most-trusted "
                    "modality is ≥ 2× that of the least-trusted.", _acm_adapts)),
     ),
@@ -430,16 +430,16 @@ LESSON_CALIBRATION = Lesson(
     "calibration", "Late fusion holds up in accuracy, not in calibration and ranking",
     "If late fusion is nearly as accurate under missing modalities, what does AECF buy?",
     (
-        Step("Accuracy", "subsets", "accuracy vs drop rate",
+        Step("Accuracy", "subsets", "the *vs drop rate* tab: accuracy",
              Claim("At 50 % random drop, late fusion's accuracy is within 4 pp of AECF's.",
                    _late_fusion_accuracy_close)),
-        Step("The limit", "subsets", "the specialists row",
+        Step("The limit", "subsets", "the summary table: the *specialists (reference)* row",
              Claim("AECF is within 0.5 pp of the specialists (one model per subset) at 50 % drop: no fusion can do "
                    "much better on this benchmark.", _specialists_limit)),
-        Step("Calibration", "subsets", "ECE vs drop rate and the reliability diagram",
+        Step("Calibration", "subsets", "the *vs drop rate* tab: ECE, then the reliability diagrams at random drop 0.5",
              Claim("At 50 % drop late fusion's raw ECE is at least twice AECF's: its confidence does not fall when "
                    "inputs go missing.", _late_fusion_ece_worse)),
-        Step("Ranking (mAP)", "subsets", "mAP vs drop rate",
+        Step("Ranking (mAP)", "subsets", "the *vs drop rate* tab: mAP",
              Claim("At 50 % drop AECF's macro mAP is at least 1 pp above late fusion's: mixing examples with "
                    "different missing modalities, its confidences rank them better.", _late_fusion_map_lower)),
     ),
@@ -491,7 +491,7 @@ LESSON_CONTRADICTION = Lesson(
              Claim("Adding the wrong caption to image+audio lowers the confidence: an inversion that is the right "
                    "answer, not a failure.", _wrong_caption_lowers_confidence),
              view={**CONTRA, "caption": WRONG_CAPTION}),
-        Step("How often", "subsets", "the monotonicity table's wrong-caption column",
+        Step("How often", "subsets", "the *monotonicity* tab: the wrong-caption column",
              Claim("The price of CEC: on the test split a wrong caption lowers AECF's confidence *less often* than "
                    "ModDrop's — pushing confidence to grow along the lattice also props it up where it should fall.",
                    _wrong_caption_share)),

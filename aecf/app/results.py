@@ -51,9 +51,49 @@ def choose(methods: dict, names: list[str]) -> dict:
     return {n: methods[n] for n in names if n in methods}
 
 
+def is_multilabel(results: Results) -> bool:
+    """Multi-label (COCO) results: mAP is the headline there. The evaluator says so in meta.multilabel; older
+    files did not, and only multi-label ones carried mAP then."""
+    if "multilabel" in results.meta:
+        return bool(results.meta["multilabel"])
+    return any("map" in (e.get("full") or {}) for e in results.methods.values())
+
+
 def has_map(methods: dict) -> bool:
-    """True for multi-label (COCO) results: they carry mAP, the headline metric, beside acc."""
-    return any("map" in (e.get("full") or {}) for e in methods.values())
+    """Whether any method carries mAP (every results file since issue 10; COCO's always)."""
+    return any("map" in ((e.get("drop") or {}).get("0.5") or e.get("full") or {}) for e in methods.values())
+
+
+def monotonicity_rows(methods: dict) -> list[dict]:
+    """Per method: the share of (example, A ⊂ B) pairs whose confidence falls when modalities are added (0.01
+    tolerance), on every example and where the caption is not wrong, and how often a wrong caption lowers it."""
+    rows = []
+    for name, e in methods.items():
+        mono = e.get("monotonicity") or {}
+        if not mono:
+            continue
+        rows.append({"method": name, "violations (all)": mono.get("all"),
+                     "violations (caption not wrong)": mono.get("consistent"),
+                     "wrong caption lowers confidence": mono.get("wrong_caption_lowers_confidence")})
+    return rows
+
+
+def mechanism_rows(methods: dict) -> list[dict]:
+    """Per gated method: whether λ(x) spreads and tracks severity, whether the gate follows reliability, and how
+    adaptive ACM's masks are (aecf.evaluate's `mechanisms`, on the test split)."""
+    rows = []
+    for name, e in methods.items():
+        mech = e.get("mechanisms")
+        if not mech:
+            continue
+        rel = mech.get("gate_reliability_spearman") or {}
+        cap = mech.get("caption_gate_by_level") or {}
+        rows.append({"method": name, "IQR of λ / range": mech.get("lambda_iqr_fraction"),
+                     "ρ(λ, severity)": mech.get("lambda_severity_spearman"),
+                     "ρ(p_image, 1 − sev.)": rel.get("image"), "ρ(p_audio, 1 − sev.)": rel.get("audio"),
+                     **{f"p_caption {level}": cap.get(level) for level in ("exact", "partial", "none", "wrong")},
+                     "ACM ≥ 2× share": mech.get("acm_adaptive_share")})
+    return rows
 
 
 def results_files(current: Path | None = None) -> list[Path]:
@@ -85,8 +125,9 @@ def drop_rows(methods: dict) -> list[dict]:
     rows = []
     for name, entry in methods.items():
         for rate, m in sorted(entry.get("drop", {}).items(), key=lambda kv: float(kv[0])):
-            rows.append({"method": name, "drop rate": float(rate), "accuracy": m.get("acc"), "ECE": m.get("ece"),
-                         "ECE (TS)": m.get("ece_ts")})
+            rows.append({"method": name, "drop rate": float(rate), "accuracy": m.get("acc"), "mAP": m.get("map"),
+                         "ECE": m.get("ece"), "ECE (TS, full-input fit)": m.get("ece_ts"),
+                         "ECE (TS, fit at this drop rate)": m.get("ece_ts_deploy")})
     return rows
 
 
@@ -94,7 +135,7 @@ def summary_rows(methods: dict) -> list[dict]:
     rows = []
     for name, e in methods.items():
         rows.append({
-            "method": name,
+            "method": name + (" (reference)" if e.get("reference") else ""),
             "seeds": e.get("n_seeds", 1),
             **({"mAP (all)": (e.get("full") or {}).get("map"),
                 "mAP @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("map"),
