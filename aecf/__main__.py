@@ -31,8 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for words, (module, _) in sorted(COMMANDS.items(), key=lambda kv: -len(kv[0])):
         if tuple(argv[: len(words)]) == words:
+            rest = argv[len(words):]
+            if words == ("train",) and "--specialists" in rest:  # the reference limit has its own trainer
+                module, rest = "aecf.specialists", [a for a in rest if a != "--specialists"]
             mod = importlib.import_module(module)
-            return int(mod.main(argv[len(words):]) or 0)
+            return int(mod.main(rest) or 0)
     print(usage(), file=sys.stderr if argv else sys.stdout)
     return 2 if argv and argv[0] not in ("-h", "--help") else 0
 

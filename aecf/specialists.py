@@ -129,3 +129,27 @@ def load_specialists(directory: str | Path) -> SpecialistEnsemble | None:
     if set(by_index) != set(nonempty_subsets(len(modalities))):
         return None
     return SpecialistEnsemble(by_index, modalities)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m aecf train --specialists [--features DIR] [--epochs N] [--seed N] [--out DIR] [--quiet]`: the same
+    options as `python -m aecf train` (its parser), one late-fusion model per modality subset."""
+    import time
+
+    from aecf.errors import InputError
+    from aecf.paths import FUSION_DIR
+    from aecf.train import METHODS, build_parser, load_data
+
+    args = build_parser().parse_args(["--specialists", *(argv or [])])
+    try:
+        split_train, split_val = load_data(args)
+    except InputError as e:
+        print(f"error: {e}")
+        return 1
+    out = args.out or str(FUSION_DIR / SPECIALISTS_DIR)
+    t0 = time.perf_counter()
+    train_specialists(split_train, split_val if len(split_val) else None,
+                      epochs=args.epochs or METHODS["late_fusion"].epochs, seed=args.seed, out=out,
+                      progress=None if args.quiet else print)
+    print(f"specialists: {out} ({time.perf_counter() - t0:.1f} s)")
+    return 0

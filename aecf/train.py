@@ -655,7 +655,7 @@ def _summary(history: dict) -> dict:
 # ------------------------------------------------------------------------------------------- CLI
 
 
-def _load_data(args) -> tuple[FeatureSplit, FeatureSplit]:
+def load_data(args) -> tuple[FeatureSplit, FeatureSplit]:
     if args.synthetic:
         from aecf.data.synthetic import make_synthetic_split
 
@@ -740,28 +740,15 @@ def main(argv: list[str] | None = None) -> int:
         model_overrides["classes"] = tuple(meta["classes"])
     config = make_config(args.method, model=model_overrides, seed=args.seed, **overrides)
     try:
-        split_train, split_val = _load_data(args)
+        split_train, split_val = load_data(args)
     except InputError as e:
         print(f"error: {e}\n(or try --synthetic 12000)")
         return 1
     if len(split_val) == 0:
         split_val = None
-    if args.specialists:
-        from aecf.paths import FUSION_DIR
-        from aecf.specialists import SPECIALISTS_DIR, train_specialists
-
-        out = args.out or str(FUSION_DIR / SPECIALISTS_DIR)
-        t0 = time.perf_counter()
-        train_specialists(
-            split_train,
-            split_val,
-            epochs=args.epochs or METHODS["late_fusion"].epochs,
-            seed=args.seed,
-            out=out,
-            progress=None if args.quiet else print,
-        )
-        print(f"specialists: {out} ({time.perf_counter() - t0:.1f} s)")
-        return 0
+    if args.specialists:  # `python -m aecf train --specialists` is dispatched to aecf.specialists.main
+        print("error: train the specialists with `python -m aecf train --specialists` (aecf.specialists.main)")
+        return 2
     extra = {"encoder": meta["encoder"]} if meta.get("encoder") else {}
     run_dir = None if args.no_run_dir else create_run_dir(config.method, config.seed, args.runs or RUNS_DIR)
     t0 = time.perf_counter()

@@ -237,7 +237,9 @@ def test_gate_follows_reliability_with_the_responsibility_term(data):
 
 def test_cli_trains_the_specialists(tmp_path, capsys):
     out = tmp_path / "specialists"
-    assert main(["--specialists", "--synthetic", "600", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    from aecf.__main__ import main as cli
+
+    assert cli(["train", "--synthetic", "600", "--specialists", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     assert len(list(out.glob("*.safetensors"))) == 7
     from aecf.specialists import load_specialists
 
