@@ -29,7 +29,22 @@ ENV = {
     "runs": "AECF_APP_RUNS_DIR",
     "results": "AECF_APP_RESULTS_JSON",
     "extra_checkpoints": "AECF_APP_EXTRA_CHECKPOINTS",  # os.pathsep-separated dirs of more checkpoints (COCO)
+    "coco_images": "AECF_APP_COCO_IMAGES",  # a folder of photos the COCO Explore view may offer (e.g. val2014/)
 }
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def coco_images(limit: int = 500) -> list[Path]:
+    """The photos the COCO Explore view offers: image files directly in the folder the server's operator named
+    in AECF_APP_COCO_IMAGES (sorted, at most `limit`); none when unset. Visitors pick from this list — they
+    never type a server path."""
+    value = os.environ.get(ENV["coco_images"])
+    folder = Path(value) if value else None
+    if folder is None or not folder.is_dir():
+        return []
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return found[:limit]
 
 
 def _get(name: str, default: Path) -> Path:

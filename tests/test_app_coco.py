@@ -47,6 +47,7 @@ def coco_ckpt(tmp_path_factory):
 @pytest.fixture
 def coco_env(app_env, coco_ckpt, monkeypatch):
     monkeypatch.setenv("AECF_APP_EXTRA_CHECKPOINTS", str(coco_ckpt.checkpoints))
+    monkeypatch.setenv("AECF_APP_COCO_IMAGES", str(coco_ckpt.image.parent))
     return coco_ckpt
 
 
@@ -81,7 +82,8 @@ def test_explore_a_coco_checkpoint_with_image_and_caption(coco_env):
     _no_exception(at)
     assert not [s for s in at.slider if "corruption" in s.label.lower() or "snr" in s.label.lower()]
     assert not [t for t in at.toggle if "Audio" in t.label]
-    at.text_input(key="coco_image_path").set_value(str(coco_env.image))
+    assert not at.text_input, "no free path box: a visitor never types a server path"
+    at.selectbox(key="coco_image_pick").set_value(coco_env.image)
     at.text_area(key=K["caption"]).set_value("a red square on a table")
     at.run()
     _no_exception(at)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from aecf import paths
 from aecf.app import explore as X
 from aecf.app.checkpoints import CheckpointChoice, same_directory_baselines
 from aecf.app.state import MC_CHOICES, URL_KEYS
@@ -42,13 +43,17 @@ def view(key: str, base: str, base_label: str, mc: int) -> None:
         img_on = st.toggle(":material/image: Image", True, key=K["image_on"], **Q)
         up = st.file_uploader("Upload a photo", type=list(X.IMAGE_TYPES), key="coco_img_upload", disabled=not img_on,
                               help=f"{X.IMAGE_TYPES_TEXT}.")
-        path = st.text_input("…or the path of an image file", key="coco_image_path", disabled=not img_on,
-                             help="e.g. a file under your COCO val2014/ folder.")
+        offered = paths.coco_images()
+        picked = st.selectbox("…or one of the server's photos", [None, *offered], key="coco_image_pick",
+                              format_func=lambda p: "—" if p is None else p.name, disabled=not img_on or not offered,
+                              help="The folder the server was started with in AECF_APP_COCO_IMAGES (e.g. COCO "
+                                   "val2014/)." if offered else "No folder of photos was given to this server "
+                                   "(AECF_APP_COCO_IMAGES); upload one.")
         if up is not None:
             image = up.getvalue()
-        elif path.strip():
-            image = Path(path.strip()).expanduser()
-        if image is not None and img_on and (not isinstance(image, Path) or image.is_file()):
+        elif picked is not None:
+            image = picked
+        if image is not None and img_on:
             st.image(image if not isinstance(image, Path) else str(image), width=224)
     with col_cap:
         cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
