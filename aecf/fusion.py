@@ -139,6 +139,16 @@ def masked_softmax(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=-1).masked_fill(~present, 0.0)
 
 
+def presence(x: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+    """The presence mask [B, M] of a batch (all present when None); every example must keep one modality."""
+    if present is None:
+        present = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    present = present.bool()
+    if not bool(present.any(dim=1).all()):
+        raise ValueError("every example needs at least one present modality")
+    return present
+
+
 class Gate(nn.Module):
     """g_φ: two-layer MLP with dropout over the zero-filled embeddings and the presence mask."""
 
@@ -208,11 +218,7 @@ class FusionModel(nn.Module):
         return torch.einsum("bmd,mdh->bmh", z, self.proj_weight) + self.proj_bias
 
     def forward(self, x: torch.Tensor, present: torch.Tensor | None = None, experts: bool = False) -> dict:
-        if present is None:
-            present = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-        present = present.bool()
-        if not bool(present.any(dim=1).all()):
-            raise ValueError("every example needs at least one present modality")
+        present = presence(x, present)
         z = self.prepare(x, present)
         out: dict = {"gate": None}
         if self.config.fusion == "concat":

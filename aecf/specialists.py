@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from aecf.constants import subset_name
 from aecf.data.cache import FeatureSplit
-from aecf.fusion import FusionModel
+from aecf.fusion import FusionModel, presence
 from aecf.metrics import nonempty_subsets
 
 SPECIALISTS_DIR = "specialists"  # under checkpoints/fusion
@@ -42,11 +42,7 @@ class SpecialistEnsemble(nn.Module):
         self.register_buffer("uncertainty_scale", torch.tensor(0.0))
 
     def forward(self, x: torch.Tensor, present: torch.Tensor | None = None, experts: bool = False) -> dict:
-        if present is None:
-            present = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-        present = present.bool()
-        if not bool(present.any(dim=1).all()):
-            raise ValueError("every example needs at least one present modality")
+        present = presence(x, present)
         logits = None
         for key, model in zip(self.keys, self.members, strict=True):
             pattern = torch.zeros(len(self.modalities), dtype=torch.bool)
