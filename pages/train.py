@@ -37,6 +37,7 @@ if not features_ready:
     )
 
 # ------------------------------------------------------------------------------- the knobs
+defaults = T.TrainKnobs()  # the shipped AECF recipe's knobs
 with st.form("train_form", border=True):
     st.subheader("New run")
     c1, c2, c3, c4 = st.columns(4)
@@ -44,11 +45,11 @@ with st.form("train_form", border=True):
                           help="aecf = all three mechanisms; the others are baselines and ablations.")
     epochs = c2.slider("Epochs", 1, 20, 3, key="train_epochs")
     seed = c3.number_input("Seed", 0, 10_000, 0, step=1, key="train_seed")
-    pi_max = c4.slider("π_max (mask rate)", 0.0, 0.9, 0.5, 0.05, key="train_pi_max", help=T.KNOB_HELP["pi_max"])
+    pi_max = c4.slider("π_max (mask rate)", 0.0, 0.9, defaults.pi_max, 0.05, key="train_pi_max", help=T.KNOB_HELP["pi_max"])
     c5, c6, c7, c8 = st.columns(4)
-    lambda_max = c5.slider("λ_max", 0.0, 0.5, 0.1, 0.01, key="train_lambda_max", help=T.KNOB_HELP["lambda_max"])
-    mc_samples = c6.slider("K (MC passes)", 2, 20, 4, key="train_k", help=T.KNOB_HELP["mc_samples"])
-    cec_weight = c7.slider("CEC weight β", 0.0, 5.0, 1.0, 0.1, key="train_cec", help=T.KNOB_HELP["cec_weight"])
+    lambda_max = c5.slider("λ_max", 0.0, 0.5, defaults.lambda_max, 0.01, key="train_lambda_max", help=T.KNOB_HELP["lambda_max"])
+    mc_samples = c6.slider("K (MC passes)", 2, 20, defaults.mc_samples, key="train_k", help=T.KNOB_HELP["mc_samples"])
+    cec_weight = c7.slider("CEC weight β", 0.0, 30.0, defaults.cec_weight, 0.5, key="train_cec", help=T.KNOB_HELP["cec_weight"])
     acm = c8.toggle("ACM on", True, key="train_acm", help=T.KNOB_HELP["acm"])
     st.caption("Knobs a method does not use are ignored for it: " + "; ".join(
         f"**{m}** uses {', '.join(sorted(T.applicable_knobs(m) - {'epochs', 'seed'})) or 'none'}" for m in ("aecf", "moddrop", "late_fusion")

@@ -23,16 +23,24 @@ from aecf.constants import MODALITIES
 PAGE_METHODS = ("aecf", "late_fusion", "moddrop", "gate", "aecf_no_cec", "aecf_no_acm", "authors_recipe")
 
 
+def _aecf_default(name: str):
+    """The shipped AECF recipe's value of a knob, so a run with the page's defaults trains what ships."""
+    from aecf.train import METHODS
+
+    preset = METHODS["aecf"]
+    return getattr(preset.model, name) if name == "lambda_max" else getattr(preset, name)
+
+
 @dataclass
 class TrainKnobs:
     method: str = "aecf"
     epochs: int = 3
     seed: int = 0
-    lambda_max: float = 0.1
-    mc_samples: int = 4  # K during training
-    cec_weight: float = 1.0
+    lambda_max: float = field(default_factory=lambda: float(_aecf_default("lambda_max")))
+    mc_samples: int = field(default_factory=lambda: int(_aecf_default("mc_samples")))  # K during training
+    cec_weight: float = field(default_factory=lambda: float(_aecf_default("cec_weight")))
     acm: bool = True  # off: ModDrop-style uniform masking with the same curriculum
-    pi_max: float = 0.5
+    pi_max: float = field(default_factory=lambda: float(_aecf_default("pi_max")))
 
     def to_config(self) -> dict:
         return asdict(self)
