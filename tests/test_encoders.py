@@ -301,3 +301,17 @@ def test_room_augmentation_keeps_the_window_and_changes_the_clip():
     waves = [rng.standard_normal(8000).astype(np.float32) * 0.1 for _ in range(6)]
     out = augment_audio(waves, MEL.window_samples, torch.Generator().manual_seed(1), waves)
     assert out.shape == (6, MEL.window_samples) and torch.isfinite(out).all()
+
+
+def test_flags_and_bases_are_added_to_some_ones_only():
+    from aecf.data.mnist import load_mnist
+    from aecf.encoders.augment import ones_with_flag_and_base
+
+    x, y = load_mnist("val")
+    batch, labels = torch.from_numpy(x[:200]).float().div(255)[:, None], torch.from_numpy(y[:200])
+    out = ones_with_flag_and_base(batch, labels, torch.Generator().manual_seed(0), p=1.0)
+    changed = (out - batch).abs().flatten(1).amax(1) > 0.3
+    assert not changed[labels != 1].any()  # other digits untouched
+    assert changed[labels == 1].float().mean() >= 0.8  # most 1s got a flag or a base (some both)
+    assert (out >= batch).all()  # ink only added
+    assert torch.equal(ones_with_flag_and_base(batch, labels, torch.Generator().manual_seed(0), p=0.0), batch)
