@@ -127,7 +127,7 @@ def drop_ratio_figure(ratios: Mapping[str, np.ndarray], cap: float, title: str) 
                   annotation_text="2× (ModDrop: every example at 1×)", annotation_position="top right")
     fig.update_xaxes(title="drop probability of the most-trusted modality ÷ the least-trusted one", type="category")
     fig.update_yaxes(title="share of test examples", tickformat=".0%")
-    fig.update_layout(barmode="overlay")
+    fig.update_layout(barmode="group", bargap=0.15)
     return _compact(fig, height=300, title=title)
 
 
