@@ -139,7 +139,8 @@ def summary_rows(methods: dict) -> list[dict]:
             "seeds": e.get("n_seeds", 1),
             **({"mAP (all)": (e.get("full") or {}).get("map"),
                 "mAP @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("map"),
-                "worst subset mAP": e.get("worst_subset_map")} if "map" in (e.get("full") or {}) else {}),
+                **({"worst subset mAP": e["worst_subset_map"]} if e.get("worst_subset_map") is not None else {})}
+               if "map" in (e.get("full") or {}) else {}),
             "acc (all)": (e.get("full") or {}).get("acc"),
             "ECE (all)": (e.get("full") or {}).get("ece"),
             "acc @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("acc"),
