@@ -109,3 +109,23 @@ def test_curriculum_page_shows_the_test_split_distribution():
     shares = {m.label.split(":")[0]: float(m.value.rstrip("%")) / 100 for m in at.metric if "ratio ≥ 2×" in m.label}
     assert "aecf" in shares and shares["aecf"] >= 0.2
     assert any(TRY in str(i.value) for i in at.info for TRY in [L.TRY_THIS["curriculum"].text[:40]])
+
+
+@needs_shipped
+def test_an_explore_link_opens_the_view_its_claim_was_measured_on():
+    """Opening a step's link shows the inputs the claim measured (the caption, the samples) and its answer."""
+    seen = set()
+    ctx = L.LessonContext(functools.lru_cache(maxsize=None)(load_model))
+    for les in L.LESSONS:
+        for step in les.steps:
+            query = step.query()
+            if step.page != "explore" or tuple(sorted(query.items())) in seen:
+                continue
+            seen.add(tuple(sorted(query.items())))
+            at = _page("explore", query)
+            assert not at.exception, [e.value for e in at.exception]
+            measured = L.explore_inputs(L.state_for(step.view))
+            assert at.text_area(key="cap").value == measured.caption, (les.slug, step.title)
+            label = ctx.prediction(**step.view).label
+            shown = "\n".join(str(e.value) for kind in (at.header, at.subheader, at.markdown) for e in kind)
+            assert f"Prediction: <b>{label} (" in shown, (les.slug, step.title)

@@ -78,7 +78,8 @@ def explore_inputs(state: ExploreState) -> ExploreInputs:
     default_img, default_aud = S.default_samples(images, audios)
     img = state.image_sample if state.image_sample in images else default_img
     aud = state.audio_sample if state.audio_sample in audios else default_aud
-    caption = state.caption if state.caption is not None else S.default_caption(S.sample_digit(img or ""),
+    # as the page does: without a caption in the link, the exact caption of the *default* sample
+    caption = state.caption if state.caption is not None else S.default_caption(S.sample_digit(default_img or ""),
                                                                                  S.caption_examples())
     return ExploreInputs(
         image=S.sample_path(img) if img else None, caption=caption, audio=S.sample_path(aud) if aud else None,
@@ -177,7 +178,7 @@ def _drop(ctx: LessonContext, name: str, rate: str = "0.5") -> dict:
 # Explore's default view: a clean MNIST 3, "three" spoken by a held-out voice, the page's exact caption for it.
 BASE = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav"}
 # The gate lesson: a black-on-white scan of a 4 with "four" (the preprocessing turns the scan into MNIST style).
-SCAN4 = {"image_sample": "scan_4.png", "audio_sample": "spoken_4_espeak.wav"}
+SCAN4 = {"image_sample": "scan_4.png", "audio_sample": "spoken_4_espeak.wav", "caption": "a handwritten four"}
 NOISY_AUDIO = -10.0
 GATE_SHIFT = 0.12  # how much gate weight the gate lesson promises to move (measured: 0.16 and 0.17)
 
@@ -252,7 +253,7 @@ def _lam(ctx: LessonContext, **state) -> float:
     return float(ctx.prediction(**state).lam)
 
 
-EASY9 = {"image_sample": "mnist_9.png", "audio_sample": "spoken_9_espeak.wav"}
+EASY9 = {"image_sample": "mnist_9.png", "audio_sample": "spoken_9_espeak.wav", "caption": "a handwritten nine"}
 HARD9 = {**EASY9, "image_severity": 1.0, "audio_snr": NOISY_AUDIO, "caption": "a digit"}
 
 
@@ -314,7 +315,8 @@ def _lattice_violations(ctx: LessonContext, baseline: str, **state) -> tuple[int
 
 
 # a photo of a 6 with "six" at -5 dB: late fusion's lattice inverts, AECF's does not
-INVERSION_VIEW = {"image_sample": "photo_6.jpg", "audio_sample": "spoken_6_espeak.wav", "audio_snr": -5.0}
+INVERSION_VIEW = {"image_sample": "photo_6.jpg", "audio_sample": "spoken_6_espeak.wav", "caption": "a handwritten six",
+                  "audio_snr": -5.0}
 
 
 def _lattice_monotone_here(ctx: LessonContext) -> Finding:
