@@ -282,7 +282,7 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-        _progress("clip", step + 1, total, t0, float(loss))
+        _progress("clip", step + 1, total, t0, loss.item())
 
         if (step + 1) % eval_every == 0 or step + 1 == total:
             acc = zero_shot_accuracy(model, val_images, val_labels, class_tokens)
@@ -366,7 +366,7 @@ def train_audio(
             loss.backward()
             opt.step()
             step += 1
-            _progress("audio", step, total, t0, float(loss))
+            _progress("audio", step, total, t0, loss.item())
             if step % eval_every == 0 or step == total:
                 clean = _audio_accuracy(model, val_mels[0], val_labels, class_emb)
                 noisy = _audio_accuracy(model, val_mels[1], val_labels, class_emb)
@@ -434,7 +434,7 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        _progress("image", step + 1, cfg.steps, t0, float(loss))
+        _progress("image", step + 1, cfg.steps, t0, loss.item())
     model.cpu().eval()
     for p_ in model.parameters():
         p_.requires_grad_(False)
