@@ -74,7 +74,7 @@ def test_handwriting_uses_every_font_once_then_both_kinds_at_random(tmp_path):
 
 
 def test_canvas_images_are_what_the_app_canvas_returns(built):
-    for path, label, _ in H.items(built, "canvas", None):
+    for path, _label, _ in H.items(built, "canvas", None):
         im = Image.open(path)
         assert im.mode == "RGBA" and im.size == (H.CANVAS_SIZE, H.CANVAS_SIZE)
         x = preprocess_image(path)

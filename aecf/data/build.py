@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from aecf.constants import DATA_DIR, NUM_CLASSES, SAMPLE_RATE
-from aecf.data import BENCHMARK_DIR
+from aecf.data import BENCHMARK_DIR, speech
 from aecf.data import captions as cap
-from aecf.data import speech
 from aecf.data.corruption import audio_severity
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError

@@ -80,7 +80,7 @@ def clean_accuracy(encoders, data_dir: Path) -> dict[str, float]:
 
 
 def benchmark_embeddings(encoders, data_dir: Path, split: str, limit: int) -> dict[str, np.ndarray]:
-    from aecf.data.features import load_npz, encode_digits_split
+    from aecf.data.features import encode_digits_split, load_npz
 
     clips = load_npz(data_dir / "clips.npz", ("audio", "length"))
     raw = load_npz(data_dir / f"{split}.npz")
