@@ -10,6 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from aecf.paths import ROOT
 
@@ -187,7 +188,8 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     other.goto(shared)
     other.get_by_text("Prediction:").first.wait_for()
     _wait_used(other, "caption")
-    assert other.locator("textarea").first.input_value() == "a handwritten seven"
+    # the caption box is drawn by its own fragment, possibly a frame after the results: wait for its value
+    expect(other.locator("textarea").first).to_have_value("a handwritten seven", timeout=20_000)
     assert "No recording yet" in other.inner_text("body")
     other.close()
 
