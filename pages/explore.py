@@ -9,11 +9,20 @@ from aecf.app import samples as S
 from aecf.app import state
 from aecf.app.checkpoints import baseline_choices
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
-from aecf.app.state import AUDIO_SOURCES, IMAGE_SOURCES, MC_CHOICES, SNR_CLEAN, SNR_MIN, URL_KEYS
-from pages.parts import cache, explore_view
+from aecf.app.state import (
+    AUDIO_SOURCES,
+    IMAGE_SOURCES,
+    MC_CHOICES,
+    SNR_CLEAN,
+    SNR_MIN,
+    URL_KEYS,
+    ExploreState,
+)
+from pages.parts import cache, explore_view, url
 from pages.parts.ui import ensure_navigation, teaching_box
 
-Q = {"bind": "query-params"}  # every setting of the view lives in the URL (see aecf.app.state.ExploreState)
+# Every setting of the view lives in the URL (aecf.app.state.ExploreState), written by the page itself
+# (pages/parts/url.py), not by Streamlit's query-params binding, which costs every redraw.
 K = URL_KEYS
 CANVAS_PX = 280
 CANVAS_BG = Image.fromarray(X.canvas_background(CANVAS_PX))
@@ -34,38 +43,72 @@ if not choices:
     st.error("No fusion checkpoint found. Train the shipped one with "
              "`python -m aecf train --method aecf --out checkpoints/fusion/aecf`.")
     st.stop()
-for key, value in state.url_overrides(st.query_params.to_dict()).items():  # cap_on=off, img_on=0, ...
-    st.session_state.setdefault(key, value)
-    st.query_params[key] = "true" if value else "false"
+# A new link (a first visit, a shared link, a link from another page) sets the view; after that the widgets
+# hold it and the URL follows them (pages/parts/url.py).
+new_link = url.is_new_link()
+link = ExploreState.from_query(st.query_params.to_dict())  # unknown or out-of-range values -> defaults
+ckpt_keys = [c.key for c in choices]
+URL_DEFAULTS = {K["checkpoint"]: ckpt_keys[0], K["image_on"]: True, K["caption_on"]: True, K["mc_samples"]: 20}
+if new_link:  # what a digits and a COCO checkpoint share
+    for name in ("checkpoint", "image_on", "caption_on", "mc_samples"):
+        st.session_state[K[name]] = getattr(link, name)
+    if link.checkpoint not in ckpt_keys:
+        st.session_state[K["checkpoint"]] = ckpt_keys[0]
 
 with st.sidebar:
     st.header("View")
-    ckpt = st.selectbox("Checkpoint", [c.key for c in choices], key=K["checkpoint"],
+    ckpt = st.selectbox("Checkpoint", ckpt_keys, key=url.seeded(K["checkpoint"], ckpt_keys[0]),
                         help="Shipped checkpoints, your finished runs, and checkpoints under "
-                             "AECF_APP_EXTRA_CHECKPOINTS or checkpoints/coco/ (e.g. COCO).", **Q)
+                             "AECF_APP_EXTRA_CHECKPOINTS or checkpoints/coco/ (e.g. COCO).")
     chosen = next((c for c in choices if c.key == ckpt), choices[0])
     st.caption(chosen.label)
+url.sync(URL_DEFAULTS, K["checkpoint"])
 
 if chosen.task == "multilabel":  # a COCO checkpoint: image + caption, top labels
     from pages.parts import explore_coco
 
-    explore_coco.page(chosen, choices)
+    explore_coco.page(chosen, choices, URL_DEFAULTS)
     st.stop()
-
-with st.sidebar:
-    base_keys = ["none"] + [c.key for c in baseline_choices(choices)]
-    base = st.selectbox("Baseline, side by side", base_keys, index=min(1, len(base_keys) - 1), key=K["baseline"], **Q)
-    mc = st.select_slider("MC-dropout passes K", MC_CHOICES, value=20, key=K["mc_samples"], **Q)
-    seed = st.number_input("Corruption seed", 0, 9999, 0, step=1, key=K["seed"], **Q)
-    st.divider()
-    st.markdown("**Share this view**: the address bar holds every setting (uploads, drawings, recordings and "
-                f"captions over {state.MAX_URL_CAPTION} characters are not in it).")
 
 samples_img = S.list_samples("image")
 samples_aud = S.list_samples("audio")
 examples = S.caption_examples()
 default_img, default_aud = S.default_samples(samples_img, samples_aud)
 default_caption = S.default_caption(S.sample_digit(default_img or ""), examples)
+base_keys = ["none"] + [c.key for c in baseline_choices(choices)]
+URL_DEFAULTS |= {K["baseline"]: base_keys[min(1, len(base_keys) - 1)], K["seed"]: 0, K["audio_on"]: True,
+                 K["image_source"]: "sample", K["image_sample"]: default_img, K["audio_source"]: "sample",
+                 K["audio_sample"]: default_aud, K["image_severity"]: 0.0, K["audio_snr"]: SNR_CLEAN,
+                 "details": False}
+if new_link:
+    for name in ("baseline", "seed", "audio_on", "image_source", "image_sample", "audio_source", "audio_sample",
+                 "image_severity", "audio_snr"):
+        st.session_state[K[name]] = getattr(link, name)
+    st.session_state["details"] = str(st.query_params.get("details", "")).lower() in state.TRUE_WORDS
+    st.session_state[K["seed"]] = min(9999, link.seed)
+    for key, offered in ((K["baseline"], base_keys), (K["image_sample"], samples_img), (K["audio_sample"], samples_aud)):
+        if st.session_state[key] not in offered:
+            st.session_state[key] = URL_DEFAULTS[key]
+    if K["caption"] in st.query_params or K["caption"] not in st.session_state:
+        st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[: X.MAX_CAPTION_CHARS]
+
+
+def seeded(key: str) -> str:
+    return url.seeded(key, URL_DEFAULTS[key])
+
+
+def sync_url(*keys: str) -> None:
+    url.sync(URL_DEFAULTS, *keys)
+
+
+with st.sidebar:
+    base = st.selectbox("Baseline, side by side", base_keys, key=seeded(K["baseline"]))
+    mc = st.select_slider("MC-dropout passes K", MC_CHOICES, key=seeded(K["mc_samples"]))
+    seed = st.number_input("Corruption seed", 0, 9999, step=1, key=seeded(K["seed"]))
+    st.markdown("---\n\n**Share this view**: the address bar holds every setting (uploads, drawings, recordings and "
+                f"captions over {state.MAX_URL_CAPTION} characters are not in it).")
+
+sync_url(K["checkpoint"], K["baseline"], K["mc_samples"], K["seed"])
 if K["caption"] not in st.session_state:  # the caption comes from the link once, then from the box
     st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[: X.MAX_CAPTION_CHARS]
 
@@ -88,7 +131,8 @@ col_img, col_cap, col_aud = st.columns(3, border=True)
 boxes = {m: (col.container(), col.container(), col.container()) for m, col in
          (("image", col_img), ("caption", col_cap), ("audio", col_aud))}
 results = st.empty()  # the placeholder every fragment writes into (each one more costs a redraw ~15 ms)
-details = st.expander("Each modality alone, and what the model sees", key="details", on_change="rerun", **Q)
+details = st.expander("Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun")
+sync_url("details")
 details_slot = details.empty() if details.open else None  # filled only while open: it costs every redraw
 
 
@@ -100,9 +144,12 @@ def draw_results() -> None:
         image_on=ss.get(K["image_on"], True), caption_on=ss.get(K["caption_on"], True),
         audio_on=ss.get(K["audio_on"], True), image_severity=float(ss.get(K["image_severity"], 0.0)),
         audio_snr=None if snr >= SNR_CLEAN else float(snr), seed=int(seed), mc_samples=int(mc)), baseline_key=base)
-    with results.container():
-        explore_view.notes(result)
-        explore_view.results(result)
+    if explore_view.is_one_element(result):  # the usual case: straight into the placeholder, no container
+        explore_view.results(result, results)
+    else:
+        with results.container():
+            explore_view.notes(result)
+            explore_view.results(result)
     if details_slot is not None:
         explore_view.details(result, details_slot.container())
 
@@ -121,19 +168,18 @@ def then_results(last: bool = False) -> None:
 
 @st.fragment
 def switch(label: str, key: str) -> None:
-    st.toggle(label, True, key=key, **Q)
+    st.toggle(label, key=seeded(key))
+    sync_url(key)
     then_results()
 
 
 @st.fragment
 def image_source() -> None:
     image = None
-    source = st.segmented_control("Image from", IMAGE_SOURCES, default="sample", key=K["image_source"],
-                                  required=True, **Q)
+    source = st.segmented_control("Image from", IMAGE_SOURCES, key=seeded(K["image_source"]), required=True)
     if source == "sample":
         if samples_img:
-            name = st.selectbox("Sample image", samples_img, index=samples_img.index(default_img),
-                                key=K["image_sample"], **Q)
+            name = st.selectbox("Sample image", samples_img, key=seeded(K["image_sample"]))
             image = S.sample_path(name)
             st.image(str(image), width=96)
         else:
@@ -152,14 +198,16 @@ def image_source() -> None:
         st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
         image = X.canvas_image(canvas.image_data, skip_top=X.CANVAS_TOOLBAR_PX)
     st.session_state["_explore_image"] = image
+    sync_url(K["image_source"], K["image_sample"])
     then_results()
 
 
 @st.fragment
 def image_corruption() -> None:
-    severity = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, 0.0, 0.05,
-                         key=K["image_severity"], **Q)
+    severity = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, step=0.05,
+                         key=seeded(K["image_severity"]))
     st.caption(X.image_corruption_text(severity))
+    sync_url(K["image_severity"])
     then_results()
 
 
@@ -179,18 +227,17 @@ def caption_text() -> None:
             del st.query_params[K["caption"]]
     elif st.query_params.get(K["caption"]) != link_caption:
         st.query_params[K["caption"]] = link_caption
+    url.remember()
     then_results()
 
 
 @st.fragment
 def audio_source() -> None:
     audio = None
-    source = st.segmented_control("Audio from", AUDIO_SOURCES, default="sample", key=K["audio_source"],
-                                  required=True, **Q)
+    source = st.segmented_control("Audio from", AUDIO_SOURCES, key=seeded(K["audio_source"]), required=True)
     if source == "sample":
         if samples_aud:
-            name = st.selectbox("Sample recording", samples_aud, index=samples_aud.index(default_aud),
-                                key=K["audio_sample"], **Q)
+            name = st.selectbox("Sample recording", samples_aud, key=seeded(K["audio_sample"]))
             audio = S.sample_path(name)
         else:
             st.caption("No sample recordings in assets/samples/.")
@@ -202,13 +249,15 @@ def audio_source() -> None:
         rec = st.audio_input("Say one digit", key="aud_record")
         audio = rec.getvalue() if rec is not None else None
     st.session_state["_explore_audio"] = audio
+    sync_url(K["audio_source"], K["audio_sample"])
     then_results()
 
 
 @st.fragment
 def audio_noise() -> None:
-    snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, SNR_CLEAN, 1.0,
-                    key=K["audio_snr"], **Q)
+    snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, step=1.0,
+                    key=seeded(K["audio_snr"]))
+    sync_url(K["audio_snr"])
     st.caption(X.audio_corruption_text(None if snr >= SNR_CLEAN else float(snr)))
     then_results(last=True)  # the last control of the page
 

@@ -1,6 +1,6 @@
 """A classroom on one server: N concurrent sessions toggle and slide on Explore while one of them trains.
 
-    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--json FILE]
+    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--think 1 2] [--json FILE]
 
 One `streamlit run app.py` on 127.0.0.1 (its own runs/ directory, so nothing is left in the project), one
 Debian chromium (playwright, never `playwright install`), one browser context per session. Bounded: at most
@@ -10,6 +10,11 @@ Debian chromium (playwright, never `playwright install`), one browser context pe
   2. classroom: every session does the same for --seconds, all at once, while session 0 starts a training
      run on the Train page and the others open Train and must be told that a run is going on;
   3. afterwards every session opens every page: no error box and no exception on any of them.
+
+Pacing: a student acts at human pace, so every session waits a think time drawn uniformly from --think
+(default 1-2 s, its own seeded random stream) after each redraw before its next action, in the single-user
+phase too; `--think 0 0` fires actions back to back (a stress test, not a classroom). With 10 sessions that
+is still 5-10 actions a second on one server, each a fragment rerun with a new view to compute and draw.
 
 Redraw = click -> the new view is drawn and the script idle (as scripts/measure_app.py measures it). Prints
 JSON: single-user and classroom p50/p90, their ratio (target: classroom p90 <= 3x the single-user p90),
@@ -22,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -68,8 +74,11 @@ async def _open_explore(context, url: str):
     return page
 
 
-async def _interact(page, deadline: float, times: list[float], max_steps: int | None = None) -> None:
-    """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw."""
+async def _interact(page, deadline: float, times: list[float], max_steps: int | None = None,
+                    think: tuple[float, float] = (0.0, 0.0), seed: int = 0) -> None:
+    """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw,
+    then think (a pause drawn from `think`, in seconds) before the next action."""
+    rng = random.Random(seed)
     toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
     step, direction = 0, "ArrowRight"
@@ -89,6 +98,9 @@ async def _interact(page, deadline: float, times: list[float], max_steps: int | 
 
             times.append(await _redraw(page, press, f"{SEVERITY} !== {json.dumps(before)}"))
         step += 1
+        pause = rng.uniform(*think)
+        if pause > 0 and time.perf_counter() + pause < deadline:
+            await asyncio.sleep(pause)
 
 
 async def _train_sessions(contexts, url: str) -> dict:
@@ -127,10 +139,10 @@ async def _check_pages(context, url: str) -> dict[str, list[str]]:
     return out
 
 
-async def run(url: str, sessions: int, seconds: float, single_steps: int) -> dict:
+async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float]) -> dict:
     from playwright.async_api import async_playwright
 
-    res: dict = {"sessions": sessions, "seconds": seconds}
+    res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think)}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path(), args=launch_args())
         try:
@@ -140,7 +152,7 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int) -> dic
             warm: list[float] = []
             await _interact(page, time.perf_counter() + 120, warm, max_steps=4)  # first visits compute embeddings
             single: list[float] = []
-            await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps)
+            await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1)
             res["single_user"] = _summary(single)
             await solo.close()
 
@@ -153,7 +165,8 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int) -> dic
             times: list[list[float]] = [[] for _ in pages]
             load_before = os.getloadavg()
             deadline = time.perf_counter() + seconds
-            outcomes = await asyncio.gather(*(_interact(pg, deadline, t) for pg, t in zip(pages, times, strict=True)),
+            outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=i)
+                                              for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
                                             return_exceptions=True)
             res["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
             res["load_average_before"] = [round(x, 2) for x in load_before]
@@ -182,16 +195,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--single-steps", type=int, default=16)
+    ap.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
+                    help="seconds a session waits after each redraw, uniform in [MIN, MAX] (default 1 2; 0 0 = none)")
     ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= args.max_sessions or not 0 < args.seconds <= 300:
         ap.error("--sessions must be 1..--max-sessions and --seconds 0..300")
+    if not 0 <= args.think[0] <= args.think[1] <= 30:
+        ap.error("--think MIN MAX: 0 <= MIN <= MAX <= 30")
     with tempfile.TemporaryDirectory() as runs:
         env = {"AECF_APP_RUNS_DIR": runs}
         with streamlit_server(env=env, log_path=args.log) as (url, _proc, _healthy):  # binds 127.0.0.1 only
-            res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps),
+            res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
+                                                   tuple(args.think)),
                                                timeout=args.seconds + 900))
     res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
                  and res["training"]["others_told"] == res["training"]["others"]

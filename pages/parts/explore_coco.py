@@ -14,14 +14,14 @@ from aecf import paths
 from aecf.app import explore as X
 from aecf.app.checkpoints import CheckpointChoice, same_directory_baselines
 from aecf.app.state import MC_CHOICES, URL_KEYS
-from pages.parts import cache, explore_view
+from pages.parts import cache, explore_view, url
 
-Q = {"bind": "query-params"}
 K = URL_KEYS
 DEFAULT_CAPTION = "a person riding a bicycle down a city street"
 
 
-def page(choice: CheckpointChoice, choices: list[CheckpointChoice]) -> None:
+def page(choice: CheckpointChoice, choices: list[CheckpointChoice], defaults: dict) -> None:
+    """`defaults`: URL key -> the value a link leaves out (the page put a new link's values in the session state)."""
     st.info("This is a multi-label COCO checkpoint: image and caption only, so there is no audio column, and "
             "images are used as given, so the digits' corruption sliders are hidden.", icon=":material/info:")
     bases = same_directory_baselines(choices, choice)
@@ -31,16 +31,17 @@ def page(choice: CheckpointChoice, choices: list[CheckpointChoice]) -> None:
                             key="coco_baseline", format_func=lambda k: labels.get(k, k))
         if not bases:
             st.caption(f"No COCO checkpoint of another method in {choice.path.parent.name}/: no baseline to compare.")
-        mc = st.select_slider("MC-dropout passes K", MC_CHOICES, value=20, key=K["mc_samples"], **Q)
-    view(choice.key, base, labels.get(base, base), int(mc))
+        mc = st.select_slider("MC-dropout passes K", MC_CHOICES, key=url.seeded(K["mc_samples"], 20))
+    url.sync(defaults, K["mc_samples"])
+    view(choice.key, base, labels.get(base, base), int(mc), defaults)
 
 
 @st.fragment
-def view(key: str, base: str, base_label: str, mc: int) -> None:
+def view(key: str, base: str, base_label: str, mc: int, defaults: dict) -> None:
     col_img, col_cap = st.columns(2, border=True)
     image = None
     with col_img:
-        img_on = st.toggle(":material/image: Image", True, key=K["image_on"], **Q)
+        img_on = st.toggle(":material/image: Image", key=url.seeded(K["image_on"], True))
         up = st.file_uploader("Upload a photo", type=list(X.IMAGE_TYPES), key="coco_img_upload", disabled=not img_on,
                               help=f"{X.IMAGE_TYPES_TEXT}.")
         offered = paths.coco_images()
@@ -56,10 +57,11 @@ def view(key: str, base: str, base_label: str, mc: int) -> None:
         if image is not None and img_on:
             st.image(image if not isinstance(image, Path) else str(image), width=224)
     with col_cap:
-        cap_on = st.toggle(":material/chat: Caption", True, key=K["caption_on"], **Q)
+        cap_on = st.toggle(":material/chat: Caption", key=url.seeded(K["caption_on"], True))
         caption = st.text_area("Caption", DEFAULT_CAPTION, key=K["caption"], height=100, disabled=not cap_on,
                                max_chars=X.MAX_CAPTION_CHARS,
                                help="Describe the photo — or describe another one and watch the gate.")
+    url.sync(defaults, K["image_on"], K["caption_on"])
 
     result = X.explore(cache.model, key, X.ExploreInputs(image=image, caption=caption, image_on=img_on,
                                                          caption_on=cap_on, audio_on=False, mc_samples=mc),

@@ -23,7 +23,13 @@ def notes(view: ExploreView) -> None:
             show(Problem(problem.level, f"**{modality.capitalize()}** — {problem.message}"))
 
 
-def results(view: ExploreView) -> None:
+def is_one_element(view: ExploreView) -> bool:
+    """True when `results` draws a single element (no note, no message): the page can then put it straight
+    into its placeholder, without a container around it (one element fewer per redraw)."""
+    return not any(view.notes.values()) and view.fatal is None and not view.warning and view.baseline_problem is None
+
+
+def results(view: ExploreView, container=None) -> None:
     """Everything under the inputs, in as few elements as possible: this redraws on every change, and the
     browser's cost of a redraw grows with the number of elements (an st.metric or st.progress costs ~4 ms,
     a plotly chart tens of ms, tabs or an expander ~40 ms; one markdown element with the same numbers as
@@ -54,9 +60,7 @@ def results(view: ExploreView) -> None:
             + f"{gate}{note}</div></div>"
             + f"<h4>{escape(view.lattice_title)}</h4>"
             + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
-    svg(html)
-
-
+    svg(html, container)
 
 def details(view: ExploreView, container) -> None:
     """Each modality's own opinion and what the model sees (the page draws this only while it is open)."""
