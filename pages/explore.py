@@ -180,8 +180,9 @@ def image_source() -> None:
     if source == "sample":
         if samples_img:
             name = st.selectbox("Sample image", samples_img, key=seeded(K["image_sample"]))
-            image = S.sample_path(name)
-            st.image(str(image), width=96)
+            path = str(S.sample_path(name))
+            st.image(path, width=96)
+            image = cache.sample_bytes(path)
         else:
             st.caption("No sample images in assets/samples/.")
     elif source == "upload":
@@ -238,7 +239,7 @@ def audio_source() -> None:
     if source == "sample":
         if samples_aud:
             name = st.selectbox("Sample recording", samples_aud, key=seeded(K["audio_sample"]))
-            audio = S.sample_path(name)
+            audio = cache.sample_bytes(str(S.sample_path(name)))
         else:
             st.caption("No sample recordings in assets/samples/.")
     elif source == "upload":

@@ -25,3 +25,12 @@ def model(key: str):
 @st.cache_data(show_spinner=False, ttl=10)
 def checkpoint_choices() -> list:
     return checkpoints.checkpoint_choices()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def sample_bytes(path: str) -> bytes:
+    """A sample file's bytes, read once per server: every redraw hands the model the same bytes (it keys its
+    embedding cache by content) instead of a path it would stat and read again on every rerun."""
+    from pathlib import Path
+
+    return Path(path).read_bytes()
