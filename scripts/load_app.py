@@ -7,8 +7,11 @@ Debian chromium (playwright, never `playwright install`), one browser context pe
 --max-sessions contexts and --seconds of load, every wait has a timeout. Phases:
 
   1. single user: one session toggles the image and steps the image-corruption slider (the redraw baseline);
-  2. classroom: every session does the same for --seconds, all at once, while session 0 starts a training
-     run on the Train page and the others open Train and must be told that a run is going on;
+  2. classroom: session 0 starts a training run on the Train page (its default, 3 epochs) and the others
+     open Train all at once and must be told that a run is going on (and be unable to start one; a look
+     after the run has finished does not count); then every session does the same as in 1 for --seconds,
+     all at once, the training thread still running for as long as it takes (`training` in the output
+     says its state at the start and the end of the phase);
   3. afterwards every session opens every page: no error box and no exception on any of them.
 
 Pacing: a student acts at human pace, so every session waits a think time drawn uniformly from --think
@@ -111,17 +114,29 @@ async def _train_sessions(contexts, url: str) -> dict:
     await first.wait_for_function(f"() => {IDLE}", timeout=90_000)
     await first.get_by_role("button", name="Start training").click()
     await first.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=120_000)
-    told, could_start = 0, 0
-    for context in contexts[1:]:
+
+    async def check(context) -> tuple[bool, bool, bool]:
         page = await context.new_page()
         await page.goto(f"{url}/train")
         await page.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
         await page.wait_for_function(f"() => {IDLE}", timeout=90_000)
-        told += BUSY in await page.inner_text("body")
-        could_start += await page.get_by_role("button", name="Start training").is_enabled()
+        told = BUSY in await page.inner_text("body")
+        could_start = await page.get_by_role("button", name="Start training").is_enabled()
         await page.close()
-    return {"first_started": True, "others_told": told, "others_could_start": could_start,
-            "others": len(contexts) - 1, "page": first}
+        return told, could_start, "running" in (await _train_state(first)).lower()
+
+    # all at once, as a class opening the page together (and so that the run is still going when they look)
+    checks = await asyncio.gather(*(check(c) for c in contexts[1:]))
+    return {"first_started": True, "others_told": sum(t for t, _, _ in checks),
+            "others_could_start": sum(c for _, c, _ in checks), "others": len(contexts) - 1,
+            "checks_while_running": sum(r for _, _, r in checks),  # the run still going after the look
+            "wrong_while_running": sum(r and (not t or c) for t, c, r in checks), "page": first}
+
+
+async def _train_state(page) -> str:
+    """The trainer's State metric ('running', 'finished', ...), as its live fragment shows it."""
+    metric = page.locator('[data-testid="stMetric"]').first
+    return " ".join((await metric.inner_text()).split()) if await metric.count() else ""
 
 
 async def _check_pages(context, url: str) -> dict[str, list[str]]:
@@ -162,6 +177,7 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
             training = await _train_sessions(contexts, url)
             train_page = training.pop("page")
             res["training"] = training
+            res["training"]["state_at_classroom_start"] = await _train_state(train_page)
             times: list[list[float]] = [[] for _ in pages]
             load_before = os.getloadavg()
             deadline = time.perf_counter() + seconds
@@ -174,8 +190,7 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
             res["classroom"]["per_session_redraws"] = [len(t) for t in times]
             res["session_failures"] = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
             res["explore_errors"] = [e for pg in pages for e in await pg.evaluate(ERRORS_JS)]
-            state = await train_page.locator('[data-testid="stMetric"]').first.inner_text()
-            res["training"]["state_after"] = " ".join(state.split())
+            res["training"]["state_after"] = await _train_state(train_page)
 
             # 3. every page, every session
             checks = await asyncio.gather(*(_check_pages(c, url) for c in contexts))
@@ -211,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
                                                    tuple(args.think)),
                                                timeout=args.seconds + 900))
+    t = res["training"]  # a session that looked while the run was going must be told, and unable to start one
     res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
-                 and res["training"]["others_told"] == res["training"]["others"]
-                 and res["training"]["others_could_start"] == 0)
+                 and t["checks_while_running"] > 0 and t["wrong_while_running"] == 0)
     text = json.dumps(res, indent=2)
     print(text)
     if args.json:
