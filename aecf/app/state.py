@@ -1,9 +1,9 @@
 """The Explore view in a link: `ExploreState` (checkpoint, samples, toggles, sliders) <-> URL query parameters.
 
 A teacher shares a link that reproduces the view. Decoding never fails: an unknown or out-of-range value
-falls back to its default. The page binds each widget to its URL key; what the binding cannot do itself —
-read `cap_on=off` or `=0`, keep a long caption out of the link — is done by `url_overrides` and
-`caption_query`.
+falls back to its default. The page reads a new link with `ExploreState.from_query` (so `cap_on=off` or `=0`
+work too) and writes each changed setting back under its URL key (pages/parts/url.py); `caption_query` keeps
+a long caption out of the link; `url_overrides` says which switch words a plain true/false reader would miss.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ MC_CHOICES = (2, 5, 10, 20, 50)
 
 @dataclass
 class ExploreState:
-    """The Explore view. Field -> URL key in URL_KEYS; the page binds each widget to that key
-    (a query-params binding), so the URL always reproduces the view."""
+    """The Explore view. Field -> URL key in URL_KEYS; the page writes each widget's value under that key
+    (pages/parts/url.py), so the URL always reproduces the view."""
 
     checkpoint: str = ""  # a checkpoint choice key (aecf.app.checkpoints); "" = the first (shipped AECF)
     baseline: str = ""  # "" = the first available baseline; "none" = no baseline

@@ -11,8 +11,6 @@ from aecf.app.problems import Problem
 from aecf.figures.app import bars_html, metric_cards_html
 from pages.parts.ui import show, svg
 
-Q = {"bind": "query-params"}
-
 
 def notes(view: ExploreView) -> None:
     """Each modality's message (missing or bad input, what was cut from the caption), named by modality,
