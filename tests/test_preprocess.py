@@ -126,6 +126,54 @@ def test_large_photo_like_image(reference):
     assert similar(preprocess_image(buf.getvalue()), reference, 0.85)
 
 
+def _photo_of_seven(shadow, seed: int = 0, h: int = 480, w: int = 640, at=(300, 380), size: int = 90,
+                    thickness: int = 14) -> bytes:
+    """JPEG of a small dark 7 on light paper under a shadow (a [h, w] light multiplier), with noise."""
+    rng = np.random.default_rng(seed)
+    digit = np.asarray(Image.fromarray(digit_seven(thickness=thickness)).resize((size, size), Image.BILINEAR)) / 255.0
+    paper = np.full((h, w), 0.9)
+    y, x = at
+    paper[y:y + size, x:x + size] *= 0.25 + 0.75 * digit
+    photo = paper * shadow + rng.normal(0, 0.015, (h, w))
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(buf, "JPEG", quality=75)
+    return buf.getvalue()
+
+
+def test_photo_polarity_survives_a_shadow_over_most_of_the_border(reference):
+    """A shadow over most of the border once made light paper look dark there: the digit was read
+    as light ink and came out as a blob around the strokes."""
+    h, w = 480, 640
+    xx = np.mgrid[0:h, 0:w][1] / w
+    shadow = 1.0 - 0.55 / (1.0 + np.exp(-(0.45 - xx) / 0.03))  # left 45 % in shadow, more than half the border
+    shadow *= 1.0 - 0.25 * np.mgrid[0:h, 0:w][0] / h
+    assert similar(preprocess_image(_photo_of_seven(shadow)), reference, 0.85)
+
+
+def test_photo_soft_shadow_edge_is_not_taken_for_the_digit(reference):
+    """The soft edge of a shadow across the sheet is left as a faint band once the paper is flattened;
+    the digit, not the band, must come out."""
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    d = (xx - 0.5) * 0.6 + (yy - 0.5) * 0.8 + 0.25
+    shadow = 1.0 - 0.45 / (1.0 + np.exp(-d / 0.06))
+    out = preprocess_image(_photo_of_seven(shadow, at=(60, 120), size=70, thickness=10))
+    assert similar(out, reference, 0.85)
+
+
+def test_bold_digit_filling_a_tight_crop_is_not_refused():
+    """A bold 0 covering most of a small scan (paper all round it): the median of the image is ink, not
+    paper, so the noise level must come from the border."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (64, 54), 230)
+    ImageDraw.Draw(im).rounded_rectangle((4, 4, 59, 49), radius=14, fill=50)  # ink: over half the image
+    ImageDraw.Draw(im).ellipse((26, 16, 38, 38), fill=230)
+    out = preprocess_image(png_bytes(im))  # was refused as blank
+    assert out.max() > 0.9 and (out > 0.5).mean() > 0.2
+    assert out[13:15, 13:15].mean() < 0.5  # the counter stays open
+
+
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16"])
 def test_huge_images_are_reduced_before_decoding_to_float(mode):
     small = np.asarray(Image.fromarray(digit_seven()).resize((400, 300)))

@@ -52,6 +52,10 @@ MNIST_SIZE = 28
 # stroke width relative to the digit's longest side, as in MNIST (about 2.5 px in a 20 px box)
 STROKE_TARGET = 0.12
 STROKE_RANGE = (0.07, 0.26)
+INK_THRESHOLD_RANGE = (0.2, 0.7)  # Otsu's threshold on the [0, 1] ink map, clipped to this
+# in a photo, at least this: a shadow's soft edge left over once the paper is flattened (ink ~0.3 of the
+# digit's) must not be the class Otsu splits off from the paper, nor merge with the digit
+PHOTO_MIN_THRESHOLD = 0.35
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -249,6 +253,29 @@ def _flatten_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     return flat - local
 
 
+def _dark_ink(gray: np.ndarray) -> bool:
+    """Polarity of a photo from the ink itself, not the border (a shadow or a vignette over part of the
+    border puts its median near the dark end though the paper is light): against a local median
+    background (a window wider than bold strokes), dark ink is a far deeper dip than anything on
+    the paper rises, and light ink the other way round."""
+    h, w = gray.shape
+    f = max(1, max(h, w) // 128)
+    hs, ws = h // f, w // f
+    small = gray[: hs * f, : ws * f].reshape(hs, f, ws, f).mean((1, 3))
+    bg = ndimage.median_filter(small, size=max(5, max(hs, ws) // 3) | 1, mode="nearest")
+    bg = np.asarray(Image.fromarray(bg.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
+    d = ndimage.gaussian_filter(gray - bg, 1.0)
+    lo, hi = np.percentile(d, [0.05, 99.95])
+    return bool(-lo > hi)
+
+
+def _uniform_border(gray: np.ndarray) -> bool:
+    """A scan or a drawing (even paper all round the border), not a photo with uneven light."""
+    lo, hi = np.percentile(gray, [1, 99])
+    b5, b95 = np.percentile(_border(gray), [5, 95])
+    return bool((b95 - b5) < 0.1 * (hi - lo))
+
+
 def _ink_map(gray: np.ndarray) -> np.ndarray:
     """Grayscale working image -> ink strength in [0, 1] (1 = ink), background removed."""
     lo, hi = np.percentile(gray, [1, 99])
@@ -257,18 +284,24 @@ def _ink_map(gray: np.ndarray) -> np.ndarray:
     border = _border(gray)
     paper = float(np.median(border))
     light_paper = (paper - lo) > (hi - paper)  # the border is closer to the bright end: dark ink
-    b5, b95 = np.percentile(border, [5, 95])
-    uniform = (b95 - b5) < 0.1 * (hi - lo)
+    uniform = _uniform_border(gray)
     if uniform:  # a scan or a drawing: the border tells the paper's level
         ink = 1.0 - gray / max(paper, 1e-3) if light_paper else gray - paper
-    else:  # a photo: uneven light
-        ink = _flatten_background(gray, dark_ink=light_paper)
+    else:  # a photo: uneven light. A shadow over the border can make light paper look dark there, so
+        # unless the border is clearly light paper (a bold digit may fill the rest), the ink itself
+        # tells the polarity
+        clearly_light = (paper - lo) - (hi - paper) > 0.5 * (hi - lo)
+        ink = _flatten_background(gray, dark_ink=clearly_light or _dark_ink(gray))
     ink = np.clip(ink, 0.0, None)
     # Strokes are spatially coherent, sensor/JPEG noise is not: after a light blur a digit's ink
     # stands far above the background's spread (robust sigma); on a blank sheet nothing does.
     smooth = ndimage.gaussian_filter(ink, 1.0)
     level = float(np.median(smooth))
     sigma = 1.4826 * float(np.median(np.abs(smooth - level)))
+    edge = _border(smooth)
+    if float(np.median(edge)) < level:  # a bold digit filling most of a tight crop
+        level = float(np.median(edge))
+        sigma = 1.4826 * float(np.median(np.abs(edge - level)))
     peak = float(smooth.max())
     if peak - level < max(MIN_CONTRAST, NOISE_SIGMAS * sigma):
         raise InputError("No digit found: the image is blank or has almost no contrast.")
@@ -288,9 +321,9 @@ def _otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[int(np.argmax(between))])
 
 
-def _digit_mask(ink: np.ndarray) -> np.ndarray:
+def _digit_mask(ink: np.ndarray, min_threshold: float = INK_THRESHOLD_RANGE[0]) -> np.ndarray:
     """Threshold, then keep the main ink component and the pieces that belong to it."""
-    t = float(np.clip(_otsu(ink), 0.2, 0.7))
+    t = float(np.clip(_otsu(ink), max(min_threshold, INK_THRESHOLD_RANGE[0]), INK_THRESHOLD_RANGE[1]))
     mask = ink > t
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -414,7 +447,8 @@ def preprocess_image(source: ImageSource) -> np.ndarray:
     if framed is not None:
         return framed
     work = _working_image(gray)
-    mask = _normalise_stroke(_digit_mask(_ink_map(work)))
+    floor = INK_THRESHOLD_RANGE[0] if _uniform_border(work) else PHOTO_MIN_THRESHOLD
+    mask = _normalise_stroke(_digit_mask(_ink_map(work), floor))
     return mnist_frame(mask)
 
 
