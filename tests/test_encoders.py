@@ -303,6 +303,51 @@ def test_room_augmentation_keeps_the_window_and_changes_the_clip():
     assert out.shape == (6, MEL.window_samples) and torch.isfinite(out).all()
 
 
+def _tone_word(seconds: float = 0.5, sr: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * 220 * t) * np.hanning(len(t))).astype(np.float32)
+
+
+def test_room_recording_adds_room_tone_reverb_and_noise_around_the_word():
+    from aecf.encoders.augment import record_in_room
+
+    word = _tone_word()
+    rng = np.random.default_rng(3)
+    outs = [record_in_room(word, rng, [word], p_room=1.0, p_noise=1.0, p_silence=1.0) for _ in range(20)]
+    assert all(np.isfinite(o).all() and np.abs(o).max() <= 1.0 for o in outs)
+    assert np.mean([len(o) > len(word) + 1600 for o in outs]) > 0.8  # silence and a reverberant tail
+    quiet = record_in_room(word, np.random.default_rng(3), [], p_room=0.0, p_noise=0.0, p_silence=0.0)
+    assert len(quiet) == len(word)
+    assert np.corrcoef(quiet, word)[0, 1] > 0.999  # nothing asked for, nothing added (gain aside)
+
+
+def test_training_audio_goes_through_the_apps_own_trim_and_window():
+    from aecf.encoders.audio import MEL, fit_window
+    from aecf.encoders.augment import augment_recordings, preprocess_like_app
+    from aecf.encoders.preprocess import PEAK, trim_silence
+
+    word = _tone_word()
+    padded = np.concatenate([np.zeros(12000, np.float32), word, np.zeros(12000, np.float32)])
+    out = preprocess_like_app(padded, MEL.window_samples)
+    expect = fit_window(trim_silence(padded), MEL.window_samples)
+    np.testing.assert_allclose(out, expect * PEAK / np.abs(expect).max(), rtol=1e-5, atol=1e-6)
+    batch = augment_recordings([word] * 4, MEL.window_samples, torch.Generator().manual_seed(0), [word])
+    assert batch.shape == (4, MEL.window_samples) and torch.isfinite(batch).all()
+    again = augment_recordings([word] * 4, MEL.window_samples, torch.Generator().manual_seed(0), [word])
+    assert torch.equal(batch, again)  # seeded
+
+
+def test_cmvn_option_removes_a_constant_band_offset():
+    from aecf.encoders.audio import AudioEncoder, AudioNetConfig
+
+    torch.manual_seed(0)
+    net = AudioEncoder(AudioNetConfig(cmvn=True)).eval()
+    mel = torch.randn(2, 40, 129)
+    tilt = torch.linspace(-10, 10, 40)[None, :, None]
+    assert torch.allclose(net(mel), net(mel + tilt), atol=1e-5)
+    assert AudioNetConfig.from_dict({k: v for k, v in AudioNetConfig().to_dict().items() if k != "cmvn"}).cmvn is False
+
+
 def test_flags_and_bases_are_added_to_some_ones_only():
     from aecf.data.mnist import load_mnist
     from aecf.encoders.augment import ones_with_flag_and_base
@@ -315,3 +360,16 @@ def test_flags_and_bases_are_added_to_some_ones_only():
     assert changed[labels == 1].float().mean() >= 0.8  # most 1s got a flag or a base (some both)
     assert (out >= batch).all()  # ink only added
     assert torch.equal(ones_with_flag_and_base(batch, labels, torch.Generator().manual_seed(0), p=0.0), batch)
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+def test_extra_renderings_come_from_train_voices_only(tmp_path):
+    from aecf.encoders.train import extra_train_clips
+
+    np.savez(tmp_path / "clips.npz", audio=np.zeros((3, 10), np.float32), length=np.full(3, 10),
+             label=np.zeros(3, np.int64), voice=np.array(["flite:kal:s1.00:p1.00", "flite:rms:s1.1:p1.0",
+                                                          "flite:slt:s1.0:p1.0"]),
+             split=np.array(["train", "train", "val"]))
+    waves, labels = extra_train_clips(tmp_path, flite=1, espeak=0, seed=0)
+    assert len(waves) == 20 and sorted(labels.tolist()) == sorted(list(range(10)) * 2)  # kal + rms, not slt
+    assert extra_train_clips(tmp_path, 0, 0, 0)[0] == []

@@ -124,6 +124,9 @@ class AudioNetConfig:
     hidden: int = 128
     embed_dim: int = EMBED_DIM
     dropout: float = 0.2
+    # subtract each mel band's mean over the window (cepstral mean normalisation): a microphone's or a
+    # room's colouring is a constant offset per band in log-mel, so the tower no longer sees it
+    cmvn: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -168,6 +171,8 @@ class AudioEncoder(nn.Module):
         )
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        if self.cfg.cmvn:
+            mel = mel - mel.mean(dim=2, keepdim=True)
         h = self.features(mel[:, None])
         h = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return F.normalize(self.head(h), dim=-1)

@@ -38,6 +38,7 @@ from aecf.encoders.audio import MEL, AudioEncoder, AudioNetConfig, logmel_batch
 from aecf.encoders.augment import (
     augment_audio,
     augment_digits,
+    augment_recordings,
     ones_with_flag_and_base,
     place_in_window,
     spec_augment,
@@ -73,6 +74,16 @@ class AudioTrainConfig:
     label_smoothing: float = 0.05
     spec_augment: float = 0.5  # probability of a frequency mask and (independently) a time mask
     evals: int = 6
+    # "room": each clip becomes a room recording (reverb, silence, noise) and goes through the app's own
+    # preprocessing (augment.augment_recordings); "window": the clean clip placed in the window with
+    # reverb/noise added there (augment.augment_audio, the recipe of the first shipped towers)
+    recipe: str = "room"
+    p_room: float = 0.6
+    p_noise: float = 0.75
+    # more renderings (rate, pitch) of the *train-split* voices, synthesised for this stage only (other
+    # seeds than the benchmark's); flite's voices are the few that are not formant synthesis
+    extra_flite: int = 0
+    extra_espeak: int = 0
 
 
 @dataclass
@@ -314,6 +325,34 @@ def _clips(data_dir: Path, split: str) -> tuple[list[np.ndarray], torch.Tensor]:
     return [audio[i, : length[i]].astype(np.float32) for i in range(len(keep))], torch.from_numpy(label)
 
 
+def _split_voices(data_dir: Path, split: str) -> list:
+    """The voices (engine + name, no rate/pitch) of one benchmark split, from clips.npz."""
+    from aecf.data.speech import Voice, voice_identity
+
+    with np.load(data_dir / "clips.npz", allow_pickle=False) as z:
+        ids = sorted({voice_identity(str(v)) for v in z["voice"][z["split"] == split]})
+    return [Voice(*i.split(":", 1)) for i in ids]
+
+
+def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int) -> tuple[list[np.ndarray], torch.Tensor]:
+    """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
+    benchmark's renderings, so they are new rates and pitches of the same speakers)."""
+    from aecf.data import speech
+
+    if flite <= 0 and espeak <= 0:
+        return [], torch.zeros(0, dtype=torch.long)
+    voices = [v for v in _split_voices(data_dir, "train") if {"flite": flite, "espeak": espeak}[v.engine] > 0]
+    t0 = time.time()
+    results = speech.synthesize_voices(voices, {"flite": flite, "espeak": espeak}, seed=seed + 7919, progress=False)
+    waves, labels = [], []
+    for r in results:
+        for spec, w in zip(r.specs, r.waves, strict=True):
+            waves.append(w.astype(np.float32))
+            labels.append(spec.digit)
+    _log(f"audio: {len(waves)} extra renderings of {len(voices)} train voices in {time.time() - t0:.0f} s")
+    return waves, torch.tensor(labels, dtype=torch.long)
+
+
 @torch.no_grad()
 def _audio_accuracy(model, mels: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor) -> float:
     was = model.training
@@ -331,11 +370,18 @@ def train_audio(
     torch.manual_seed(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
+    more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed)
+    waves, labels = waves + more, torch.cat([labels, more_labels])
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
     # validation: the clean val voices, and the same clips augmented once with a fixed seed
     val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
-    val_noisy = augment_audio(val_waves, window, torch.Generator().manual_seed(1), val_waves)
+    def augment(batch, gen_):
+        if cfg.recipe == "room":
+            return augment_recordings(batch, window, gen_, waves, p_room=cfg.p_room, p_noise=cfg.p_noise)
+        return augment_audio(batch, window, gen_, waves)
+
+    val_noisy = augment(val_waves, torch.Generator().manual_seed(1))
     val_mels = (logmel_batch(val_clean), logmel_batch(val_noisy))
 
     model = AudioEncoder(net).to(device)
@@ -353,7 +399,7 @@ def train_audio(
         order = torch.randperm(len(waves), generator=gen).tolist()
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment_audio([waves[i] for i in idx], window, gen, waves)
+            x = augment([waves[i] for i in idx], gen)
             mel = logmel_batch(x.to(device))
             if cfg.spec_augment > 0:
                 mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
