@@ -4,8 +4,11 @@ Images (DESIGN.md §3: lifts scans of other writers from ~97 % to ~99 %): random
 rotation, shear and shift; stroke thickening/thinning (max/min pooling); blur; binarisation (what
 `preprocess_image` produces from a photo); contrast/gamma; a little noise.
 
-Audio: speed jitter, time shift, a synthetic room (exponentially decaying noise impulse response),
-microphone band-limiting, additive noise (white/pink/brown or other speech as babble) at a random SNR.
+Audio (`augment_recordings`, the shipped recipe): speed jitter, then a room recording of the word (a
+synthetic impulse response with early reflections and a two-band tail, 0-1 s of room tone either side,
+tilted noise, mains hum or babble of other training words at -5..30 dB SNR, a random gain), then the
+app's own trim and window (`preprocess_like_app`), then a random equaliser and band-limit.
+`augment_audio` is the first towers' recipe (reverb and noise added inside the window).
 
 All functions take a torch.Generator so that a training run is reproducible from its seed.
 """
