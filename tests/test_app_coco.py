@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures_coco import make_coco, write_tiny_clip  # noqa: E402
 
 from aecf.paths import ROOT  # noqa: E402
-from tests.support.apptest import has_metric, metric  # noqa: E402
+from tests.support.apptest import has_metric, metric, shown_text  # noqa: E402
 
 PAGES = ROOT / "pages"
 
@@ -87,8 +87,7 @@ def test_explore_a_coco_checkpoint_with_image_and_caption(coco_env):
     at.text_area(key=K["caption"]).set_value("a red square on a table")
     at.run()
     _no_exception(at)
-    md = "\n".join(str(m.value) for m in at.markdown)
-    assert "Top labels" in md
+    assert "Top labels" in shown_text(at)
     assert has_metric(at, "Gate entropy H(p)")
     assert not any("log-mel" in str(c.value) for c in at.caption)
     assert metric(at, "Modalities used") == "image + caption"
@@ -97,7 +96,7 @@ def test_explore_a_coco_checkpoint_with_image_and_caption(coco_env):
     at.run()
     _no_exception(at)
     assert metric(at, "Modalities used") == "image"
-    assert "Top labels" in "\n".join(str(m.value) for m in at.markdown)
+    assert "Top labels" in shown_text(at)
 
 
 def test_subsets_page_shows_map_for_a_coco_results_file(coco_env, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from aecf import paths
 from aecf.app import lessons as L
 from aecf.app.checkpoints import load_model
 from aecf.app.state import ExploreState
+from tests.support.apptest import shown_text
 
 SHIPPED = paths.fusion_dir() / "aecf.safetensors"
 RESULTS = paths.results_json()
@@ -127,5 +128,5 @@ def test_an_explore_link_opens_the_view_its_claim_was_measured_on():
             measured = L.explore_inputs(L.state_for(step.view))
             assert at.text_area(key="cap").value == measured.caption, (les.slug, step.title)
             label = ctx.prediction(**step.view).label
-            shown = "\n".join(str(e.value) for kind in (at.header, at.subheader, at.markdown) for e in kind)
+            shown = shown_text(at)  # the Explore results are one HTML block (tests/support/apptest.py)
             assert f"Prediction: <b>{label} (" in shown, (les.slug, step.title)

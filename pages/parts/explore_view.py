@@ -9,7 +9,7 @@ import streamlit as st
 from aecf.app.explore import ExploreView
 from aecf.app.problems import Problem
 from aecf.figures.app import bars_html, metric_cards_html
-from pages.parts.ui import show, svg
+from pages.parts.ui import html_block, show
 
 
 def notes(view: ExploreView) -> None:
@@ -28,10 +28,12 @@ def is_one_element(view: ExploreView) -> bool:
 
 
 def results(view: ExploreView, container=None) -> None:
-    """Everything under the inputs, in as few elements as possible: this redraws on every change, and the
+    """Everything under the inputs as ONE element (`html_block`): this redraws on every change, and the
     browser's cost of a redraw grows with the number of elements (an st.metric or st.progress costs ~4 ms,
-    a plotly chart tens of ms, tabs or an expander ~40 ms; one markdown element with the same numbers as
-    inline HTML/SVG ~0). The heavier details (`details`) go into an expander the page draws outside."""
+    a plotly chart tens of ms, tabs or an expander ~40 ms) and with the nodes rebuilt (a markdown element
+    re-parses its ~480 HTML/SVG nodes in JavaScript every time, ~60-90 ms of the browser's work per toggle;
+    the block updates the changed nodes in place). The heavier details (`details`) go into an expander the
+    page draws outside."""
     if view.fatal is not None:
         show(view.fatal)
         return
@@ -58,17 +60,16 @@ def results(view: ExploreView, container=None) -> None:
             + f"{gate}{note}</div></div>"
             + f"<h4>{escape(view.lattice_title)}</h4>"
             + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
-    svg(html, container)
+    html_block(html, "explore_results", container)
 
 def details(view: ExploreView, container) -> None:
     """Each modality's own opinion and what the model sees (the page draws this only while it is open)."""
     if view.prediction is None:
         return
-    svg(view.experts_svg, container)
-    if view.experts_bars:
-        svg('<div style="display:flex;gap:1.5rem">' + "".join(
-            f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
-            for title, rows in view.experts_bars) + "</div>", container)
+    bars = "".join(f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
+                   for title, rows in view.experts_bars)
+    html_block(view.experts_svg + (f'<div style="display:flex;gap:1.5rem">{bars}</div>' if bars else ""),
+               "explore_experts", container)
     container.caption(view.experts_caption)
     _what_the_model_sees(view, container)
 

@@ -1,10 +1,11 @@
-"""The pages' shared look: teaching boxes, inline SVG, messages, and the first line of every page."""
+"""The pages' shared look: teaching boxes, HTML/SVG blocks, messages, and the first line of every page."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
+import streamlit.components.v2  # noqa: F401  (st.components.v2)
 
 from aecf.app.problems import Problem
 from aecf.app.teaching import equations
@@ -37,10 +38,84 @@ def ensure_navigation() -> None:
         st.rerun()
 
 
-def svg(markup: str, container=None) -> None:
-    """Show an inline SVG (st.html strips SVG in Streamlit 1.67; markdown with HTML keeps it, one line)."""
-    if markup:
-        (container or st).markdown(markup.replace("\n", " "), unsafe_allow_html=True)
+# One element whose HTML the browser parses itself (innerHTML): Streamlit's markdown element runs every redraw's
+# HTML through react-markdown (a parse in JavaScript and one React node per HTML node, ~400 for the Explore
+# results); this sets it directly, and only when it changed. Mounted in the page's DOM (no shadow root), so the
+# page's fonts apply and tests can read it.
+_HTML_JS = """
+// Bring the live nodes in line with the new markup in place: a redraw changes numbers, widths and colours,
+// rarely the shape, so most nodes keep their identity and only what changed is restyled and repainted.
+function morph(live, next) {
+  if (live.nodeType === 1 && next.nodeType === 1) {
+    for (let i = live.attributes.length - 1; i >= 0; i--) {
+      const name = live.attributes[i].name;
+      if (!next.hasAttribute(name)) live.removeAttribute(name);
+    }
+    for (const attr of next.attributes) {
+      if (live.getAttribute(attr.name) !== attr.value) live.setAttribute(attr.name, attr.value);
+    }
+  }
+  let a = live.firstChild, b = next.firstChild;
+  while (b) {
+    const after = b.nextSibling;
+    if (!a) {
+      live.appendChild(b);
+    } else if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName) {
+      live.replaceChild(b, a);
+      a = b.nextSibling;
+    } else {
+      if (a.nodeType === 1) morph(a, b);
+      else if (a.nodeValue !== b.nodeValue) a.nodeValue = b.nodeValue;
+      a = a.nextSibling;
+    }
+    b = after;
+  }
+  while (a) {
+    const after = a.nextSibling;
+    live.removeChild(a);
+    a = after;
+  }
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let box = parentElement.querySelector(":scope > [data-html-block]");
+  if (!box) {
+    box = document.createElement("div");
+    box.setAttribute("data-html-block", "");
+    parentElement.appendChild(box);
+  }
+  if (box.__html === data) return;
+  box.__html = data;
+  const next = document.createElement("template");
+  next.innerHTML = data;
+  morph(box, next.content);
+}
+"""
+_HTML_CSS = """
+[data-html-block] { font-family: "Source Sans", sans-serif; color: rgb(49, 51, 63); line-height: 1.6; }
+[data-html-block] h3 { font-size: 1.75rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.5rem 0 0 0; }
+[data-html-block] h4 { font-size: 1.5rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.75rem 0 0 0; }
+[data-html-block] p { margin: 0 0 1rem 0; }
+[data-html-block] > :last-child { margin-bottom: 0; }
+"""
+_html_component = None
+
+
+def html_block(markup: str, key: str, container=None) -> None:
+    """Show trusted HTML/SVG (built by aecf.figures from escaped values) as ONE element set with innerHTML.
+
+    Use it for a block that redraws on every interaction; `key` keeps the element's identity across reruns
+    so the browser updates it in place."""
+    global _html_component
+    if _html_component is None:
+        _html_component = st.components.v2.component("aecf_html_block", js=_HTML_JS, css=_HTML_CSS,
+                                                     isolate_styles=False)
+    if container is None:
+        _html_component(data=markup, key=key)
+    else:
+        with container:
+            _html_component(data=markup, key=key)
 
 
 def show(problem: Problem | None, container=None) -> None:

@@ -1,15 +1,35 @@
-"""Reading the Explore page through AppTest: its numbers are metric cards and bars inside one markdown
-element (aecf.figures.app.metric_cards_html / bars_html), other pages use st.metric."""
+"""Reading the Explore page through AppTest: its results are one HTML block (pages/parts/ui.html_block, a
+`st.components.v2` element whose data is the block's HTML) holding metric cards and bars
+(aecf.figures.app.metric_cards_html / bars_html); other pages use st.metric and markdown."""
 
 from __future__ import annotations
 
 import html as _html
+import json
 import re
 
 
+def html_blocks(at) -> list[str]:
+    """The HTML of every html_block on the page (AppTest shows a v2 component as an element whose proto
+    carries its data as JSON)."""
+    out = []
+    for el in at.get("bidi_component"):
+        proto = el.proto
+        if proto.component_name == "aecf_html_block" and proto.WhichOneof("data") == "json":
+            out.append(str(json.loads(proto.json)))
+    return out
+
+
 def page_html(at) -> str:
-    """Every markdown element that carries inline HTML/SVG, joined."""
-    return "\n".join(str(m.value) for m in at.markdown if "<svg" in str(m.value) or "data-metric" in str(m.value))
+    """Every HTML block and every markdown element that carries inline HTML/SVG, joined."""
+    md = [str(m.value) for m in at.markdown if "<svg" in str(m.value) or "data-metric" in str(m.value)]
+    return "\n".join(html_blocks(at) + md)
+
+
+def shown_text(at) -> str:
+    """Everything the page writes as headers, markdown or HTML blocks, joined (for 'is this on the page')."""
+    parts = [str(e.value) for kind in (at.header, at.subheader, at.markdown) for e in kind]
+    return "\n".join(parts + html_blocks(at))
 
 
 def metric(at, label: str) -> str:
