@@ -9,15 +9,15 @@ from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from aecf.app.state import share_query
 from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics
-from aecf.figures.app import curves_figure
+from aecf.figures.app import curves_figure, curves_svg
 from pages.parts.cache import checkpoint_choices
-from pages.parts.ui import ensure_navigation, teaching_box
+from pages.parts.ui import ensure_navigation, html_block, teaching_box
 
 ensure_navigation()
 st.title("Train a fusion layer")
 st.caption(
     "Runs train only the fusion layer on the shipped embedding cache (the encoders stay frozen), in a "
-    "background thread of this server. One run at a time; runs are kept under `runs/` and survive a page refresh."
+    "background process of this server. One run at a time; runs are kept under `runs/` and survive a page refresh."
 )
 teaching_box(
     ["loss", "entropy", "cec"],
@@ -107,14 +107,13 @@ def render_run(run_id: str) -> None:
         st.progress(min(1.0, summary["epochs done"] / total), text=f"{info.method} · {len(rows)} records")
     if not rows:
         st.caption("Waiting for the first records…")
-    grid = st.columns(2)
-    for i, group in enumerate(T.CURVE_GROUPS):
-        series = T.curve_series(rows, group)
-        if not series:
-            continue
-        fig = curves_figure(series, group, x_title="epoch", height=250,
-                            y_range=(0, 1) if group in ("Accuracy", "Mask rates") else None)
-        grid[i % 2].plotly_chart(fig, key=f"curve_{group}", config={"displayModeBar": False})
+    # the curves as one block of inline SVGs, updated in place every second while the run is live (five
+    # plotly charts redrawn every second kept a browser core busy, in every session watching the run)
+    curves = [curves_svg(series, group, x_title="epoch", y_range=(0, 1) if group in ("Accuracy", "Mask rates") else None)
+              for group in T.CURVE_GROUPS if (series := T.curve_series(rows, group))]
+    if curves:
+        html_block('<div style="display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem 1.5rem">'
+                   + "".join(f"<div>{c}</div>" for c in curves) + "</div>", "train_curves")
     if info.state in ("finished", "stopped") and info.has_model:
         if st.button("Open this run in Explore", key=f"open_{run_id}"):
             checkpoint_choices.clear()

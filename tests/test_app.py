@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import wave
 
@@ -253,6 +254,17 @@ def test_training_knobs_map_to_the_train_config():
     assert late.masking == "none" and late.pi_max != 0.9  # knobs a method does not use are ignored
     assert applicable_knobs("late_fusion") == {"epochs", "seed"}
     assert {"acm", "cec_weight", "lambda_max", "mc_samples", "pi_max"} <= applicable_knobs("aecf")
+
+
+def test_curves_svg_draws_every_series():
+    from aecf.figures.app import MODALITY_COLORS, curves_svg
+
+    svg = curves_svg({"overall": ([0.5, 1.0], [0.1, 0.3]), "image": ([0.5, 1.0], [0.2, 0.4]), "empty": ([], [])},
+                     "Mask rates", y_range=(0, 1))
+    assert 'data-testid="curve-svg"' in svg and 'data-title="Mask rates"' in svg
+    assert 'data-series="overall|image"' in svg and svg.count("<polyline") == 2  # an empty series is left out
+    assert f'stroke="{MODALITY_COLORS["image"]}"' in svg and svg.count(f'stroke="{MODALITY_COLORS["image"]}"') == 1
+    assert "-0<" not in svg and curves_svg({}, "nothing yet").endswith("</svg>")
 
 
 def test_curve_series_from_metrics_rows():
@@ -649,7 +661,8 @@ def test_train_page_runs_one_epoch(app_env):
     no_exception(at)
     assert at.selectbox(key="watch_select").value == run_id
     assert metric(at, "State") == "finished"
-    assert len(at.get("plotly_chart")) >= 4  # loss parts, accuracy, ECE, H(p)/λ(x), mask rates
+    curves = re.findall(r'data-testid="curve-svg" data-title="([^"]*)"', html(at))  # loss parts, accuracy, ECE,
+    assert len(curves) >= 4 and "Accuracy" in curves and "Loss parts" in curves  # H(p)/λ(x), mask rates
     assert at.dataframe
     assert any("Open this run in Explore" in b.label for b in at.button)
 

@@ -256,3 +256,100 @@ def bars_html(rows: Sequence[tuple[str, float]], color: str = "#4C6EF5") -> str:
                    f'{escape(text)}</div><div style="background:#E9ECEF;border-radius:4px;height:8px">'
                    f'<div style="width:{w:.1f}%;background:{color};height:8px;border-radius:4px"></div></div></div>')
     return '<div data-testid="bars">' + "".join(out) + "</div>"
+
+
+CURVE_COLORS = ["#4C6EF5", "#FA5252", "#82C91E", "#BE4BDB", "#F08C00", "#15AABF", "#868E96"]
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About n round tick values covering [lo, hi]."""
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = span / max(1, n - 1)
+    mag = 10 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = np.ceil(lo / step - 1e-9) * step
+    return [round(float(v), 10) + 0.0 for v in np.arange(first, hi + step * 1e-6, step)]  # + 0.0: no "-0"
+
+
+def curves_svg(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    x_title: str = "epoch",
+    y_range: Sequence[float] | None = None,
+    width: int = 560,
+    height: int = 250,
+) -> str:
+    """Line chart of named (xs, ys) series as one inline SVG: the Train page's live curves (a plotly figure
+    per curve group redrawn every second cost the browser far more than the training itself). Carries
+    data-testid="curve-svg", data-title=<title> and data-series=<names joined by |>."""
+    from html import escape
+
+    names = [n for n, (xs, ys) in series.items() if len(xs) and len(ys)]
+    legend_rows: list[list[tuple[str, float]]] = [[]]
+    x_at = 44.0
+    for name in names:  # legend items in rows under the title
+        w = 22 + 6.2 * len(name)
+        if legend_rows[-1] and x_at + w > width - 8:
+            legend_rows.append([])
+            x_at = 44.0
+        legend_rows[-1].append((name, x_at))
+        x_at += w + 10
+    left, right, top, bottom = 44, 10, 26 + 15 * len(legend_rows), 34
+    full_h = height + 15 * (len(legend_rows) - 1)
+    plot_w, plot_h = width - left - right, full_h - top - bottom
+    all_x = [float(x) for n in names for x in series[n][0]]
+    all_y = [float(y) for n in names for y in series[n][1] if y is not None and np.isfinite(y)]
+    x0, x1 = (min(0.0, min(all_x)), max(all_x)) if all_x else (0.0, 1.0)
+    x1 = x1 if x1 > x0 else x0 + 1.0
+    if y_range is not None:
+        y0, y1 = float(y_range[0]), float(y_range[1])
+    elif all_y:
+        y0, y1 = min(all_y), max(all_y)
+        pad = 0.05 * (y1 - y0) if y1 > y0 else max(0.05, abs(y0) * 0.1)
+        y0, y1 = y0 - pad, y1 + pad
+    else:
+        y0, y1 = 0.0, 1.0
+
+    def px(x: float) -> float:
+        return left + plot_w * (x - x0) / (x1 - x0)
+
+    def py(y: float) -> float:
+        return top + plot_h * (1 - (min(max(y, y0), y1) - y0) / (y1 - y0))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {full_h}" width="100%" role="img" '
+           f'aria-label="{escape(title)}" data-testid="curve-svg" data-title="{escape(title)}" '
+           f'data-series="{escape("|".join(names))}" style="font-family: sans-serif">',
+           f'<text x="4" y="15" font-size="13" font-weight="600">{escape(title)}</text>']
+    taken = {MODALITY_COLORS[n] for n in names if n in MODALITY_COLORS}  # a modality keeps its own colour
+    palette = [c for c in CURVE_COLORS if c not in taken]
+    others = iter([n for n in names if n not in MODALITY_COLORS])
+    colors = {n: MODALITY_COLORS[n] for n in names if n in MODALITY_COLORS}
+    colors |= {n: palette[i % len(palette)] for i, n in enumerate(others)}
+    for r, row in enumerate(legend_rows):
+        for name, lx in row:
+            ly = 22 + 15 * r
+            out.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="3" fill="{colors[name]}"/>'
+                       f'<text x="{lx + 18:.0f}" y="{ly + 5}" font-size="11">{escape(name)}</text>')
+    for t in _nice_ticks(y0, y1):
+        y = py(t)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#E9ECEF"/>'
+                   f'<text x="{left - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" fill="#868E96">{t:.4g}</text>')
+    for t in _nice_ticks(x0, x1):
+        x = px(t)
+        out.append(f'<text x="{x:.1f}" y="{top + plot_h + 13:.1f}" font-size="10" text-anchor="middle" fill="#868E96">'
+                   f'{t:.4g}</text>')
+    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#ADB5BD"/>'
+               f'<text x="{left + plot_w / 2:.1f}" y="{full_h - 4}" font-size="11" text-anchor="middle">{escape(x_title)}</text>')
+    for name in names:
+        xs, ys = series[name]
+        pts = [(px(float(x)), py(float(y))) for x, y in zip(xs, ys, strict=False) if y is not None and np.isfinite(y)]
+        if not pts:
+            continue
+        out.append(f'<polyline fill="none" stroke="{colors[name]}" stroke-width="1.8" '
+                   f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in pts)}"><title>{escape(name)}</title></polyline>')
+        if len(pts) < 40:
+            out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colors[name]}"/>' for x, y in pts)
+    out.append("</svg>")
+    return "".join(out)
