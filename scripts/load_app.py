@@ -7,7 +7,7 @@ Debian chromium (playwright, never `playwright install`), one browser context pe
 --max-sessions contexts and --seconds of load, every wait has a timeout. Phases:
 
   1. single user: one session toggles the image and steps the image-corruption slider (the redraw baseline);
-  2. classroom: session 0 starts a training run on the Train page (its default, 3 epochs) and the others
+  2. classroom: session 0 starts a training run (not with --no-train) on the Train page (its default, 3 epochs) and the others
      open Train all at once and must be told that a run is going on (and be unable to start one; a look
      after the run has finished does not count); then every session does the same as in 1 for --seconds,
      all at once, the training thread still running for as long as it takes (`training` in the output
@@ -51,6 +51,44 @@ PAGES = {"": "AECF Explorer", "explore": "Prediction:", "subsets": "Subsets & ca
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
 ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContentError\"], "
              "[data-testid=\"stException\"]')].map(e => e.innerText)")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds used so far), from /proc (Linux)."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        out[int(d.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _cpu_split(server_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by the app's server, its training process, the browser, and the machine."""
+    table = _proc_table()
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    out = {"server": 0.0, "training": 0.0, "browser": 0.0}
+    if server_pid in table:
+        out["server"] = table[server_pid][2]
+        todo = list(kids.get(server_pid, []))
+        while todo:
+            pid = todo.pop()
+            out["training"] += table[pid][2]  # the server's only children are training processes
+            todo += kids.get(pid, [])
+    out["browser"] = sum(cpu for _, name, cpu in table.values() if "chrom" in name.lower())
+    with open("/proc/stat") as f:
+        jiffies = [int(x) for x in f.readline().split()[1:]]
+    out["machine_busy"] = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def _summary(ms: list[float]) -> dict:
@@ -154,7 +192,8 @@ async def _check_pages(context, url: str) -> dict[str, list[str]]:
     return out
 
 
-async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float]) -> dict:
+async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float],
+              server_pid: int | None = None, train: bool = True) -> dict:
     from playwright.async_api import async_playwright
 
     res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think)}
@@ -174,23 +213,33 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
             # 2. the classroom
             contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(sessions)]
             pages = await asyncio.gather(*(_open_explore(c, url) for c in contexts))
-            training = await _train_sessions(contexts, url)
-            train_page = training.pop("page")
-            res["training"] = training
-            res["training"]["state_at_classroom_start"] = await _train_state(train_page)
+            train_page = None
+            if train:
+                training = await _train_sessions(contexts, url)
+                train_page = training.pop("page")
+                res["training"] = training
+                res["training"]["state_at_classroom_start"] = await _train_state(train_page)
             times: list[list[float]] = [[] for _ in pages]
             load_before = os.getloadavg()
+            cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
             deadline = time.perf_counter() + seconds
             outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=i)
                                               for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
                                             return_exceptions=True)
             res["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
+            cpu_after, wall = _cpu_split(server_pid), time.perf_counter() - t_start
+            # where the 2 cores went during the classroom minute (cores busy on average; "others" is
+            # everything else on the machine: the playwright driver, other people's jobs)
+            used = {k: (cpu_after[k] - cpu_before[k]) / wall for k in cpu_after}
+            used["others"] = used["machine_busy"] - used["server"] - used["training"] - used["browser"]
+            res["cores_used_during"] = {k: round(v, 2) for k, v in used.items()}
             res["load_average_before"] = [round(x, 2) for x in load_before]
             res["classroom"] = _summary([x for t in times for x in t])
             res["classroom"]["per_session_redraws"] = [len(t) for t in times]
             res["session_failures"] = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
             res["explore_errors"] = [e for pg in pages for e in await pg.evaluate(ERRORS_JS)]
-            res["training"]["state_after"] = await _train_state(train_page)
+            if train_page is not None:
+                res["training"]["state_after"] = await _train_state(train_page)
 
             # 3. every page, every session
             checks = await asyncio.gather(*(_check_pages(c, url) for c in contexts))
@@ -212,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-steps", type=int, default=16)
     ap.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
                     help="seconds a session waits after each redraw, uniform in [MIN, MAX] (default 1 2; 0 0 = none)")
+    ap.add_argument("--no-train", action="store_true", help="leave out the training run (the classroom alone)")
     ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
@@ -222,13 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--think MIN MAX: 0 <= MIN <= MAX <= 30")
     with tempfile.TemporaryDirectory() as runs:
         env = {"AECF_APP_RUNS_DIR": runs}
-        with streamlit_server(env=env, log_path=args.log) as (url, _proc, _healthy):  # binds 127.0.0.1 only
+        with streamlit_server(env=env, log_path=args.log) as (url, proc, _healthy):  # binds 127.0.0.1 only
             res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
-                                                   tuple(args.think)),
+                                                   tuple(args.think), proc.pid, not args.no_train),
                                                timeout=args.seconds + 900))
-    t = res["training"]  # a session that looked while the run was going must be told, and unable to start one
+    t = res.get("training")  # a session that looked while the run was going must be told, unable to start one
     res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
-                 and t["checks_while_running"] > 0 and t["wrong_while_running"] == 0)
+                 and (t is None or (t["checks_while_running"] > 0 and t["wrong_while_running"] == 0)))
     text = json.dumps(res, indent=2)
     print(text)
     if args.json:
