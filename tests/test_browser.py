@@ -240,7 +240,7 @@ def test_training_run_grows_live(page, server):
     grew = sorted(set(seen))
     assert len(grew) >= 3, f"the curves did not grow live: {seen}"
     page.wait_for_function("() => document.body.innerText.includes('Open this run in Explore')", timeout=60_000)
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
+    assert page.locator('[data-testid="curve-svg"]').count() >= 4  # the live curves: one block of SVGs
     shot(page, "train_finished")
 
     # the run survives a refresh
