@@ -128,8 +128,6 @@ def clear_canvas() -> None:
 # control and the results (written into the placeholders below, which every fragment shares), not the page
 # and not the other controls. A full run (the sidebar, a new link) draws the results once, from the last one.
 col_img, col_cap, col_aud = st.columns(3, border=True)
-boxes = {m: (col.container(), col.container(), col.container()) for m, col in
-         (("image", col_img), ("caption", col_cap), ("audio", col_aud))}
 results = st.empty()  # the placeholder every fragment writes into (each one more costs a redraw ~15 ms)
 details = st.expander("Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun")
 sync_url("details")
@@ -264,16 +262,14 @@ def audio_noise() -> None:
 
 
 st.session_state["_explore_full_run"] = True
-for (box_switch, box_source, box_corrupt), switch_key, label, source, corrupt in (
-    (boxes["image"], K["image_on"], ":material/image: Image", image_source, image_corruption),
-    (boxes["caption"], K["caption_on"], ":material/chat: Caption", caption_text, None),
-    (boxes["audio"], K["audio_on"], ":material/graphic_eq: Audio", audio_source, audio_noise),
+for column, switch_key, label, source, corrupt in (  # each fragment is its own block inside its column
+    (col_img, K["image_on"], ":material/image: Image", image_source, image_corruption),
+    (col_cap, K["caption_on"], ":material/chat: Caption", caption_text, None),
+    (col_aud, K["audio_on"], ":material/graphic_eq: Audio", audio_source, audio_noise),
 ):
-    with box_switch:
+    with column:
         switch(label, switch_key)
-    with box_source:
         source()
-    if corrupt is not None:
-        with box_corrupt:
+        if corrupt is not None:
             corrupt()
 st.session_state["_explore_full_run"] = False
