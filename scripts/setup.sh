@@ -13,11 +13,37 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 if ((${#missing[@]})); then
   echo "[setup] installing Debian packages: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Training-only material of the encoders (`python -m aecf encoders train`; the tests and the app do not
+# need it): MBROLA and Pico voices (Debian non-free: the component is added for them) and the fonts of
+# aecf/encoders/fonts.py, whose families are disjoint from the held-out sets'.
+TRAIN_PACKAGES=(mbrola libttspico-utils mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-af1 mbrola-de1
+  mbrola-de2 mbrola-de3 mbrola-de5 mbrola-fr1 mbrola-fr4 mbrola-gr2 mbrola-hu1 mbrola-nl2 mbrola-pl1 mbrola-ro1
+  mbrola-sw1 mbrola-sw2
+  $(sed -n '/^TRAIN_FONT_PACKAGES/,/^)/p' aecf/encoders/fonts.py | grep -o '"fonts-[a-z0-9-]*"' | tr -d '"'))
+missing=()
+for p in "${TRAIN_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[setup] installing the encoders' training voices and fonts: ${#missing[@]} Debian packages"
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  nonfree=/etc/apt/sources.list.d/aecf-nonfree.sources
+  if [[ ! -f $nonfree ]] && ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$codename" | $SUDO tee "$nonfree" >/dev/null
+  fi
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "[setup] WARNING: could not install the training voices/fonts; the app and the tests do not need" \
+      "them, \`python -m aecf encoders train\` does" >&2
+  fi
 fi
 
 PY=${PYTHON:-python3.11}

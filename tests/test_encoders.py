@@ -373,3 +373,54 @@ def test_extra_renderings_come_from_train_voices_only(tmp_path):
     waves, labels = extra_train_clips(tmp_path, flite=1, espeak=0, seed=0)
     assert len(waves) == 20 and sorted(labels.tolist()) == sorted(list(range(10)) * 2)  # kal + rms, not slt
     assert extra_train_clips(tmp_path, 0, 0, 0)[0] == []
+
+
+def test_training_only_engines_have_commands_and_are_never_benchmark_voices():
+    from aecf.data import speech
+
+    spec = speech.ClipSpec(speech.Voice("pico", "en-GB"), 7, 90.0, 110.0)
+    cmd = speech._engine_command(spec, "/tmp/x.wav")
+    assert cmd[0] == speech.PICO and "en-GB" in cmd and 'level="90"' in cmd[-1] and "seven" in cmd[-1]
+    mb = speech._engine_command(speech.ClipSpec(speech.Voice("mbrola", "mb-de1-en"), 3, 150.0, 40.0), "/tmp/x.wav")
+    assert mb[:3] == [speech.ESPEAK, "-v", "mb-de1-en"] and mb[-1] == "three"
+    assert speech.ClipSpec(speech.Voice("mbrola", "mb-us1"), 0, 150.0, 40.0).name == "mbrola:mb-us1:s150:p40"
+    # the benchmark's voice list and the held-out sets' engines never include them
+    if shutil.which("flite") and shutil.which("espeak-ng"):
+        assert {v.engine for v in speech.available_voices()} <= {"espeak", "flite"}
+
+
+@pytest.mark.skipif(shutil.which("pico2wave") is None or shutil.which("mbrola") is None,
+                    reason="training voices (non-free mbrola/pico) not installed")
+def test_training_only_voices_say_every_digit(tmp_path):
+    from aecf.data import speech
+    from aecf.encoders.train import extra_train_clips
+
+    voices = speech.training_extra_voices()
+    assert {"pico", "mbrola"} <= {v.engine for v in voices}
+    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
+             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, pico=1)
+    assert len(waves) == 20 and sorted(labels.tolist()) == sorted(list(range(10)) * 2)  # en-US + en-GB
+    assert all(0.2 <= len(w) / 16000 <= 1.6 for w in waves)
+
+
+def test_training_fonts_are_disjoint_from_the_heldout_fonts():
+    from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
+    from aecf.encoders import fonts
+
+    assert not set(fonts.TRAIN_FAMILIES) & (set(HANDWRITING_FAMILIES) | set(ORDINARY_FAMILIES))
+    held = {f.family: f for f in available_fonts()}
+    if not {"FreeSans", "Nimbus Sans", "DejaVu Sans"} <= held.keys():
+        pytest.skip("held-out fonts not installed")
+    # a clone of a held-out design is caught by its glyphs, whatever its family is called
+    clone = fonts.TrainFont(held["FreeSans"].path, "Some Other Name", "Regular")
+    same_family = fonts.TrainFont(held["DejaVu Sans"].path, "DejaVu Sans", "Book")
+    kept, dropped = fonts.check_disjoint([clone, same_family], [held["Nimbus Sans"].path])
+    assert kept == [] and len(dropped) == 2
+    assert "IoU" in dropped[0] and "held-out family" in dropped[1]
+    train = fonts.training_fonts()
+    if train:  # a typeset digit goes through the app's preprocessing into the MNIST frame
+        from aecf.encoders.preprocess import preprocess_image
+
+        x = preprocess_image(fonts.render_digit(train[0], 4, np.random.default_rng(0)))
+        assert x.shape == (28, 28) and x.max() > 0.5 and x[:3].max() < 0.1

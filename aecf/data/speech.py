@@ -31,7 +31,22 @@ from aecf.errors import InputError
 
 ESPEAK = "espeak-ng"
 FLITE = "flite"
+PICO = "pico2wave"
 INSTALL_HINT = "Install the speech engines with `apt-get install espeak-ng flite` (or `bash scripts/setup.sh`)."
+
+# Engines only the audio tower's training sees (never the benchmark, never the held-out sets): MBROLA
+# diphone voices spoken through espeak-ng's English front end (`mb-us1`, and English with a German,
+# French, ... accent: `mb-de1-en`), and SVOX Pico. Both are Debian non-free; scripts/setup.sh adds the
+# component. They are natural-sounding concatenative/HMM voices, unlike espeak's formant synthesis.
+TRAIN_ONLY_HINT = ("The extra training voices need Debian's non-free mbrola and libttspico-utils packages "
+                   "(`bash scripts/setup.sh` installs them).")
+MBROLA_DIR = "/usr/share/mbrola"
+MBROLA_VOICES: tuple[str, ...] = (
+    "mb-us1", "mb-us2", "mb-us3", "mb-en1", "mb-af1-en", "mb-de1-en", "mb-de2-en", "mb-de3-en", "mb-de5-en",
+    "mb-fr1-en", "mb-fr4-en", "mb-gr2-en", "mb-hu1-en", "mb-nl2-en", "mb-pl1-en", "mb-ro1-en", "mb-sw1-en",
+    "mb-sw2-en",
+)
+PICO_VOICES: tuple[str, ...] = ("en-US", "en-GB")
 
 # English accents shipped with espeak-ng (`espeak-ng --voices=en`, the gmw/ ones; the mb/ voices need
 # MBROLA databases that are not installed).
@@ -66,6 +81,8 @@ ESPEAK_SPEED_WPM = (135.0, 195.0)  # espeak default 175
 ESPEAK_PITCH = (30.0, 70.0)  # 0..99, default 50
 FLITE_STRETCH = (0.85, 1.25)  # duration_stretch, 1 = default rate
 FLITE_F0_SHIFT = (0.85, 1.2)  # f0_shift multiplier (rms ignores it)
+PICO_SPEED = (80.0, 125.0)  # <speed level="…"> in %, 100 = default
+PICO_PITCH = (80.0, 125.0)  # <pitch level="…"> in %
 
 # Sanity checks on a processed clip (seconds, linear RMS before normalisation) and on a voice (median
 # fraction of voiced frames over its clips: whispered or noise-like voices have ~0).
@@ -82,8 +99,8 @@ PEAK = 0.9
 class Voice:
     """One speaker: engine + accent + timbre variant (espeak) or engine + voice (flite)."""
 
-    engine: str  # "espeak" | "flite"
-    name: str  # "en-gb+m3" or "slt"
+    engine: str  # "espeak" | "flite" | "mbrola" | "pico" (the last two: training extras only)
+    name: str  # "en-gb+m3", "slt", "mb-de1-en", "en-GB"
 
     @property
     def id(self) -> str:
@@ -94,7 +111,9 @@ class Voice:
         """What must stay within one split: the espeak variant (timbre) or the flite speaker."""
         if self.engine == "espeak":
             return "espeak:" + self.name.split("+", 1)[1]
-        return "flite:" + FLITE_SPEAKER.get(self.name, self.name)
+        if self.engine == "flite":
+            return "flite:" + FLITE_SPEAKER.get(self.name, self.name)
+        return self.id
 
 
 @dataclass(frozen=True)
@@ -103,12 +122,12 @@ class ClipSpec:
 
     voice: Voice
     digit: int
-    speed: float  # espeak: words per minute; flite: duration stretch
-    pitch: float  # espeak: 0..99; flite: f0 multiplier
+    speed: float  # espeak, mbrola: words per minute; flite: duration stretch; pico: % of default rate
+    pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico: % of default pitch
 
     @property
     def name(self) -> str:
-        if self.voice.engine == "espeak":
+        if self.voice.engine in ("espeak", "mbrola", "pico"):
             return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}"
         return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}"
 
@@ -158,6 +177,17 @@ def available_voices() -> list[Voice]:
     return voices
 
 
+def training_extra_voices() -> list[Voice]:
+    """The installed MBROLA and Pico voices (training extras). Raises InputError if none is installed."""
+    voices = [Voice("mbrola", v) for v in MBROLA_VOICES if shutil.which("mbrola")
+              and os.path.isdir(os.path.join(MBROLA_DIR, v.split("-")[1]))]
+    if shutil.which(PICO):
+        voices += [Voice("pico", v) for v in PICO_VOICES]
+    if not voices:
+        raise InputError(f"No MBROLA or Pico voice is installed. {TRAIN_ONLY_HINT}")
+    return voices
+
+
 def _stable_rng(seed: int, key: str) -> np.random.Generator:
     # Keyed by the voice, not by its position in a list, so that a voice says the same thing in the
     # full and the small build, whatever else is selected and whichever worker renders it.
@@ -167,15 +197,16 @@ def _stable_rng(seed: int, key: str) -> np.random.Generator:
 def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
     """`augmentations` random (rate, pitch) renderings of each digit by `voice`, deterministic by seed."""
     rng = _stable_rng(seed, voice.id)
-    speed_range, pitch_range = (
-        (ESPEAK_SPEED_WPM, ESPEAK_PITCH) if voice.engine == "espeak" else (FLITE_STRETCH, FLITE_F0_SHIFT)
-    )
+    speed_range, pitch_range = {
+        "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH), "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
+        "pico": (PICO_SPEED, PICO_PITCH),
+    }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
     specs = []
     for digit in range(len(CLASSES)):
         for _ in range(augmentations):
             speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
             # Round as the clip name does, so the name alone reproduces the rendering.
-            if voice.engine == "espeak":
+            if voice.engine in ("espeak", "mbrola", "pico"):
                 speed, pitch = round(speed), round(pitch)
             else:
                 speed, pitch = round(speed, 2), round(pitch, 2)
@@ -185,12 +216,15 @@ def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
 
 def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
     word = CLASSES[spec.digit]
-    if spec.voice.engine == "espeak":
+    if spec.voice.engine in ("espeak", "mbrola"):
         return [ESPEAK, "-v", spec.voice.name, "-s", f"{spec.speed:.0f}", "-p", f"{spec.pitch:.0f}",
                 "-w", wav_path, word]
     if spec.voice.engine == "flite":
         return [FLITE, "-voice", spec.voice.name, "--setf", f"duration_stretch={spec.speed:.2f}",
                 "--setf", f"f0_shift={spec.pitch:.2f}", "-t", word, "-o", wav_path]
+    if spec.voice.engine == "pico":
+        markup = f'<speed level="{spec.speed:.0f}"><pitch level="{spec.pitch:.0f}">{word}</pitch></speed>'
+        return [PICO, "-l", spec.voice.name, "-w", wav_path, markup]
     raise ValueError(f"unknown speech engine {spec.voice.engine!r}")
 
 

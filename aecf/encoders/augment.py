@@ -212,13 +212,15 @@ def _colored_noise(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
     return y / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
 
 
-def _room_response(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
-    """Synthetic impulse responses [n, length]: direct path + exponentially decaying noise tail."""
+def _room_response(n: int, length: int, gen: torch.Generator, wet_range: tuple[float, float] = (0.2, 1.6)
+                   ) -> torch.Tensor:
+    """Synthetic impulse responses [n, length]: direct path + exponentially decaying noise tail whose
+    energy is `wet_range` times the direct path's (1.6: a direct-to-reverberant ratio of -2 dB)."""
     rt60 = _u(gen, n, 0.15, 0.9)
     t = torch.arange(length) / SAMPLE_RATE
     tail = torch.randn(n, length, generator=gen) * torch.exp(-6.9 * t[None] / rt60[:, None])
     tail[:, : int(0.002 * SAMPLE_RATE)] = 0  # first reflections arrive a little after the direct path
-    wet = _u(gen, n, 0.2, 1.6)
+    wet = _u(gen, n, *wet_range)
     tail = tail / tail.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12) * wet[:, None]
     tail[:, 0] = 1.0
     return tail
@@ -250,9 +252,11 @@ def place_in_window(
 
 
 def augment_audio(
-    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray]
+    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray],
+    p_reverb: float = 0.45, reverb_wet: tuple[float, float] = (0.2, 1.6), reverb_s: float = 0.5,
 ) -> torch.Tensor:
-    """Clean clips (any length) -> augmented, windowed batch [B, window]."""
+    """Clean clips (any length) -> augmented, windowed batch [B, window]. `p_reverb`, `reverb_wet`,
+    `reverb_s`: share of clips given a room response, its tail energy over the direct path's, its length."""
     b = len(waves)
     factors = _u(gen, b, 0.85, 1.18).tolist()
     jitter = _coin(gen, b, 0.8).tolist()
@@ -271,9 +275,9 @@ def augment_audio(
         gain_db = knots[:, lo_i] * (1 - frac) + knots[:, lo_i + 1] * frac
         spec = torch.where(eq[:, None], spec * 10 ** (gain_db / 20), spec)
     # room reverberation
-    reverb = _coin(gen, b, 0.45)
+    reverb = _coin(gen, b, p_reverb)
     if reverb.any():
-        ir = _room_response(b, int(0.5 * SAMPLE_RATE), gen)
+        ir = _room_response(b, int(reverb_s * SAMPLE_RATE), gen, reverb_wet)
         spec = torch.where(reverb[:, None], spec * torch.fft.rfft(ir, n=2 * window), spec)
     # microphone / phone band-limit
     band = _coin(gen, b, 0.2)

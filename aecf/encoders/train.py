@@ -84,10 +84,18 @@ class AudioTrainConfig:
     p_room: float = 0.6
     p_noise: float = 0.75
     p_window: float = 0.0  # share of each batch augmented the "window" way
+    # the "window" recipe's reverberation (augment.augment_audio): share of clips, tail/direct energy, length
+    p_reverb: float = 0.45
+    reverb_wet: tuple[float, float] = (0.2, 1.6)
+    reverb_s: float = 0.5
     # more renderings (rate, pitch) of the *train-split* voices, synthesised for this stage only (other
     # seeds than the benchmark's); flite's voices are the few that are not formant synthesis
     extra_flite: int = 0
     extra_espeak: int = 0
+    # renderings of each digit by every installed MBROLA / Pico voice (speech.training_extra_voices):
+    # engines the benchmark and the held-out sets never use
+    extra_mbrola: int = 0
+    extra_pico: int = 0
 
 
 @dataclass
@@ -100,6 +108,10 @@ class ImageFinetuneConfig:
     weight_decay: float = 0.05
     ones_prob: float = 0.5  # share of 1s given a flag/base (augment.ones_with_flag_and_base)
     val_size: int = 2000
+    # share of each batch drawn from typeset digits of the training fonts (aecf.encoders.fonts; families
+    # disjoint from the held-out sets'), `font_variants` renderings of each digit per font
+    font_share: float = 0.0
+    font_variants: int = 2
 
 
 @dataclass
@@ -338,16 +350,21 @@ def _split_voices(data_dir: Path, split: str) -> list:
     return [Voice(*i.split(":", 1)) for i in ids]
 
 
-def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int) -> tuple[list[np.ndarray], torch.Tensor]:
+def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int, mbrola: int = 0,
+                      pico: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
     """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
-    benchmark's renderings, so they are new rates and pitches of the same speakers)."""
+    benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
+    renderings by every installed voice of those training-only engines."""
     from aecf.data import speech
 
-    if flite <= 0 and espeak <= 0:
+    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico}
+    if max(counts.values()) <= 0:
         return [], torch.zeros(0, dtype=torch.long)
-    voices = [v for v in _split_voices(data_dir, "train") if {"flite": flite, "espeak": espeak}[v.engine] > 0]
+    voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
+    if mbrola > 0 or pico > 0:
+        voices += [v for v in speech.training_extra_voices() if counts[v.engine] > 0]
     t0 = time.time()
-    results = speech.synthesize_voices(voices, {"flite": flite, "espeak": espeak}, seed=seed + 7919, progress=False)
+    results = speech.synthesize_voices(voices, counts, seed=seed + 7919, progress=False)
     waves, labels = [], []
     for r in results:
         for spec, w in zip(r.specs, r.waves, strict=True):
@@ -374,19 +391,24 @@ def train_audio(
     torch.manual_seed(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
-    more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed)
+    more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed,
+                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico)
     waves, labels = waves + more, torch.cat([labels, more_labels])
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
     # validation: the clean val voices, and the same clips augmented once with a fixed seed
     val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
+    def window_way(batch, gen_, pool):
+        return augment_audio(batch, window, gen_, pool, p_reverb=cfg.p_reverb, reverb_wet=cfg.reverb_wet,
+                             reverb_s=cfg.reverb_s)
+
     def augment(batch, gen_, pool):
         if cfg.recipe != "room":
-            return augment_audio(batch, window, gen_, pool)
+            return window_way(batch, gen_, pool)
         # a share of each batch keeps the window recipe: it matches the benchmark's own corruption (noise
         # on the word, silence padding), the rest are room recordings through the app's preprocessing
         k = int(round(cfg.p_window * len(batch)))
-        parts = [augment_audio(batch[:k], window, gen_, pool)] if k else []
+        parts = [window_way(batch[:k], gen_, pool)] if k else []
         if k < len(batch):
             parts.append(augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise))
         return torch.cat(parts)
@@ -477,12 +499,23 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
         model.visual.train()
         return float(((e @ cls.T).argmax(1).cpu() == val_labels).float().mean())
 
+    info: dict = {}
+    n_font = int(round(cfg.font_share * cfg.batch_size))
+    if n_font:
+        from aecf.encoders.fonts import font_digit_pool
+
+        fx, fy, info["fonts"] = font_digit_pool(cfg.font_variants, seed, log=_log)
+        font_images, font_labels = torch.from_numpy(fx).float().div_(255)[:, None], torch.from_numpy(fy)
     before = val_acc()
     t0 = time.time()
     for step in range(cfg.steps):
-        idx = torch.randint(len(images), (cfg.batch_size,), generator=gen)
+        idx = torch.randint(len(images), (cfg.batch_size - n_font,), generator=gen)
         y = labels[idx]
-        x = augment_digits(ones_with_flag_and_base(images[idx], y, gen, cfg.ones_prob), gen)
+        x = ones_with_flag_and_base(images[idx], y, gen, cfg.ones_prob)
+        if n_font:
+            fidx = torch.randint(len(font_images), (n_font,), generator=gen)
+            x, y = torch.cat([x, font_images[fidx]]), torch.cat([y, font_labels[fidx]])
+        x = augment_digits(x, gen)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.steps, 0, cfg.lr)
         e = model.encode_image(to_clip_pixels(x, model).to(device), normalize=True)
@@ -497,7 +530,7 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
     after = val_acc()
     _log(f"image fine-tune: MNIST val zero-shot {before:.4f} -> {after:.4f}")
     return {"config": asdict(cfg), "val_zero_shot_before": before, "val_zero_shot": after,
-            "seconds": round(time.time() - t0, 1)}
+            "seconds": round(time.time() - t0, 1), **info}
 
 
 # ------------------------------------------------------------------------------------------ saving
