@@ -53,8 +53,8 @@ ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContent
              "[data-testid=\"stException\"]')].map(e => e.innerText)")
 
 
-def _proc_table() -> dict[int, tuple[int, str, float]]:
-    """pid -> (parent pid, command name, CPU seconds used so far), from /proc (Linux)."""
+def _proc_table() -> dict[int, tuple[int, str, float, float]]:
+    """pid -> (parent pid, command name, CPU seconds used so far, by its reaped children), from /proc (Linux)."""
     out = {}
     tick = os.sysconf("SC_CLK_TCK")
     for d in Path("/proc").iterdir():
@@ -66,7 +66,9 @@ def _proc_table() -> dict[int, tuple[int, str, float]]:
             continue
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        out[int(d.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+        # own CPU, and in a 4th field that of its children already waited for (a training process that ended)
+        out[int(d.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick,
+                            (int(fields[13]) + int(fields[14])) / tick)
     return out
 
 
@@ -74,17 +76,18 @@ def _cpu_split(server_pid: int | None) -> dict[str, float]:
     """CPU seconds used so far by the app's server, its training process, the browser, and the machine."""
     table = _proc_table()
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, _, _, _) in table.items():
         kids.setdefault(ppid, []).append(pid)
     out = {"server": 0.0, "training": 0.0, "browser": 0.0}
     if server_pid in table:
         out["server"] = table[server_pid][2]
+        out["training"] = table[server_pid][3]  # the server's only children are training processes
         todo = list(kids.get(server_pid, []))
         while todo:
             pid = todo.pop()
-            out["training"] += table[pid][2]  # the server's only children are training processes
+            out["training"] += table[pid][2]
             todo += kids.get(pid, [])
-    out["browser"] = sum(cpu for _, name, cpu in table.values() if "chrom" in name.lower())
+    out["browser"] = sum(cpu + done for _, name, cpu, done in table.values() if "chrom" in name.lower())
     with open("/proc/stat") as f:
         jiffies = [int(x) for x in f.readline().split()[1:]]
     out["machine_busy"] = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
