@@ -180,7 +180,8 @@ BASE = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav"}
 # The gate lesson: a black-on-white scan of a 4 with "four" (the preprocessing turns the scan into MNIST style).
 SCAN4 = {"image_sample": "scan_4.png", "audio_sample": "spoken_4_espeak.wav", "caption": "a handwritten four"}
 NOISY_AUDIO = -10.0
-GATE_SHIFT = 0.12  # how much gate weight the gate lesson promises to move (measured: 0.16 and 0.17)
+TRY_NOISY_AUDIO = -15.0  # Explore's "try this": the audio tower shipped with the MBROLA/Pico voices still reads -10 dB
+GATE_SHIFT = 0.10  # how much gate weight the gate lesson promises to move (measured: 0.13 and 0.11)
 
 
 def _gate_shift(ctx: LessonContext, view: dict, modality: str, **change) -> tuple[float, float, float]:
@@ -314,9 +315,9 @@ def _lattice_violations(ctx: LessonContext, baseline: str, **state) -> tuple[int
     return violations(ctx.prediction(**state)), violations(ctx.baseline_prediction(baseline, **state))
 
 
-# a photo of a 6 with "six" at -5 dB: late fusion's lattice inverts, AECF's does not
+# a photo of a 6 with "six" at -10 dB: late fusion's lattice inverts, AECF's does not
 INVERSION_VIEW = {"image_sample": "photo_6.jpg", "audio_sample": "spoken_6_espeak.wav", "caption": "a handwritten six",
-                  "audio_snr": -5.0}
+                  "audio_snr": -10.0}
 
 
 def _lattice_monotone_here(ctx: LessonContext) -> Finding:
@@ -328,7 +329,7 @@ def _consistent_lattice(ctx: LessonContext) -> Finding:
     ours = ctx.method(SHIPPED)["monotonicity"]["consistent"]
     modd = ctx.method("moddrop")["monotonicity"]["consistent"]
     late = ctx.method("late_fusion")["monotonicity"]["consistent"]
-    return Finding(ours <= 2 / 3 * modd and ours <= 0.5 * late,
+    return Finding(ours <= 2 / 3 * modd and ours <= 2 / 3 * late,
                    f"violation rate where the caption is not wrong: AECF {ours:.3f}, ModDrop {modd:.3f}, "
                    f"late fusion {late:.3f}")
 
@@ -345,11 +346,11 @@ LESSON_LATTICE = Lesson(
     (
         Step("One example, two models", "explore", "the two lattices side by side (red edges: confidence fell "
              "when a modality was added)",
-             Claim("A phone photo of a 6 and “six” at −5 dB: AECF's lattice has no red edge, late fusion's has at "
+             Claim("A phone photo of a 6 and “six” at −10 dB: AECF's lattice has no red edge, late fusion's has at "
                    "least one.", _lattice_monotone_here), view={**INVERSION_VIEW, "baseline": "late_fusion"}),
         Step("Over the test split", "subsets", "the *monotonicity* tab: violations where the caption is not wrong",
-             Claim("Where the caption is not wrong, AECF's inversion rate is at most two thirds of ModDrop's and at "
-                   "most half of late fusion's.", _consistent_lattice)),
+             Claim("Where the caption is not wrong, AECF's inversion rate is at most two thirds of ModDrop's and of "
+                   "late fusion's.", _consistent_lattice)),
         Step("Take CEC away", "subsets", "add `aecf_no_cec` to the methods, then the *monotonicity* tab",
              Claim("The same model trained without CEC has more inversions.", _no_cec_worse)),
     ),
@@ -539,9 +540,10 @@ def check(claim: Claim, ctx: LessonContext) -> Finding:
 def _try_explore(ctx: LessonContext) -> Finding:
     before, after, moved = _gate_shift(ctx, BASE, "image", image_severity=1.0)
     lo, hi = _lam_range(ctx)
-    clean, noisy = ctx.prediction(**BASE), ctx.prediction(**BASE, audio_snr=NOISY_AUDIO)
+    clean = ctx.prediction(**BASE)
+    noisy = ctx.prediction(**BASE, image_severity=1.0, audio_snr=TRY_NOISY_AUDIO)
     ok = moved >= 0.1 and noisy.lam >= lo + 0.8 * (hi - lo) and noisy.lam > clean.lam and noisy.confidence < 0.8
-    return Finding(ok, f"p(image) {before:.2f} → {after:.2f}; at {NOISY_AUDIO:g} dB λ(x) {clean.lam:.3f} → "
+    return Finding(ok, f"p(image) {before:.2f} → {after:.2f}; image at 1 and {TRY_NOISY_AUDIO:g} dB: λ(x) {clean.lam:.3f} → "
                        f"{noisy.lam:.3f} (λ_max {hi:g}), confidence {clean.confidence:.2f} → {noisy.confidence:.2f}")
 
 
@@ -583,8 +585,8 @@ TRY_THIS: dict[str, Claim] = {
     "train": Claim(f"train `late_fusion` and `aecf` for {TRAIN_TRY_EPOCHS} epochs each with the same seed, then compare "
                    "their *val acc, 50 % drop* curves: aecf ends higher.", _try_train),
     "explore": Claim("on the default sample, slide *image corruption* up to 1: the gate moves at least 0.10 of its "
-                     "weight away from the image. Back to 0, then push the *audio SNR* down to −10 dB: λ(x) climbs to "
-                     "the top fifth of its range and the confidence falls below 0.8. Copy the URL to share a view.",
+                     "weight away from the image. Leave it there and push the *audio SNR* down to −15 dB: λ(x) climbs "
+                     "to the top fifth of its range and the confidence falls below 0.8. Copy the URL to share a view.",
                      _try_explore),
     "curriculum": Claim("in the simulator, put 0.9 of the gate on *image*: *caption+audio* (the image hidden) becomes "
                         "the most frequent mask; then spread the gate evenly (maximal H(p)) and ACM is ModDrop.",

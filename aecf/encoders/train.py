@@ -11,13 +11,17 @@ Three stages, seeded, on clean data only (the benchmark's corruptions are never 
    real scans and photos once preprocessed. Selection: zero-shot accuracy on MNIST val.
 2. Audio tower, CLAP-style with the text tower frozen: cross-entropy of clip-vs-class-prompt
    similarities at the CLIP temperature, on clean clips of the train voices with augmentation
-   (speed, shift, equaliser, room, band-limit, noise, SpecAugment: the "window" recipe, shipped).
+   (speed, shift, equaliser, room, band-limit, noise, SpecAugment: the "window" recipe, shipped), plus
+   renderings by 18 MBROLA and 2 Pico voices, engines neither the benchmark nor the held-out sets use
+   (`audio.extra_mbrola`, `audio.extra_pico`; speech.training_extra_voices).
    Selection: accuracy on the val voices (clean + noisy). The "room" recipe (`audio.recipe=room`:
    each clip a room recording through the app's own trim and window, `augment.augment_recordings`,
    plus `audio.extra_flite` renderings of the train-split flite voices) reads held-out voices and rooms
    better but the benchmark's noisy audio worse; it is not shipped (README, Encoders).
 3. Image tower alone (text and audio frozen), cross-entropy against the class prompts for a few
-   steps with the same augmentation plus flags and bases on some 1s (`ones_with_flag_and_base`).
+   steps with the same augmentation plus flags and bases on some 1s (`ones_with_flag_and_base`); a
+   quarter of each batch is typeset digits from 55 font families disjoint from the held-out sets'
+   (`image.font_share`, aecf.encoders.fonts).
 
 Writes clip.safetensors (float16), audio.safetensors and encoders.json to --out.
 """
@@ -94,8 +98,8 @@ class AudioTrainConfig:
     extra_espeak: int = 0
     # renderings of each digit by every installed MBROLA / Pico voice (speech.training_extra_voices):
     # engines the benchmark and the held-out sets never use
-    extra_mbrola: int = 0
-    extra_pico: int = 0
+    extra_mbrola: int = 6
+    extra_pico: int = 20
 
 
 @dataclass
@@ -110,7 +114,7 @@ class ImageFinetuneConfig:
     val_size: int = 2000
     # share of each batch drawn from typeset digits of the training fonts (aecf.encoders.fonts; families
     # disjoint from the held-out sets'), `font_variants` renderings of each digit per font
-    font_share: float = 0.0
+    font_share: float = 0.25
     font_variants: int = 2
 
 
