@@ -582,7 +582,10 @@ def preprocess_audio(source) -> np.ndarray:
             f"The recording is {seconds:.1f} s long; the limit is {MAX_AUDIO_SECONDS:.0f} s. "
             "Please record a single spoken digit."
         )
-    mono = wave.mean(axis=1)
+    # Several channels: the one with the most energy, not their mean. Two microphones a few cm apart hear a
+    # word a fraction of a millisecond apart, and their sum cancels whole bands (a comb filter: a 0.5 ms
+    # delay notches 1, 3, 5 kHz). Chosen on the held-out room recordings' val half: 0.53 -> 0.695.
+    mono = wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))] if wave.shape[1] > 1 else wave[:, 0]
     if sr != SAMPLE_RATE:
         import librosa
 
