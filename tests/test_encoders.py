@@ -293,6 +293,28 @@ def test_spec_augment_masks_bands_and_spans():
     assert torch.equal(spec_augment(mel, torch.Generator().manual_seed(0), p=0.0), mel)
 
 
+def test_frequency_warp_moves_a_tone_and_leaves_time_alone():
+    from aecf.encoders.audio import MEL, logmel_batch, warp_frequencies
+
+    sr, n = MEL.sample_rate, MEL.window_samples
+    t = np.arange(n) / sr
+    tone = torch.from_numpy(np.sin(2 * np.pi * 1000.0 * t).astype(np.float32))[None].repeat(3, 1)
+    tone[:, : n // 2] = 0.0  # silent first half: the warp must not move energy in time
+    factors = torch.tensor([1.0, 1.2, 0.8])
+    spec = torch.stft(tone, n_fft=MEL.n_fft, hop_length=MEL.hop_length, win_length=MEL.win_length,
+                      window=torch.hann_window(MEL.win_length), return_complex=True).abs().pow(2)
+    warped = warp_frequencies(spec, factors)
+    assert torch.equal(warped[0], spec[0])
+    hz_per_bin = sr / MEL.n_fft
+    peaks = warped[:, :, -5].argmax(dim=1).float() * hz_per_bin
+    assert abs(peaks[1].item() - 1200) < 2 * hz_per_bin and abs(peaks[2].item() - 800) < 2 * hz_per_bin
+    mels = logmel_batch(tone, warp=factors)
+    assert mels.shape == (3, MEL.n_mels, MEL.n_frames)
+    frames = mels.amax(dim=1)
+    assert (frames[:, : MEL.n_frames // 2 - 3] < 0.05).all()  # still silent where the clip is silent
+    assert torch.equal(logmel_batch(tone[:1]), logmel_batch(tone[:1], warp=torch.ones(1)))
+
+
 def test_room_augmentation_keeps_the_window_and_changes_the_clip():
     from aecf.encoders.audio import MEL
     from aecf.encoders.augment import augment_audio

@@ -97,13 +97,28 @@ def logmel(wave: np.ndarray, cfg: MelConfig = MEL) -> np.ndarray:
     return _to_scaled_db(mel, cfg, np).astype(np.float32)
 
 
-def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL) -> torch.Tensor:
-    """Windowed clips float32 [B, window_samples] -> [B, n_mels, n_frames] (torch, batched)."""
+def warp_frequencies(spec: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Vocal-tract length perturbation: power spectra [B, F, T] with each clip's frequency axis stretched by
+    its factor (out(f) = in(f / factor), linear interpolation; > 1 moves the formants up, as a shorter
+    vocal tract does). The pitch and the timing are left alone."""
+    n_freq = spec.shape[1]
+    pos = (torch.arange(n_freq, dtype=spec.dtype, device=spec.device)[None] / factors[:, None]).clamp(0, n_freq - 1)
+    lo = pos.floor().long().clamp(max=n_freq - 2)
+    frac = (pos - lo)[:, :, None]
+    idx = lo[:, :, None].expand(-1, -1, spec.shape[2])
+    return spec.gather(1, idx) * (1 - frac) + spec.gather(1, idx + 1) * frac
+
+
+def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL, warp: torch.Tensor | None = None) -> torch.Tensor:
+    """Windowed clips float32 [B, window_samples] -> [B, n_mels, n_frames] (torch, batched). `warp`: one
+    frequency-warp factor per clip (training augmentation, `warp_frequencies`)."""
     window = torch.hann_window(cfg.win_length, periodic=True, dtype=waves.dtype, device=waves.device)
     spec = torch.stft(
         waves, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
         window=window, center=True, pad_mode="constant", return_complex=True,
     ).abs().pow(2)
+    if warp is not None:
+        spec = warp_frequencies(spec, warp.to(spec))
     fb = torch.from_numpy(mel_filterbank(cfg)).to(waves)
     return _to_scaled_db(fb @ spec, cfg, torch)
 

@@ -102,6 +102,9 @@ class AudioTrainConfig:
     # engines the benchmark and the held-out sets never use
     extra_mbrola: int = 12
     extra_pico: int = 40
+    # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
+    # (audio.warp_frequencies), on top of the speed change; 0: off
+    vtlp: float = 0.0
 
 
 @dataclass
@@ -438,7 +441,8 @@ def train_audio(
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             x = augment([waves[i] for i in idx], gen, waves)
-            mel = logmel_batch(x.to(device))
+            warp = 1 + (torch.rand(len(idx), generator=gen) * 2 - 1) * cfg.vtlp if cfg.vtlp > 0 else None
+            mel = logmel_batch(x.to(device), warp=warp)
             if cfg.spec_augment > 0:
                 mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
             for g in opt.param_groups:
