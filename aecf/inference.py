@@ -215,7 +215,7 @@ class Model:
 
                 wave = corrupt_audio(wave, float(snr_db), seed)
             mel = logmel(wave)
-            return {"embedding": self.encoders.encode_audio(mel[None])[0], "logmel": mel, "wave": wave}
+            return {"embedding": self.encoders.encode_wave(wave, mel), "logmel": mel, "wave": wave}
 
         return self._cached(key, compute)
 

@@ -315,6 +315,27 @@ def test_frequency_warp_moves_a_tone_and_leaves_time_alone():
     assert torch.equal(logmel_batch(tone[:1]), logmel_batch(tone[:1], warp=torch.ones(1)))
 
 
+def test_test_time_speeds_average_the_embeddings_of_faster_and_slower_renderings(enc):
+    from aecf.encoders import Encoders, logmel
+    from aecf.encoders.audio import speed_perturb
+
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 16000
+    wave = (np.sin(2 * np.pi * 220 * t * (1 + t)) * np.hanning(len(t)) + 0.01 * rng.normal(size=len(t))).astype(np.float32)
+    plain = Encoders(enc.clip, enc.tokenizer, enc.audio, enc.class_prompts, enc.mel, info={"audio": {}})
+    assert plain.audio_speeds == (1.0,)
+    assert torch.equal(plain.encode_wave(wave), plain.encode_audio(logmel(wave)[None])[0])
+    speeds = [0.9, 1.0, 1.1]
+    tta = Encoders(enc.clip, enc.tokenizer, enc.audio, enc.class_prompts, enc.mel, info={"audio": {"test_speeds": speeds}})
+    want = torch.nn.functional.normalize(sum(plain.encode_audio(logmel(speed_perturb(wave, s) if s != 1 else wave)[None])[0]
+                                             for s in speeds), dim=0)
+    got = tta.encode_wave(wave)
+    assert torch.allclose(got, want, atol=1e-5) and abs(float(got.norm()) - 1) < 1e-5
+    assert not torch.allclose(got, plain.encode_wave(wave), atol=1e-3)  # the renderings do move it
+    batch = tta.encode_waves([wave, wave[:4000]])  # the batched (torch log-mel) path agrees with the one-clip path
+    assert batch.shape == (2, EMBED_DIM) and float(batch[0] @ got) > 0.99
+
+
 def test_room_augmentation_keeps_the_window_and_changes_the_clip():
     from aecf.encoders.audio import MEL
     from aecf.encoders.augment import augment_audio

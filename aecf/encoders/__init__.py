@@ -71,6 +71,9 @@ class Encoders:
         self.info = info or {}
         self.logit_scale = float(self.clip.logit_scale.detach().exp().clamp(max=100.0))
         self._class_embeddings: torch.Tensor | None = None
+        # test-time speeds: a clip's audio embedding is the mean over these renderings of it (played
+        # faster/slower, pitch with it, as in training); encoders.json "audio" -> "test_speeds", absent: (1.0,)
+        self.audio_speeds = tuple(float(s) for s in ((info or {}).get("audio", {}).get("test_speeds") or (1.0,)))
 
     @staticmethod
     def _batches(n: int):
@@ -119,10 +122,24 @@ class Encoders:
         return torch.cat([self.audio(x[s]) for s in self._batches(len(x))]).float()
 
     def encode_waves(self, waves: list[np.ndarray]) -> torch.Tensor:
-        """Mono 16 kHz clips of any length -> [B,64] (windowing + batched log-mel + audio tower)."""
+        """Mono 16 kHz clips of any length -> [B,64] (windowing + batched log-mel + audio tower), averaged
+        over `audio_speeds`."""
         from aecf.encoders.audio import logmel_many
 
-        return self.encode_audio(logmel_many(list(waves), self.mel))
+        waves = list(waves)
+        return self._over_speeds(lambda s: self.encode_audio(logmel_many([_at_speed(w, s) for w in waves], self.mel)))
+
+    def encode_wave(self, wave: np.ndarray, mel: np.ndarray | None = None) -> torch.Tensor:
+        """One mono 16 kHz clip (what `preprocess_audio` returns) -> [64], averaged over `audio_speeds` (the
+        reference log-mel `logmel`, as an upload gets it; `mel`: its log-mel at speed 1 if already made)."""
+        return self._over_speeds(
+            lambda s: self.encode_audio((mel if s == 1.0 and mel is not None else logmel(_at_speed(wave, s)))[None])
+        )[0]
+
+    def _over_speeds(self, embed) -> torch.Tensor:
+        if self.audio_speeds == (1.0,):
+            return embed(1.0)
+        return torch.nn.functional.normalize(sum(embed(s) for s in self.audio_speeds), dim=-1)
 
     def class_embeddings(self) -> torch.Tensor:
         """Text embeddings of the ten class prompts ("the digit zero", ...) [10,64]."""
@@ -137,6 +154,12 @@ class Encoders:
         if emb.ndim == 1:
             emb = emb[None]
         return torch.softmax(self.logit_scale * emb @ self.class_embeddings().T, dim=-1)
+
+
+def _at_speed(wave: np.ndarray, speed: float) -> np.ndarray:
+    from aecf.encoders.audio import speed_perturb
+
+    return wave if speed == 1.0 else speed_perturb(np.asarray(wave, np.float32), speed)
 
 
 def _read_config(directory: Path) -> dict:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from aecf.constants import SAMPLE_RATE
+from aecf.encoders.audio import speed_perturb
 
 
 def _u(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
@@ -224,12 +225,6 @@ def _room_response(n: int, length: int, gen: torch.Generator, wet_range: tuple[f
     tail = tail / tail.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12) * wet[:, None]
     tail[:, 0] = 1.0
     return tail
-
-
-def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
-    """Play `factor` times faster (pitch shifts with it), by linear interpolation."""
-    n = max(2, int(round(len(wave) / factor)))
-    return np.interp(np.linspace(0, len(wave) - 1, n), np.arange(len(wave)), wave).astype(np.float32)
 
 
 def place_in_window(

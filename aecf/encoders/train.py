@@ -105,6 +105,9 @@ class AudioTrainConfig:
     # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
     # (audio.warp_frequencies), on top of the speed change; 0: off
     vtlp: float = 0.0
+    # not training: the speeds an embedding is averaged over at test time (Encoders.audio_speeds), written
+    # into encoders.json; chosen on the held-out val halves
+    test_speeds: tuple[float, ...] = (1.0,)
 
 
 @dataclass
@@ -547,7 +550,7 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
 
 
 def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNetConfig, info: dict,
-                  model_name: str = DIGITS_MODEL) -> Path:
+                  model_name: str = DIGITS_MODEL, test_speeds: tuple[float, ...] = (1.0,)) -> Path:
     """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
     from safetensors.torch import save
 
@@ -566,7 +569,7 @@ def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNe
         "clip": {"model_name": model_name, "model_config": model_config, "weights": CLIP_FILE,
                  "dtype": "float16", "sha256": sha256_file(out / CLIP_FILE)},
         "audio": {"net": net.to_dict(), "mel": MEL.to_dict(), "weights": AUDIO_FILE,
-                  "sha256": sha256_file(out / AUDIO_FILE)},
+                  "sha256": sha256_file(out / AUDIO_FILE), "test_speeds": [float(v) for v in test_speeds]},
         "class_prompts": [class_prompt(d) for d in range(NUM_CLASSES)],
         "logit_scale": float(clip_model.logit_scale.detach().float().exp()),
         "training": info,
@@ -673,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     model_name = cfg.clip.model
     if args.only in ("audio", "image"):
         model_name = enc.info["clip"].get("model_name", DIGITS_MODEL)
-    save_encoders(args.out, clip_model, audio_model, net, info, model_name)
+    save_encoders(args.out, clip_model, audio_model, net, info, model_name, test_speeds=cfg.audio.test_speeds)
     _log(f"wrote {args.out} in {info['seconds']:.0f} s "
          f"(val zero-shot image {clip_info.get('val_zero_shot', float('nan')):.4f}, "
          f"audio val voices {audio_info.get('val_clean', float('nan')):.4f})")
