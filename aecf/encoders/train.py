@@ -107,7 +107,7 @@ class AudioTrainConfig:
     vtlp: float = 0.0
     # not training: the speeds an embedding is averaged over at test time (Encoders.audio_speeds), written
     # into encoders.json; chosen on the held-out val halves
-    test_speeds: tuple[float, ...] = (1.0,)
+    test_speeds: tuple[float, ...] = (0.9, 1.0, 1.1)
 
 
 @dataclass
