@@ -225,6 +225,12 @@ def test_training_run_grows_live(page, server):
     page.goto(f"{server}/train")
     page.get_by_text("Train a fusion layer").first.wait_for()
     wait_idle(page)
+    # 8 epochs, not the default 3: on an idle machine 3 epochs can finish between two of the page's 2-s refreshes
+    epochs = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs")
+    epochs.get_by_role("slider").focus()
+    for _ in range(5):
+        wait_rerun(page, lambda: page.keyboard.press("ArrowRight"))
+    assert epochs.locator('[data-testid="stSliderThumbValue"]').inner_text().strip() == "8"
     wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
 
     def records() -> int:
@@ -232,7 +238,7 @@ def test_training_run_grows_live(page, server):
         return int(m.group(1)) if m else 0
 
     seen = []
-    for _ in range(120):
+    for _ in range(240):
         seen.append(records())
         if "finished" in page.locator('[data-testid="stMetric"]').first.inner_text():
             break
