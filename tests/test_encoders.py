@@ -447,6 +447,26 @@ def test_training_only_voices_say_every_digit(tmp_path):
     assert all(0.2 <= len(w) / 16000 <= 1.6 for w in waves)
 
 
+def test_festival_training_voices_are_never_the_heldout_voices_and_say_every_digit(tmp_path):
+    from aecf.data import speech
+    from aecf.data.heldout import FESTIVAL_VOICES
+    from aecf.encoders.train import extra_train_clips
+
+    assert not set(speech.FESTIVAL_TRAIN_VOICES) & set(FESTIVAL_VOICES)
+    installed = [v for v in speech.training_extra_voices() if v.engine == "festival"] if shutil.which("festival") else []
+    assert all(v.name in speech.FESTIVAL_TRAIN_VOICES for v in installed)  # never ked or slt
+    if not installed:
+        pytest.skip("no training festival voice installed (festvox-rablpc16k, ...)")
+    result = speech.synthesize_voice(installed[0], 2, seed=0)  # one festival run for all 20 clips
+    assert result.rejected is None and sorted(s.digit for s in result.specs) == sorted(list(range(10)) * 2)
+    assert all(0.2 <= len(w) / 16000 <= 1.6 for w in result.waves)
+    assert len({s.speed for s in result.specs}) > 1  # the rate varies
+    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
+             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, festival=1)
+    assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
+
+
 def test_training_fonts_are_disjoint_from_the_heldout_fonts():
     from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
     from aecf.encoders import fonts

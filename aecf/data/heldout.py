@@ -384,23 +384,14 @@ def synthesize_festival(jobs: list[tuple[str, str, float]], tmp: Path) -> list[t
     if not festival_available():
         raise RuntimeError("festival is not installed (apt-get install festival festvox-kdlpc16k "
                            "festvox-us-slt-hts, or bash scripts/setup.sh)")
+    from aecf.data.speech import festival_batch
+
     results: list[tuple[np.ndarray, int] | None] = [None] * len(jobs)
     for voice in sorted({v for v, _, _ in jobs}):
         idx = [i for i, (v, _, _) in enumerate(jobs) if v == voice]
-        lines = [f"(voice_{voice})"]
-        for i in idx:
-            _, word, stretch = jobs[i]
-            lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
-            lines.append(f'(set! u (Utterance Text "{word}")) (utt.synth u) '
-                         f'(utt.save.wave u "{tmp / f"{i}.wav"}" \'riff)')
-        script = tmp / f"{voice}.scm"
-        script.write_text("\n".join(lines) + "\n")
-        subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=600, check=False)
-        for i in idx:
-            path = tmp / f"{i}.wav"
-            if path.exists():
-                wave, sr = sf.read(path, dtype="float32", always_2d=True)
-                results[i] = (wave.mean(1), int(sr))
+        (tmp / voice).mkdir(parents=True, exist_ok=True)
+        for i, r in zip(idx, festival_batch(voice, [jobs[i][1:] for i in idx], tmp / voice), strict=True):
+            results[i] = r
     missing = [jobs[i] for i, r in enumerate(results) if r is None]
     if missing:
         raise RuntimeError(f"festival produced no audio for {len(missing)} clips, e.g. {missing[0]}")

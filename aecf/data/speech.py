@@ -83,6 +83,12 @@ FLITE_STRETCH = (0.85, 1.25)  # duration_stretch, 1 = default rate
 FLITE_F0_SHIFT = (0.85, 1.2)  # f0_shift multiplier (rms ignores it)
 PICO_SPEED = (80.0, 125.0)  # <speed level="…"> in %, 100 = default
 PICO_PITCH = (80.0, 125.0)  # <pitch level="…"> in %
+FESTIVAL_STRETCH = (0.85, 1.25)  # festival's Duration_Stretch (its voices keep their own pitch)
+# festival voices for the audio tower's training only (Debian festvox-*): disjoint from the held-out sets'
+# voices (aecf.data.heldout.FESTIVAL_VOICES: ked_diphone, cmu_us_slt_arctic_hts). ked and these diphone
+# voices share festival's engine; slt (HTS) is the held-out voice no training engine shares.
+FESTIVAL_TRAIN_VOICES: tuple[str, ...] = ("rab_diphone", "kal_diphone", "don_diphone", "us1_mbrola", "us2_mbrola",
+                                          "us3_mbrola", "en1_mbrola")
 
 # Sanity checks on a processed clip (seconds, linear RMS before normalisation) and on a voice (median
 # fraction of voiced frames over its clips: whispered or noise-like voices have ~0).
@@ -99,7 +105,7 @@ PEAK = 0.9
 class Voice:
     """One speaker: engine + accent + timbre variant (espeak) or engine + voice (flite)."""
 
-    engine: str  # "espeak" | "flite" | "mbrola" | "pico" (the last two: training extras only)
+    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "festival" (the last three: training extras only)
     name: str  # "en-gb+m3", "slt", "mb-de1-en", "en-GB"
 
     @property
@@ -177,15 +183,55 @@ def available_voices() -> list[Voice]:
     return voices
 
 
+def festival_voices() -> tuple[str, ...]:
+    """The voices the installed festival knows (empty without festival)."""
+    if shutil.which("festival") is None:
+        return ()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "list.scm")
+        with open(script, "w") as f:
+            f.write("(print (voice.list))\n")
+        out = subprocess.run(["festival", "-b", script], capture_output=True, text=True, timeout=60, check=False)
+    return tuple(out.stdout.replace("(", " ").replace(")", " ").split())
+
+
 def training_extra_voices() -> list[Voice]:
-    """The installed MBROLA and Pico voices (training extras). Raises InputError if none is installed."""
+    """The installed MBROLA, Pico and training festival voices (training extras). Raises InputError if none
+    is installed."""
     voices = [Voice("mbrola", v) for v in MBROLA_VOICES if shutil.which("mbrola")
               and os.path.isdir(os.path.join(MBROLA_DIR, v.split("-")[1]))]
     if shutil.which(PICO):
         voices += [Voice("pico", v) for v in PICO_VOICES]
+    installed = set(festival_voices())
+    voices += [Voice("festival", v) for v in FESTIVAL_TRAIN_VOICES if v in installed]
     if not voices:
-        raise InputError(f"No MBROLA or Pico voice is installed. {TRAIN_ONLY_HINT}")
+        raise InputError(f"No MBROLA, Pico or festival voice is installed. {TRAIN_ONLY_HINT}")
     return voices
+
+
+def festival_batch(voice: str, jobs: Sequence[tuple[str, float]], tmp: str | os.PathLike
+                   ) -> list[tuple[np.ndarray, int] | None]:
+    """[(word, duration stretch)] said by one festival voice, in ONE festival run (it starts in ~0.4 s, a
+    word takes ~30 ms) -> [(float32 mono wave, sample rate) or None where it produced nothing]."""
+    from pathlib import Path
+
+    tmp = Path(tmp)
+    lines = [f"(voice_{voice})"]
+    for i, (word, stretch) in enumerate(jobs):
+        lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
+        lines.append(f'(set! u (Utterance Text "{word}")) (utt.synth u) (utt.save.wave u "{tmp / f"{i}.wav"}" \'riff)')
+    script = tmp / f"{voice}.scm"
+    script.write_text("\n".join(lines) + "\n")
+    subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=600, check=False)
+    out: list[tuple[np.ndarray, int] | None] = []
+    for i in range(len(jobs)):
+        path = tmp / f"{i}.wav"
+        if path.exists():
+            wave, sr = sf.read(path, dtype="float32", always_2d=True)
+            out.append((wave.mean(1), int(sr)))
+        else:
+            out.append(None)
+    return out
 
 
 def _stable_rng(seed: int, key: str) -> np.random.Generator:
@@ -199,7 +245,7 @@ def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
     rng = _stable_rng(seed, voice.id)
     speed_range, pitch_range = {
         "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH), "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
-        "pico": (PICO_SPEED, PICO_PITCH),
+        "pico": (PICO_SPEED, PICO_PITCH), "festival": (FESTIVAL_STRETCH, (1.0, 1.0)),
     }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
     specs = []
     for digit in range(len(CLASSES)):
@@ -298,8 +344,15 @@ def synthesize_voice(voice: Voice, augmentations: int, seed: int) -> VoiceResult
     """Every digit × augmentation of one voice. A voice that fails any check is dropped whole, so
     that every kept voice says all ten digits (no voice is a cue for some digits only)."""
     result = VoiceResult(voice)
-    for spec in clip_specs(voice, augmentations, seed):
-        wave, reason = synthesize(spec)
+    specs = clip_specs(voice, augmentations, seed)
+    if voice.engine == "festival":  # one festival run for all the voice's clips
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = festival_batch(voice.name, [(CLASSES[s.digit], s.speed) for s in specs], tmp)
+        rendered = [process_wave(*r) if r is not None else (np.zeros(0, np.float32), "festival produced nothing")
+                    for r in raw]
+    else:
+        rendered = (synthesize(spec) for spec in specs)
+    for spec, (wave, reason) in zip(specs, rendered):
         if reason is not None:
             return VoiceResult(voice, rejected=f"{spec.name} ({CLASSES[spec.digit]}): {reason}")
         result.specs.append(spec)

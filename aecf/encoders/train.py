@@ -102,6 +102,9 @@ class AudioTrainConfig:
     # engines the benchmark and the held-out sets never use
     extra_mbrola: int = 12
     extra_pico: int = 40
+    # renderings of each digit by every installed training festival voice (speech.FESTIVAL_TRAIN_VOICES;
+    # never the held-out sets' festival voices)
+    extra_festival: int = 0
     # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
     # (audio.warp_frequencies), on top of the speed change; 0: off
     vtlp: float = 0.0
@@ -363,17 +366,18 @@ def _split_voices(data_dir: Path, split: str) -> list:
 
 
 def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int, mbrola: int = 0,
-                      pico: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
+                      pico: int = 0, festival: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
     """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
     benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
-    renderings by every installed voice of those training-only engines."""
+    renderings by every installed voice of those training-only engines, `festival` by every installed
+    training festival voice."""
     from aecf.data import speech
 
-    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico}
+    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico, "festival": festival}
     if max(counts.values()) <= 0:
         return [], torch.zeros(0, dtype=torch.long)
     voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
-    if mbrola > 0 or pico > 0:
+    if mbrola > 0 or pico > 0 or festival > 0:
         voices += [v for v in speech.training_extra_voices() if counts[v.engine] > 0]
     t0 = time.time()
     results = speech.synthesize_voices(voices, counts, seed=seed + 7919, progress=False)
@@ -404,7 +408,7 @@ def train_audio(
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
     more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed,
-                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico)
+                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico, festival=cfg.extra_festival)
     waves, labels = waves + more, torch.cat([labels, more_labels])
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
