@@ -21,11 +21,12 @@ if ((${#missing[@]})); then
 fi
 
 # Training-only material of the encoders (`python -m aecf encoders train`; the tests and the app do not
-# need it): MBROLA and Pico voices (Debian non-free: the component is added for them) and the fonts of
+# need it): MBROLA, Pico and RHVoice voices (Debian non-free: the component is added for them) and the fonts of
 # aecf/encoders/fonts.py, whose families are disjoint from the held-out sets'.
 TRAIN_PACKAGES=(mbrola libttspico-utils mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-af1 mbrola-de1
   mbrola-de2 mbrola-de3 mbrola-de5 mbrola-fr1 mbrola-fr4 mbrola-gr2 mbrola-hu1 mbrola-nl2 mbrola-pl1 mbrola-ro1
   mbrola-sw1 mbrola-sw2 festvox-rablpc16k festvox-kallpc16k festvox-don festvox-us1 festvox-us2 festvox-us3 festvox-en1
+  rhvoice rhvoice-english
   $(sed -n '/^TRAIN_FONT_PACKAGES/,/^)/p' aecf/encoders/fonts.py | grep -o '"fonts-[a-z0-9-]*"' | tr -d '"'))
 missing=()
 for p in "${TRAIN_PACKAGES[@]}"; do

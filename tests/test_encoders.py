@@ -467,6 +467,30 @@ def test_festival_training_voices_are_never_the_heldout_voices_and_say_every_dig
     assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
 
 
+def test_rhvoice_training_voices_are_no_benchmark_or_heldout_speaker_and_say_every_digit(tmp_path):
+    from aecf.data import speech
+    from aecf.encoders.train import extra_train_clips
+
+    # RHVoice's slt and alan are CMU ARCTIC slt and awb: the held-out / benchmark-val slt and the benchmark's
+    # test voice awb. They are left out by name, and no kept voice is a flite speaker of the benchmark.
+    assert set(speech.RHVOICE_EXCLUDED) == {"slt", "alan"}
+    assert not set(speech.RHVOICE_VOICES) & (set(speech.RHVOICE_EXCLUDED) | set(speech.FLITE_SPEAKER.values()))
+    cmd = speech._engine_command(speech.ClipSpec(speech.Voice("rhvoice", "clb"), 2, 90.0, 110.0), "/tmp/x.wav")
+    assert cmd[0] == speech.RHVOICE and cmd[cmd.index("-p") + 1] == "clb" and cmd[cmd.index("-r") + 1] == "90"
+    assert speech._engine_input(speech.ClipSpec(speech.Voice("rhvoice", "clb"), 2, 90.0, 110.0)) == "two"
+    installed = [v for v in speech.training_extra_voices() if v.engine == "rhvoice"] if shutil.which(speech.RHVOICE) else []
+    assert all(v.name in speech.RHVOICE_VOICES for v in installed)
+    if not installed:
+        pytest.skip("RHVoice's English voices not installed (rhvoice-english, non-free)")
+    result = speech.synthesize_voice(installed[0], 2, seed=0)
+    assert result.rejected is None and sorted(s.digit for s in result.specs) == sorted(list(range(10)) * 2)
+    assert all(0.2 <= len(w) / 16000 <= 1.6 for w in result.waves)
+    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
+             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, rhvoice=1)
+    assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
+
+
 def test_training_fonts_are_disjoint_from_the_heldout_fonts():
     from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
     from aecf.encoders import fonts

@@ -32,13 +32,14 @@ from aecf.errors import InputError
 ESPEAK = "espeak-ng"
 FLITE = "flite"
 PICO = "pico2wave"
+RHVOICE = "RHVoice-test"
 INSTALL_HINT = "Install the speech engines with `apt-get install espeak-ng flite` (or `bash scripts/setup.sh`)."
 
 # Engines only the audio tower's training sees (never the benchmark, never the held-out sets): MBROLA
 # diphone voices spoken through espeak-ng's English front end (`mb-us1`, and English with a German,
 # French, ... accent: `mb-de1-en`), and SVOX Pico. Both are Debian non-free; scripts/setup.sh adds the
 # component. They are natural-sounding concatenative/HMM voices, unlike espeak's formant synthesis.
-TRAIN_ONLY_HINT = ("The extra training voices need Debian's non-free mbrola and libttspico-utils packages "
+TRAIN_ONLY_HINT = ("The extra training voices need Debian's non-free mbrola, libttspico-utils and rhvoice-english packages "
                    "(`bash scripts/setup.sh` installs them).")
 MBROLA_DIR = "/usr/share/mbrola"
 MBROLA_VOICES: tuple[str, ...] = (
@@ -47,6 +48,16 @@ MBROLA_VOICES: tuple[str, ...] = (
     "mb-sw2-en",
 )
 PICO_VOICES: tuple[str, ...] = ("en-US", "en-GB")
+# RHVoice's English voices (Debian non-free rhvoice-english; statistical parametric voices, the same family as
+# the held-out festival HTS voice). Two of its six are left out because their speakers are already taken:
+# "slt" is CMU ARCTIC slt (the held-out festival voice and the benchmark's val flite voice); "alan", a Scottish
+# male voice, is by all signs ARCTIC awb (Alan W Black: the benchmark's test flite voice). Kept: ARCTIC bdl and
+# clb (LGPL), and evgeniy-eng and lyubov (CC BY-NC-ND 4.0: their output trains the tower, nothing of the voices
+# is shipped, as with MBROLA's non-commercial voices).
+RHVOICE_VOICES: tuple[str, ...] = ("bdl", "clb", "evgeniy-eng", "lyubov")
+RHVOICE_EXCLUDED: dict[str, str] = {"slt": "CMU ARCTIC slt: held-out festival voice, benchmark val voice",
+                                    "alan": "by all signs CMU ARCTIC awb: the benchmark's test flite voice"}
+RHVOICE_DIR = "/usr/share/RHVoice/voices"
 
 # English accents shipped with espeak-ng (`espeak-ng --voices=en`, the gmw/ ones; the mb/ voices need
 # MBROLA databases that are not installed).
@@ -83,6 +94,8 @@ FLITE_STRETCH = (0.85, 1.25)  # duration_stretch, 1 = default rate
 FLITE_F0_SHIFT = (0.85, 1.2)  # f0_shift multiplier (rms ignores it)
 PICO_SPEED = (80.0, 125.0)  # <speed level="…"> in %, 100 = default
 PICO_PITCH = (80.0, 125.0)  # <pitch level="…"> in %
+RHVOICE_RATE = (80.0, 125.0)  # RHVoice-test -r, % of default rate (100)
+RHVOICE_PITCH = (80.0, 125.0)  # RHVoice-test -t, % of default pitch (100)
 FESTIVAL_STRETCH = (0.85, 1.25)  # festival's Duration_Stretch (its voices keep their own pitch)
 # festival voices for the audio tower's training only (Debian festvox-*): disjoint from the held-out sets'
 # voices (aecf.data.heldout.FESTIVAL_VOICES: ked_diphone, cmu_us_slt_arctic_hts). ked and these diphone
@@ -105,7 +118,7 @@ PEAK = 0.9
 class Voice:
     """One speaker: engine + accent + timbre variant (espeak) or engine + voice (flite)."""
 
-    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "festival" (the last three: training extras only)
+    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "festival" | "rhvoice" (the last four: training only)
     name: str  # "en-gb+m3", "slt", "mb-de1-en", "en-GB"
 
     @property
@@ -128,12 +141,12 @@ class ClipSpec:
 
     voice: Voice
     digit: int
-    speed: float  # espeak, mbrola: words per minute; flite: duration stretch; pico: % of default rate
-    pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico: % of default pitch
+    speed: float  # espeak, mbrola: words per minute; flite: duration stretch; pico, rhvoice: % of default rate
+    pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico, rhvoice: % of default pitch
 
     @property
     def name(self) -> str:
-        if self.voice.engine in ("espeak", "mbrola", "pico"):
+        if self.voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
             return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}"
         return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}"
 
@@ -196,16 +209,18 @@ def festival_voices() -> tuple[str, ...]:
 
 
 def training_extra_voices() -> list[Voice]:
-    """The installed MBROLA, Pico and training festival voices (training extras). Raises InputError if none
-    is installed."""
+    """The installed MBROLA, Pico, RHVoice and training festival voices (training extras). Raises InputError if
+    none is installed."""
     voices = [Voice("mbrola", v) for v in MBROLA_VOICES if shutil.which("mbrola")
               and os.path.isdir(os.path.join(MBROLA_DIR, v.split("-")[1]))]
     if shutil.which(PICO):
         voices += [Voice("pico", v) for v in PICO_VOICES]
+    if shutil.which(RHVOICE):
+        voices += [Voice("rhvoice", v) for v in RHVOICE_VOICES if os.path.isdir(os.path.join(RHVOICE_DIR, v))]
     installed = set(festival_voices())
     voices += [Voice("festival", v) for v in FESTIVAL_TRAIN_VOICES if v in installed]
     if not voices:
-        raise InputError(f"No MBROLA, Pico or festival voice is installed. {TRAIN_ONLY_HINT}")
+        raise InputError(f"No MBROLA, Pico, RHVoice or festival voice is installed. {TRAIN_ONLY_HINT}")
     return voices
 
 
@@ -246,13 +261,14 @@ def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
     speed_range, pitch_range = {
         "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH), "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
         "pico": (PICO_SPEED, PICO_PITCH), "festival": (FESTIVAL_STRETCH, (1.0, 1.0)),
+        "rhvoice": (RHVOICE_RATE, RHVOICE_PITCH),
     }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
     specs = []
     for digit in range(len(CLASSES)):
         for _ in range(augmentations):
             speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
             # Round as the clip name does, so the name alone reproduces the rendering.
-            if voice.engine in ("espeak", "mbrola", "pico"):
+            if voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
                 speed, pitch = round(speed), round(pitch)
             else:
                 speed, pitch = round(speed, 2), round(pitch, 2)
@@ -271,7 +287,14 @@ def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
     if spec.voice.engine == "pico":
         markup = f'<speed level="{spec.speed:.0f}"><pitch level="{spec.pitch:.0f}">{word}</pitch></speed>'
         return [PICO, "-l", spec.voice.name, "-w", wav_path, markup]
+    if spec.voice.engine == "rhvoice":  # reads the text from stdin (_engine_input)
+        return [RHVOICE, "-p", spec.voice.name, "-r", f"{spec.speed:.0f}", "-t", f"{spec.pitch:.0f}", "-o", wav_path]
     raise ValueError(f"unknown speech engine {spec.voice.engine!r}")
+
+
+def _engine_input(spec: ClipSpec) -> str | None:
+    """What the engine reads on stdin (RHVoice takes its text there), or None."""
+    return CLASSES[spec.digit] if spec.voice.engine == "rhvoice" else None
 
 
 def trim_silence(wave: np.ndarray, sr: int = SAMPLE_RATE, top_db: float = TRIM_TOP_DB,
@@ -331,7 +354,8 @@ def synthesize(spec: ClipSpec, workdir: str | None = None) -> tuple[np.ndarray, 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         wav_path = os.path.join(tmp, "clip.wav")
         try:
-            subprocess.run(_engine_command(spec, wav_path), check=True, capture_output=True, timeout=30)
+            subprocess.run(_engine_command(spec, wav_path), input=_engine_input(spec), text=True, check=True,
+                           capture_output=True, timeout=30)
         except FileNotFoundError as e:
             raise InputError(f"Speech engine not found ({e.filename}). {INSTALL_HINT}") from e
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:

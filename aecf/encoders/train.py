@@ -12,9 +12,10 @@ Three stages, seeded, on clean data only (the benchmark's corruptions are never 
 2. Audio tower, CLAP-style with the text tower frozen: cross-entropy of clip-vs-class-prompt
    similarities at the CLIP temperature, on clean clips of the train voices with augmentation
    (speed, shift, equaliser, room, band-limit, noise, SpecAugment: the "window" recipe, shipped), plus
-   renderings by 18 MBROLA and 2 Pico voices, engines neither the benchmark nor the held-out sets use
-   (`audio.extra_mbrola` = 12 per voice and digit, `audio.extra_pico` = 40; speech.training_extra_voices;
-   chosen on the held-out val halves over 6 / 20, which read rooms 8.5 pp worse).
+   renderings by 18 MBROLA, 2 Pico and 4 RHVoice voices, engines neither the benchmark nor the held-out
+   sets use (`audio.extra_mbrola` = 12 per voice and digit, `audio.extra_pico` = 40, `audio.extra_rhvoice`
+   = 12; speech.training_extra_voices; chosen on the held-out val halves and a 1,000-clip second val set,
+   README: Encoders).
    Selection: accuracy on the val voices (clean + noisy). The "room" recipe (`audio.recipe=room`:
    each clip a room recording through the app's own trim and window, `augment.augment_recordings`,
    plus `audio.extra_flite` renderings of the train-split flite voices; `audio.p_window` keeps a share of
@@ -105,6 +106,12 @@ class AudioTrainConfig:
     # renderings of each digit by every installed training festival voice (speech.FESTIVAL_TRAIN_VOICES;
     # never the held-out sets' festival voices)
     extra_festival: int = 0
+    # renderings of each digit by every installed RHVoice English voice (speech.RHVOICE_VOICES: never a
+    # speaker of the benchmark or the held-out sets)
+    extra_rhvoice: int = 12
+    # exponential moving average of the weights (and BatchNorm statistics), per step, decay min(ema,
+    # (1 + step) / (10 + step)); the snapshots validated and kept are the averaged ones. 0: off
+    ema: float = 0.0
     # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
     # (audio.warp_frequencies), on top of the speed change; 0: off
     vtlp: float = 0.0
@@ -366,18 +373,19 @@ def _split_voices(data_dir: Path, split: str) -> list:
 
 
 def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int, mbrola: int = 0,
-                      pico: int = 0, festival: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
+                      pico: int = 0, festival: int = 0, rhvoice: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
     """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
     benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
     renderings by every installed voice of those training-only engines, `festival` by every installed
-    training festival voice."""
+    training festival voice, `rhvoice` by every installed RHVoice voice of speech.RHVOICE_VOICES."""
     from aecf.data import speech
 
-    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico, "festival": festival}
+    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico, "festival": festival,
+              "rhvoice": rhvoice}
     if max(counts.values()) <= 0:
         return [], torch.zeros(0, dtype=torch.long)
     voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
-    if mbrola > 0 or pico > 0 or festival > 0:
+    if mbrola > 0 or pico > 0 or festival > 0 or rhvoice > 0:
         voices += [v for v in speech.training_extra_voices() if counts[v.engine] > 0]
     t0 = time.time()
     results = speech.synthesize_voices(voices, counts, seed=seed + 7919, progress=False)
@@ -408,7 +416,8 @@ def train_audio(
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
     more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed,
-                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico, festival=cfg.extra_festival)
+                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico, festival=cfg.extra_festival,
+                                          rhvoice=cfg.extra_rhvoice)
     waves, labels = waves + more, torch.cat([labels, more_labels])
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
@@ -434,6 +443,11 @@ def train_audio(
 
     model = AudioEncoder(net).to(device)
     model.train()
+    averaged = None
+    if cfg.ema > 0:  # a second copy holds the averaged weights; it is what validation reads and keeps
+        averaged = AudioEncoder(net).to(device)
+        averaged.load_state_dict(model.state_dict())
+        averaged.eval()
     class_emb = class_emb.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = math.ceil(len(waves) / cfg.batch_size)
@@ -461,10 +475,19 @@ def train_audio(
             loss.backward()
             opt.step()
             step += 1
+            if averaged is not None:
+                decay = min(cfg.ema, (1 + step) / (10 + step))
+                with torch.no_grad():
+                    for a, v in zip(averaged.state_dict().values(), model.state_dict().values(), strict=True):
+                        if a.dtype.is_floating_point:
+                            a.mul_(decay).add_(v, alpha=1 - decay)
+                        else:
+                            a.copy_(v)
             _progress("audio", step, total, t0, loss.item())
             if step % eval_every == 0 or step == total:
-                clean = _audio_accuracy(model, val_mels[0], val_labels, class_emb)
-                noisy = _audio_accuracy(model, val_mels[1], val_labels, class_emb)
+                judged = model if averaged is None else averaged
+                clean = _audio_accuracy(judged, val_mels[0], val_labels, class_emb)
+                noisy = _audio_accuracy(judged, val_mels[1], val_labels, class_emb)
                 rec = {"step": step, "loss": loss.item(), "val_clean": clean, "val_augmented": noisy,
                        "seconds": round(time.time() - t0, 1)}
                 history.append(rec)
@@ -472,7 +495,7 @@ def train_audio(
                 score = clean + noisy
                 if score > best["score"]:
                     best = {"score": score, "step": step, "clean": clean, "noisy": noisy,
-                            "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+                            "state": {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()}}
     model.cpu().load_state_dict(best["state"])
     model.eval()
     info = {"config": asdict(cfg), "steps": total, "best_step": best["step"], "val_clean": best["clean"],
