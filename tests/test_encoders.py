@@ -491,6 +491,28 @@ def test_rhvoice_training_voices_are_no_benchmark_or_heldout_speaker_and_say_eve
     assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
 
 
+def test_background_words_are_no_digit_and_not_the_heldout_rooms_words(tmp_path):
+    from aecf.constants import CLASSES
+    from aecf.data import speech
+    from aecf.data.heldout import BABBLE_WORDS
+    from aecf.encoders.train import distractor_pool
+
+    words = set(speech.DISTRACTOR_WORDS)
+    homophones = {"oh", "won", "to", "too", "two", "for", "fore", "ate", "nein"}
+    assert len(words) == len(speech.DISTRACTOR_WORDS) >= 40
+    assert not words & (set(CLASSES) | homophones | set(BABBLE_WORDS))
+    voice = speech.Voice("espeak", "en+m3")
+    specs = speech.distractor_specs(voice, 60, seed=0)
+    assert len(specs) == 60 and all(s.digit == -1 and s.word in words for s in specs)
+    assert len({s.word for s in specs[: len(words)]}) == len(words)  # every word before any repeats
+    assert speech._engine_command(specs[0], "/tmp/x.wav")[-1] == specs[0].word
+    assert specs[0].name.endswith(f":w{specs[0].word}") and ":w" not in speech.clip_specs(voice, 1, 0)[0].name
+    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
+             label=np.zeros(1, np.int64), voice=np.array(["espeak:en+m3:s150:p50"]), split=np.array(["train"]))
+    clips = distractor_pool(tmp_path, 2, seed=0)  # the train voice, and every installed training extra
+    assert len(clips) >= 2 and all(0.2 <= len(w) / 16000 <= 1.6 for w in clips)
+
+
 def test_training_fonts_are_disjoint_from_the_heldout_fonts():
     from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
     from aecf.encoders import fonts

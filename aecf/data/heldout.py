@@ -68,6 +68,8 @@ ORDINARY_FAMILIES = (
 # festival voices (Debian festvox-*). kal_diphone is left out: flite's kal, a training voice, is the same
 # diphone database.
 FESTIVAL_VOICES = ("ked_diphone", "cmu_us_slt_arctic_hts")
+# what the background talkers of the rooms say (other words by the same voices)
+BABBLE_WORDS = ("hello", "table", "window", "morning")
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -576,7 +578,7 @@ def build_audio_sets(root: Path, per_set: dict[str, int], seed: int, sets=AUDIO_
             waves = synthesize_festival(jobs, Path(tmp))
             babble = []
             if name == "voices_room":  # other words by the same engines, as background talkers
-                bj = [(v, w, 1.0) for v in FESTIVAL_VOICES for w in ("hello", "table", "window", "morning")]
+                bj = [(v, w, 1.0) for v in FESTIVAL_VOICES for w in BABBLE_WORDS]
                 (Path(tmp) / "babble").mkdir()
                 babble = [_resample(_trim(w, s), s, 16000) for w, s in synthesize_festival(bj, Path(tmp) / "babble")]
         d = root / name

@@ -103,6 +103,17 @@ FESTIVAL_STRETCH = (0.85, 1.25)  # festival's Duration_Stretch (its voices keep 
 FESTIVAL_TRAIN_VOICES: tuple[str, ...] = ("rab_diphone", "kal_diphone", "don_diphone", "us1_mbrola", "us2_mbrola",
                                           "us3_mbrola", "en1_mbrola")
 
+# Background talkers for the audio tower's training (`distractor_clips`): everyday words a classroom hears. Never a
+# digit or a digit's homophone (won, to, too, for, ate, ...), and never the held-out rooms' background words
+# (aecf.data.heldout.BABBLE_WORDS); a test checks both.
+DISTRACTOR_WORDS: tuple[str, ...] = (
+    "apple", "yellow", "garden", "paper", "music", "river", "chair", "pencil", "water", "orange", "student",
+    "teacher", "happy", "purple", "monday", "camera", "basket", "silver", "doctor", "button", "coffee",
+    "rabbit", "ocean", "tiger", "candle", "lemon", "planet", "jacket", "yes", "okay", "please", "thanks",
+    "good", "great", "listen", "again", "maybe", "sorry", "question", "answer", "picture", "number",
+    "banana", "pocket", "dinner", "lesson", "blue", "green", "house", "little", "very", "because",
+)
+
 # Sanity checks on a processed clip (seconds, linear RMS before normalisation) and on a voice (median
 # fraction of voiced frames over its clips: whispered or noise-like voices have ~0).
 MIN_DURATION_S = 0.2
@@ -140,15 +151,21 @@ class ClipSpec:
     """One rendering of one digit by one voice at a given rate and pitch."""
 
     voice: Voice
-    digit: int
+    digit: int  # -1 for a distractor word (`word`)
     speed: float  # espeak, mbrola: words per minute; flite: duration stretch; pico, rhvoice: % of default rate
     pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico, rhvoice: % of default pitch
+    word: str = ""  # set for a distractor: a word that is not a digit (DISTRACTOR_WORDS)
+
+    @property
+    def text(self) -> str:
+        return self.word or CLASSES[self.digit]
 
     @property
     def name(self) -> str:
+        said = f":w{self.word}" if self.word else ""
         if self.voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
-            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}"
-        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}"
+            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}{said}"
+        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}{said}"
 
 
 @dataclass
@@ -255,29 +272,44 @@ def _stable_rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
-def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
-    """`augmentations` random (rate, pitch) renderings of each digit by `voice`, deterministic by seed."""
-    rng = _stable_rng(seed, voice.id)
+def _rate_and_pitch(voice: Voice, rng: np.random.Generator) -> tuple[float, float]:
     speed_range, pitch_range = {
         "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH), "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
         "pico": (PICO_SPEED, PICO_PITCH), "festival": (FESTIVAL_STRETCH, (1.0, 1.0)),
         "rhvoice": (RHVOICE_RATE, RHVOICE_PITCH),
     }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
-    specs = []
-    for digit in range(len(CLASSES)):
-        for _ in range(augmentations):
-            speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
-            # Round as the clip name does, so the name alone reproduces the rendering.
-            if voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
-                speed, pitch = round(speed), round(pitch)
-            else:
-                speed, pitch = round(speed, 2), round(pitch, 2)
-            specs.append(ClipSpec(voice, digit, float(speed), float(pitch)))
-    return specs
+    speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
+    # Round as the clip name does, so the name alone reproduces the rendering.
+    if voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
+        return float(round(speed)), float(round(pitch))
+    return float(round(speed, 2)), float(round(pitch, 2))
+
+
+def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
+    """`augmentations` random (rate, pitch) renderings of each digit by `voice`, deterministic by seed."""
+    rng = _stable_rng(seed, voice.id)
+    return [ClipSpec(voice, digit, *_rate_and_pitch(voice, rng))
+            for digit in range(len(CLASSES)) for _ in range(augmentations)]
+
+
+def distractor_specs(voice: Voice, n: int, seed: int) -> list[ClipSpec]:
+    """`n` renderings by `voice` of words drawn from DISTRACTOR_WORDS (without repeats while they last)."""
+    rng = _stable_rng(seed, "distractors:" + voice.id)
+    words = [w for _ in range(-(-n // len(DISTRACTOR_WORDS))) for w in rng.permutation(DISTRACTOR_WORDS).tolist()]
+    return [ClipSpec(voice, -1, *_rate_and_pitch(voice, rng), word=str(w)) for w in words[:n]]
+
+
+def distractor_clips(voices: Sequence[Voice], per_voice: int, seed: int, workers: int = 2) -> list[np.ndarray]:
+    """Other words than digits, said by `voices` (festival ones skipped): background talkers for the audio
+    tower's noise augmentation. A rendering that fails the clip checks is left out alone."""
+    specs = [s for v in voices if v.engine != "festival" for s in distractor_specs(v, per_voice, seed)]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        rendered = list(pool.map(synthesize, specs))
+    return [w for w, reason in rendered if reason is None]
 
 
 def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
-    word = CLASSES[spec.digit]
+    word = spec.text
     if spec.voice.engine in ("espeak", "mbrola"):
         return [ESPEAK, "-v", spec.voice.name, "-s", f"{spec.speed:.0f}", "-p", f"{spec.pitch:.0f}",
                 "-w", wav_path, word]
@@ -294,7 +326,7 @@ def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
 
 def _engine_input(spec: ClipSpec) -> str | None:
     """What the engine reads on stdin (RHVoice takes its text there), or None."""
-    return CLASSES[spec.digit] if spec.voice.engine == "rhvoice" else None
+    return spec.text if spec.voice.engine == "rhvoice" else None
 
 
 def trim_silence(wave: np.ndarray, sr: int = SAMPLE_RATE, top_db: float = TRIM_TOP_DB,

@@ -249,9 +249,11 @@ def place_in_window(
 def augment_audio(
     waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray],
     p_reverb: float = 0.45, reverb_wet: tuple[float, float] = (0.2, 1.6), reverb_s: float = 0.5,
+    p_babble: float = 0.3,
 ) -> torch.Tensor:
     """Clean clips (any length) -> augmented, windowed batch [B, window]. `p_reverb`, `reverb_wet`,
-    `reverb_s`: share of clips given a room response, its tail energy over the direct path's, its length."""
+    `reverb_s`: share of clips given a room response, its tail energy over the direct path's, its length;
+    `p_babble`: share of the noisy clips whose noise is three talkers from `babble_pool`."""
     b = len(waves)
     factors = _u(gen, b, 0.85, 1.18).tolist()
     jitter = _coin(gen, b, 0.8).tolist()
@@ -286,7 +288,7 @@ def augment_audio(
     noisy = _coin(gen, b, 0.75)
     snr_db = _u(gen, b, -8.0, 30.0)
     noise = _colored_noise(b, window, gen)
-    use_babble = _coin(gen, b, 0.3).tolist()
+    use_babble = _coin(gen, b, p_babble).tolist()
     if babble_pool:
         picks = torch.randint(len(babble_pool), (b, 3), generator=gen).tolist()
         for i in range(b):

@@ -54,6 +54,7 @@ from aecf.encoders.augment import (
     spec_augment,
 )
 from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
+from aecf.errors import InputError
 
 # ------------------------------------------------------------------------------------------ configs
 
@@ -109,6 +110,11 @@ class AudioTrainConfig:
     # renderings of each digit by every installed RHVoice English voice (speech.RHVOICE_VOICES: never a
     # speaker of the benchmark or the held-out sets)
     extra_rhvoice: int = 12
+    # background talkers of the noise augmentation: 0 = other training digits (the old pool); N = N renderings
+    # of other words (speech.DISTRACTOR_WORDS) by every train-split and training-extra voice, so the tower
+    # learns to pick the digit out of a room's talk instead of hearing other digits in it
+    babble_words: int = 0
+    p_babble: float = 0.3  # the "window" recipe: share of the noisy clips whose noise is talkers (babble)
     # exponential moving average of the weights (and BatchNorm statistics), per step, decay min(ema,
     # (1 + step) / (10 + step)); the snapshots validated and kept are the averaged ones. 0: off
     ema: float = 0.0
@@ -398,6 +404,22 @@ def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int, mbrola
     return waves, torch.tensor(labels, dtype=torch.long)
 
 
+def distractor_pool(data_dir: Path, per_voice: int, seed: int) -> list[np.ndarray]:
+    """`per_voice` renderings of non-digit words (speech.DISTRACTOR_WORDS) by every train-split voice and every
+    installed training-extra voice: the background talkers of `audio.babble_words`."""
+    from aecf.data import speech
+
+    voices = _split_voices(data_dir, "train")
+    try:
+        voices += speech.training_extra_voices()
+    except InputError:  # the non-free extras are not installed: the benchmark's train voices alone
+        pass
+    t0 = time.time()
+    clips = speech.distractor_clips(voices, per_voice, seed=seed + 104729)
+    _log(f"audio: {len(clips)} background words by {len(voices)} train voices in {time.time() - t0:.0f} s")
+    return clips
+
+
 @torch.no_grad()
 def _audio_accuracy(model, mels: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor) -> float:
     was = model.training
@@ -419,13 +441,16 @@ def train_audio(
                                           mbrola=cfg.extra_mbrola, pico=cfg.extra_pico, festival=cfg.extra_festival,
                                           rhvoice=cfg.extra_rhvoice)
     waves, labels = waves + more, torch.cat([labels, more_labels])
+    pool = waves
+    if cfg.babble_words > 0:
+        pool = distractor_pool(data_dir, cfg.babble_words, seed)
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
     # validation: the clean val voices, and the same clips augmented once with a fixed seed
     val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
     def window_way(batch, gen_, pool):
         return augment_audio(batch, window, gen_, pool, p_reverb=cfg.p_reverb, reverb_wet=cfg.reverb_wet,
-                             reverb_s=cfg.reverb_s)
+                             reverb_s=cfg.reverb_s, p_babble=cfg.p_babble)
 
     def augment(batch, gen_, pool):
         if cfg.recipe != "room":
@@ -438,7 +463,8 @@ def train_audio(
             parts.append(augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise))
         return torch.cat(parts)
 
-    val_noisy = augment(val_waves, torch.Generator().manual_seed(1), val_waves)
+    # (background words, when training has them, are the val clips' background too)
+    val_noisy = augment(val_waves, torch.Generator().manual_seed(1), pool if cfg.babble_words > 0 else val_waves)
     val_mels = (logmel_batch(val_clean), logmel_batch(val_noisy))
 
     model = AudioEncoder(net).to(device)
@@ -461,7 +487,7 @@ def train_audio(
         order = torch.randperm(len(waves), generator=gen).tolist()
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment([waves[i] for i in idx], gen, waves)
+            x = augment([waves[i] for i in idx], gen, pool)
             warp = 1 + (torch.rand(len(idx), generator=gen) * 2 - 1) * cfg.vtlp if cfg.vtlp > 0 else None
             mel = logmel_batch(x.to(device), warp=warp)
             if cfg.spec_augment > 0:
@@ -639,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda); the shipped weights: cpu")
     p.add_argument("--clip-epochs", type=float, default=None)
     p.add_argument("--audio-epochs", type=int, default=None)
-    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE",
+    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override a config field, e.g. clip.lr=2e-3 audio.epochs=40 audio_net.channels=24,48,64,96")
     p.add_argument("--only", choices=("clip", "audio", "image"), default=None,
                    help="retrain one stage; 'audio' reuses the CLIP towers already in --out, 'image' fine-tunes "
