@@ -209,13 +209,15 @@ class Model:
         key = content_key("audio", *key_src, None if snr_db is None else round(float(snr_db), 3), seed)
 
         def compute():
-            wave = preprocess_audio(source)
+            info: dict = {}
+            wave = preprocess_audio(source, info)
             if snr_db is not None:
                 from aecf.data.corruption import corrupt_audio
 
                 wave = corrupt_audio(wave, float(snr_db), seed)
             mel = logmel(wave)
-            return {"embedding": self.encoders.encode_wave(wave, mel), "logmel": mel, "wave": wave}
+            return {"embedding": self.encoders.encode_wave(wave, mel), "logmel": mel, "wave": wave,
+                    "recording_snr_db": info.get("snr_db")}
 
         return self._cached(key, compute)
 

@@ -202,3 +202,25 @@ def test_results_tolerate_extra_fields(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(doc))
     res = load_results(tmp_path / "r.json")
     assert list(res.methods) == ["aecf"] and summary_rows(res.methods)[0]["acc @ 50 % drop"] == 0.7
+
+
+def test_a_noisy_recording_is_told_the_audio_tower_trusts_it_less(app_env):
+    from aecf.app.checkpoints import load_model
+    from aecf.app.explore import ExploreInputs, _heldout_accuracy, explore, noisy_recording_note
+    from aecf.app.samples import default_samples, list_samples, sample_path
+    from aecf.encoders.preprocess import NOISY_RECORDING_DB, preprocess_audio
+
+    _, aud = default_samples(list_samples("image"), list_samples("audio"))
+    word = preprocess_audio(sample_path(aud))
+    rng = np.random.default_rng(0)
+    sig = np.concatenate([np.zeros(8000, np.float32), word, np.zeros(8000, np.float32)])
+    room = (sig + 0.2 * np.sqrt(np.mean(word**2)) * rng.normal(size=len(sig))).astype(np.float32)  # 14 dB
+    view = explore(load_model, "", ExploreInputs(caption="a seven", audio=(room, 16000)))
+    note = view.notes["audio"]
+    assert note.level == "info" and "noisy" in note.message and view.prediction is not None
+    acc = _heldout_accuracy()
+    if "voices_room" in acc:  # the numbers come from the shipped report, not from the code
+        assert f"{acc['voices_room']:.0%}" in note.message and f"{acc['voices']:.0%}" in note.message
+    clean = explore(load_model, "", ExploreInputs(caption="a seven", audio=(sig, 16000)))
+    assert "audio" not in clean.notes  # digital silence around the same word: nothing to say
+    assert noisy_recording_note(None) is None and noisy_recording_note(NOISY_RECORDING_DB + 1) is None

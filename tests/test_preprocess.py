@@ -435,3 +435,26 @@ def test_word_in_a_noisy_room_is_not_taken_for_steady_noise():
     noise *= np.sqrt(np.mean(word ** 2) / np.mean(noise ** 2) / 10 ** (3 / 10))
     out = preprocess_audio(((0.3 * (clean + noise)).astype(np.float32), SAMPLE_RATE))
     assert 0.3 < len(out) / SAMPLE_RATE <= 2.1
+
+
+def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    spec = np.fft.rfft(rng.normal(size=n))
+    return np.fft.irfft(spec / np.sqrt(np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE), 20.0)), n)
+
+
+@pytest.mark.parametrize("snr", [5.0, 15.0])
+def test_recording_snr_is_estimated_from_the_room_around_the_word(snr):
+    from aecf.encoders.preprocess import recording_snr_db
+
+    rng = np.random.default_rng(1)
+    word = tone_word(pad=0.0)
+    sig = np.concatenate([np.zeros(int(0.6 * SAMPLE_RATE)), word, np.zeros(int(0.6 * SAMPLE_RATE))])
+    noise = _pink(len(sig), rng)
+    noise *= np.sqrt(np.mean(word**2) / np.mean(noise**2) / 10 ** (snr / 10))
+    info = {}
+    preprocess_audio(((sig + noise).astype(np.float32), SAMPLE_RATE), info)
+    assert abs(info["snr_db"] - snr) < 6.0
+    assert recording_snr_db(sig.astype(np.float32)) > 60  # digital silence around: clean
+    info = {}
+    preprocess_audio((word, SAMPLE_RATE), info)  # a short clip, all word: not measured
+    assert info["snr_db"] is None

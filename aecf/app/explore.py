@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aecf.app.problems import Problem, describe
+from aecf.encoders.preprocess import NOISY_RECORDING_DB
 from aecf.constants import MODALITIES, SAMPLE_RATE
 from aecf.figures.app import mc_passes_svg, probs_svg
 from aecf.lattice import lattice_svg
@@ -317,6 +318,10 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
             parts[m] = _embed(model, m, raw[m], inputs)
         except Exception as e:  # noqa: BLE001 - one bad input is reported where it was given
             view.notes[m] = describe(e, f"Reading the {m}")
+    if "audio" in parts:
+        note = noisy_recording_note(parts["audio"].get("recording_snr_db"))
+        if note:
+            view.notes["audio"] = Problem("info", note)
     if "caption" in parts:
         note = " ".join(n for n in (caption_note, tokens_read(model, parts["caption"].get("caption_text", ""))) if n)
         if note:
@@ -344,6 +349,32 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
             view.baseline_problem = Problem("warning", describe(e, "The baseline").message)
     _describe(view, model, pred, view.baseline, baseline_name or "baseline", modalities)
     return view
+
+
+def _heldout_accuracy() -> dict:
+    """The shipped encoders' held-out accuracies (`encoders report`, checkpoints/encoders/report.json), or {}."""
+    import json
+
+    from aecf.paths import encoder_dir
+
+    try:
+        return dict(json.loads((encoder_dir() / "report.json").read_text()).get("heldout") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def noisy_recording_note(snr_db: float | None) -> str | None:
+    """What a recording with a measurable background below NOISY_RECORDING_DB should be told, or None."""
+    if snr_db is None or snr_db >= NOISY_RECORDING_DB:
+        return None
+    acc = _heldout_accuracy()
+    measured = ""
+    if isinstance(acc.get("voices_room"), float | int) and isinstance(acc.get("voices"), float | int):
+        measured = (f" (it reads {acc['voices_room']:.0%} of held-out words said in simulated noisy rooms, against "
+                    f"{acc['voices']:.0%} of clean ones)")
+    return (f"This recording is noisy: the word is about {max(snr_db, -10.0):.0f} dB above the background. The "
+            f"audio tower reads words in noise less reliably{measured}, so trust its vote less, as the gate "
+            "may. A quieter room or a closer microphone helps.")
 
 
 def describe_input(modality: str) -> Problem:

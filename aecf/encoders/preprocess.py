@@ -464,6 +464,10 @@ VAD_MARGIN_SECONDS = 0.05
 MIN_CONTRAST_DB = 5.0
 SHORT_CLIP_SECONDS = 1.5  # a lone spoken digit; below this, a clip without contrast is kept whole
 PEAK = 0.9  # the benchmark clips are peak-normalised to this
+MIN_SNR_SECONDS = 1.0  # `recording_snr_db` measures only recordings this long (a word with room around it)
+# Explore tells a recording whose word is less than this far above its background that the audio tower is less
+# sure of it: the held-out rooms (0-20 dB SNR) read 0.77 where clean held-out voices read 0.97
+NOISY_RECORDING_DB = 20.0
 
 
 def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
@@ -514,8 +518,9 @@ def _check_long_enough(seconds: float) -> None:
         )
 
 
-def trim_silence(wave: np.ndarray) -> np.ndarray:
-    """Energy VAD: keep first..last frame within 35 dB of the loudest and 12 dB above the noise floor."""
+def trim_bounds(wave: np.ndarray) -> tuple[int, int]:
+    """Energy VAD: (start, stop) of first..last frame within 35 dB of the loudest and 12 dB above the noise
+    floor. Raises InputError for silence, steady noise only, or a sound too short to be a word."""
     if float(np.max(np.abs(wave), initial=0.0)) < 1e-4:
         raise InputError("The recording is silent. Please say a digit (zero to nine) clearly.")
     db = _frame_db(wave)
@@ -526,7 +531,7 @@ def trim_silence(wave: np.ndarray) -> np.ndarray:
         if len(wave) / SAMPLE_RATE > SHORT_CLIP_SECONDS:
             raise InputError("No speech found: the recording is only silence or steady noise.")
         _check_long_enough(len(wave) / SAMPLE_RATE)
-        return wave
+        return 0, len(wave)
     # The 10th percentile is a noise floor only when the recording has some silence; in a clip that is
     # all word (peak - floor small) every frame within 20 dB of the peak is speech.
     voiced = db > max(peak - 35.0, min(floor + 12.0, peak - 20.0))
@@ -536,14 +541,36 @@ def trim_silence(wave: np.ndarray) -> np.ndarray:
     margin = int(VAD_MARGIN_SECONDS * SAMPLE_RATE)
     start = max(0, frames[0] * VAD_HOP - margin)
     stop = min(len(wave), frames[-1] * VAD_HOP + VAD_FRAME + margin)
+    return int(start), int(stop)
+
+
+def trim_silence(wave: np.ndarray) -> np.ndarray:
+    """The recording cut to its word (`trim_bounds`)."""
+    start, stop = trim_bounds(wave)
     return wave[start:stop]
 
 
-def preprocess_audio(source) -> np.ndarray:
+def recording_snr_db(wave: np.ndarray) -> float | None:
+    """The word's power over the background's in dB, for a recording (before the trim) of at least
+    MIN_SNR_SECONDS: the loudest 30 % of its 25 ms frames against its quietest 20 %. None for a shorter clip:
+    that is most likely all word (our samples), whose quiet frames are the word's own edges. On the held-out
+    rooms' val half it reads a median 6 / 13 / 17 dB at 0-7 / 7-14 / 14-20 dB; talkers are not steady noise,
+    and a babble room with silence between the talkers reads as clean."""
+    if len(wave) < MIN_SNR_SECONDS * SAMPLE_RATE:
+        return None
+    db = _frame_db(wave)
+    power = 10.0 ** (db / 10.0)
+    quiet = float(power[db <= np.percentile(db, 20)].mean())
+    loud = float(power[db >= np.percentile(db, 70)].mean())
+    return 10.0 * float(np.log10(max(loud - quiet, 1e-3 * quiet) / max(quiet, 1e-20)))
+
+
+def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
     """A recording of one spoken digit -> float32 mono 16 kHz, silence trimmed, peak 0.9.
 
     Accepts a path, bytes, a file-like object, or a tuple (ndarray [n] or [n, channels], sample_rate).
-    Raises InputError for unreadable, silent, too short or too long (> 10 s) recordings.
+    Raises InputError for unreadable, silent, too short or too long (> 10 s) recordings. `info` (a dict)
+    receives "snr_db": the word over the recording's background (`recording_snr_db`; None for a short clip).
     """
     if isinstance(source, tuple):
         if len(source) != 2:
@@ -590,7 +617,11 @@ def preprocess_audio(source) -> np.ndarray:
         import librosa
 
         mono = librosa.resample(mono, orig_sr=sr, target_sr=SAMPLE_RATE)
-    mono = trim_silence(mono.astype(np.float32))
+    mono = mono.astype(np.float32)
+    start, stop = trim_bounds(mono)
+    if info is not None:
+        info["snr_db"] = recording_snr_db(mono)
+    mono = mono[start:stop]
     return (mono * (PEAK / float(np.max(np.abs(mono))))).astype(np.float32)
 
 
