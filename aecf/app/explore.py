@@ -373,8 +373,8 @@ def noisy_recording_note(snr_db: float | None) -> str | None:
         measured = (f" (it reads {acc['voices_room']:.0%} of held-out words said in simulated noisy rooms, against "
                     f"{acc['voices']:.0%} of clean ones)")
     return (f"This recording is noisy: the word is about {max(snr_db, -10.0):.0f} dB above the background. The "
-            f"audio tower reads words in noise less reliably{measured}, so trust its vote less, as the gate "
-            "may. A quieter room or a closer microphone helps.")
+            f"audio tower reads words in noise less reliably{measured}. A quieter room or a closer microphone "
+            "helps.")
 
 
 def describe_input(modality: str) -> Problem:
