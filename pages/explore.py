@@ -132,16 +132,20 @@ results = st.empty()  # the placeholder every fragment writes into (each one mor
 details = st.expander("Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun")
 sync_url("details")
 details_slot = details.empty() if details.open else None  # filled only while open: it costs every redraw
+ahead_slot = st.empty()  # the views one click away, sent ahead unseen (explore_view.next_views)
+# the widgets they are keyed by, in the order of X.view_key
+AHEAD_CONTROLS = [(K[name], digits) for name, digits in X.NEXT_CONTROLS]
 
 
 def draw_results() -> None:
     ss = st.session_state
     snr = ss.get(K["audio_snr"], SNR_CLEAN)
-    result = X.explore(cache.model, ckpt, X.ExploreInputs(
+    inputs = X.ExploreInputs(
         image=ss.get("_explore_image"), caption=ss.get(K["caption"]), audio=ss.get("_explore_audio"),
         image_on=ss.get(K["image_on"], True), caption_on=ss.get(K["caption_on"], True),
         audio_on=ss.get(K["audio_on"], True), image_severity=float(ss.get(K["image_severity"], 0.0)),
-        audio_snr=None if snr >= SNR_CLEAN else float(snr), seed=int(seed), mc_samples=int(mc)), baseline_key=base)
+        audio_snr=None if snr >= SNR_CLEAN else float(snr), seed=int(seed), mc_samples=int(mc))
+    result = X.explore(cache.model, ckpt, inputs, baseline_key=base)
     if explore_view.is_one_element(result):  # the usual case: straight into the placeholder, no container
         explore_view.results(result, results)
     else:
@@ -150,6 +154,10 @@ def draw_results() -> None:
             explore_view.results(result)
     if details_slot is not None:
         explore_view.details(result, details_slot.container())
+    # after the view is on its way: the views one click away (none while the details are open, which the
+    # browser could not update with them)
+    ahead = X.explore_next(cache.model, ckpt, inputs, base, result) if result.is_plain and details_slot is None else {}
+    explore_view.next_views(ahead, AHEAD_CONTROLS, ahead_slot)
 
 
 def then_results(last: bool = False) -> None:
@@ -158,6 +166,7 @@ def then_results(last: bool = False) -> None:
     it only if it wrote there in the last full run), and the last one draws them, once."""
     if st.session_state.get("_explore_full_run") and not last:
         results.empty()
+        ahead_slot.empty()
         if details_slot is not None:
             details_slot.empty()
     else:

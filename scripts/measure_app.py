@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.browser import (  # noqa: E402
+    SENT_AHEAD_JS,
     VIEW_SIGNATURE_JS,
     chromium_path,
     launch_args,
@@ -40,11 +41,7 @@ from tests.support.browser import (  # noqa: E402
     streamlit_server,
     wait_idle,
     wait_rerun,
-)
-
-SLIDER_CAPTION_JS = (
-    "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
-    ".filter(t => t.startsWith('severity')).join('|') + '#' + " + VIEW_SIGNATURE_JS
+    wait_view,
 )
 
 
@@ -75,23 +72,29 @@ def _summary(xs: list[float]) -> dict:
             "max_ms": round(ms[-1], 1), "all_ms": [round(m, 1) for m in ms]}
 
 
-def toggle_series(page, toggle, used_js: str, repeats: int, bare: bool = False) -> dict:
+def toggle_series(page, toggle, used_js: str, repeats: int, bare: bool = False, settled_js: str | None = None) -> dict:
     """`repeats` toggles, alternating off/on (the toggle starts on): their redraw times and browser work.
 
     bare: a plain mouse click at the switch (what a person's click is) instead of playwright's
     `locator.click`, whose actionability checks (visible, stable over two animation frames, hit-target
-    test) add ~40 ms to every click on both apps, which brings any ratio closer to 1."""
+    test) add ~40 ms to every click on both apps, which brings any ratio closer to 1.
+    The redraw is the new view on screen; `settled` adds the wait until the server's redraw is also done
+    (`settled_js` changed and the script idle; by default the view itself, as on a page that draws
+    everything through the server)."""
     if bare:
         box = toggle.bounding_box()
         x, y = box["x"] + 12, box["y"] + box["height"] / 2
         click = lambda: page.mouse.click(x, y)  # noqa: E731
     else:
         click = toggle.click
-    times, work = [], _BrowserWork(page)
+    views, settled, work = [], [], _BrowserWork(page)
     for i in range(repeats + repeats % 2):  # an even count: the toggle ends on, as it started
         want = "caption + audio" if i % 2 == 0 else "image + caption + audio"
-        times.append(work.timed(lambda w=want: wait_rerun(page, click, f"{used_js} === {w!r}")))
-    return _summary(times) | {"browser_task_ms": work.median()}
+        view, done = work.timed(lambda w=want: wait_view(page, click, f"{used_js} === {w!r}",
+                                                         settled_js=settled_js or used_js))
+        views.append(view)
+        settled.append(done)
+    return _summary(views) | {"browser_task_ms": work.median(), "settled": _summary(settled)}
 
 
 def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None = None) -> dict:
@@ -123,18 +126,23 @@ def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None
             # warm both states once (first visit of a state computes its embeddings)
             for want in ("caption + audio", "image + caption + audio"):
                 wait_rerun(page, toggle.click, f"{used} === {want!r}")
-            out["toggle_redraw"] = toggle_series(page, toggle, used, repeats)
-            out["toggle_redraw_bare_click"] = toggle_series(page, toggle, used, repeats, bare=True)
+            out["toggle_redraw"] = toggle_series(page, toggle, used, repeats, settled_js=SENT_AHEAD_JS)
+            out["toggle_redraw_bare_click"] = toggle_series(page, toggle, used, repeats, bare=True,
+                                                            settled_js=SENT_AHEAD_JS)
 
             # slider: image corruption, moved by keyboard; each step is a new view (a new embedding)
             slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
             slider.focus()
-            sliders, work = [], _BrowserWork(page)
+            sliders, settled, work = [], [], _BrowserWork(page)
             for _ in range(repeats):
-                # the caption under the slider is written by the script run; the new prediction comes with it
-                sliders.append(work.timed(lambda: wait_rerun(page, lambda: page.keyboard.press("ArrowRight"),
-                                                             change_js=SLIDER_CAPTION_JS)))
-            out["slider_redraw_new_view"] = _summary(sliders) | {"browser_task_ms": work.median()}
+                # the results' numbers change on screen (from a view sent ahead, or from the server's redraw);
+                # settled: the server's redraw done too (the caption under the slider is written by it)
+                view, done = work.timed(lambda: wait_view(page, lambda: page.keyboard.press("ArrowRight"),
+                                                          change_js=VIEW_SIGNATURE_JS))
+                sliders.append(view)
+                settled.append(done)
+            out["slider_redraw_new_view"] = _summary(sliders) | {"browser_task_ms": work.median(),
+                                                                 "settled": _summary(settled)}
             if screenshots:
                 page.screenshot(path=str(screenshots / "explore_after.png"), full_page=True)
             browser.close()
@@ -198,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         "slider": round(res["slider_redraw_new_view"]["median_ms"] / ref, 2),
         # the same toggle clicked with a bare mouse click on both apps (toggle_series: no playwright checks)
         "toggle_bare_click": round(res["toggle_redraw_bare_click"]["median_ms"]
+                                   / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"], 2),
+    }
+    res["settled_ratio_to_reference"] = {  # the same, until the server's redraw is done too
+        "toggle": round(res["toggle_redraw"]["settled"]["median_ms"] / ref, 2),
+        "slider": round(res["slider_redraw_new_view"]["settled"]["median_ms"] / ref, 2),
+        "toggle_bare_click": round(res["toggle_redraw_bare_click"]["settled"]["median_ms"]
                                    / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"], 2),
     }
     ref_work = res["reference_toggle_two_element_app"]["browser_task_ms"]

@@ -224,3 +224,56 @@ def test_a_noisy_recording_is_told_the_audio_tower_trusts_it_less(app_env):
     clean = explore(load_model, "", ExploreInputs(caption="a seven", audio=(sig, 16000)))
     assert "audio" not in clean.notes  # digital silence around the same word: nothing to say
     assert noisy_recording_note(None) is None and noisy_recording_note(NOISY_RECORDING_DB + 1) is None
+
+
+# ============================================================================================ the speed
+
+
+def test_the_views_one_click_away_are_keyed_like_the_widgets():
+    from aecf.app.explore import NEXT_CONTROLS, ExploreInputs, one_click_away, view_key
+    from aecf.app.state import SNR_CLEAN, SNR_MIN
+
+    start = ExploreInputs()
+    assert view_key(start) == f"1|1|1|0.00|{SNR_CLEAN:.0f}"
+    assert sorted(view_key(x) for x in one_click_away(start)) == sorted(
+        ["0|1|1|0.00|30", "1|0|1|0.00|30", "1|1|0|0.00|30", "1|1|1|0.05|30", "1|1|1|0.00|29"])
+    assert all(x.audio_snr is None or x.audio_snr < SNR_CLEAN for x in one_click_away(start))
+    edge = ExploreInputs(image_severity=1.0, audio_snr=SNR_MIN, image_on=False)
+    assert sorted(view_key(x) for x in one_click_away(edge) if x.image_on is False and x.caption_on and x.audio_on) == \
+        sorted(["0|1|1|0.95|-15", "0|1|1|1.00|-14"])  # the sliders stay in range
+    assert [name for name, _ in NEXT_CONTROLS] == ["image_on", "caption_on", "audio_on", "image_severity", "audio_snr"]
+
+
+def test_the_views_sent_ahead_are_the_views_the_server_then_draws(app_env):
+    """What the browser shows at once when a switch or a slider step lands on a view sent ahead must be
+    exactly what the server's own redraw draws a moment later."""
+    from aecf.app.explore import NEXT_CONTROLS
+    from aecf.app.state import URL_KEYS
+    from tests.support.apptest import html_blocks, sent_ahead
+
+    at = _page("explore")
+    _no_exception(at)
+    ahead = sent_ahead(at)
+    assert ahead["target"] == "explore_results"
+    assert ahead["controls"] == [[URL_KEYS[name], digits] for name, digits in NEXT_CONTROLS]
+    views = ahead["views"]
+    assert set(views) == {"1|1|1|0.00|30", "0|1|1|0.00|30", "1|0|1|0.00|30", "1|1|0|0.00|30", "1|1|1|0.05|30",
+                          "1|1|1|0.00|29"}
+    assert html_blocks(at) == [views["1|1|1|0.00|30"]]  # the view on screen is one of them (the way back)
+    at.toggle(key="img_on").set_value(False).run()
+    _no_exception(at)
+    assert html_blocks(at) == [views["0|1|1|0.00|30"]] and _metric(at, "Modalities used") == "caption + audio"
+    at.toggle(key="img_on").set_value(True).run()
+    at.slider(key="isev").set_value(0.05).run()
+    assert html_blocks(at) == [views["1|1|1|0.05|30"]]
+    assert views["1|1|1|0.05|30"] != views["1|1|1|0.00|30"]
+    at.slider(key="snr").set_value(29.0).run()
+    assert "1|1|1|0.05|29" in sent_ahead(at)["views"]  # sent around the new view, not the first one
+
+
+def test_no_views_are_sent_ahead_while_the_details_are_open(app_env):
+    from tests.support.apptest import sent_ahead
+
+    at = _page("explore", {"details": "true"})
+    _no_exception(at)
+    assert sent_ahead(at)["views"] == {}  # the details below would not follow a view shown from the browser

@@ -38,8 +38,12 @@ def server(app_assets, tmp_path_factory):
         "AECF_APP_RUNS_DIR": str(runs),
     }
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, _proc, _healthy_s):
+    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, proc, _healthy_s):
+        SERVER_PROC[url] = proc
         yield url
+
+
+SERVER_PROC: dict = {}  # url -> the server's process (a test freezes it)
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +196,50 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     expect(other.locator("textarea").first).to_have_value("a handwritten seven", timeout=20_000)
     assert "No recording yet" in other.inner_text("body")
     other.close()
+
+
+def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, server):
+    """The views one click away are sent ahead: with the server frozen, a switch and a slider step still show
+    their new view, and the server's own redraw, once it runs again, draws the very same view."""
+    import os
+    import signal
+
+    from tests.support.browser import SENT_AHEAD_JS, wait_idle
+
+    page.goto(f"{server}/explore")
+    _wait_used(page, "image + caption + audio")
+    page.wait_for_function(f"() => {SENT_AHEAD_JS} > 0")
+    results = page.locator('[class*="st-key-explore_results"] [data-html-block]')
+    before = results.inner_text()
+    proc = SERVER_PROC[server]
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()
+        page.wait_for_function(f"() => {_used_js()} === 'caption + audio'", timeout=5_000)
+        switched = results.inner_text()
+        page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()  # back: the view on screen before
+        page.wait_for_function(f"() => {_used_js()} === 'image + caption + audio'", timeout=5_000)
+        assert results.inner_text() == before
+        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("(b) => document.querySelector('.st-key-explore_results [data-html-block]').innerText"
+                               " !== b", arg=before, timeout=5_000)
+        stepped = results.inner_text()
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert switched != before and "caption + audio" in switched
+    wait_idle(page)
+    page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider once
+    wait_idle(page)
+    assert results.inner_text() == stepped  # the server's redraw of the step is the view sent ahead
+    assert not _errors(page)
+
+
+def _used_js() -> str:
+    from tests.support.browser import metric_value_js
+
+    return metric_value_js("Modalities used")
 
 
 def test_draw_a_digit_on_the_canvas(page, server):

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from aecf.app.problems import Problem, describe
-from aecf.encoders.preprocess import NOISY_RECORDING_DB
+from aecf.app.state import SNR_CLEAN, SNR_MIN
 from aecf.constants import MODALITIES, SAMPLE_RATE
+from aecf.encoders.preprocess import NOISY_RECORDING_DB
 from aecf.figures.app import mc_passes_svg, probs_svg
 from aecf.lattice import lattice_svg
 
@@ -89,6 +90,12 @@ class ExploreView:
     experts_caption: str = ""
     caption_text: str | None = None
 
+    @property
+    def is_plain(self) -> bool:
+        """True when the view is the results alone: no note, no message (the page draws it as one element)."""
+        return (not any(self.notes.values()) and self.fatal is None and not self.warning
+                and self.baseline_problem is None)
+
     def model_sees(self) -> tuple[np.ndarray | None, np.ndarray | None, bytes | None]:
         """(the 28×28 image upscaled, the log-mel as an RGB image, WAV bytes of what the audio tower heard),
         each None when absent; computed only when asked (the page asks when its tab is open)."""
@@ -98,6 +105,61 @@ class ExploreView:
         return (None if pred.image_28 is None else upscale(pred.image_28),
                 None if pred.logmel is None else logmel_image(pred.logmel),
                 None if pred.wave is None else wav_bytes(pred.wave))
+
+
+# ------------------------------------------------------------------------------------ one click away
+
+SEVERITY_STEP = 0.05  # the image corruption slider's step
+SNR_STEP = 1.0  # the audio SNR slider's step (dB)
+# The controls a view is one click away along, in the order of `view_key`: (field, digits of a slider's value
+# in the key; None for a switch).
+NEXT_CONTROLS = (("image_on", None), ("caption_on", None), ("audio_on", None), ("image_severity", 2),
+                 ("audio_snr", 0))
+
+
+def _control_value(inputs: ExploreInputs, name: str) -> float | bool:
+    value = getattr(inputs, name)
+    return SNR_CLEAN if name == "audio_snr" and value is None else value
+
+
+def view_key(inputs: ExploreInputs) -> str:
+    """The view's switches and sliders as one string, '1|1|0|0.15|30': the key under which the page's
+    browser side finds a view it was sent ahead (pages/parts/ui.py builds the same key from the widgets)."""
+    parts = []
+    for name, digits in NEXT_CONTROLS:
+        value = _control_value(inputs, name)
+        parts.append(str(int(value)) if digits is None else f"{float(value):.{digits}f}")
+    return "|".join(parts)
+
+
+def one_click_away(inputs: ExploreInputs) -> list[ExploreInputs]:
+    """The views one click from this one: each switch flipped, each slider one step left and right (within
+    its range). Everything else (inputs, seed, K) stays."""
+    out = [replace(inputs, **{name: not getattr(inputs, name)}) for name, digits in NEXT_CONTROLS if digits is None]
+    for step in (-SEVERITY_STEP, SEVERITY_STEP):
+        severity = round(inputs.image_severity + step, 2)
+        if 0.0 <= severity <= 1.0:
+            out.append(replace(inputs, image_severity=severity))
+    snr = _control_value(inputs, "audio_snr")
+    for step in (-SNR_STEP, SNR_STEP):
+        if SNR_MIN <= snr + step <= SNR_CLEAN:
+            out.append(replace(inputs, audio_snr=None if snr + step >= SNR_CLEAN else snr + step))
+    return out
+
+
+def explore_next(load, key: str, inputs: ExploreInputs, baseline_key: str | None = None,
+                 current: ExploreView | None = None) -> dict[str, ExploreView]:
+    """The plain views (`ExploreView.is_plain`) one click away from `inputs` (`one_click_away`), and
+    `current` (the view of `inputs` itself, the way back), by `view_key`: the page sends them ahead, so that
+    the browser can show the next view the moment the click lands, before the server has redrawn it.
+    Computed like any view (the model caches the embeddings and predictions), after the current view is on
+    screen."""
+    out = {view_key(inputs): current} if current is not None and current.is_plain else {}
+    for nxt in one_click_away(inputs):
+        view = explore(load, key, nxt, baseline_key=baseline_key)
+        if view.is_plain:
+            out[view_key(nxt)] = view
+    return out
 
 
 # ------------------------------------------------------------------------------------ input helpers

@@ -9,7 +9,7 @@ import streamlit as st
 from aecf.app.explore import ExploreView
 from aecf.app.problems import Problem
 from aecf.figures.app import bars_html, metric_cards_html
-from pages.parts.ui import html_block, show
+from pages.parts.ui import html_block, instant_views, show
 
 
 def notes(view: ExploreView) -> None:
@@ -24,7 +24,7 @@ def notes(view: ExploreView) -> None:
 def is_one_element(view: ExploreView) -> bool:
     """True when `results` draws a single element (no note, no message): the page can then put it straight
     into its placeholder, without a container around it (one element fewer per redraw)."""
-    return not any(view.notes.values()) and view.fatal is None and not view.warning and view.baseline_problem is None
+    return view.is_plain
 
 
 def results(view: ExploreView, container=None) -> None:
@@ -41,6 +41,23 @@ def results(view: ExploreView, container=None) -> None:
         st.warning(view.warning)
         return
     show(view.baseline_problem)
+    html_block(results_markup(view), RESULTS_KEY, container)
+
+
+RESULTS_KEY = "explore_results"
+
+
+def next_views(views: dict[str, ExploreView], controls: list, container) -> None:
+    """Send the views one click away (aecf.app.explore.explore_next) to the browser, unseen: when a switch
+    or a slider of `controls` ((widget key, digits of a slider's value, None for a switch), in the order of
+    aecf.app.explore.view_key) lands on one of them, the browser shows it at once and the server's own
+    redraw, a moment later, finds it already on screen (pages/parts/ui.py, `instant_views`)."""
+    instant_views({key: results_markup(view) for key, view in views.items()}, RESULTS_KEY, controls,
+                  "explore_next", container)
+
+
+def results_markup(view: ExploreView) -> str:
+    """The results of a plain view as HTML (the one element `results` draws)."""
     metrics = [(m.label, m.value, m.help) for m in view.metrics]
     compare = [(m.label, m.value, m.help) for m in view.compare]
     left = view.probs_svg + "".join(f"<p><b>{escape(title)}</b></p>" + bars_html(rows) for title, rows in view.top_labels)
@@ -52,7 +69,7 @@ def results(view: ExploreView, container=None) -> None:
                      "sidebar to see its lattice here.</div>")
     mc = f'<h4>{escape(view.mc_tab)}</h4>{view.mc_svg}<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">' \
          f"{escape(view.mc_caption)}</p>"
-    html = (f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
+    return (f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
             + metric_cards_html(metrics, 4) + metric_cards_html(compare, 3)
             + '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
             + f'<div style="flex:3 1 0;min-width:0">{left}</div>'
@@ -60,7 +77,7 @@ def results(view: ExploreView, container=None) -> None:
             + f"{gate}{note}</div></div>"
             + f"<h4>{escape(view.lattice_title)}</h4>"
             + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
-    html_block(html, "explore_results", container)
+
 
 def details(view: ExploreView, container) -> None:
     """Each modality's own opinion and what the model sees (the page draws this only while it is open)."""

@@ -77,8 +77,56 @@ function morph(live, next) {
   }
 }
 
+function show(box, html) {
+  box.__html = html;
+  const next = document.createElement("template");
+  next.innerHTML = html;
+  morph(box, next.content);
+}
+
+// Views sent ahead (instant_views): when a watched switch or slider lands on one of them, show it now; the
+// server's redraw of the same view, a moment later, then changes nothing.
+function widgetKey(controls) {
+  const parts = [];
+  for (const [key, digits] of controls) {
+    const scope = document.querySelector(`.st-key-${key}`);
+    const el = scope && scope.querySelector(digits === null ? 'input[type="checkbox"]' : 'input[type="range"]');
+    if (!el) return null;
+    parts.push(digits === null ? (el.checked ? "1" : "0") : Number(el.value).toFixed(digits));
+  }
+  return parts.join("|");
+}
+
+function showSentAhead() {
+  const ahead = window.__aecfAhead;
+  if (!ahead) return;
+  // (a block drawn twice in one script run takes the key `${target}_2`: _free_key)
+  const box = document.querySelector(`.st-key-${ahead.target} [data-html-block], [class*="st-key-${ahead.target}_"] [data-html-block]`);
+  // only from a view these were computed around (not after a caption or a sample changed since)
+  if (!box || !ahead.around.has(box.__html)) return;
+  const key = widgetKey(ahead.controls);
+  const html = key === null ? undefined : ahead.views[key];
+  if (html !== undefined && box.__html !== html) show(box, html);
+}
+
+function sendAhead(data) {
+  const around = new Set(Object.values(data.views));  // the view drawn in the same run is one of them
+  const n = window.__aecfAhead ? window.__aecfAhead.n + 1 : 1;  // how many sets came (scripts/measure_app.py)
+  window.__aecfAhead = { ...data, around, n };
+  if (!window.__aecfAheadWatch) {
+    window.__aecfAheadWatch = true;
+    // a switch's label flips data-selected, a slider's input its aria-valuetext, in the render of the change
+    new MutationObserver(showSentAhead).observe(document.body, { subtree: true, attributes: true,
+                                                               attributeFilter: ["data-selected", "aria-valuetext"] });
+  }
+}
+
 export default function (component) {
   const { data, parentElement } = component;
+  if (data !== null && typeof data === "object") {
+    sendAhead(data);
+    return;
+  }
   let box = parentElement.querySelector(":scope > [data-html-block]");
   if (!box) {
     box = document.createElement("div");
@@ -86,10 +134,7 @@ export default function (component) {
     parentElement.appendChild(box);
   }
   if (box.__html === data) return;
-  box.__html = data;
-  const next = document.createElement("template");
-  next.innerHTML = data;
-  morph(box, next.content);
+  show(box, data);
 }
 """
 _HTML_CSS = """
@@ -98,8 +143,44 @@ _HTML_CSS = """
 [data-html-block] h4 { font-size: 1.5rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.75rem 0 0 0; }
 [data-html-block] p { margin: 0 0 1rem 0; }
 [data-html-block] > :last-child { margin-bottom: 0; }
+[class*="st-key-sent_ahead_"] { display: none; }
 """
 _html_component = None
+
+
+def _component():
+    global _html_component
+    if _html_component is None:
+        _html_component = st.components.v2.component("aecf_html_block", js=_HTML_JS, css=_HTML_CSS,
+                                                     isolate_styles=False)
+    return _html_component
+
+
+def _free_key(key: str) -> str:
+    """`key`, or `key_2`, ... if an element took it earlier in this script run: Streamlit runs fragment
+    reruns that queued up (clicks faster than the server) one after the other in ONE script run, so a block
+    each of them redraws into the same placeholder would otherwise be a duplicate key (the page's error)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    shared = getattr(ctx, "shared", ctx)
+    taken = getattr(shared, "widget_user_keys_this_run", None)
+    if taken is None:
+        return key
+    free, n = key, 1
+    while free in taken:
+        n += 1
+        free = f"{key}_{n}"
+    return free
+
+
+def _mount(data, key: str, container=None) -> None:
+    key = _free_key(key)
+    if container is None:
+        _component()(data=data, key=key)
+    else:
+        with container:
+            _component()(data=data, key=key)
 
 
 def html_block(markup: str, key: str, container=None) -> None:
@@ -107,15 +188,17 @@ def html_block(markup: str, key: str, container=None) -> None:
 
     Use it for a block that redraws on every interaction; `key` keeps the element's identity across reruns
     so the browser updates it in place."""
-    global _html_component
-    if _html_component is None:
-        _html_component = st.components.v2.component("aecf_html_block", js=_HTML_JS, css=_HTML_CSS,
-                                                     isolate_styles=False)
-    if container is None:
-        _html_component(data=markup, key=key)
-    else:
-        with container:
-            _html_component(data=markup, key=key)
+    _mount(markup, key, container)
+
+
+def instant_views(views: dict[str, str], target: str, controls: list, key: str, container=None) -> None:
+    """Send the HTML of views the html block `target` may show next, unseen (hidden by the block's CSS):
+    `views` maps a key built from the widgets `controls` — (widget key, digits of a slider's value, or None
+    for a switch), joined by '|' — to the block's markup. When such a widget changes in the browser and the
+    new key is in `views`, the block shows that view at once, without waiting for the server's redraw (which
+    then finds it on screen already). Only views computed around the one on screen are used."""
+    _mount({"views": views, "target": target, "controls": [list(c) for c in controls]}, f"sent_ahead_{key}",
+           container)
 
 
 def show(problem: Problem | None, container=None) -> None:

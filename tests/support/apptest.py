@@ -11,13 +11,27 @@ import re
 
 def html_blocks(at) -> list[str]:
     """The HTML of every html_block on the page (AppTest shows a v2 component as an element whose proto
-    carries its data as JSON)."""
+    carries its data as JSON); views sent ahead unseen (`sent_ahead`) are not on the page."""
     out = []
     for el in at.get("bidi_component"):
         proto = el.proto
         if proto.component_name == "aecf_html_block" and proto.WhichOneof("data") == "json":
-            out.append(str(json.loads(proto.json)))
+            data = json.loads(proto.json)
+            if isinstance(data, str):
+                out.append(data)
     return out
+
+
+def sent_ahead(at) -> dict:
+    """The views the page sent ahead, unseen (pages/parts/ui.instant_views): {"views": {key: html},
+    "target": block key, "controls": [[widget key, digits], ...]}, or {} when none."""
+    for el in at.get("bidi_component"):
+        proto = el.proto
+        if proto.component_name == "aecf_html_block" and proto.WhichOneof("data") == "json":
+            data = json.loads(proto.json)
+            if isinstance(data, dict):
+                return data
+    return {}
 
 
 def page_html(at) -> str:

@@ -135,6 +135,34 @@ def wait_rerun(page, action, until_js: str | None = None, change_js: str | None 
     return time.perf_counter() - t0
 
 
+# How many sets of views sent ahead the Explore page's browser side has received (pages/parts/ui.py): one
+# comes at the end of every redraw of the results, so a change of it means the server's redraw is done.
+SENT_AHEAD_JS = "(window.__aecfAhead ? window.__aecfAhead.n : 0)"
+
+
+def wait_view(page, action, until_js: str | None = None, change_js: str | None = None,
+              settled_js: str = SENT_AHEAD_JS, timeout_ms: float = 60_000) -> tuple[float, float]:
+    """Like `wait_rerun`, but two times (s): until the new view is on screen (the condition holds, whatever
+    the server is doing), and until the server's redraw has also finished (`settled_js` changed and the
+    script is idle). On a page that shows views sent ahead the first can come before the server has even
+    started; on any other page the two are the same moment."""
+    idle = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+    before = page.evaluate(f"() => JSON.stringify({change_js})") if change_js else None
+    settled_before = page.evaluate(f"() => JSON.stringify({settled_js})")
+    cond = []
+    if until_js:
+        cond.append(f"({until_js})")
+    if change_js:
+        cond.append(f"JSON.stringify({change_js}) !== {json.dumps(before)}")
+    t0 = time.perf_counter()
+    action()
+    page.wait_for_function("() => " + " && ".join(cond or ["true"]), polling=5, timeout=timeout_ms)
+    t_view = time.perf_counter() - t0
+    page.wait_for_function(f"() => {idle} && JSON.stringify({settled_js}) !== {json.dumps(settled_before)}",
+                           polling=5, timeout=timeout_ms)
+    return t_view, time.perf_counter() - t0
+
+
 VIEW_SIGNATURE_JS = (
     "[...document.querySelectorAll('[data-testid=\"stMetricValue\"], [data-metric-value], [data-testid=\"stImage\"] img')]"
     ".map(e => e.tagName === 'IMG' ? e.src : e.innerText).join('|')"
