@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.browser import (  # noqa: E402
+    IN_PAGE_JS,
     SENT_AHEAD_JS,
     VIEW_SIGNATURE_JS,
     chromium_path,
@@ -53,6 +54,9 @@ USED = metric_value_js("Modalities used")
 PAGES = {"": "AECF Explorer", "explore": "Prediction:", "subsets": "Subsets & calibration",
          "curriculum": "Adaptive Curriculum Masking", "train": "Train a fusion layer"}
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
+# the caption under the image corruption slider, written by the server's redraw (pages/explore.py)
+SEVERITY = ("[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
+            ".filter(t => t.startsWith('severity')).join('|')")
 ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContentError\"], "
              "[data-testid=\"stException\"]')].map(e => e.innerText)")
 
@@ -106,22 +110,30 @@ def _stats(ms: list[float]) -> dict:
             "max_ms": round(xs[-1], 1)}
 
 
-def _summary(pairs: list[tuple[float, float]]) -> dict:
+def _summary(times: list[tuple[float, float, float | None]]) -> dict:
     """The redraws (new view on screen) and, under "settled", the same actions until the server's redraw was
-    done too."""
-    return _stats([v for v, _ in pairs]) | ({"settled": _stats([d for _, d in pairs])} if pairs else {})
+    done too; under "press_to_view_in_page", from the press to the new view, timed inside the page."""
+    if not times:
+        return {"n": 0}
+    return _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
+                                            "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None])}
 
 
-async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000) -> tuple[float, float]:
-    """(ms until the new view is on screen, ms until the server's redraw is done too): a view the page sent
-    ahead (pages/parts/ui.py) shows before the server has redrawn it."""
+async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000) -> tuple[float, float, float | None]:
+    """(ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
+    the new view timed inside the page or None): a view the page sent ahead (pages/parts/ui.py) shows before
+    the server has redrawn it (tests/support/browser.wait_view measures the same way)."""
     settled = await page.evaluate(f"() => {SENT_AHEAD_JS}")
+    await page.evaluate(IN_PAGE_JS, until_js)
     t0 = time.perf_counter()
     await action()
     await page.wait_for_function(f"() => ({until_js})", polling=10, timeout=timeout_ms)
     view = 1000 * (time.perf_counter() - t0)
     await page.wait_for_function(f"() => {IDLE} && {SENT_AHEAD_JS} !== {settled}", polling=10, timeout=timeout_ms)
-    return view, 1000 * (time.perf_counter() - t0)
+    done = 1000 * (time.perf_counter() - t0)
+    press = await page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
+                                " ? window.__inPage.view - window.__inPage.input : null")
+    return view, done, press
 
 
 async def _open_explore(context, url: str):
@@ -133,7 +145,7 @@ async def _open_explore(context, url: str):
     return page
 
 
-async def _interact(page, deadline: float, times: list[tuple[float, float]], max_steps: int | None = None,
+async def _interact(page, deadline: float, times: list[tuple[float, float, float | None]], max_steps: int | None = None,
                     think: tuple[float, float] = (0.0, 0.0), seed: int = 0) -> None:
     """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw,
     then think (a pause drawn from `think`, in seconds) before the next action."""
@@ -146,7 +158,10 @@ async def _interact(page, deadline: float, times: list[tuple[float, float]], max
             want = "caption + audio" if (step // 2) % 2 == 0 else "image + caption + audio"
             times.append(await _redraw(page, toggle.click, f"{USED} === {want!r}"))
         else:
-            before = await page.evaluate(f"() => {VIEW_SIGNATURE_JS}")
+            # the new view on screen: the results change (sent ahead or redrawn), or, with the image switched
+            # off (the results do not depend on the slider then), the caption under the slider (the server's)
+            before = await page.evaluate(f"() => ({VIEW_SIGNATURE_JS})")
+            caption = await page.evaluate(f"() => ({SEVERITY})")
             value = float(await slider.input_value())
             direction = "ArrowLeft" if value >= 0.95 else "ArrowRight" if value <= 0.05 else direction
 
@@ -154,7 +169,8 @@ async def _interact(page, deadline: float, times: list[tuple[float, float]], max
                 await slider.focus()
                 await page.keyboard.press(key)
 
-            times.append(await _redraw(page, press, f"{VIEW_SIGNATURE_JS} !== {json.dumps(before)}"))
+            times.append(await _redraw(page, press, f"({VIEW_SIGNATURE_JS}) !== {json.dumps(before)} || "
+                                                    f"({SEVERITY}) !== {json.dumps(caption)}"))
         step += 1
         pause = rng.uniform(*think)
         if pause > 0 and time.perf_counter() + pause < deadline:
@@ -220,9 +236,9 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
             # 1. one user alone
             solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
             page = await _open_explore(solo, url)
-            warm: list[tuple[float, float]] = []
+            warm: list[tuple[float, float, float | None]] = []
             await _interact(page, time.perf_counter() + 120, warm, max_steps=4)  # first visits compute embeddings
-            single: list[tuple[float, float]] = []
+            single: list[tuple[float, float, float | None]] = []
             await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1)
             res["single_user"] = _summary(single)
             await solo.close()
@@ -236,7 +252,7 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
                 train_page = training.pop("page")
                 res["training"] = training
                 res["training"]["state_at_classroom_start"] = await _train_state(train_page)
-            times: list[list[tuple[float, float]]] = [[] for _ in pages]
+            times: list[list[tuple[float, float, float | None]]] = [[] for _ in pages]
             load_before = os.getloadavg()
             cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
             deadline = time.perf_counter() + seconds
@@ -269,6 +285,9 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
     if s.get("n") and c.get("n"):
         res["p90_ratio_classroom_to_single"] = round(c["p90_ms"] / s["p90_ms"], 2)
         res["settled_p90_ratio_classroom_to_single"] = round(c["settled"]["p90_ms"] / s["settled"]["p90_ms"], 2)
+        if s["press_to_view_in_page"].get("n") and c["press_to_view_in_page"].get("n"):
+            res["press_to_view_p90_ratio_classroom_to_single"] = round(
+                c["press_to_view_in_page"]["p90_ms"] / s["press_to_view_in_page"]["p90_ms"], 2)
     return res
 
 

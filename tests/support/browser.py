@@ -140,12 +140,33 @@ def wait_rerun(page, action, until_js: str | None = None, change_js: str | None 
 SENT_AHEAD_JS = "(window.__aecfAhead ? window.__aecfAhead.n : 0)"
 
 
+IN_PAGE_JS = """(cond) => {
+  // in the page itself: the last press (pointer or key) and the first DOM change after it that makes cond true
+  const w = window.__inPage = {input: null, view: null};
+  const test = new Function("return (" + cond + ");");
+  if (!window.__inPageInput) {
+    window.__inPageInput = true;
+    for (const type of ["pointerdown", "keydown"]) {
+      document.addEventListener(type, () => { if (window.__inPage) window.__inPage.input = performance.now(); }, true);
+    }
+  }
+  if (window.__inPageObserver) window.__inPageObserver.disconnect();
+  window.__inPageObserver = new MutationObserver(() => {
+    if (w.input !== null && w.view === null && test()) w.view = performance.now();
+  });
+  window.__inPageObserver.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
 def wait_view(page, action, until_js: str | None = None, change_js: str | None = None,
-              settled_js: str = SENT_AHEAD_JS, timeout_ms: float = 60_000) -> tuple[float, float]:
-    """Like `wait_rerun`, but two times (s): until the new view is on screen (the condition holds, whatever
-    the server is doing), and until the server's redraw has also finished (`settled_js` changed and the
-    script is idle). On a page that shows views sent ahead the first can come before the server has even
-    started; on any other page the two are the same moment."""
+              settled_js: str = SENT_AHEAD_JS, timeout_ms: float = 60_000) -> tuple[float, float, float | None]:
+    """Like `wait_rerun`, but three times (s): until the new view is on screen (the condition holds, whatever
+    the server is doing), until the server's redraw has also finished (`settled_js` changed and the script is
+    idle), and, measured inside the page, from the press itself (pointerdown or keydown) to the DOM change
+    that showed the new view (None if not caught): the first two include the automation's own time (a
+    playwright click checks the element for tens of ms before it presses). On a page that shows views sent
+    ahead the first can come before the server has even started; on any other page the first two are the
+    same moment."""
     idle = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
     before = page.evaluate(f"() => JSON.stringify({change_js})") if change_js else None
     settled_before = page.evaluate(f"() => JSON.stringify({settled_js})")
@@ -154,13 +175,18 @@ def wait_view(page, action, until_js: str | None = None, change_js: str | None =
         cond.append(f"({until_js})")
     if change_js:
         cond.append(f"JSON.stringify({change_js}) !== {json.dumps(before)}")
+    shown = " && ".join(cond or ["true"])
+    page.evaluate(IN_PAGE_JS, shown)
     t0 = time.perf_counter()
     action()
-    page.wait_for_function("() => " + " && ".join(cond or ["true"]), polling=5, timeout=timeout_ms)
+    page.wait_for_function("() => " + shown, polling=5, timeout=timeout_ms)
     t_view = time.perf_counter() - t0
     page.wait_for_function(f"() => {idle} && JSON.stringify({settled_js}) !== {json.dumps(settled_before)}",
                            polling=5, timeout=timeout_ms)
-    return t_view, time.perf_counter() - t0
+    t_settled = time.perf_counter() - t0
+    in_page = page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
+                            " ? (window.__inPage.view - window.__inPage.input) / 1000 : null")
+    return t_view, t_settled, in_page
 
 
 VIEW_SIGNATURE_JS = (
