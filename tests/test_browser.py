@@ -226,13 +226,20 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
         page.wait_for_function("(b) => document.querySelector('.st-key-explore_results [data-html-block]').innerText"
                                " !== b", arg=before, timeout=5_000)
         stepped = results.inner_text()
+        assert results.get_attribute("data-stale") is None
+        page.keyboard.press("ArrowRight")  # a second step: not sent ahead, so the view says it is not current
+        page.wait_for_function("() => document.querySelector('.st-key-explore_results [data-html-block]')"
+                               ".hasAttribute('data-stale')", timeout=5_000)
+        assert results.inner_text() == stepped
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    assert switched != before and "caption + audio" in switched
+    assert switched != before and "caption + audio" in switched and stepped != before
+    page.wait_for_function("() => !document.querySelector('[class*=\"st-key-explore_results\"] [data-html-block]')"
+                           ".hasAttribute('data-stale')", timeout=30_000)  # the server's view of the second step
     wait_idle(page)
-    page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider once
+    page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider twice
     wait_idle(page)
-    assert results.inner_text() == stepped  # the server's redraw of the step is the view sent ahead
+    assert "isev=0.1" in page.url and results.inner_text() not in (before, stepped)
     assert not _errors(page)
 
 

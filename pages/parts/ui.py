@@ -106,7 +106,12 @@ function showSentAhead() {
   if (!box || !ahead.around.has(box.__html)) return;
   const key = widgetKey(ahead.controls);
   const html = key === null ? undefined : ahead.views[key];
-  if (html !== undefined && box.__html !== html) show(box, html);
+  if (html === undefined) {
+    box.setAttribute("data-stale", "");  // not sent ahead (a jump of several steps): faded until the server's view
+  } else {
+    box.removeAttribute("data-stale");
+    if (box.__html !== html) show(box, html);
+  }
 }
 
 function sendAhead(data) {
@@ -133,6 +138,7 @@ export default function (component) {
     box.setAttribute("data-html-block", "");
     parentElement.appendChild(box);
   }
+  box.removeAttribute("data-stale");
   if (box.__html === data) return;
   show(box, data);
 }
@@ -144,6 +150,7 @@ _HTML_CSS = """
 [data-html-block] p { margin: 0 0 1rem 0; }
 [data-html-block] > :last-child { margin-bottom: 0; }
 [class*="st-key-sent_ahead_"] { display: none; }
+[data-html-block][data-stale] { opacity: 0.45; transition: opacity 0.15s 0.05s; }
 """
 _html_component = None
 
