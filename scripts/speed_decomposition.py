@@ -182,7 +182,7 @@ def measure(rounds: int) -> dict[str, float]:
                     for name, page, (x, y) in pages:
                         page.bring_to_front()
                         for want in ("caption + audio", "image + caption + audio"):
-                            dt = wait_rerun(page, lambda p=page: p.mouse.click(x, y), f"{used} === {want!r}")
+                            dt = wait_rerun(page, lambda p=page, x=x, y=y: p.mouse.click(x, y), f"{used} === {want!r}")
                             if r >= 2:
                                 times[name].append(1000 * dt)
                 browser.close()
