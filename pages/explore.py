@@ -157,7 +157,8 @@ def draw_results() -> None:
     # after the view is on its way: the views one click away (none while the details are open, which the
     # browser could not update with them)
     ahead = X.explore_next(cache.model, ckpt, inputs, base, result) if result.is_plain and details_slot is None else {}
-    explore_view.next_views(ahead, AHEAD_CONTROLS, ahead_slot)
+    explore_view.next_views(ahead, AHEAD_CONTROLS, ahead_slot,
+                            {K[name]: text for name, text in X.slider_captions(inputs).items()})
 
 
 def then_results(last: bool = False) -> None:

@@ -268,7 +268,12 @@ def test_the_views_sent_ahead_are_the_views_the_server_then_draws(app_env):
     assert html_blocks(at) == [views["1|1|1|0.05|30"]]
     assert views["1|1|1|0.05|30"] != views["1|1|1|0.00|30"]
     at.slider(key="snr").set_value(29.0).run()
-    assert "1|1|1|0.05|29" in sent_ahead(at)["views"]  # sent around the new view, not the first one
+    ahead = sent_ahead(at)
+    assert "1|1|1|0.05|29" in ahead["views"]  # sent around the new view, not the first one
+    # the captions under the sliders at their values and one step either way: what the server writes there
+    assert set(ahead["captions"]["isev"]) == {"0.00", "0.05", "0.10"} and set(ahead["captions"]["snr"]) == {"28", "29", "30"}
+    shown = [str(c.value) for c in at.caption]
+    assert ahead["captions"]["isev"]["0.05"] in shown and ahead["captions"]["snr"]["29"] in shown
 
 
 def test_no_views_are_sent_ahead_while_the_details_are_open(app_env):

@@ -227,6 +227,8 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
                                " !== b", arg=before, timeout=5_000)
         stepped = results.inner_text()
         assert results.get_attribute("data-stale") is None
+        caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="severity").first
+        assert caption.inner_text().startswith("severity 0.05:")  # the caption under the slider follows it
         page.keyboard.press("ArrowRight")  # a second step: not sent ahead, so the view says it is not current
         page.wait_for_function("() => document.querySelector('.st-key-explore_results [data-html-block]')"
                                ".hasAttribute('data-stale')", timeout=5_000)

@@ -147,6 +147,21 @@ def one_click_away(inputs: ExploreInputs) -> list[ExploreInputs]:
     return out
 
 
+def slider_captions(inputs: ExploreInputs) -> dict[str, dict[str, str]]:
+    """What the caption under each corruption slider says at its value and one step either way, by field and
+    by the value as `view_key` writes it: sent ahead with the views, so that the caption follows a slider
+    step the browser shows at once."""
+    out: dict[str, dict[str, str]] = {}
+    severity = inputs.image_severity
+    out["image_severity"] = {f"{v:.2f}": image_corruption_text(v)
+                             for v in (round(severity + d, 2) for d in (-SEVERITY_STEP, 0.0, SEVERITY_STEP))
+                             if 0.0 <= v <= 1.0}
+    snr = _control_value(inputs, "audio_snr")
+    out["audio_snr"] = {f"{v:.0f}": audio_corruption_text(None if v >= SNR_CLEAN else v)
+                        for v in (snr - SNR_STEP, snr, snr + SNR_STEP) if SNR_MIN <= v <= SNR_CLEAN}
+    return out
+
+
 def explore_next(load, key: str, inputs: ExploreInputs, baseline_key: str | None = None,
                  current: ExploreView | None = None) -> dict[str, ExploreView]:
     """The plain views (`ExploreView.is_plain`) one click away from `inputs` (`one_click_away`), and

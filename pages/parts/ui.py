@@ -108,9 +108,28 @@ function showSentAhead() {
   const html = key === null ? undefined : ahead.views[key];
   if (html === undefined) {
     box.setAttribute("data-stale", "");  // not sent ahead (a jump of several steps): faded until the server's view
-  } else {
-    box.removeAttribute("data-stale");
-    if (box.__html !== html) show(box, html);
+    return;
+  }
+  box.removeAttribute("data-stale");
+  if (box.__html !== html) show(box, html);
+  for (const [key, digits] of ahead.controls) {
+    const text = digits === null ? undefined : (ahead.captions[key] || {})[widgetValue(key, digits)];
+    if (text !== undefined) setCaptionAfter(key, text);
+  }
+}
+
+function widgetValue(key, digits) {
+  const el = document.querySelector(`.st-key-${key} input[type="range"]`);
+  return el ? Number(el.value).toFixed(digits) : null;
+}
+
+// The caption the page writes right under a slider: its one text node is changed in place (the node stays
+// the one React knows, so the server's redraw of the same caption later finds it as it left it).
+function setCaptionAfter(key, text) {
+  const scope = document.querySelector(`.st-key-${key}`);
+  const p = scope && scope.nextElementSibling && scope.nextElementSibling.querySelector('[data-testid="stCaptionContainer"] p');
+  if (p && p.childNodes.length === 1 && p.firstChild.nodeType === 3 && p.firstChild.nodeValue !== text) {
+    p.firstChild.nodeValue = text;
   }
 }
 
@@ -198,14 +217,17 @@ def html_block(markup: str, key: str, container=None) -> None:
     _mount(markup, key, container)
 
 
-def instant_views(views: dict[str, str], target: str, controls: list, key: str, container=None) -> None:
+def instant_views(views: dict[str, str], target: str, controls: list, key: str, container=None,
+                  captions: dict[str, dict[str, str]] | None = None) -> None:
     """Send the HTML of views the html block `target` may show next, unseen (hidden by the block's CSS):
     `views` maps a key built from the widgets `controls` — (widget key, digits of a slider's value, or None
     for a switch), joined by '|' — to the block's markup. When such a widget changes in the browser and the
     new key is in `views`, the block shows that view at once, without waiting for the server's redraw (which
-    then finds it on screen already). Only views computed around the one on screen are used."""
-    _mount({"views": views, "target": target, "controls": [list(c) for c in controls]}, f"sent_ahead_{key}",
-           container)
+    then finds it on screen already). Only views computed around the one on screen are used. `captions`
+    (widget key -> the slider's value as in the key -> text): the caption right under that slider follows it
+    too."""
+    _mount({"views": views, "target": target, "controls": [list(c) for c in controls], "captions": captions or {}},
+           f"sent_ahead_{key}", container)
 
 
 def show(problem: Problem | None, container=None) -> None:
