@@ -245,6 +245,53 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
     assert not _errors(page)
 
 
+_ANIMATED_IN = """(sel) => document.getAnimations().filter(a => a.effect && a.effect.target
+                                                  && a.effect.target.closest(sel)).length"""
+
+
+def test_a_view_from_the_set_is_not_faded_while_the_server_catches_up(page, server):
+    """Switches and sliders snap (a transition is frames of the whole page, in every browser of a class), and
+    while the server's redraw is slow, Streamlit's stale fade (opacity on the element's container, marked
+    data-stale) is held off the results and the watched controls when the view on screen came from the set:
+    it is the right view. Other elements still fade, and the server's view ends the hold."""
+    import os
+    import signal
+
+    from tests.support.browser import SENT_AHEAD_JS, wait_idle
+
+    page.goto(f"{server}/explore")
+    _wait_used(page, "image + caption + audio")
+    page.wait_for_function(f"() => {SENT_AHEAD_JS} > 0")
+    proc = SERVER_PROC[server]
+    # what Streamlit does to a stale element (its styled container: opacity, a 1 s transition after 0.5 s)
+    faded = """(key) => { const el = document.querySelector(`.stElementContainer.st-key-${key}`);
+                          el.setAttribute("data-stale", "true"); el.style.transition = "none"; el.style.opacity = "0.33";
+                          const seen = getComputedStyle(el).opacity;
+                          el.setAttribute("data-stale", "false"); el.style.opacity = ""; el.style.transition = "";
+                          return seen; }"""
+    assert page.evaluate(faded, "img_on") == "0.33"  # nothing held before a view came from the set
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()
+        assert page.evaluate(_ANIMATED_IN, '[data-testid="stCheckbox"]') == 0  # it snapped
+        page.wait_for_function(f"() => {_used_js()} === 'caption + audio'", timeout=5_000)  # from the set
+        for key in ("img_on", "aud_on", "isev", "explore_results"):
+            assert page.evaluate(faded, key) == "1", key
+        for key in ("cap", "isrc"):  # the caption box, the image source: not in the set, they fade
+            assert page.evaluate(faded, key) == "0.33", key
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    page.wait_for_function("() => !document.body.hasAttribute('data-aecf-ahead-shown')", timeout=30_000)
+    wait_idle(page)
+    assert page.evaluate(faded, "img_on") == "0.33"  # the server's view came: the hold is over
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(_ANIMATED_IN, '[data-testid="stSlider"]') == 0  # its labels do not fade on focus
+    wait_idle(page)
+    assert not _errors(page)
+
+
 def _used_js() -> str:
     from tests.support.browser import metric_value_js
 

@@ -112,6 +112,9 @@ function showSentAhead() {
   }
   box.removeAttribute("data-stale");
   if (box.__html !== html) show(box, html);
+  // the view on screen is the right one: Streamlit's own stale fade (after 0.5 s of a slow server) is held off
+  // the results and these controls until the server's view comes (a 1 s opacity animation in every browser)
+  document.body.setAttribute("data-aecf-ahead-shown", "");
   for (const [key, digits] of ahead.controls) {
     const text = digits === null ? undefined : (ahead.captions[key] || {})[widgetValue(key, digits)];
     if (text !== undefined) setCaptionAfter(key, text);
@@ -133,7 +136,22 @@ function setCaptionAfter(key, text) {
   }
 }
 
+function holdFade(data) {
+  // one rule for the widgets this page watches (their keys come with the data) and the results block
+  if (document.getElementById("aecf-ahead-style")) return;
+  const style = document.createElement("style");
+  style.id = "aecf-ahead-style";
+  // (a slider's caption is the element right after it: it is set from the set too)
+  const scopes = data.controls.flatMap(([key, digits]) => digits === null ? [`.st-key-${key}`]
+                                                          : [`.st-key-${key}`, `.st-key-${key} + .stElementContainer`]);
+  scopes.push(`[class*="st-key-${data.target}"]`);
+  style.textContent = `body[data-aecf-ahead-shown] :is(${scopes.join(", ")})[data-stale="true"] ` +
+                      "{ opacity: 1 !important; transition: none !important; }";
+  document.head.appendChild(style);
+}
+
 function sendAhead(data) {
+  holdFade(data);
   const around = new Set(Object.values(data.views));  // the view drawn in the same run is one of them
   const n = window.__aecfAhead ? window.__aecfAhead.n + 1 : 1;  // how many sets came (scripts/measure_app.py)
   window.__aecfAhead = { ...data, around, n };
@@ -158,6 +176,7 @@ export default function (component) {
     parentElement.appendChild(box);
   }
   box.removeAttribute("data-stale");
+  document.body.removeAttribute("data-aecf-ahead-shown");  // the server's view: its own stale fade again
   if (box.__html === data) return;
   show(box, data);
 }
@@ -170,6 +189,10 @@ _HTML_CSS = """
 [data-html-block] > :last-child { margin-bottom: 0; }
 [class*="st-key-sent_ahead_"] { display: none; }
 [data-html-block][data-stale] { opacity: 0.45; transition: opacity 0.15s 0.05s; }
+/* switches and sliders snap: a switch's 150 ms slide, or the 0.3 s fade of a slider's min/max labels when it takes
+   the focus, is every frame of the whole pipeline (~40 ms of the browser's CPU for a switch's click) */
+[data-testid="stCheckbox"] label *, [data-testid="stCheckbox"] label *::before,
+[data-testid="stCheckbox"] label *::after, [data-testid="stSlider"] * { transition: none !important; }
 """
 _html_component = None
 
