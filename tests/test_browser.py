@@ -369,3 +369,23 @@ def test_other_pages_render(page, server):
         page.wait_for_timeout(800)  # plotly draws after the script run
         assert not _errors(page), _errors(page)
         shot(page, path or "home")
+
+
+def test_the_in_page_wait_wakes_on_a_change_and_gives_up_after_its_timeout(browser):
+    """scripts/load_app.py waits inside the page (WAIT_IN_PAGE_JS) instead of polling it: a DOM change wakes
+    it, a change outside the DOM is seen within its 100 ms tick, and a condition that never holds rejects."""
+    from tests.support.browser import WAIT_IN_PAGE_JS
+
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.set_content("<div id='x'>0</div>")
+        pg.evaluate("() => setTimeout(() => { document.getElementById('x').textContent = '1'; }, 150)")
+        t_set = pg.evaluate(WAIT_IN_PAGE_JS, ["document.getElementById('x').textContent === '1'", 5_000])
+        assert t_set > 0 and pg.inner_text("#x") == "1"
+        pg.evaluate("() => setTimeout(() => { window.__n = 1; }, 150)")  # no DOM change at all
+        assert pg.evaluate(WAIT_IN_PAGE_JS, ["window.__n === 1", 5_000]) > 0
+        with pytest.raises(Exception, match="timed out"):
+            pg.evaluate(WAIT_IN_PAGE_JS, ["window.__never === 1", 300])
+    finally:
+        context.close()

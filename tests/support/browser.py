@@ -158,6 +158,23 @@ IN_PAGE_JS = """(cond) => {
 }"""
 
 
+# Wait inside the page for a condition, woken by the page's own changes instead of polling it (a
+# wait_for_function polled every 10 ms in ten pages is CPU the pages being measured then lack): the condition
+# is tested once per animation frame after the DOM changed, and every 100 ms for changes that are not in the
+# DOM (a counter in window). Resolves with performance.now() when it holds; rejects after the timeout.
+WAIT_IN_PAGE_JS = """([cond, timeoutMs]) => new Promise((resolve, reject) => {
+  const test = new Function("return (" + cond + ");");
+  if (test()) return resolve(performance.now());
+  let frame = 0;
+  const done = () => { obs.disconnect(); clearInterval(tick); clearTimeout(timer); if (frame) cancelAnimationFrame(frame); };
+  const check = () => { frame = 0; if (test()) { done(); resolve(performance.now()); } };
+  const obs = new MutationObserver(() => { if (!frame) frame = requestAnimationFrame(check); });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  const tick = setInterval(check, 100);
+  const timer = setTimeout(() => { done(); reject(new Error("timed out waiting for " + cond)); }, timeoutMs);
+})"""
+
+
 def wait_view(page, action, until_js: str | None = None, change_js: str | None = None,
               settled_js: str = SENT_AHEAD_JS, timeout_ms: float = 60_000) -> tuple[float, float, float | None]:
     """Like `wait_rerun`, but three times (s): until the new view is on screen (the condition holds, whatever
