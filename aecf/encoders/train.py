@@ -121,6 +121,10 @@ class AudioTrainConfig:
     # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
     # (audio.warp_frequencies), on top of the speed change; 0: off
     vtlp: float = 0.0
+    # consistency with the clean word: each batch also carries its clips clean in the window, trained with
+    # the same cross-entropy, and the noisy clip's class distribution is pulled towards the clean one's
+    # (KL, the clean side not differentiated), weighted by this; 0: off
+    consistency: float = 0.0
     # not training: the speeds an embedding is averaged over at test time (Encoders.audio_speeds), written
     # into encoders.json; chosen on the held-out val halves
     test_speeds: tuple[float, ...] = (0.9, 1.0, 1.1)
@@ -494,9 +498,19 @@ def train_audio(
                 mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
-            emb = model(mel)
-            loss = F.cross_entropy(logit_scale * emb @ class_emb.T, labels[idx].to(device),
-                                   label_smoothing=cfg.label_smoothing)
+            y = labels[idx].to(device)
+            if cfg.consistency > 0:
+                clean_x, _ = place_in_window([waves[i] for i in idx], window, gen)
+                logits = logit_scale * model(torch.cat([mel, logmel_batch(clean_x.to(device))])) @ class_emb.T
+                noisy_logits, clean_logits = logits[: len(idx)], logits[len(idx):]
+                loss = 0.5 * (F.cross_entropy(noisy_logits, y, label_smoothing=cfg.label_smoothing)
+                              + F.cross_entropy(clean_logits, y, label_smoothing=cfg.label_smoothing))
+                loss = loss + cfg.consistency * F.kl_div(F.log_softmax(noisy_logits, 1),
+                                                         F.log_softmax(clean_logits.detach(), 1),
+                                                         log_target=True, reduction="batchmean")
+            else:
+                emb = model(mel)
+                loss = F.cross_entropy(logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
