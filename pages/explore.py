@@ -45,7 +45,7 @@ if not choices:
     st.stop()
 # A new link (a first visit, a shared link, a link from another page) sets the view; after that the widgets
 # hold it and the URL follows them (pages/parts/url.py).
-new_link = url.is_new_link(K["checkpoint"])
+new_link = url.is_new_link()
 link = ExploreState.from_query(st.query_params.to_dict())  # unknown or out-of-range values -> defaults
 ckpt_keys = [c.key for c in choices]
 URL_DEFAULTS = {K["checkpoint"]: ckpt_keys[0], K["image_on"]: True, K["caption_on"]: True, K["mc_samples"]: 20}
@@ -231,7 +231,6 @@ def caption_text() -> None:
                      help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
                           "none ('a digit') or wrong.")
     link_caption = state.caption_query(caption, default_caption)  # a link carries a short caption only
-    url.catch_up()
     if link_caption is None:
         if K["caption"] in st.query_params:
             del st.query_params[K["caption"]]

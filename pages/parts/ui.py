@@ -163,53 +163,6 @@ function sendAhead(data) {
   }
 }
 
-// The address bar follows the view when it rests (pages/parts/url.py): every write of the browser's history
-// costs the browser ~20 ms, and a person exploring steps every second or two. Streamlit writes the query params
-// with history.pushState; a write that changes only them is held and made once, as a replaceState (no history
-// entry per step): after URL_REST_MS without another, or at once when the pointer leaves the page (towards the
-// address bar, a tab, the reload button), the page loses focus or is hidden or left, or a Ctrl/Cmd shortcut or
-// F5 is pressed. Any other history write (another page) makes the held one first.
-const URL_REST_MS = 3000;
-
-function deferUrlWrites() {
-  if (window.__aecfUrl) return;
-  const realPush = history.pushState.bind(history);
-  const realReplace = history.replaceState.bind(history);
-  const held = { pending: null, timer: 0, writes: 0 };  // (writes: for the tests and scripts/measure_app.py)
-  const flush = () => {
-    clearTimeout(held.timer);
-    if (held.pending === null) return;
-    const [data, url] = held.pending;
-    held.pending = null;
-    held.writes += 1;
-    realReplace(data, "", url);
-  };
-  held.flush = flush;
-  window.__aecfUrl = held;
-  history.pushState = function (data, title, url) {
-    const next = url === undefined || url === null ? null : new URL(url, location.href);
-    if (next !== null && next.pathname === location.pathname && next.hash === location.hash) {
-      held.pending = [data, next.href];
-      clearTimeout(held.timer);
-      held.timer = setTimeout(flush, URL_REST_MS);
-      return;
-    }
-    flush();
-    return realPush(data, title, url);
-  };
-  history.replaceState = function (data, title, url) {
-    flush();
-    return realReplace(data, title, url);
-  };
-  window.addEventListener("blur", flush);
-  window.addEventListener("pagehide", flush);
-  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flush(); });
-  document.documentElement.addEventListener("mouseleave", flush);
-  window.addEventListener("keydown", (e) => { if (e.ctrlKey || e.metaKey || e.key === "F5") flush(); }, true);
-}
-
-deferUrlWrites();
-
 export default function (component) {
   const { data, parentElement } = component;
   if (data !== null && typeof data === "object") {

@@ -6,11 +6,6 @@ the page writes itself costs one small message, only when it changes. So: a new 
 shared link, a link from another page) sets the widgets' values (`is_new_link`, then the page puts the
 link's values into the session state); after that the widgets hold the view and `sync` writes what changed
 into the URL, leaving defaults out so links stay short.
-
-The browser writes the address bar a moment later (pages/parts/ui.py, `deferUrlWrites`: when the view has
-rested, when the pointer leaves the page or the page loses focus): each write of the browser's history costs it
-~20 ms, on every step. Until then the URL it sends with a rerun is one the page asked for earlier: `SEEN` keeps
-them, so such a URL is not taken for a new link, and `catch_up` puts the latest back before anything is written.
 """
 
 from __future__ import annotations
@@ -19,38 +14,16 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-SEEN = "_explore_url"  # the link this visit came from, then the query params the page asked for, the latest last
-SEEN_MAX = 32
+SEEN = "_explore_url"  # the query params as the page last wrote them
 
 
-def is_new_link(probe: str) -> bool:
-    """True when the URL is none the page asked for in this visit: it comes from a link (a first visit, a shared
-    link, a link from another page), so it sets the view. `probe`: a widget key of the page; without it in the
-    session state (a first run, or back from another page, which dropped the page's widgets) it is a new link."""
-    current = st.query_params.to_dict()
-    seen = st.session_state.get(SEEN)
-    if probe in st.session_state and seen and current in seen:
-        return False
-    st.session_state[SEEN] = [current]
-    return True
-
-
-def catch_up() -> None:
-    """If the browser has not yet written the URL the page asked for last (it sent an earlier one of ours), put
-    that one back, so what is written next adds to it."""
-    seen = st.session_state.get(SEEN)
-    if seen and st.query_params.to_dict() != seen[-1] and st.query_params.to_dict() in seen:
-        st.query_params.from_dict(seen[-1])
+def is_new_link() -> bool:
+    """True when the URL is not the one the page last wrote: it comes from a link, so it sets the view."""
+    return st.query_params.to_dict() != st.session_state.get(SEEN)
 
 
 def remember() -> None:
-    """Record the query params as the page now asks for them."""
-    current = st.query_params.to_dict()
-    seen = st.session_state.setdefault(SEEN, [])
-    if current in seen:
-        seen.remove(current)
-    seen.append(current)
-    del seen[:-SEEN_MAX]
+    st.session_state[SEEN] = st.query_params.to_dict()
 
 
 def seeded(key: str, default) -> str:
@@ -72,7 +45,6 @@ def text(value) -> str:
 def sync(defaults: Mapping[str, object], *keys: str) -> None:
     """Write these widgets' values into the URL (a default is left out); a parameter goes to the browser
     only when it changes."""
-    catch_up()
     for key in keys:
         value = st.session_state.get(key)
         wanted = None if value is None or value == defaults[key] else text(value)
