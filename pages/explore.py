@@ -22,7 +22,7 @@ from pages.parts import cache, explore_view, url
 from pages.parts.ui import ensure_navigation, teaching_box
 
 # Every setting of the view lives in the URL (aecf.app.state.ExploreState), written by the page itself
-# (pages/parts/url.py), not by Streamlit's query-params binding, which costs every redraw.
+# (pages/parts/url.py), not by Streamlit's query-params binding or st.query_params, which cost every redraw.
 K = URL_KEYS
 CANVAS_PX = 280
 CANVAS_BG = Image.fromarray(X.canvas_background(CANVAS_PX))
@@ -158,7 +158,7 @@ def draw_results() -> None:
     # browser could not update with them)
     ahead = X.explore_next(cache.model, ckpt, inputs, base, result) if result.is_plain and details_slot is None else {}
     explore_view.next_views(ahead, AHEAD_CONTROLS, ahead_slot,
-                            {K[name]: text for name, text in X.slider_captions(inputs).items()})
+                            {K[name]: text for name, text in X.slider_captions(inputs).items()}, url.query())
 
 
 def then_results(last: bool = False) -> None:
@@ -230,13 +230,7 @@ def caption_text() -> None:
                      placeholder="exact / partial / none / wrong …",
                      help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
                           "none ('a digit') or wrong.")
-    link_caption = state.caption_query(caption, default_caption)  # a link carries a short caption only
-    if link_caption is None:
-        if K["caption"] in st.query_params:
-            del st.query_params[K["caption"]]
-    elif st.query_params.get(K["caption"]) != link_caption:
-        st.query_params[K["caption"]] = link_caption
-    url.remember()
+    url.put(K["caption"], state.caption_query(caption, default_caption))  # a link carries a short caption only
     then_results()
 
 

@@ -6,6 +6,7 @@ through playwright (never `playwright install`). Screenshots go to test-artifact
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import numpy as np
@@ -125,7 +126,7 @@ def _gate_texts(page) -> list[str]:
 
 
 def test_explore_end_to_end(page, server, app_assets, tmp_path):
-    from tests.support.browser import wait_idle, wait_rerun
+    from tests.support.browser import wait_idle, wait_rerun, wait_url
 
     # a deep link opened as the first request of a fresh server still goes through st.navigation
     page.goto(f"{server}/explore")
@@ -162,7 +163,7 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     box = caption_col.locator("textarea")
     box.fill("a handwritten seven")
     wait_rerun(page, lambda: box.press("Control+Enter"))
-    assert "cap=a+handwritten+seven" in page.url or "cap=a%20handwritten%20seven" in page.url
+    wait_url(page, "cap=a+handwritten+seven")
     gate_all, lattice_all = _gate_texts(page), _lattice(page)
     shot(page, "explore_uploaded")
 
@@ -172,7 +173,7 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     gate_off, lattice_off = _gate_texts(page), _lattice(page)
     assert any("image: absent, p = 0" in t for t in gate_off) and gate_off != gate_all
     assert 'data-subset="image"' in lattice_all and 'data-subset="image"' not in lattice_off
-    assert "img_on=false" in page.url  # the view is in the URL
+    wait_url(page, "img_on=false")  # the view is in the URL
     shot(page, "explore_image_off")
 
     # record audio through chromium's fake microphone (it plays the sample recording)
@@ -204,7 +205,7 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
     import os
     import signal
 
-    from tests.support.browser import SENT_AHEAD_JS, wait_idle
+    from tests.support.browser import SENT_AHEAD_JS, wait_idle, wait_url
 
     page.goto(f"{server}/explore")
     _wait_used(page, "image + caption + audio")
@@ -241,7 +242,55 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
     wait_idle(page)
     page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider twice
     wait_idle(page)
-    assert "isev=0.1" in page.url and results.inner_text() not in (before, stepped)
+    wait_url(page, "isev=0.1")
+    assert results.inner_text() not in (before, stepped)
+    assert not _errors(page)
+
+
+def test_the_address_bar_follows_the_view_with_no_message_to_streamlits_client(page, server):
+    """The page writes its address itself (pages/parts/url.py): no page-info message reaches Streamlit's client
+    (on one it re-renders the whole app), the URL still follows every change, a full rerun (the client still
+    sends the link it was opened with) does not reset the view to that link, and Back steps back through it."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from tests.support.browser import wait_idle, wait_rerun, wait_url
+
+    kinds: list[str] = []
+
+    def on_socket(ws) -> None:
+        def frame(payload) -> None:
+            if isinstance(payload, bytes):
+                with contextlib.suppress(Exception):
+                    kinds.append(ForwardMsg.FromString(payload).WhichOneof("type") or "")
+        ws.on("framereceived", frame)
+
+    page.on("websocket", on_socket)
+    page.goto(f"{server}/explore?cap_on=false")
+    _wait_used(page, "image + audio")
+    wait_idle(page)
+    wait_rerun(page, lambda: _column(page, "Caption").locator('[data-testid="stCheckbox"]').click())
+    _wait_used(page, "image + caption + audio")
+    page.wait_for_function("() => !location.search.includes('cap_on')", timeout=10_000)
+    wait_rerun(page, lambda: _column(page, "Image").locator('[data-testid="stCheckbox"]').click())
+    _wait_used(page, "caption + audio")
+    wait_url(page, "img_on=false")
+    seed = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input')
+    seed.fill("3")
+    wait_rerun(page, lambda: seed.press("Enter"))  # a full run: the client sends ?cap_on=false again
+    wait_idle(page)
+    assert _used(page) == "caption + audio"
+    assert "cap_on" not in wait_url(page, "img_on=false", "seed=3")
+    assert "delta" in kinds and "page_info_changed" not in kinds, sorted(set(kinds))
+
+    page.go_back()  # the view before the seed
+    page.wait_for_function("() => !location.search.includes('seed')", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"] "
+                           "[data-testid=\"stNumberInput\"] input').value === '0'", timeout=30_000)
+    wait_idle(page)
+    assert _used(page) == "caption + audio" and "img_on=false" in page.url
+    page.go_back()  # and before the image went off
+    _wait_used(page, "image + caption + audio")
+    assert "img_on" not in page.url
     assert not _errors(page)
 
 

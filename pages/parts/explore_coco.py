@@ -15,6 +15,7 @@ from aecf.app import explore as X
 from aecf.app.checkpoints import CheckpointChoice, same_directory_baselines
 from aecf.app.state import MC_CHOICES, URL_KEYS
 from pages.parts import cache, explore_view, url
+from pages.parts.ui import address_bar
 
 K = URL_KEYS
 DEFAULT_CAPTION = "a person riding a bicycle down a city street"
@@ -71,3 +72,4 @@ def view(key: str, base: str, base_label: str, mc: int, defaults: dict) -> None:
     with st.expander("Each modality alone, and what the model sees", key="coco_details", on_change="rerun") as box:
         if box.open:
             explore_view.details(result, box)
+    address_bar(url.query())

@@ -48,14 +48,15 @@ RESULTS_KEY = "explore_results"
 
 
 def next_views(views: dict[str, ExploreView], controls: list, container,
-               captions: dict[str, dict[str, str]] | None = None) -> None:
+               captions: dict[str, dict[str, str]] | None = None, query: str | None = None) -> None:
     """Send the views one click away (aecf.app.explore.explore_next) to the browser, unseen: when a switch
     or a slider of `controls` ((widget key, digits of a slider's value, None for a switch), in the order of
     aecf.app.explore.view_key) lands on one of them, the browser shows it at once and the server's own
     redraw, a moment later, finds it already on screen (pages/parts/ui.py, `instant_views`). `captions`
-    (widget key -> slider value -> text) are what the caption under a slider says at those values."""
+    (widget key -> slider value -> text) are what the caption under a slider says at those values; `query` the
+    address bar's, sent with them (pages/parts/url.py)."""
     instant_views({key: results_markup(view) for key, view in views.items()}, RESULTS_KEY, controls,
-                  "explore_next", container, captions if views else None)
+                  "explore_next", container, captions if views else None, query)
 
 
 def results_markup(view: ExploreView) -> str:

@@ -9,6 +9,7 @@ import streamlit.components.v2  # noqa: F401  (st.components.v2)
 
 from aecf.app.problems import Problem
 from aecf.app.teaching import equations
+from pages.parts import url
 
 
 def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expanded: bool = False) -> None:
@@ -32,10 +33,12 @@ def ensure_navigation() -> None:
     st.navigation (wide layout, titles, icons) never runs. Switch the server to st.navigation and
     rerun: the rerun goes through app.py and lands on the same page with the same query params."""
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    url.note_page(getattr(get_script_run_ctx(), "page_script_hash", None))
 
 
 # One element whose HTML the browser parses itself (innerHTML): Streamlit's markdown element runs every redraw's
@@ -163,10 +166,18 @@ function sendAhead(data) {
   }
 }
 
+// The view's address (pages/parts/url.py): written here, so that Streamlit's client gets no message for it (on
+// one it re-renders the whole app). A history entry per change, as Streamlit's own write makes: Back goes back.
+function writeUrl(query) {
+  const search = query ? `?${query}` : "";
+  if (location.search !== search) history.pushState({}, "", location.pathname + search + location.hash);
+}
+
 export default function (component) {
   const { data, parentElement } = component;
   if (data !== null && typeof data === "object") {
-    sendAhead(data);
+    if (typeof data.url === "string") writeUrl(data.url);
+    if (data.views) sendAhead(data);
     return;
   }
   let box = parentElement.querySelector(":scope > [data-html-block]");
@@ -187,7 +198,7 @@ _HTML_CSS = """
 [data-html-block] h4 { font-size: 1.5rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.75rem 0 0 0; }
 [data-html-block] p { margin: 0 0 1rem 0; }
 [data-html-block] > :last-child { margin-bottom: 0; }
-[class*="st-key-sent_ahead_"] { display: none; }
+[class*="st-key-sent_ahead_"], [class*="st-key-address_bar"] { display: none; }
 [data-html-block][data-stale] { opacity: 0.45; transition: opacity 0.15s 0.05s; }
 /* switches and sliders snap: a switch's 150 ms slide, or the 0.3 s fade of a slider's min/max labels when it takes
    the focus, is every frame of the whole pipeline (~40 ms of the browser's CPU for a switch's click) */
@@ -241,16 +252,24 @@ def html_block(markup: str, key: str, container=None) -> None:
 
 
 def instant_views(views: dict[str, str], target: str, controls: list, key: str, container=None,
-                  captions: dict[str, dict[str, str]] | None = None) -> None:
+                  captions: dict[str, dict[str, str]] | None = None, query: str | None = None) -> None:
     """Send the HTML of views the html block `target` may show next, unseen (hidden by the block's CSS):
     `views` maps a key built from the widgets `controls` — (widget key, digits of a slider's value, or None
     for a switch), joined by '|' — to the block's markup. When such a widget changes in the browser and the
     new key is in `views`, the block shows that view at once, without waiting for the server's redraw (which
     then finds it on screen already). Only views computed around the one on screen are used. `captions`
     (widget key -> the slider's value as in the key -> text): the caption right under that slider follows it
-    too."""
-    _mount({"views": views, "target": target, "controls": [list(c) for c in controls], "captions": captions or {}},
-           f"sent_ahead_{key}", container)
+    too. `query`: the address bar's query string, written with them (`address_bar`)."""
+    data = {"views": views, "target": target, "controls": [list(c) for c in controls], "captions": captions or {}}
+    if query is not None:
+        data["url"] = query
+    _mount(data, f"sent_ahead_{key}", container)
+
+
+def address_bar(query: str, container=None) -> None:
+    """Put the view's query string (pages/parts/url.py, `url.query()`) into the browser's address bar, with no
+    message to Streamlit's client (a hidden element; a page that mounts `instant_views` anyway passes it there)."""
+    _mount({"url": query}, "address_bar", container)
 
 
 def show(problem: Problem | None, container=None) -> None:

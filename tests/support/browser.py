@@ -107,6 +107,17 @@ _WATCH_RERUN_JS = """() => {
 }"""
 
 
+def wait_url(page, *parts: str, timeout_ms: float = 10_000) -> str:
+    """The page's URL once it holds every one of `parts` (the page writes its address after the view it
+    draws: pages/parts/url.py), or an AssertionError naming what it holds."""
+    try:
+        page.wait_for_function("parts => parts.every(p => location.href.includes(p))", arg=list(parts),
+                               polling=20, timeout=timeout_ms)
+    except Exception as exc:
+        raise AssertionError(f"{page.url} does not hold {parts}") from exc
+    return page.url
+
+
 def wait_rerun(page, action, until_js: str | None = None, change_js: str | None = None,
                timeout_ms: float = 60_000) -> float:
     """Run `action` (a click, a key press) and wait for the view it causes; returns the seconds taken.
