@@ -146,6 +146,26 @@ def test_right_to_left_override_does_not_scramble_the_caption(app_env):
     assert any("text-direction" in str(i.value) for i in at.info)
 
 
+def test_a_link_is_followed_once_then_the_widgets_hold_the_view(app_env):
+    """Streamlit's client is never told of the page's own URL writes (pages/parts/url.py), so it keeps sending
+    the link the page was opened with: that must not reset the view on a later run; the same link coming
+    from another page (a lesson's link, say) must set it again."""
+    at = _page("explore", {"cap_on": "false"})
+    assert at.toggle(key="cap_on").value is False
+    at.toggle(key="cap_on").set_value(True).run()
+    assert "cap_on" not in at.query_params and _metric(at, "Modalities used") == "image + caption + audio"
+    at.query_params["cap_on"] = "false"  # the client's stale copy, on a full run of the same page
+    at.run()
+    assert at.toggle(key="cap_on").value is True and "cap_on" not in at.query_params
+    at.query_params["cap_on"] = "false"
+    from pages.parts.url import PAGE
+
+    at.session_state[PAGE] = "another page"  # the run before was on another page: this is a link again
+    at.run()
+    _no_exception(at)
+    assert at.toggle(key="cap_on").value is False and _metric(at, "Modalities used") == "image + audio"
+
+
 @pytest.mark.parametrize("word", ["off", "0", "no", "false"])
 def test_switch_off_in_a_link_in_any_form_the_decoder_accepts(app_env, word):
     from aecf.app.state import ExploreState, url_overrides

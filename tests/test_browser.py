@@ -373,7 +373,7 @@ def test_draw_a_digit_on_the_canvas(page, server):
 def test_training_run_grows_live(page, server):
     import re
 
-    from tests.support.browser import wait_idle, wait_rerun
+    from tests.support.browser import wait_idle, wait_rerun, wait_url
 
     page.goto(f"{server}/train")
     page.get_by_text("Train a fusion layer").first.wait_for()
@@ -406,6 +406,24 @@ def test_training_run_grows_live(page, server):
     page.reload()
     page.get_by_text("Open this run in Explore").first.wait_for()
     shot(page, "train_after_refresh")
+
+    # and opens in Explore: the link from the Train page sets the checkpoint (also after Explore was open in
+    # this session, with another checkpoint), and a change there keeps it
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Explore").click()
+    page.get_by_text("Prediction:").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Train").click()
+    page.get_by_role("button", name="Open this run in Explore").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Open this run in Explore").click()
+    page.get_by_text("Prediction:").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    ckpt = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Checkpoint")
+    expect(ckpt).to_have_value(re.compile("^run:"), timeout=20_000)
+    wait_rerun(page, lambda: page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click())
+    _wait_used(page, "caption + audio")
+    wait_url(page, "ckpt=run", "img_on=false")
+    expect(ckpt).to_have_value(re.compile("^run:"))
 
 
 def test_other_pages_render(page, server):
