@@ -294,6 +294,57 @@ def test_the_address_bar_follows_the_view_with_no_message_to_streamlits_client(p
     assert not _errors(page)
 
 
+def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_use_it(page, server):
+    """A history entry costs the browser ~30 ms of CPU (pages/parts/ui.py, writeUrl): the page writes its address
+    once the view has rested (URL_REST_MS, 2 s) or at once when the address bar or Back may be next (focus or
+    pointer leaving the page); steps quicker than the rest make one entry, not one each; Back still steps back."""
+    import time
+
+    from tests.support.browser import wait_idle, wait_rerun, wait_url
+
+    page.goto(f"{server}/explore")
+    _wait_used(page, "image + caption + audio")
+    wait_idle(page)
+    toggle = _column(page, "Image").locator('[data-testid="stCheckbox"]')
+    url_state = "() => ({pending: window.__aecfUrl.pending, search: location.search, writes: window.__aecfUrl.writes})"
+    wait_rerun(page, toggle.click)
+    _wait_used(page, "caption + audio")
+    state = page.evaluate(url_state)
+    if state["pending"] is not None:  # the usual case: written after the rest, not with the view
+        assert "img_on=false" in state["pending"]["search"] and "img_on=false" not in state["search"], state
+        page.evaluate("() => window.dispatchEvent(new Event('blur'))")  # focus leaves, e.g. to the address bar
+        assert "img_on=false" in page.evaluate("() => location.search")
+    else:  # a machine slow enough for the rest to have passed already
+        assert "img_on=false" in state["search"], state
+    writes, entries = page.evaluate("() => [window.__aecfUrl.writes, history.length]")
+
+    # on -> off -> on, each drawn by the server: one entry once the view rests (when it all took < the rest)
+    t0 = time.perf_counter()
+    for want in ("image + caption + audio", "caption + audio", "image + caption + audio"):
+        wait_rerun(page, toggle.click)
+        _wait_used(page, want)
+    quick = time.perf_counter() - t0 < 1.8
+    page.wait_for_function("() => window.__aecfUrl.pending === null", timeout=15_000)
+    assert "img_on" not in page.evaluate("() => location.search")
+    made = page.evaluate("() => window.__aecfUrl.writes") - writes
+    assert made == 1 if quick else 1 <= made <= 3, made
+    assert page.evaluate("() => history.length") == entries + made
+
+    # the pointer leaving the page (to the address bar, Back, a tab) writes at once
+    wait_rerun(page, toggle.click)
+    _wait_used(page, "caption + audio")
+    page.evaluate("() => document.documentElement.dispatchEvent(new MouseEvent('mouseleave'))")
+    wait_url(page, "img_on=false", timeout_ms=500)
+
+    # Back steps back to the view before, and stays there
+    page.go_back()
+    _wait_used(page, "image + caption + audio")
+    page.wait_for_timeout(2500)  # past the rest
+    assert "img_on" not in page.evaluate("() => location.search")
+    assert _used(page) == "image + caption + audio"
+    assert not _errors(page)
+
+
 _ANIMATED_IN = """(sel) => document.getAnimations().filter(a => a.effect && a.effect.target
                                                   && a.effect.target.closest(sel)).length"""
 

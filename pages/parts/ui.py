@@ -167,10 +167,47 @@ function sendAhead(data) {
 }
 
 // The view's address (pages/parts/url.py): written here, so that Streamlit's client gets no message for it (on
-// one it re-renders the whole app). A history entry per change, as Streamlit's own write makes: Back goes back.
+// one it re-renders the whole app), and once the view rests: a history entry costs ~30 ms of the browser's CPU
+// (its own process, the compositor and this page's), measured per click on Explore at ~125 ms in all, and a
+// person exploring clicks every second or two. So one entry per view that stayed URL_REST_MS (Back goes back
+// through the views that rested, not through every slider step), or at once when the address bar or Back may be
+// next: the pointer leaves the page, the page loses focus or is hidden, a Ctrl/Cmd/Alt shortcut, F5, or the
+// mouse's back button. A write pending when another page of the app is opened, or Back/Forward moved, is dropped.
+const URL_REST_MS = 2000;
+const urlState = { pending: null, timer: 0, writes: 0 };  // (writes: scripts/load_app.py counts them)
+
+function flushUrl() {
+  clearTimeout(urlState.timer);
+  const pending = urlState.pending;
+  urlState.pending = null;
+  if (pending === null || location.pathname !== pending.path) return;
+  const url = pending.path + pending.search + location.hash;
+  if (location.search !== pending.search) {
+    urlState.writes += 1;
+    history.pushState({}, "", url);
+  }
+}
+
+function dropUrl() {
+  clearTimeout(urlState.timer);
+  urlState.pending = null;
+}
+
 function writeUrl(query) {
-  const search = query ? `?${query}` : "";
-  if (location.search !== search) history.pushState({}, "", location.pathname + search + location.hash);
+  if (!urlState.watching) {
+    urlState.watching = true;
+    window.__aecfUrl = urlState;
+    window.addEventListener("blur", flushUrl);
+    window.addEventListener("pagehide", flushUrl);
+    window.addEventListener("popstate", dropUrl);
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flushUrl(); });
+    document.documentElement.addEventListener("mouseleave", flushUrl);
+    window.addEventListener("keydown", (e) => { if (e.ctrlKey || e.metaKey || e.altKey || e.key === "F5") flushUrl(); }, true);
+    window.addEventListener("mousedown", (e) => { if (e.button === 3 || e.button === 4) flushUrl(); }, true);
+  }
+  urlState.pending = { path: location.pathname, search: query ? `?${query}` : "" };
+  clearTimeout(urlState.timer);
+  urlState.timer = setTimeout(flushUrl, URL_REST_MS);
 }
 
 export default function (component) {
