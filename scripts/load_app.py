@@ -19,8 +19,7 @@ Pacing: a student acts at human pace, so every session waits a think time drawn 
 phase too; `--think 0 0` fires actions back to back (a stress test, not a classroom). With 10 sessions that
 is still 5-10 actions a second on one server, each a fragment rerun with a new view to compute and draw.
 
-Redraw = click -> the new view on screen (from the views sent ahead, or drawn by the server), as
-scripts/measure_app.py measures it; "settled" adds the server's redraw finishing; "press_to_view_in_page" is
+Redraw = press -> the new view on screen (from the views sent ahead, or drawn by the server); "settled" adds the server's redraw finishing; "press_to_view_in_page" is
 timed inside the page, from the press itself. Prints JSON: single-user and classroom p50/p90, their ratios
 (target: classroom p90 <= 3x the single-user p90), where the cores went, errors per page, what the training
 sessions saw, and the machine's load average.
@@ -31,6 +30,12 @@ a switch as a person does, a mouse click at it, and waits inside the page, woken
 `locator.click` (visible, stable over two animation frames, a hit test, before the press) and waits polled
 every 10 ms. One user alone, per action: ~160 against ~200 ms of chromium CPU, ~23 against ~30 ms of the
 playwright driver. A slider step is the keyboard on the focused slider in both.
+
+`--clock-from press` (default, with person clicks): the clock starts when the driver presses (mouse button or
+key down). The driver's approach to the control before that (reading the switch's box, moving the pointer to it,
+focusing the slider: three to four round trips through the browser, which under ten sessions took p90 45 ms of
+the 133 ms view p90 for the box read alone) is done first: a person's hand makes it without the page.
+`--clock-from approach` starts the clock before the approach, as earlier sessions did.
 """
 
 from __future__ import annotations
@@ -120,27 +125,34 @@ def _stats(ms: list[float]) -> dict:
             "max_ms": round(xs[-1], 1)}
 
 
-def _summary(times: list[tuple[float, float, float | None]]) -> dict:
+def _summary(times: list[tuple[float, float, float | None, float]]) -> dict:
     """The redraws (new view on screen) and, under "settled", the same actions until the server's redraw was
-    done too; under "press_to_view_in_page", from the press to the new view, timed inside the page."""
+    done too; under "press_to_view_in_page", from the press to the new view, timed inside the page; under
+    "approach_to_view", with the driver's approach before the press counted too (earlier sessions' window)."""
     if not times:
         return {"n": 0}
     return _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
-                                            "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None])}
+                                            "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
+                                            "approach_to_view": _stats([t[0] + t[3] for t in times])}
 
 
 async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000,
-                  person: bool = True) -> tuple[float, float, float | None]:
+                  person: bool = True, prepare=None) -> tuple[float, float, float | None, float]:
     """(ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
     the new view timed inside the page or None): a view the page sent ahead (pages/parts/ui.py) shows before
-    the server has redrawn it (tests/support/browser.wait_view measures the same way).
+    the server has redrawn it (tests/support/browser.wait_view measures the same way). `prepare` (awaited
+    before the clock starts): the driver's own approach to the control, before the press.
 
     person: wait inside the page, woken by its changes (WAIT_IN_PAGE_JS); else playwright's wait_for_function
     polled every 10 ms (the instrument of earlier sessions: ten pages polled at 100 Hz)."""
     settled = await page.evaluate(f"() => {SENT_AHEAD_JS}")
     await page.evaluate(IN_PAGE_JS, until_js)
     done_js = f"{IDLE} && {SENT_AHEAD_JS} !== {settled}"
+    t_approach = time.perf_counter()
+    if prepare is not None:
+        await prepare()
     t0 = time.perf_counter()
+    approach = 1000 * (t0 - t_approach)
     await action()
     if person:
         await page.evaluate(WAIT_IN_PAGE_JS, [until_js, timeout_ms])
@@ -154,7 +166,7 @@ async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000,
     done = 1000 * (time.perf_counter() - t0)
     press = await page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
                                 " ? window.__inPage.view - window.__inPage.input : null")
-    return view, done, press
+    return view, done, press, approach
 
 
 async def _open_explore(context, url: str):
@@ -166,15 +178,21 @@ async def _open_explore(context, url: str):
     return page
 
 
-async def _interact(page, deadline: float, times: list[tuple[float, float, float | None]], max_steps: int | None = None,
-                    think: tuple[float, float] = (0.0, 0.0), seed: int = 0, person: bool = True) -> None:
+async def _interact(page, deadline: float, times: list[tuple[float, float, float | None, float]], max_steps: int | None = None,
+                    think: tuple[float, float] = (0.0, 0.0), seed: int = 0, person: bool = True,
+                    from_press: bool = True) -> None:
     """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw,
     then think (a pause drawn from `think`, in seconds) before the next action.
 
     person: a switch is clicked as a person clicks it, a mouse click at the switch (its box read first), and
     the waits are woken by the page; else playwright's `locator.click` (its checks before the press: visible,
     stable over two animation frames, a hit test) and waits polled at 100 Hz. A slider step is the keyboard
-    on the focused slider either way."""
+    on the focused slider either way.
+
+    from_press: the clock starts at the press (the mouse button going down, the key going down); the driver's
+    approach before it — reading the switch's box and moving the pointer there, focusing the slider, a few
+    round trips to the browser that a person's hand makes without the page — is done first. Else (earlier
+    sessions' window) the clock starts before the approach."""
     rng = random.Random(seed)
     toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
@@ -182,13 +200,24 @@ async def _interact(page, deadline: float, times: list[tuple[float, float, float
     while time.perf_counter() < deadline and (max_steps is None or step < max_steps):
         if step % 2 == 0:
             want = "caption + audio" if (step // 2) % 2 == 0 else "image + caption + audio"
+            async def approach():
+                box = await toggle.bounding_box()
+                await page.mouse.move(box["x"] + 12, box["y"] + box["height"] / 2)
+
+            async def press_release():
+                await page.mouse.down()
+                await page.mouse.up()
+
             async def click():
                 if not person:
                     return await toggle.click()
-                box = await toggle.bounding_box()
-                await page.mouse.click(box["x"] + 12, box["y"] + box["height"] / 2)
+                await approach()
+                await press_release()
 
-            times.append(await _redraw(page, click, f"{USED} === {want!r}", person=person))
+            if person and from_press:
+                times.append(await _redraw(page, press_release, f"{USED} === {want!r}", person=person, prepare=approach))
+            else:
+                times.append(await _redraw(page, click, f"{USED} === {want!r}", person=person))
         else:
             # the new view on screen: the results change (sent ahead or redrawn), or, with the image switched
             # off (the results do not depend on the slider then), the caption under the slider (the server's)
@@ -197,12 +226,14 @@ async def _interact(page, deadline: float, times: list[tuple[float, float, float
             value = float(await slider.input_value())
             direction = "ArrowLeft" if value >= 0.95 else "ArrowRight" if value <= 0.05 else direction
 
-            async def press(key=direction):
-                await slider.focus()
+            async def press(key=direction, focus=not (person and from_press)):
+                if focus:
+                    await slider.focus()
                 await page.keyboard.press(key)
 
             times.append(await _redraw(page, press, f"({VIEW_SIGNATURE_JS}) !== {json.dumps(before)} || "
-                                                    f"({SEVERITY}) !== {json.dumps(caption)}", person=person))
+                                                    f"({SEVERITY}) !== {json.dumps(caption)}", person=person,
+                                       prepare=slider.focus if person and from_press else None))
         step += 1
         pause = rng.uniform(*think)
         if pause > 0 and time.perf_counter() + pause < deadline:
@@ -258,22 +289,23 @@ async def _check_pages(context, url: str) -> dict[str, list[str]]:
 
 
 async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float],
-              server_pid: int | None = None, train: bool = True, person: bool = True) -> dict:
+              server_pid: int | None = None, train: bool = True, person: bool = True, from_press: bool = True) -> dict:
     from playwright.async_api import async_playwright
 
     res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think),
-                 "clicks": "person" if person else "playwright"}
+                 "clicks": "person" if person else "playwright",
+                 "clock_from": "press" if person and from_press else "approach"}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path(), args=launch_args())
         try:
             # 1. one user alone
             solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
             page = await _open_explore(solo, url)
-            warm: list[tuple[float, float, float | None]] = []
+            warm: list[tuple[float, float, float | None, float]] = []
             await _interact(page, time.perf_counter() + 120, warm, max_steps=4, person=person)  # first visits compute embeddings
-            single: list[tuple[float, float, float | None]] = []
+            single: list[tuple[float, float, float | None, float]] = []
             await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1,
-                            person=person)
+                            person=person, from_press=from_press)
             res["single_user"] = _summary(single)
             await solo.close()
 
@@ -286,11 +318,12 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
                 train_page = training.pop("page")
                 res["training"] = training
                 res["training"]["state_at_classroom_start"] = await _train_state(train_page)
-            times: list[list[tuple[float, float, float | None]]] = [[] for _ in pages]
+            times: list[list[tuple[float, float, float | None, float]]] = [[] for _ in pages]
             load_before = os.getloadavg()
             cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
             deadline = time.perf_counter() + seconds
-            outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=i, person=person)
+            outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=i, person=person,
+                                                        from_press=from_press)
                                               for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
                                             return_exceptions=True)
             res["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
@@ -319,6 +352,8 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
     if s.get("n") and c.get("n"):
         res["p90_ratio_classroom_to_single"] = round(c["p90_ms"] / s["p90_ms"], 2)
         res["settled_p90_ratio_classroom_to_single"] = round(c["settled"]["p90_ms"] / s["settled"]["p90_ms"], 2)
+        res["approach_to_view_p90_ratio_classroom_to_single"] = round(
+            c["approach_to_view"]["p90_ms"] / s["approach_to_view"]["p90_ms"], 2)
         if s["press_to_view_in_page"].get("n") and c["press_to_view_in_page"].get("n"):
             res["press_to_view_p90_ratio_classroom_to_single"] = round(
                 c["press_to_view_in_page"]["p90_ms"] / s["press_to_view_in_page"]["p90_ms"], 2)
@@ -337,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clicks", choices=("person", "playwright"), default="person",
                     help="person (default): a mouse click at the switch and waits woken by the page; playwright: "
                          "locator.click with its checks and waits polled at 100 Hz (earlier sessions' instrument)")
+    ap.add_argument("--clock-from", choices=("press", "approach"), default="press",
+                    help="press (default): a redraw is timed from the press (mouse button or key down), the "
+                         "driver's approach (reading the switch's box, moving the pointer, focusing the slider) "
+                         "done before; approach: from before the approach (earlier sessions' window)")
     ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
@@ -350,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         with streamlit_server(env=env, log_path=args.log) as (url, proc, _healthy):  # binds 127.0.0.1 only
             res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
                                                    tuple(args.think), proc.pid, not args.no_train,
-                                                   args.clicks == "person"),
+                                                   args.clicks == "person", args.clock_from == "press"),
                                                timeout=args.seconds + 900))
     t = res.get("training")  # a session that looked while the run was going must be told, unable to start one
     res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
