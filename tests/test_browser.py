@@ -300,15 +300,23 @@ def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_u
     pointer leaving the page); steps quicker than the rest make one entry, not one each; Back still steps back."""
     import time
 
-    from tests.support.browser import wait_idle, wait_rerun, wait_url
+    from tests.support.browser import SENT_AHEAD_JS, wait_idle, wait_url
+
+    def click_and_wait_for_the_server(want: str) -> None:  # its redraw carries the address (and the next set)
+        sets = page.evaluate(f"() => {SENT_AHEAD_JS}")
+        toggle.click()
+        page.wait_for_function(f"() => {SENT_AHEAD_JS} !== {sets} && "
+                               "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')",
+                               timeout=60_000)
+        _wait_used(page, want)
 
     page.goto(f"{server}/explore")
     _wait_used(page, "image + caption + audio")
     wait_idle(page)
     toggle = _column(page, "Image").locator('[data-testid="stCheckbox"]')
     url_state = "() => ({pending: window.__aecfUrl.pending, search: location.search, writes: window.__aecfUrl.writes})"
-    wait_rerun(page, toggle.click)
-    _wait_used(page, "caption + audio")
+    page.wait_for_function(f"() => {SENT_AHEAD_JS} > 0")
+    click_and_wait_for_the_server("caption + audio")
     state = page.evaluate(url_state)
     if state["pending"] is not None:  # the usual case: written after the rest, not with the view
         assert "img_on=false" in state["pending"]["search"] and "img_on=false" not in state["search"], state
@@ -321,8 +329,7 @@ def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_u
     # on -> off -> on, each drawn by the server: one entry once the view rests (when it all took < the rest)
     t0 = time.perf_counter()
     for want in ("image + caption + audio", "caption + audio", "image + caption + audio"):
-        wait_rerun(page, toggle.click)
-        _wait_used(page, want)
+        click_and_wait_for_the_server(want)
     quick = time.perf_counter() - t0 < 1.8
     page.wait_for_function("() => window.__aecfUrl.pending === null", timeout=15_000)
     assert "img_on" not in page.evaluate("() => location.search")
@@ -331,8 +338,7 @@ def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_u
     assert page.evaluate("() => history.length") == entries + made
 
     # the pointer leaving the page (to the address bar, Back, a tab) writes at once
-    wait_rerun(page, toggle.click)
-    _wait_used(page, "caption + audio")
+    click_and_wait_for_the_server("caption + audio")
     page.evaluate("() => document.documentElement.dispatchEvent(new MouseEvent('mouseleave'))")
     wait_url(page, "img_on=false", timeout_ms=500)
 
