@@ -19,8 +19,8 @@ Pacing: a student acts at human pace, so every session waits a think time drawn 
 phase too; `--think 0 0` fires actions back to back (a stress test, not a classroom). With 10 sessions that
 is still 5-10 actions a second on one server, each a fragment rerun with a new view to compute and draw.
 
-Redraw = press -> the new view on screen (from the views sent ahead, or drawn by the server); "settled" adds the server's redraw finishing; "press_to_view_in_page" is
-timed inside the page, from the press itself. Prints JSON: single-user and classroom p50/p90, their ratios
+Redraw = press -> the new view on screen (from the views sent ahead, or drawn by the server); "settled" adds
+the server's redraw finishing; "press_to_view_in_page" is timed inside the page, from the press itself. Prints JSON: single-user and classroom p50/p90, their ratios
 (target: classroom p90 <= 3x the single-user p90), where the cores went, errors per page, what the training
 sessions saw, and the machine's load average.
 
@@ -139,7 +139,7 @@ def _summary(times: list[tuple[float, float, float | None, float]]) -> dict:
 async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000,
                   person: bool = True, prepare=None) -> tuple[float, float, float | None, float]:
     """(ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
-    the new view timed inside the page or None): a view the page sent ahead (pages/parts/ui.py) shows before
+    the new view timed inside the page or None, ms of the driver's approach before the clock): a view the page sent ahead (pages/parts/ui.py) shows before
     the server has redrawn it (tests/support/browser.wait_view measures the same way). `prepare` (awaited
     before the clock starts): the driver's own approach to the control, before the press.
 
