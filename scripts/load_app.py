@@ -1,6 +1,6 @@
 """A classroom on one server: N concurrent sessions toggle and slide on Explore while one of them trains.
 
-    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--think 1 2] [--json FILE]
+    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--think 1 2] [--rounds 3] [--json FILE]
 
 One `streamlit run app.py` on 127.0.0.1 (its own runs/ directory, so nothing is left in the project), one
 Debian chromium (playwright, never `playwright install`), one browser context per session. Bounded: at most
@@ -13,6 +13,12 @@ Debian chromium (playwright, never `playwright install`), one browser context pe
      all at once, the training thread still running for as long as it takes (`training` in the output
      says its state at the start and the end of the phase);
   3. afterwards every session opens every page: no error box and no exception on any of them.
+
+Rounds: phases 1 and 2 are repeated --rounds times (default 3), each with fresh browser contexts (no page of
+the other phase open while one is timed) and, unless --no-train, a new training run. On this 2-core machine
+the same code's ratio moved by +-0.7 from one run to the next (2.0-3.7x over eleven single-round runs), so the
+headline `p90_ratio_classroom_to_single` is the median of the rounds' ratios; every round's own figures are in
+`rounds`, and `pooled` gives the ratio of all rounds' redraws taken together.
 
 Pacing: a student acts at human pace, so every session waits a think time drawn uniformly from --think
 (default 1-2 s, its own seeded random stream) after each redraw before its next action, in the single-user
@@ -125,19 +131,61 @@ def _stats(ms: list[float]) -> dict:
             "max_ms": round(xs[-1], 1)}
 
 
-def _summary(times: list[tuple[float, float, float | None, float]]) -> dict:
+# one redraw: (ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
+# the new view timed inside the page or None, ms of the driver's approach before the clock, "switch" | "slider")
+Redraw = tuple[float, float, float | None, float, str]
+
+
+def _summary(times: list[Redraw], by_action: bool = True) -> dict:
     """The redraws (new view on screen) and, under "settled", the same actions until the server's redraw was
     done too; under "press_to_view_in_page", from the press to the new view, timed inside the page; under
-    "approach_to_view", with the driver's approach before the press counted too (earlier sessions' window)."""
+    "approach_to_view", with the driver's approach before the press counted too (earlier sessions' window);
+    under "by_action", the view times of the switch clicks and of the slider steps apart."""
     if not times:
         return {"n": 0}
-    return _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
-                                            "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
-                                            "approach_to_view": _stats([t[0] + t[3] for t in times])}
+    out = _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
+                                           "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
+                                           "approach_to_view": _stats([t[0] + t[3] for t in times])}
+    if by_action:
+        out["by_action"] = {kind: _summary([t for t in times if t[4] == kind], by_action=False)
+                            for kind in ("switch", "slider")}
+    return out
 
 
-async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000,
-                  person: bool = True, prepare=None) -> tuple[float, float, float | None, float]:
+RATIOS = {  # name in the output -> (the window's stats, from a summary)
+    "p90_ratio_classroom_to_single": lambda x: x,
+    "settled_p90_ratio_classroom_to_single": lambda x: x["settled"],
+    "approach_to_view_p90_ratio_classroom_to_single": lambda x: x["approach_to_view"],
+    "press_to_view_p90_ratio_classroom_to_single": lambda x: x["press_to_view_in_page"],
+}
+
+
+def _ratios(single: dict, classroom: dict) -> dict[str, float]:
+    """Classroom p90 / single-user p90 for each window both summaries have."""
+    out = {}
+    for name, window in RATIOS.items():
+        s, c = window(single) if single.get("n") else {}, window(classroom) if classroom.get("n") else {}
+        if s.get("n") and c.get("n") and s["p90_ms"] > 0:
+            out[name] = round(c["p90_ms"] / s["p90_ms"], 2)
+    return out
+
+
+def combine_rounds(rounds: list[dict]) -> dict:
+    """The headline ratios over rounds (each with its own "single" and "classroom" redraw lists): the median of
+    the rounds' ratios for each window, with every round's ratio and p90s kept, and `pooled`, the same ratios
+    of all rounds' redraws taken together."""
+    per_round = [_ratios(_summary(r["single"]), _summary(r["classroom"])) for r in rounds]
+    out = {name: round(statistics.median(rs[name] for rs in per_round), 2)
+           for name in RATIOS if per_round and all(name in rs for rs in per_round)}
+    single = [t for r in rounds for t in r["single"]]
+    classroom = [t for r in rounds for t in r["classroom"]]
+    out["pooled"] = _ratios(_summary(single), _summary(classroom))
+    out["ratio_of_each_round"] = [rs.get("p90_ratio_classroom_to_single") for rs in per_round]
+    return out
+
+
+async def _redraw(page, action, until_js: str, kind: str, timeout_ms: float = 60_000,
+                  person: bool = True, prepare=None) -> Redraw:
     """(ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
     the new view timed inside the page or None, ms of the driver's approach before the clock): a view the page sent ahead (pages/parts/ui.py) shows before
     the server has redrawn it (tests/support/browser.wait_view measures the same way). `prepare` (awaited
@@ -166,7 +214,7 @@ async def _redraw(page, action, until_js: str, timeout_ms: float = 60_000,
     done = 1000 * (time.perf_counter() - t0)
     press = await page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
                                 " ? window.__inPage.view - window.__inPage.input : null")
-    return view, done, press, approach
+    return view, done, press, approach, kind
 
 
 async def _open_explore(context, url: str):
@@ -178,7 +226,7 @@ async def _open_explore(context, url: str):
     return page
 
 
-async def _interact(page, deadline: float, times: list[tuple[float, float, float | None, float]], max_steps: int | None = None,
+async def _interact(page, deadline: float, times: list[Redraw], max_steps: int | None = None,
                     think: tuple[float, float] = (0.0, 0.0), seed: int = 0, person: bool = True,
                     from_press: bool = True) -> None:
     """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw,
@@ -215,9 +263,10 @@ async def _interact(page, deadline: float, times: list[tuple[float, float, float
                 await press_release()
 
             if person and from_press:
-                times.append(await _redraw(page, press_release, f"{USED} === {want!r}", person=person, prepare=approach))
+                times.append(await _redraw(page, press_release, f"{USED} === {want!r}", "switch", person=person,
+                                           prepare=approach))
             else:
-                times.append(await _redraw(page, click, f"{USED} === {want!r}", person=person))
+                times.append(await _redraw(page, click, f"{USED} === {want!r}", "switch", person=person))
         else:
             # the new view on screen: the results change (sent ahead or redrawn), or, with the image switched
             # off (the results do not depend on the slider then), the caption under the slider (the server's)
@@ -232,7 +281,7 @@ async def _interact(page, deadline: float, times: list[tuple[float, float, float
                 await page.keyboard.press(key)
 
             times.append(await _redraw(page, press, f"({VIEW_SIGNATURE_JS}) !== {json.dumps(before)} || "
-                                                    f"({SEVERITY}) !== {json.dumps(caption)}", person=person,
+                                                    f"({SEVERITY}) !== {json.dumps(caption)}", "slider", person=person,
                                        prepare=slider.focus if person and from_press else None))
         step += 1
         pause = rng.uniform(*think)
@@ -246,7 +295,8 @@ async def _train_sessions(contexts, url: str) -> dict:
     await first.goto(f"{url}/train")
     await first.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
     await first.wait_for_function(f"() => {IDLE}", timeout=90_000)
-    await first.get_by_role("button", name="Start training").click()
+    # (a run of an earlier round may still be going: its button comes back when it ends)
+    await first.get_by_role("button", name="Start training").click(timeout=600_000)
     await first.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=120_000)
 
     async def check(context) -> tuple[bool, bool, bool]:
@@ -288,75 +338,100 @@ async def _check_pages(context, url: str) -> dict[str, list[str]]:
     return out
 
 
+async def _single_user(browser, url: str, single_steps: int, think: tuple[float, float], person: bool,
+                       from_press: bool) -> list[Redraw]:
+    """Phase 1: one session alone, its own context, closed afterwards."""
+    solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await _open_explore(solo, url)
+        warm: list[Redraw] = []
+        await _interact(page, time.perf_counter() + 120, warm, max_steps=4, person=person)  # first visits compute embeddings
+        single: list[Redraw] = []
+        await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1,
+                        person=person, from_press=from_press)
+        return single
+    finally:
+        await solo.close()
+
+
+async def _classroom(contexts, url: str, seconds: float, think: tuple[float, float], person: bool, from_press: bool,
+                     server_pid: int | None, train: bool, seed: int) -> dict:
+    """Phase 2: every context opens Explore; with `train`, session 0 starts a run and the others must be told;
+    then all of them act at once for `seconds`."""
+    out: dict = {}
+    pages = await asyncio.gather(*(_open_explore(c, url) for c in contexts))
+    train_page = None
+    if train:
+        training = await _train_sessions(contexts, url)
+        train_page = training.pop("page")
+        out["training"] = training
+        out["training"]["state_at_classroom_start"] = await _train_state(train_page)
+    times: list[list[Redraw]] = [[] for _ in pages]
+    load_before = os.getloadavg()
+    cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
+    deadline = time.perf_counter() + seconds
+    outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=seed + i, person=person,
+                                                from_press=from_press)
+                                      for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
+                                    return_exceptions=True)
+    out["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
+    cpu_after, wall = _cpu_split(server_pid), time.perf_counter() - t_start
+    # where the 2 cores went during the classroom minute (cores busy on average; "others" is everything else on
+    # the machine: the playwright driver, other people's jobs)
+    used = {k: (cpu_after[k] - cpu_before[k]) / wall for k in cpu_after}
+    used["others"] = used["machine_busy"] - used["server"] - used["training"] - used["browser"]
+    out["cores_used_during"] = {k: round(v, 2) for k, v in used.items()}
+    out["load_average_before"] = [round(x, 2) for x in load_before]
+    out["redraws"] = [x for t in times for x in t]
+    out["per_session_redraws"] = [len(t) for t in times]
+    out["session_failures"] = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
+    out["explore_errors"] = [e for pg in pages for e in await pg.evaluate(ERRORS_JS)]
+    if train_page is not None:
+        out["training"]["state_after"] = await _train_state(train_page)
+    return out
+
+
 async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float],
-              server_pid: int | None = None, train: bool = True, person: bool = True, from_press: bool = True) -> dict:
+              server_pid: int | None = None, train: bool = True, person: bool = True, from_press: bool = True,
+              rounds: int = 3) -> dict:
     from playwright.async_api import async_playwright
 
-    res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think),
+    res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think), "rounds": rounds,
                  "clicks": "person" if person else "playwright",
                  "clock_from": "press" if person and from_press else "approach"}
+    measured: list[dict] = []
+    res["each_round"] = []
+    res["session_failures"], res["explore_errors"] = [], []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path(), args=launch_args())
         try:
-            # 1. one user alone
-            solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = await _open_explore(solo, url)
-            warm: list[tuple[float, float, float | None, float]] = []
-            await _interact(page, time.perf_counter() + 120, warm, max_steps=4, person=person)  # first visits compute embeddings
-            single: list[tuple[float, float, float | None, float]] = []
-            await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1,
-                            person=person, from_press=from_press)
-            res["single_user"] = _summary(single)
-            await solo.close()
-
-            # 2. the classroom
-            contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(sessions)]
-            pages = await asyncio.gather(*(_open_explore(c, url) for c in contexts))
-            train_page = None
-            if train:
-                training = await _train_sessions(contexts, url)
-                train_page = training.pop("page")
-                res["training"] = training
-                res["training"]["state_at_classroom_start"] = await _train_state(train_page)
-            times: list[list[tuple[float, float, float | None, float]]] = [[] for _ in pages]
-            load_before = os.getloadavg()
-            cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
-            deadline = time.perf_counter() + seconds
-            outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=i, person=person,
-                                                        from_press=from_press)
-                                              for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
-                                            return_exceptions=True)
-            res["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
-            cpu_after, wall = _cpu_split(server_pid), time.perf_counter() - t_start
-            # where the 2 cores went during the classroom minute (cores busy on average; "others" is
-            # everything else on the machine: the playwright driver, other people's jobs)
-            used = {k: (cpu_after[k] - cpu_before[k]) / wall for k in cpu_after}
-            used["others"] = used["machine_busy"] - used["server"] - used["training"] - used["browser"]
-            res["cores_used_during"] = {k: round(v, 2) for k, v in used.items()}
-            res["load_average_before"] = [round(x, 2) for x in load_before]
-            res["classroom"] = _summary([x for t in times for x in t])
-            res["classroom"]["per_session_redraws"] = [len(t) for t in times]
-            res["session_failures"] = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
-            res["explore_errors"] = [e for pg in pages for e in await pg.evaluate(ERRORS_JS)]
-            if train_page is not None:
-                res["training"]["state_after"] = await _train_state(train_page)
-
-            # 3. every page, every session
+            for k in range(rounds):
+                # 1. one user alone; 2. the classroom (fresh contexts: no page of one phase open during the other)
+                single = await _single_user(browser, url, single_steps, think, person, from_press)
+                contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000})
+                            for _ in range(sessions)]
+                room = await _classroom(contexts, url, seconds, think, person, from_press, server_pid, train,
+                                        seed=100 * k)
+                redraws = room.pop("redraws")
+                measured.append({"single": single, "classroom": redraws})
+                s, c = _summary(single), _summary(redraws)
+                res["each_round"].append({"single_user_p90_ms": s.get("p90_ms"), "classroom_p90_ms": c.get("p90_ms"),
+                                          **_ratios(s, c), **room})
+                res["session_failures"] += room["session_failures"]
+                res["explore_errors"] += room["explore_errors"]
+                if k < rounds - 1:
+                    for c in contexts:
+                        await c.close()
+            # 3. every page, every session (of the last round)
             checks = await asyncio.gather(*(_check_pages(c, url) for c in contexts))
             res["page_errors"] = {i: c for i, c in enumerate(checks) if c}
             for c in contexts:
                 await c.close()
         finally:
             await browser.close()
-    s, c = res["single_user"], res["classroom"]
-    if s.get("n") and c.get("n"):
-        res["p90_ratio_classroom_to_single"] = round(c["p90_ms"] / s["p90_ms"], 2)
-        res["settled_p90_ratio_classroom_to_single"] = round(c["settled"]["p90_ms"] / s["settled"]["p90_ms"], 2)
-        res["approach_to_view_p90_ratio_classroom_to_single"] = round(
-            c["approach_to_view"]["p90_ms"] / s["approach_to_view"]["p90_ms"], 2)
-        if s["press_to_view_in_page"].get("n") and c["press_to_view_in_page"].get("n"):
-            res["press_to_view_p90_ratio_classroom_to_single"] = round(
-                c["press_to_view_in_page"]["p90_ms"] / s["press_to_view_in_page"]["p90_ms"], 2)
+    res["single_user"] = _summary([t for m in measured for t in m["single"]])
+    res["classroom"] = _summary([t for m in measured for t in m["classroom"]])
+    res |= combine_rounds(measured)
     return res
 
 
@@ -369,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
                     help="seconds a session waits after each redraw, uniform in [MIN, MAX] (default 1 2; 0 0 = none)")
     ap.add_argument("--no-train", action="store_true", help="leave out the training run (the classroom alone)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="repeat phases 1 and 2 this many times; the headline ratio is the median of the rounds' "
+                         "(default 3)")
     ap.add_argument("--clicks", choices=("person", "playwright"), default="person",
                     help="person (default): a mouse click at the switch and waits woken by the page; playwright: "
                          "locator.click with its checks and waits polled at 100 Hz (earlier sessions' instrument)")
@@ -382,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= args.max_sessions or not 0 < args.seconds <= 300:
         ap.error("--sessions must be 1..--max-sessions and --seconds 0..300")
+    if not 1 <= args.rounds <= 10:
+        ap.error("--rounds must be 1..10")
     if not 0 <= args.think[0] <= args.think[1] <= 30:
         ap.error("--think MIN MAX: 0 <= MIN <= MAX <= 30")
     with tempfile.TemporaryDirectory() as runs:
@@ -389,11 +469,13 @@ def main(argv: list[str] | None = None) -> int:
         with streamlit_server(env=env, log_path=args.log) as (url, proc, _healthy):  # binds 127.0.0.1 only
             res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
                                                    tuple(args.think), proc.pid, not args.no_train,
-                                                   args.clicks == "person", args.clock_from == "press"),
-                                               timeout=args.seconds + 900))
-    t = res.get("training")  # a session that looked while the run was going must be told, unable to start one
+                                                   args.clicks == "person", args.clock_from == "press",
+                                                   args.rounds),
+                                               timeout=args.rounds * (args.seconds + 600) + 300))
+    # in every round, a session that looked while the run was going must be told, and unable to start one
+    trained = [r["training"] for r in res["each_round"] if "training" in r]
     res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
-                 and (t is None or (t["checks_while_running"] > 0 and t["wrong_while_running"] == 0)))
+                 and all(t["checks_while_running"] > 0 and t["wrong_while_running"] == 0 for t in trained))
     text = json.dumps(res, indent=2)
     print(text)
     if args.json:
