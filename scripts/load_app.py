@@ -132,20 +132,24 @@ def _stats(ms: list[float]) -> dict:
 
 
 # one redraw: (ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
-# the new view timed inside the page or None, ms of the driver's approach before the clock, "switch" | "slider")
-Redraw = tuple[float, float, float | None, float, str]
+# the new view timed inside the page or None, ms of the driver's approach before the clock, "switch" | "slider",
+# ms from the browser's time stamp of the input that acts (a click's release, a key's press) to the new view, or None)
+Redraw = tuple[float, float, float | None, float, str, float | None]
 
 
 def _summary(times: list[Redraw], by_action: bool = True) -> dict:
     """The redraws (new view on screen) and, under "settled", the same actions until the server's redraw was
     done too; under "press_to_view_in_page", from the press to the new view, timed inside the page; under
     "approach_to_view", with the driver's approach before the press counted too (earlier sessions' window);
-    under "by_action", the view times of the switch clicks and of the slider steps apart."""
+    under "release_to_view_in_page", from the browser's time stamp of the input that acts (the release of a
+    click: between a click's press and release lies the driver's own round trip, which ten sessions slow; a key's
+    press) to the new view; under "by_action", the same for the switch clicks and the slider steps apart."""
     if not times:
         return {"n": 0}
     out = _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
                                            "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
-                                           "approach_to_view": _stats([t[0] + t[3] for t in times])}
+                                           "approach_to_view": _stats([t[0] + t[3] for t in times]),
+                                           "release_to_view_in_page": _stats([t[5] for t in times if t[5] is not None])}
     if by_action:
         out["by_action"] = {kind: _summary([t for t in times if t[4] == kind], by_action=False)
                             for kind in ("switch", "slider")}
@@ -157,6 +161,7 @@ RATIOS = {  # name in the output -> (the window's stats, from a summary)
     "settled_p90_ratio_classroom_to_single": lambda x: x["settled"],
     "approach_to_view_p90_ratio_classroom_to_single": lambda x: x["approach_to_view"],
     "press_to_view_p90_ratio_classroom_to_single": lambda x: x["press_to_view_in_page"],
+    "release_to_view_p90_ratio_classroom_to_single": lambda x: x["release_to_view_in_page"],
 }
 
 
@@ -212,9 +217,10 @@ async def _redraw(page, action, until_js: str, kind: str, timeout_ms: float = 60
     else:
         await page.wait_for_function(f"() => {done_js}", polling=10, timeout=timeout_ms)
     done = 1000 * (time.perf_counter() - t0)
-    press = await page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
-                                " ? window.__inPage.view - window.__inPage.input : null")
-    return view, done, press, approach, kind
+    press, release = await page.evaluate(
+        "() => { const w = window.__inPage; return w.view === null ? [null, null] : "
+        "[w.input === null ? null : w.view - w.input, w.release === null ? null : w.view - w.release]; }")
+    return view, done, press, approach, kind, release
 
 
 async def _open_explore(context, url: str):

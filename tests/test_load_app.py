@@ -4,8 +4,8 @@ from scripts.load_app import _summary, combine_rounds
 
 
 def _redraws(view_ms: list[float], kind: str = "switch") -> list:
-    # (view, settled, in the page, approach, action)
-    return [(v, v + 100.0, v / 2, 10.0, kind) for v in view_ms]
+    # (view, settled, in the page, approach, action, from the release in the page)
+    return [(v, v + 100.0, v / 2, 10.0, kind, v / 5) for v in view_ms]
 
 
 def test_the_headline_ratio_is_the_median_of_the_rounds_and_every_round_is_kept():
@@ -19,6 +19,7 @@ def test_the_headline_ratio_is_the_median_of_the_rounds_and_every_round_is_kept(
     assert out["pooled"]["p90_ratio_classroom_to_single"] == 2.5
     # the other windows are ratios of their own p90s: in the page v/2 -> the same ratios; settled v+100 -> smaller
     assert out["press_to_view_p90_ratio_classroom_to_single"] == 2.5
+    assert out["release_to_view_p90_ratio_classroom_to_single"] == 2.5
     assert out["settled_p90_ratio_classroom_to_single"] == round(125 / 110, 2)
 
 

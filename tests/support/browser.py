@@ -152,13 +152,17 @@ SENT_AHEAD_JS = "(window.__aecfAhead ? window.__aecfAhead.n : 0)"
 
 
 IN_PAGE_JS = """(cond) => {
-  // in the page itself: the last press (pointer or key) and the first DOM change after it that makes cond true
-  const w = window.__inPage = {input: null, view: null};
+  // in the page itself: the last press (pointer or key) and the first DOM change after it that makes cond true;
+  // `release`: the browser's own time stamp of the input that acts (a click's pointerup, a key's keydown)
+  const w = window.__inPage = {input: null, view: null, release: null};
   const test = new Function("return (" + cond + ");");
   if (!window.__inPageInput) {
     window.__inPageInput = true;
     for (const type of ["pointerdown", "keydown"]) {
       document.addEventListener(type, () => { if (window.__inPage) window.__inPage.input = performance.now(); }, true);
+    }
+    for (const type of ["pointerup", "keydown"]) {
+      document.addEventListener(type, (e) => { if (window.__inPage) window.__inPage.release = e.timeStamp; }, true);
     }
   }
   if (window.__inPageObserver) window.__inPageObserver.disconnect();
