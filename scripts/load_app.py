@@ -18,7 +18,7 @@ Rounds: phases 1 and 2 are repeated --rounds times (default 3), each with fresh 
 the other phase open while one is timed) and, unless --no-train, a new training run. On this 2-core machine
 the same code's ratio moved by +-0.7 from one run to the next (2.0-3.7x over eleven single-round runs), so the
 headline `p90_ratio_classroom_to_single` is the median of the rounds' ratios; every round's own figures are in
-`rounds`, and `pooled` gives the ratio of all rounds' redraws taken together.
+`each_round`, and `pooled` gives the ratio of all rounds' redraws taken together.
 
 Pacing: a student acts at human pace, so every session waits a think time drawn uniformly from --think
 (default 1-2 s, its own seeded random stream) after each redraw before its next action, in the single-user
@@ -26,7 +26,9 @@ phase too; `--think 0 0` fires actions back to back (a stress test, not a classr
 is still 5-10 actions a second on one server, each a fragment rerun with a new view to compute and draw.
 
 Redraw = press -> the new view on screen (from the views sent ahead, or drawn by the server); "settled" adds
-the server's redraw finishing; "press_to_view_in_page" is timed inside the page, from the press itself. Prints JSON: single-user and classroom p50/p90, their ratios
+the server's redraw finishing; "press_to_view_in_page" is timed inside the page, from the press itself, and
+"release_to_view_in_page" from the browser's time stamp of the input that acts (a click's release, a key's
+press); "by_action" splits switch clicks from slider steps. Prints JSON: single-user and classroom p50/p90, their ratios
 (target: classroom p90 <= 3x the single-user p90), where the cores went, errors per page, what the training
 sessions saw, and the machine's load average.
 
