@@ -153,13 +153,18 @@ SENT_AHEAD_JS = "(window.__aecfAhead ? window.__aecfAhead.n : 0)"
 
 IN_PAGE_JS = """(cond) => {
   // in the page itself: the last press (pointer or key) and the first DOM change after it that makes cond true;
-  // `release`: the browser's own time stamp of the input that acts (a click's pointerup, a key's keydown)
-  const w = window.__inPage = {input: null, view: null, release: null};
+  // `release`: the browser's own time stamp of the input that acts (a click's pointerup, a key's keydown);
+  // `stamp`: the browser's own time stamp of the press (pointerdown, keydown), taken when the input was made,
+  // so the time it waited for a busy page counts; `painted`: once the frame that shows the view has been
+  // painted (the next animation frame after the change, then a task after that frame)
+  const w = window.__inPage = {input: null, view: null, release: null, stamp: null, painted: null};
   const test = new Function("return (" + cond + ");");
   if (!window.__inPageInput) {
     window.__inPageInput = true;
     for (const type of ["pointerdown", "keydown"]) {
-      document.addEventListener(type, () => { if (window.__inPage) window.__inPage.input = performance.now(); }, true);
+      document.addEventListener(type, (e) => {
+        if (window.__inPage) { window.__inPage.input = performance.now(); window.__inPage.stamp = e.timeStamp; }
+      }, true);
     }
     for (const type of ["pointerup", "keydown"]) {
       document.addEventListener(type, (e) => { if (window.__inPage) window.__inPage.release = e.timeStamp; }, true);
@@ -167,7 +172,14 @@ IN_PAGE_JS = """(cond) => {
   }
   if (window.__inPageObserver) window.__inPageObserver.disconnect();
   window.__inPageObserver = new MutationObserver(() => {
-    if (w.input !== null && w.view === null && test()) w.view = performance.now();
+    if (w.input !== null && w.view === null && test()) {
+      w.view = performance.now();
+      requestAnimationFrame(() => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => { w.painted = performance.now(); };
+        channel.port2.postMessage(0);
+      });
+    }
   });
   window.__inPageObserver.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
 }"""
