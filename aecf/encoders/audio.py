@@ -34,7 +34,7 @@ class MelConfig:
     # steady-noise floor removed before the dB: each band loses noise_floor x its noise_quantile over the window's
     # frames that hold sound (digital-silence padding left out), kept at >= 5 % of its power. 0: off (shipped).
     # One constant of the code, like every field here (load_encoders refuses a tower made with other features):
-    # to try 1.0, change it here and retrain. Tried on the held-out val halves: README, "Where the rooms still fail".
+    # to try 1.0, change it here and retrain. Tried on the held-out val halves: docs/encoders.md, "Where the rooms still fail".
     noise_floor: float = 0.0
     noise_quantile: float = 0.1
 

@@ -15,12 +15,12 @@ Three stages, seeded, on clean data only (the benchmark's corruptions are never 
    renderings by 18 MBROLA, 2 Pico and 4 RHVoice voices, engines neither the benchmark nor the held-out
    sets use (`audio.extra_mbrola` = 12 per voice and digit, `audio.extra_pico` = 40, `audio.extra_rhvoice`
    = 12; speech.training_extra_voices; chosen on the held-out val halves and a 1,000-clip second val set,
-   README: Encoders).
+   docs/encoders.md).
    Selection: accuracy on the val voices (clean + noisy). The "room" recipe (`audio.recipe=room`:
    each clip a room recording through the app's own trim and window, `augment.augment_recordings`,
    plus `audio.extra_flite` renderings of the train-split flite voices; `audio.p_window` keeps a share of
-   each batch on the window recipe) reads the benchmark's noisy audio worse; it is not shipped (README,
-   Encoders).
+   each batch on the window recipe) reads the benchmark's noisy audio worse; it is not shipped (docs/encoders.md,
+   "Earlier audio work").
 3. Image tower alone (text and audio frozen), cross-entropy against the class prompts for a few
    steps with the same augmentation plus flags and bases on some 1s (`ones_with_flag_and_base`); a
    quarter of each batch is typeset digits from 55 font families disjoint from the held-out sets'
