@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from aecf import paths
+from aecf.app import masking as A
 from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
 from aecf.app.state import share_query
@@ -73,16 +74,34 @@ if submitted:
         st.error(f"Could not start the run: {e}")
 
 # ------------------------------------------------------------------------------- live view
-runs = list_runs(manager=manager)
-if not runs:
-    st.info("No runs yet. Set the knobs above and press **Start training**.")
-    st.stop()
+def curves_block(rows: list[dict], key: str) -> None:
+    """A run's curves as one block of inline SVGs, updated in place every 2 s while a run is live (five plotly
+    charts redrawn every second kept a browser core busy, in every session watching the run)."""
+    curves = [curves_svg(series, group, x_title="epoch", y_range=(0, 1) if group in ("Accuracy", "Mask rates") else None)
+              for group in T.CURVE_GROUPS if (series := T.curve_series(rows, group))]
+    if curves:
+        html_block('<div style="display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem 1.5rem">'
+                   + "".join(f"<div>{c}</div>" for c in curves) + "</div>", key)
 
+
+runs = list_runs(manager=manager)
 ids = [r.id for r in runs]
-if st.session_state.get("watch_select") not in ids:
+# the shipped checkpoints' own training records ("shipped: aecf", ...): something to watch and compare before
+# the first run, and a yardstick after it
+shipped = {f"shipped: {name}": path for name, path in A.shipped_metrics(paths.fusion_dir()).items()}
+if not runs:
+    st.info("No runs yet. Set the knobs above and press **Start training**. Until then, below: how the shipped "
+            "checkpoints trained.")
+    if "shipped: aecf" in shipped:
+        rows = A.read_metrics_file(shipped["shipped: aecf"])
+        st.subheader("What a run shows: the shipped aecf")
+        st.caption(f"The training records of the shipped `aecf` checkpoint: {T.run_summary(rows)['epochs done']} "
+                   "epochs of the shipped recipe (`python -m aecf train --method aecf`) on the same embedding cache "
+                   "a run here trains on. A run of this page draws the same panels, live, for the epochs you give it.")
+        curves_block(rows, "shipped_curves")
+if runs and st.session_state.get("watch_select") not in ids:
     # a fresh session (or a refresh) watches the run in progress, else the newest one
     st.session_state["watch_select"] = manager.active_id if manager.is_running() and manager.active_id in ids else ids[0]
-watched = st.selectbox("Watch run", ids, key="watch_select")
 
 
 def render_run(run_id: str) -> None:
@@ -107,13 +126,7 @@ def render_run(run_id: str) -> None:
         st.progress(min(1.0, summary["epochs done"] / total), text=f"{info.method} · {len(rows)} records")
     if not rows:
         st.caption("Waiting for the first records…")
-    # the curves as one block of inline SVGs, updated in place every second while the run is live (five
-    # plotly charts redrawn every second kept a browser core busy, in every session watching the run)
-    curves = [curves_svg(series, group, x_title="epoch", y_range=(0, 1) if group in ("Accuracy", "Mask rates") else None)
-              for group in T.CURVE_GROUPS if (series := T.curve_series(rows, group))]
-    if curves:
-        html_block('<div style="display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem 1.5rem">'
-                   + "".join(f"<div>{c}</div>" for c in curves) + "</div>", "train_curves")
+    curves_block(rows, "train_curves")
     if info.state in ("finished", "stopped") and info.has_model:
         if st.button("Open this run in Explore", key=f"open_{run_id}"):
             checkpoint_choices.clear()
@@ -126,28 +139,35 @@ def render_run(run_id: str) -> None:
         st.rerun()
 
 
-watched_info = next(r for r in runs if r.id == watched)
-live = watched_info.live
-# every 2 s while it trains: a step record arrives about every 1.7 s (3 epochs in ~30 s), and each refresh
-# costs every watching browser a redraw (1 s: ~185 ms of browser work per second, 2 s: ~90 ms)
-st.fragment(run_every=2.0 if live else None)(render_run)(watched)
+if runs:
+    watched = st.selectbox("Watch run", ids, key="watch_select")
+    live = next(r for r in runs if r.id == watched).live
+    # every 2 s while it trains: a step record arrives about every 1.7 s (3 epochs in ~30 s), and each refresh
+    # costs every watching browser a redraw (1 s: ~185 ms of browser work per second, 2 s: ~90 ms)
+    st.fragment(run_every=2.0 if live else None)(render_run)(watched)
 
-# ------------------------------------------------------------------------------- all runs
-st.subheader("All runs")
-table = []
-for r in runs:
-    row = {"run": r.id, "method": r.method, "state": r.state, **T.run_summary(read_metrics(r.path))}
-    row.update({k: r.config.get(k) for k in ("seed", "epochs")})
-    table.append(row)
-st.dataframe(table, hide_index=True, key="runs_table")
+    # --------------------------------------------------------------------------- all runs
+    st.subheader("All runs")
+    table = []
+    for r in runs:
+        row = {"run": r.id, "method": r.method, "state": r.state, **T.run_summary(read_metrics(r.path))}
+        row.update({k: r.config.get(k) for k in ("seed", "epochs")})
+        table.append(row)
+    st.dataframe(table, hide_index=True, key="runs_table")
+else:
+    st.subheader("Compare the shipped runs")
 
-compare = st.multiselect("Compare runs", ids, default=ids[: min(2, len(ids))], key="compare_runs")
+# your runs first, then the shipped checkpoints' records as a yardstick
+sources = {r.id: r.path / "metrics.jsonl" for r in runs} | shipped
+default = ids[:2] if ids else [k for k in ("shipped: aecf", "shipped: late_fusion") if k in shipped]
+compare = st.multiselect("Compare runs", list(sources), default=default, key="compare_runs",
+                         help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`).")
 if compare:
     metric = st.segmented_control("Metric", ["val_acc", "val_masked_acc", "val_ece", "val_gate_entropy"],
                                   default="val_masked_acc", key="compare_metric", required=True)
     series = {}
     for run_id in compare:
-        rows = [r for r in read_metrics(next(x.path for x in runs if x.id == run_id)) if r.get("kind") == "epoch"]
+        rows = [r for r in A.read_metrics_file(sources[run_id]) if r.get("kind") == "epoch"]
         xs = [int(r["epoch"]) + 1 for r in rows if r.get(metric) is not None]
         ys = [r[metric] for r in rows if r.get(metric) is not None]
         if xs:

@@ -636,6 +636,24 @@ def test_curriculum_reads_a_run(app_env):
     assert any("mask rate" in t for t in titles)
 
 
+def test_train_page_before_any_run_shows_the_shipped_training(app_env):
+    """A fresh clone has no runs: the page still shows curves (the shipped aecf's own training) and compares the
+    shipped aecf with the shipped late fusion at 50 % drop, where the page's "try this" says aecf ends higher."""
+    import json
+
+    at = page("train", timeout=120)
+    no_exception(at)
+    assert any("No runs yet" in s for s in texts(at, "info"))
+    curves = re.findall(r'data-testid="curve-svg" data-title="([^"]*)"', html(at))
+    assert "Accuracy" in curves and "Loss parts" in curves and "Mask rates" in curves
+    assert at.multiselect(key="compare_runs").value == ["shipped: aecf", "shipped: late_fusion"]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    last = {tr["name"]: tr["y"][-1] for tr in spec["data"]}
+    assert set(last) == {"shipped: aecf", "shipped: late_fusion"}
+    assert last["shipped: aecf"] > last["shipped: late_fusion"]
+    assert not at.get("arrow_data_frame") and "Watch run" not in [s.label for s in at.selectbox]
+
+
 def test_train_page_runs_one_epoch(app_env):
     from aecf.app.training import get_run_manager
 
@@ -665,6 +683,8 @@ def test_train_page_runs_one_epoch(app_env):
     assert len(curves) >= 4 and "Accuracy" in curves and "Loss parts" in curves  # H(p)/λ(x), mask rates
     assert at.dataframe
     assert any("Open this run in Explore" in b.label for b in at.button)
+    offered = at.multiselect(key="compare_runs")
+    assert offered.value == [run_id] and "shipped: aecf" in offered.options
 
 
 def test_finished_run_opens_in_explore(app_env, monkeypatch):
