@@ -381,8 +381,6 @@ def festival_available() -> bool:
 
 def synthesize_festival(jobs: list[tuple[str, str, float]], tmp: Path) -> list[tuple[np.ndarray, int]]:
     """[(voice, word, duration_stretch)] -> [(float32 mono wave, sample rate)], one festival run per voice."""
-    import soundfile as sf
-
     if not festival_available():
         raise RuntimeError("festival is not installed (apt-get install festival festvox-kdlpc16k "
                            "festvox-us-slt-hts, or bash scripts/setup.sh)")
@@ -441,8 +439,9 @@ def room_impulse(sr: int, rng: np.random.Generator) -> np.ndarray:
     return (ir + tail).astype(np.float32)
 
 
-def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarray]) -> np.ndarray:
-    kind = rng.choice(["pink", "fan", "babble"])
+def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarray]) -> tuple[np.ndarray, str]:
+    """(unit-scale noise of n samples, its kind: "pink", "fan" or "babble")."""
+    kind = str(rng.choice(["pink", "fan", "babble"]))
     if kind == "babble" and babble:
         out = np.zeros(n, np.float32)
         for _ in range(int(rng.integers(2, 5))):
@@ -451,7 +450,9 @@ def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarr
             seg = w[: n - pos]
             out[pos: pos + len(seg)] += seg * rng.uniform(0.5, 1.0)
         if (out ** 2).mean() > 0:
-            return out
+            return out, kind
+    if kind == "babble":  # no talkers to mix in: the noise is pink
+        kind = "pink"
     white = rng.normal(0, 1, n)
     spec = np.fft.rfft(white)
     f = np.fft.rfftfreq(n, 1 / sr)
@@ -461,7 +462,7 @@ def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarr
         hum = sum(math.exp(-k / 3) * np.sin(2 * math.pi * 50 * (k + 1) * np.arange(n) / sr + rng.uniform(0, 6.3))
                   for k in range(8))
         pink = np.convolve(pink, np.ones(16) / 16, mode="same") + 0.5 * hum * pink.std() / np.std(hum)
-    return pink.astype(np.float32)
+    return pink.astype(np.float32), kind
 
 
 def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: list[np.ndarray]
@@ -481,7 +482,7 @@ def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: 
     speech = np.zeros(len(sig), bool)
     speech[a: a + len(x)] = True
     babble_sr = [_resample(w, 16000, out_sr) for w in babble]
-    noise = _room_noise(len(sig), out_sr, rng, babble_sr)
+    noise, kind = _room_noise(len(sig), out_sr, rng, babble_sr)
     snr = rng.uniform(0, 20)
     p_sig = float((sig[speech] ** 2).mean())
     p_noise = float((noise ** 2).mean())
@@ -499,7 +500,7 @@ def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: 
     else:
         sf.write(buf, stereo, out_sr, format="FLAC", subtype="PCM_16")
     return buf.getvalue(), {"format": fmt.lower(), "sample_rate": out_sr, "snr_db": round(float(snr), 2),
-                            "silence_s": [round(pre, 2), round(post, 2)]}
+                            "silence_s": [round(pre, 2), round(post, 2)], "noise": kind}
 
 
 # -------------------------------------------------------------------------------------------- build
