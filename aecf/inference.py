@@ -217,7 +217,7 @@ class Model:
                 wave = corrupt_audio(wave, float(snr_db), seed)
             mel = logmel(wave)
             return {"embedding": self.encoders.encode_wave(wave, mel), "logmel": mel, "wave": wave,
-                    "recording_snr_db": info.get("snr_db")}
+                    "recording_snr_db": info.get("snr_db"), "recording_sounds": info.get("sounds")}
 
         return self._cached(key, compute)
 

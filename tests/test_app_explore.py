@@ -246,6 +246,31 @@ def test_a_noisy_recording_is_told_the_audio_tower_trusts_it_less(app_env):
     assert noisy_recording_note(None) is None and noisy_recording_note(NOISY_RECORDING_DB + 1) is None
 
 
+def test_a_recording_with_another_word_in_it_is_told_so_and_the_shipped_samples_are_not(app_env):
+    from aecf.app.checkpoints import load_model
+    from aecf.app.explore import ExploreInputs, explore, several_sounds_note
+    from aecf.app.samples import list_samples, sample_path
+    from aecf.encoders.preprocess import preprocess_audio
+
+    counts = {}
+    for s in list_samples("audio"):  # every shipped recording is one word (in heavy noise, none stands out)
+        info = {}
+        preprocess_audio(sample_path(s), info)
+        counts[s] = info["sounds"]
+    assert all(n <= 1 for n in counts.values()), counts
+    clean = [s for s, n in counts.items() if n == 1]
+    assert len(clean) >= 2
+    a, b = (preprocess_audio(sample_path(s)) for s in clean[:2])
+    quiet = np.zeros(8000, np.float32)
+    one = np.concatenate([quiet, a, quiet])
+    assert "audio" not in explore(load_model, "", ExploreInputs(audio=(one, 16000))).notes
+    talk = np.concatenate([quiet, a, quiet, 0.7 * b, quiet])  # the digit, then someone else's word
+    view = explore(load_model, "", ExploreInputs(audio=(talk, 16000)))
+    note = view.notes["audio"]
+    assert note.level == "info" and "2 separate sounds" in note.message and view.prediction is not None
+    assert several_sounds_note(None) is None and several_sounds_note(1) is None
+
+
 # ============================================================================================ the speed
 
 

@@ -126,8 +126,10 @@ def test_room_recordings_are_stereo_44_or_48_khz_compressed(built):
 
 def test_clean_voices_are_readable_words(built):
     for path, _, _ in H.items(built, "voices", None):
-        out = preprocess_audio(path)
+        info = {}
+        out = preprocess_audio(path, info)
         assert 0.2 < len(out) / 16000 < 1.6
+        assert info["sounds"] == 1  # one word: Explore says nothing of other sounds
 
 
 class _FakeModel:

@@ -458,3 +458,23 @@ def test_recording_snr_is_estimated_from_the_room_around_the_word(snr):
     info = {}
     preprocess_audio((word, SAMPLE_RATE), info)  # a short clip, all word: not measured
     assert info["snr_db"] is None
+
+
+def test_separate_sounds_counts_words_apart_in_time_not_a_words_own_gaps_or_a_click():
+    from aecf.encoders.preprocess import SOUND_GAP_S, separate_sounds
+
+    word = tone_word(pad=0.0)
+    quiet = lambda s: np.zeros(int(s * SAMPLE_RATE), np.float32)  # noqa: E731
+    assert separate_sounds(np.concatenate([quiet(0.5), word, quiet(0.5)])) == 1
+    two = np.concatenate([quiet(0.5), word, quiet(0.4), 0.5 * word, quiet(0.5)])
+    assert separate_sounds(two) == 2
+    assert separate_sounds(np.concatenate([two, quiet(0.3), word])) == 3
+    # a word's own closure (a stop, 50 ms) is shorter than SOUND_GAP_S: still one word
+    assert SOUND_GAP_S > 0.05
+    assert separate_sounds(np.concatenate([quiet(0.5), word, quiet(0.05), word, quiet(0.5)])) == 1
+    click = np.zeros(int(0.02 * SAMPLE_RATE), np.float32)
+    click[::7] = 0.8  # 20 ms: a mouse click before the word is not a sound
+    assert separate_sounds(np.concatenate([quiet(0.3), click, quiet(0.4), word, quiet(0.5)])) == 1
+    info = {}
+    preprocess_audio((two, SAMPLE_RATE), info)
+    assert info["sounds"] == 2

@@ -396,7 +396,8 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
         except Exception as e:  # noqa: BLE001 - one bad input is reported where it was given
             view.notes[m] = describe(e, f"Reading the {m}")
     if "audio" in parts:
-        note = noisy_recording_note(parts["audio"].get("recording_snr_db"))
+        note = " ".join(n for n in (noisy_recording_note(parts["audio"].get("recording_snr_db")),
+                                    several_sounds_note(parts["audio"].get("recording_sounds"))) if n)
         if note:
             view.notes["audio"] = Problem("info", note)
     if "caption" in parts:
@@ -452,6 +453,15 @@ def noisy_recording_note(snr_db: float | None) -> str | None:
     return (f"This recording is noisy: the word is about {max(snr_db, -10.0):.0f} dB above the background. The "
             f"audio tower reads words in noise less reliably{measured}. A quieter room or a closer microphone "
             "helps.")
+
+
+def several_sounds_note(sounds: int | None) -> str | None:
+    """What a recording with more than one separate sound (`preprocess.separate_sounds`) should be told, or None."""
+    if sounds is None or sounds < 2:
+        return None
+    return (f"I hear {sounds} separate sounds in this recording: other words or voices besides the digit? The audio "
+            "tower hears one 1.28 s stretch, centred on where most of the sound's energy lies, and it mixes the sounds "
+            "inside it: another talker can take the digit's place. Say one digit, with the room quiet.")
 
 
 def describe_input(modality: str) -> Problem:

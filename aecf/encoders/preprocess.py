@@ -468,6 +468,12 @@ MIN_SNR_SECONDS = 1.0  # `recording_snr_db` measures only recordings this long (
 # Explore tells a recording whose word is less than this far above its background that the audio tower is less
 # sure of it: the held-out rooms (0-20 dB SNR) read 0.77 where clean held-out voices read 0.97
 NOISY_RECORDING_DB = 20.0
+# `separate_sounds`: a sound is >= SOUND_MIN_S of frames more than SOUND_ABOVE_DB over the recording's floor (its
+# quietest 10 %) and within SOUND_RANGE_DB of its peak; sounds closer than SOUND_GAP_S are one (a word's own stops
+# and closures are shorter). Chosen on val2's 2,000 recordings: no clean held-out word and 1 of 673 steady-noise
+# rooms count two; 51 % of the rooms with other talkers do.
+SOUND_ABOVE_DB, SOUND_RANGE_DB = 10.0, 30.0
+SOUND_GAP_S, SOUND_MIN_S = 0.15, 0.08
 
 
 def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
@@ -565,12 +571,29 @@ def recording_snr_db(wave: np.ndarray) -> float | None:
     return 10.0 * float(np.log10(max(loud - quiet, 1e-3 * quiet) / max(quiet, 1e-20)))
 
 
+def separate_sounds(wave: np.ndarray) -> int:
+    """How many separate sounds a 16 kHz recording holds (see SOUND_ABOVE_DB): 1 for a lone word; 2 or more when
+    other words or talkers stand apart from it in time. A sound under SOUND_MIN_S (a click) is not counted."""
+    db = _frame_db(wave)
+    loud = db > max(float(db.max()) - SOUND_RANGE_DB, float(np.percentile(db, 10)) + SOUND_ABOVE_DB)
+    gap, shortest = SOUND_GAP_S * SAMPLE_RATE / VAD_HOP, SOUND_MIN_S * SAMPLE_RATE / VAD_HOP
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
+    sounds: list[list[int]] = []
+    for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if sounds and start - sounds[-1][1] < gap:
+            sounds[-1][1] = stop
+        else:
+            sounds.append([start, stop])
+    return sum(stop - start >= shortest for start, stop in sounds)
+
+
 def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
     """A recording of one spoken digit -> float32 mono 16 kHz, silence trimmed, peak 0.9.
 
     Accepts a path, bytes, a file-like object, or a tuple (ndarray [n] or [n, channels], sample_rate).
     Raises InputError for unreadable, silent, too short or too long (> 10 s) recordings. `info` (a dict)
-    receives "snr_db": the word over the recording's background (`recording_snr_db`; None for a short clip).
+    receives "snr_db": the word over the recording's background (`recording_snr_db`; None for a short clip) and
+    "sounds": how many separate sounds the recording holds (`separate_sounds`).
     """
     if isinstance(source, tuple):
         if len(source) != 2:
@@ -621,6 +644,7 @@ def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
     start, stop = trim_bounds(mono)
     if info is not None:
         info["snr_db"] = recording_snr_db(mono)
+        info["sounds"] = separate_sounds(mono)
     mono = mono[start:stop]
     return (mono * (PEAK / float(np.max(np.abs(mono))))).astype(np.float32)
 
