@@ -237,8 +237,9 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
     finally:
         os.kill(proc.pid, signal.SIGCONT)
     assert switched != before and "caption + audio" in switched and stepped != before
-    page.wait_for_function("() => !document.querySelector('[class*=\"st-key-explore_results\"] [data-html-block]')"
-                           ".hasAttribute('data-stale')", timeout=30_000)  # the server's view of the second step
+    # the server's view of the second step (while Streamlit redraws, the block can be briefly absent: wait on)
+    page.wait_for_function("() => { const e = document.querySelector('[class*=\"st-key-explore_results\"] "
+                           "[data-html-block]'); return !!e && !e.hasAttribute('data-stale'); }", timeout=30_000)
     wait_idle(page)
     page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider twice
     wait_idle(page)
