@@ -12,7 +12,10 @@ COMMANDS = {
     ("data", "build"): ("aecf.data.build", "Build the offline tri-modal digits benchmark."),
     ("encoders", "train"): ("aecf.encoders.train", "Train the frozen encoders shipped in checkpoints/."),
     ("encoders", "report"): ("aecf.encoders.report", "Zero-shot and linear-probe accuracy of the encoders."),
-    ("heldout", "build"): ("aecf.data.heldout", "Build the held-out real-input evaluation sets (data/heldout)."),
+    ("heldout", "build"): (
+        "aecf.data.heldout",
+        "Build the held-out real-input evaluation sets (data/heldout).",
+    ),
     ("features",): ("aecf.data.features", "Encode a dataset into the embedding cache."),
     ("train",): ("aecf.train", "Train a fusion method on the embedding cache."),
     ("evaluate",): ("aecf.evaluate", "Evaluate the shipped fusion checkpoints on the test split."),
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for words, (module, _) in sorted(COMMANDS.items(), key=lambda kv: -len(kv[0])):
         if tuple(argv[: len(words)]) == words:
-            rest = argv[len(words):]
+            rest = argv[len(words) :]
             if words == ("train",) and "--specialists" in rest:  # the reference limit has its own trainer
                 module, rest = "aecf.specialists", [a for a in rest if a != "--specialists"]
             mod = importlib.import_module(module)

@@ -77,11 +77,18 @@ def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True)
         assert pixels.shape[-1] == size
         tokens = tokenizer(captions)
         with torch.no_grad():
-            t_img_b = _median_seconds(lambda: clip.encode_image(pixels), max(2, repeats // 2), warmup=1) / batch
-            t_txt_b = _median_seconds(lambda: clip.encode_text(tokens), max(2, repeats // 2), warmup=1) / batch
+            t_img_b = (
+                _median_seconds(lambda: clip.encode_image(pixels), max(2, repeats // 2), warmup=1) / batch
+            )
+            t_txt_b = (
+                _median_seconds(lambda: clip.encode_text(tokens), max(2, repeats // 2), warmup=1) / batch
+            )
         big_cfg = FusionConfig(
-            method="aecf", modalities=("image", "caption"), embed_dim=clip.text_projection.shape[1],
-            hidden_dim=model.config.hidden_dim, gate_hidden=model.config.gate_hidden,
+            method="aecf",
+            modalities=("image", "caption"),
+            embed_dim=clip.text_projection.shape[1],
+            hidden_dim=model.config.hidden_dim,
+            gate_hidden=model.config.gate_hidden,
         )
         t_layer_b = _fusion_layer_seconds(FusionModel(big_cfg), batch, repeats * 4)
         out["vit_b_32"] = {

@@ -57,9 +57,12 @@ def checkpoint_info(path: str | Path) -> CheckpointInfo:
     spec = (doc.get("extra") or {}).get("encoder")
     clip = isinstance(spec, dict) and spec.get("kind") == "open_clip"
     return CheckpointInfo(
-        weights, stem, str(model.get("method", stem.split(".")[0])),
+        weights,
+        stem,
+        str(model.get("method", stem.split(".")[0])),
         "multilabel" if model.get("head") == "sigmoid" else "multiclass",
-        "open_clip" if clip else "digits", spec if clip else None,
+        "open_clip" if clip else "digits",
+        spec if clip else None,
     )
 
 
@@ -68,7 +71,9 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(directory.glob("*" + WEIGHTS_SUFFIX), key=lambda p: (checkpoint_stem(p) != "aecf", checkpoint_stem(p)))
+    return sorted(
+        directory.glob("*" + WEIGHTS_SUFFIX), key=lambda p: (checkpoint_stem(p) != "aecf", checkpoint_stem(p))
+    )
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:

@@ -6,7 +6,16 @@ from aecf.paths import ASSETS_DIR, CHECKPOINT_DIR, DATA_DIR, FEATURE_DIR, ROOT, 
 
 MODALITIES: tuple[str, ...] = ("image", "caption", "audio")
 CLASSES: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
 )
 NUM_CLASSES = len(CLASSES)
 EMBED_DIM = 64

@@ -59,7 +59,9 @@ def _calibration(
     temperature) and, given one, ece_ts_deploy (a temperature fit under the deployment's missingness)."""
     probs = model.head_type.probs(logits)
     res = {"acc": M.accuracy(probs, labels)}
-    res["map"] = M.mean_average_precision(probs, labels if M.is_multilabel(labels) else M.one_hot(labels, probs.shape[-1]))
+    res["map"] = M.mean_average_precision(
+        probs, labels if M.is_multilabel(labels) else M.one_hot(labels, probs.shape[-1])
+    )
     res["ece"] = M.expected_calibration_error(probs, labels)
     res["ece_ts"] = M.expected_calibration_error(model.head_type.probs(logits / temperature), labels)
     if deploy_temperature is not None:
@@ -161,7 +163,9 @@ def acm_drop_ratios(
         gate = model(x, present)["gate"]
     model.train(was)
     # checkpoints from before issue 10 were trained with the entropy blend
-    q = acm_drop_probs(gate, present, rate, cfg.get("acm_sharpness", "entropy"), float(cfg.get("acm_gamma", 1.0)))
+    q = acm_drop_probs(
+        gate, present, rate, cfg.get("acm_sharpness", "entropy"), float(cfg.get("acm_gamma", 1.0))
+    )
     return drop_prob_ratio(q, present)
 
 
@@ -355,7 +359,9 @@ def evaluate_checkpoints(
         per_seed = []
         for path in paths:
             train_config = read_checkpoint_config(path).get("train")
-            per_seed.append(evaluate_model(load_checkpoint(path), test, val, train_config=train_config, **kwargs))
+            per_seed.append(
+                evaluate_model(load_checkpoint(path), test, val, train_config=train_config, **kwargs)
+            )
             if progress:
                 r = per_seed[-1]
                 key = "map" if r.get("multilabel") else "acc"
@@ -372,7 +378,9 @@ def evaluate_checkpoints(
         entry["reference"] = True
         methods["specialists"] = entry
         if progress:
-            progress(f"specialists: acc {entry['full']['acc']:.4f}, acc@0.5 {entry['drop'].get('0.5', {}).get('acc', float('nan')):.4f}")
+            progress(
+                f"specialists: acc {entry['full']['acc']:.4f}, acc@0.5 {entry['drop'].get('0.5', {}).get('acc', float('nan')):.4f}"
+            )
     return {
         "methods": methods,
         "meta": {
@@ -455,7 +463,8 @@ def results_markdown(results: dict) -> str:
         ]
         for name, e in gated.items():
             cap = " / ".join(
-                _pm(e, ["mechanisms", "caption_gate_by_level", k], False, 2) for k in ("exact", "partial", "none", "wrong")
+                _pm(e, ["mechanisms", "caption_gate_by_level", k], False, 2)
+                for k in ("exact", "partial", "none", "wrong")
             )
             lines.append(
                 f"| {name} | {_pm(e, ['mechanisms', 'lambda_iqr_fraction'], False, 2)} | "
@@ -467,21 +476,36 @@ def results_markdown(results: dict) -> str:
 
     def table(title: str, group: str, columns: list[str], metric: str, pct: bool = True) -> list[str]:
         """One row per method, one column per drop rate or subset: e[group][column][metric]."""
-        rows = ["", f"## {title}", "", "| method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+        rows = [
+            "",
+            f"## {title}",
+            "",
+            "| method | " + " | ".join(columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
         for name, e in methods.items():
             rows.append(f"| {name} | " + " | ".join(_pm(e, [group, c, metric], pct) for c in columns) + " |")
         return rows
 
     lines += table(
         "mAP (%) under random modality drop"
-        + (" (multi-label; acc is per-label accuracy at p ≥ 0.5)" if multilabel else " (macro one-vs-rest AP)"),
-        "drop", rates, "map",
+        + (
+            " (multi-label; acc is per-label accuracy at p ≥ 0.5)"
+            if multilabel
+            else " (macro one-vs-rest AP)"
+        ),
+        "drop",
+        rates,
+        "map",
     )
     lines += table("Accuracy (%) under random modality drop", "drop", rates, "acc")
     lines += table("Raw ECE under random modality drop", "drop", rates, "ece", pct=False)
     lines += table(
         "ECE under random modality drop, temperature fit on validation under that drop rate",
-        "drop", rates, "ece_ts_deploy", pct=False,
+        "drop",
+        rates,
+        "ece_ts_deploy",
+        pct=False,
     )
     lines += table("Accuracy (%) with each modality subset", "subsets", subsets, "acc")
     if multilabel:

@@ -129,7 +129,9 @@ class Model:
         self.modalities: tuple[str, ...] = tuple(fusion.config.modalities)
         self.classes: tuple[str, ...] = tuple(fusion.config.classes)
         self._cache: OrderedDict[str, dict] = OrderedDict()  # content key -> embedding (+ what the tower saw)
-        self._predictions: OrderedDict[tuple, Prediction] = OrderedDict()  # (content keys, K, seed) -> Prediction
+        self._predictions: OrderedDict[tuple, Prediction] = (
+            OrderedDict()
+        )  # (content keys, K, seed) -> Prediction
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -216,8 +218,13 @@ class Model:
 
                 wave = corrupt_audio(wave, float(snr_db), seed)
             mel = logmel(wave)
-            return {"embedding": self.encoders.encode_wave(wave, mel), "logmel": mel, "wave": wave,
-                    "recording_snr_db": info.get("snr_db"), "recording_sounds": info.get("sounds")}
+            return {
+                "embedding": self.encoders.encode_wave(wave, mel),
+                "logmel": mel,
+                "wave": wave,
+                "recording_snr_db": info.get("snr_db"),
+                "recording_sounds": info.get("sounds"),
+            }
 
         return self._cached(key, compute)
 
@@ -252,12 +259,19 @@ class Model:
         if audio is not None:
             parts["audio"] = self.embed_audio(audio, audio_snr_db, seed)
         return self.predict_embeddings(
-            {m: p["embedding"] for m, p in parts.items()}, mc_samples, extras=parts, seed=seed,
+            {m: p["embedding"] for m, p in parts.items()},
+            mc_samples,
+            extras=parts,
+            seed=seed,
             cache_key=tuple((m, p["key"]) for m, p in parts.items()),
         )
 
     def predict_embeddings(
-        self, embeddings: dict, mc_samples: int = 20, extras: dict | None = None, seed: int | None = None,
+        self,
+        embeddings: dict,
+        mc_samples: int = 20,
+        extras: dict | None = None,
+        seed: int | None = None,
         cache_key: tuple | None = None,
     ) -> Prediction:
         """The fusion half of `predict`, for embeddings already computed (e.g. from the feature cache).
@@ -476,12 +490,18 @@ def load(path: str | Path | None = None, encoders=None) -> Model:
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if path is DEFAULT_CHECKPOINT and not path.exists():
-        raise CheckpointError(f"The shipped AECF checkpoint {path} is missing. Train it with `{TRAIN_SHIPPED_COMMAND}`.")
+        raise CheckpointError(
+            f"The shipped AECF checkpoint {path} is missing. Train it with `{TRAIN_SHIPPED_COMMAND}`."
+        )
     fusion = load_checkpoint(path)
     info = checkpoint_info(path)
     if info.encoder == "open_clip":
-        return ClipModel(fusion, encoders if encoders is not None else clip_encoders(info.encoder_spec), path,
-                         name=info.stem)
+        return ClipModel(
+            fusion,
+            encoders if encoders is not None else clip_encoders(info.encoder_spec),
+            path,
+            name=info.stem,
+        )
     if encoders is None:
         from aecf.encoders import load_encoders
 

@@ -109,7 +109,10 @@ def lattice_figure(subsets: dict, tol: float = VIOLATION_TOL, title: str | None 
         if xs:
             fig.add_trace(
                 go.Scatter(
-                    x=xs, y=ys, mode="lines", hoverinfo="skip",
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    hoverinfo="skip",
                     name="violation c(A) > c(B)" if violated else "A ⊂ B",
                     line={"color": "#E03131" if violated else "#ADB5BD", "width": 5 if violated else 2},
                     showlegend=violated,
@@ -125,7 +128,9 @@ def lattice_figure(subsets: dict, tol: float = VIOLATION_TOL, title: str | None 
             mode="markers+text",
             text=[f"<b>{n.name}</b><br>{CLASSES[n.label]} · {n.confidence:.2f}" for n in nodes],
             textposition="middle right",
-            hovertext=[f"{n.name}: predicts {CLASSES[n.label]} with confidence {n.confidence:.3f}" for n in nodes],
+            hovertext=[
+                f"{n.name}: predicts {CLASSES[n.label]} with confidence {n.confidence:.3f}" for n in nodes
+            ],
             hoverinfo="text",
             marker={
                 "size": 22,
@@ -149,8 +154,10 @@ def lattice_figure(subsets: dict, tol: float = VIOLATION_TOL, title: str | None 
         title=title or f"Subset lattice — confidence per subset ({status})",
         xaxis={"visible": False, "range": [0, 1.35]},
         yaxis={
-            "title": "modalities in subset", "tickmode": "array",
-            "tickvals": list(range(1, top + 1)), "range": [0.5, top + 0.5],
+            "title": "modalities in subset",
+            "tickmode": "array",
+            "tickvals": list(range(1, top + 1)),
+            "range": [0.5, top + 0.5],
         },
         height=320,
         margin={"l": 40, "r": 10, "t": 40, "b": 20},
@@ -169,8 +176,9 @@ def _viridis(c: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600,
-                class_names=None) -> str:
+def lattice_svg(
+    subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600, class_names=None
+) -> str:
     """The same Hasse diagram as `lattice_figure`, as a self-contained SVG string. `class_names`: the
     model's classes (default: the digits); with them a node shows only the class name (e.g. COCO).
 
@@ -200,25 +208,31 @@ def lattice_svg(subsets: dict, tol: float = VIOLATION_TOL, title: str | None = N
         'style="font-family: sans-serif; max-width: 640px">',
         f'<text x="4" y="16" font-size="14" font-weight="600">{escape(title or "Subset lattice")} — {escape(status)}</text>',
         '<text x="4" y="32" font-size="10" fill="#868E96">bottom: one modality · top: all present · colour: confidence '
-        'c(S), dark = low, yellow = high · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>',
+        "c(S), dark = low, yellow = high · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>",
     ]
     for e in sorted(lattice.edges, key=lambda e: e.violated):
         (x0, y0), (x1, y1) = xy(e.lower), xy(e.upper)
         color, w = ("#E03131", 4) if e.violated else ("#ADB5BD", 2)
-        parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{color}" stroke-width="{w}"/>')
+        parts.append(
+            f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{color}" stroke-width="{w}"/>'
+        )
     violators = {a for a, _ in lattice.violations}
     for name, node in lattice.nodes.items():
         x, y = xy(name)
-        ring = ' stroke="#E03131" stroke-width="3"' if name in violators else ' stroke="#343A40" stroke-width="1"'
+        ring = (
+            ' stroke="#E03131" stroke-width="3"'
+            if name in violators
+            else ' stroke="#343A40" stroke-width="1"'
+        )
         parts.append(
             f'<g data-subset="{escape(name)}" data-confidence="{node.confidence:.3f}">'
-            f'<title>{escape(name)}: predicts {cls(node.label)} with confidence {node.confidence:.3f}</title>'
+            f"<title>{escape(name)}: predicts {cls(node.label)} with confidence {node.confidence:.3f}</title>"
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="11" fill="{_viridis(node.confidence)}"{ring}/>'
             f'<text x="{x:.1f}" y="{y + 26:.1f}" font-size="12" font-weight="600" text-anchor="middle" '
             f'paint-order="stroke" stroke="white" stroke-width="4">{escape(name)}</text>'
             f'<text x="{x:.1f}" y="{y + 40:.1f}" font-size="11" fill="#495057" text-anchor="middle" '
             f'paint-order="stroke" stroke="white" stroke-width="4">{cls(node.label)} · '
-            f'c = {node.confidence:.2f}</text></g>'
+            f"c = {node.confidence:.2f}</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -144,8 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = args.out or str(FUSION_DIR / SPECIALISTS_DIR)
     t0 = time.perf_counter()
-    train_specialists(split_train, split_val if len(split_val) else None,
-                      epochs=args.epochs or METHODS["late_fusion"].epochs, seed=args.seed, out=out,
-                      progress=None if args.quiet else print)
+    train_specialists(
+        split_train,
+        split_val if len(split_val) else None,
+        epochs=args.epochs or METHODS["late_fusion"].epochs,
+        seed=args.seed,
+        out=out,
+        progress=None if args.quiet else print,
+    )
     print(f"specialists: {out} ({time.perf_counter() - t0:.1f} s)")
     return 0

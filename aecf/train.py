@@ -747,7 +747,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(split_val) == 0:
         split_val = None
     if args.specialists:  # `python -m aecf train --specialists` is dispatched to aecf.specialists.main
-        print("error: train the specialists with `python -m aecf train --specialists` (aecf.specialists.main)")
+        print(
+            "error: train the specialists with `python -m aecf train --specialists` (aecf.specialists.main)"
+        )
         return 2
     extra = {"encoder": meta["encoder"]} if meta.get("encoder") else {}
     run_dir = None if args.no_run_dir else create_run_dir(config.method, config.seed, args.runs or RUNS_DIR)

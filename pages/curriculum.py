@@ -40,22 +40,40 @@ teaching_box(
 tab_test, tab_run, tab_sim = st.tabs(["On the test split", "During training", "Simulator"])
 
 with tab_test:
-    st.markdown("For every test example (all modalities present), how much more often would ACM hide the modality "
-                "the trained gate trusts most than the one it trusts least, at the end of the curriculum (π = π_max)? "
-                "ModDrop's answer is 1× for every example.")
-    dists = {name: d for name in SHIPPED_ACM if (paths.fusion_dir() / f"{name}.safetensors").exists()
-             and (d := test_split_ratios(name)) is not None}
+    st.markdown(
+        "For every test example (all modalities present), how much more often would ACM hide the modality "
+        "the trained gate trusts most than the one it trusts least, at the end of the curriculum (π = π_max)? "
+        "ModDrop's answer is 1× for every example."
+    )
+    dists = {
+        name: d
+        for name in SHIPPED_ACM
+        if (paths.fusion_dir() / f"{name}.safetensors").exists()
+        and (d := test_split_ratios(name)) is not None
+    }
     if not dists:
-        st.info("No shipped checkpoint with ACM found under checkpoints/fusion; train `aecf` on the **Train** page "
-                "and see its masks in *During training*.")
+        st.info(
+            "No shipped checkpoint with ACM found under checkpoints/fusion; train `aecf` on the **Train** page "
+            "and see its masks in *During training*."
+        )
     else:
         cols = st.columns(len(dists))
         for col, (name, d) in zip(cols, dists.items(), strict=True):
-            col.metric(f"{name}: examples with ratio ≥ 2×", f"{d.share_2x:.0%}",
-                       help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
-                       if d.rule.sharpness == "power" else f"median ratio {d.median:.2f}; entropy-blend rule")
-        st.plotly_chart(drop_ratio_figure({n: d.ratios for n, d in dists.items()}, A.RATIO_CAP,
-                                          "ACM's drop-probability ratio across the test split"), key="ratio_hist")
+            col.metric(
+                f"{name}: examples with ratio ≥ 2×",
+                f"{d.share_2x:.0%}",
+                help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
+                if d.rule.sharpness == "power"
+                else f"median ratio {d.median:.2f}; entropy-blend rule",
+            )
+        st.plotly_chart(
+            drop_ratio_figure(
+                {n: d.ratios for n, d in dists.items()},
+                A.RATIO_CAP,
+                "ACM's drop-probability ratio across the test split",
+            ),
+            key="ratio_hist",
+        )
 
 with tab_run:
     sources = A.metrics_sources()
@@ -67,16 +85,26 @@ with tab_run:
     else:
         labels = list(sources)
         aecf_first = sorted(labels, key=lambda s: ("aecf" not in s, s.startswith("run:")))
-        label = st.selectbox("Run", aecf_first, key="curriculum_run",
-                             help="Pick an aecf run: only ACM adapts its masks to the gate.")
+        label = st.selectbox(
+            "Run",
+            aecf_first,
+            key="curriculum_run",
+            help="Pick an aecf run: only ACM adapts its masks to the gate.",
+        )
         rows = A.read_metrics_file(sources[label])
         if not A.has_mask_metrics(rows):
-            st.info("This run did not mask anything (a method without masking). Pick an `aecf` or `moddrop` run.")
+            st.info(
+                "This run did not mask anything (a method without masking). Pick an `aecf` or `moddrop` run."
+            )
         c1, c2 = st.columns(2)
         series = T.curve_series(rows, "Mask rates")
         if series:
-            c1.plotly_chart(curves_figure(series, "Per-modality mask rate and π_t", y_title="share hidden",
-                                          y_range=(0, 1)), key="mask_rates")
+            c1.plotly_chart(
+                curves_figure(
+                    series, "Per-modality mask rate and π_t", y_title="share hidden", y_range=(0, 1)
+                ),
+                key="mask_rates",
+            )
         h = T.curve_series(rows, "Gate entropy H(p) and λ(x)")
         if h:
             c2.plotly_chart(curves_figure(h, "Mean gate entropy H(p) and λ(x)"), key="entropy_curve")
@@ -86,55 +114,105 @@ with tab_run:
         xs, acm = A.schedule(pi_max, warmup)
         _, flat = A.schedule(pi_max, 0.0)
         st.plotly_chart(
-            curves_figure({"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
-                          f"Overall rate: curriculum vs flat (π_max = {pi_max:g})", x_title="training progress t/T",
-                          y_title="π", y_range=(0, 1), dash={"ModDrop (flat)": "dash"}, height=240),
-            key="schedule")
+            curves_figure(
+                {"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
+                f"Overall rate: curriculum vs flat (π_max = {pi_max:g})",
+                x_title="training progress t/T",
+                y_title="π",
+                y_range=(0, 1),
+                dash={"ModDrop (flat)": "dash"},
+                height=240,
+            ),
+            key="schedule",
+        )
         st.caption("ACM's per-modality rates split π_t unevenly by the gate; ModDrop's are all equal to π.")
         moddrop = next((k for k in labels if k.endswith(": moddrop")), None)
         if moddrop and moddrop != label and A.has_mask_metrics(rows):
-            mine, theirs = A.mask_rate_summary(rows), A.mask_rate_summary(A.read_metrics_file(sources[moddrop]))
-            series = {f"{label} overall": mine["overall"], "moddrop overall": theirs["overall"],
-                      f"{label} max − min across modalities": mine["uneven"],
-                      "moddrop max − min across modalities": theirs["uneven"]}
-            st.plotly_chart(curves_figure(series, "As trained: this run against shipped ModDrop", y_title="share hidden",
-                                          y_range=(0, 1), dash={k: "dot" for k in series if "max − min" in k}),
-                            key="vs_moddrop")
-            st.caption("Solid: share of modalities hidden. Dotted: how unevenly the masks pick modalities — "
-                       "zero for ModDrop by design; for ACM it grows when the gate is sure of one modality.")
+            mine, theirs = (
+                A.mask_rate_summary(rows),
+                A.mask_rate_summary(A.read_metrics_file(sources[moddrop])),
+            )
+            series = {
+                f"{label} overall": mine["overall"],
+                "moddrop overall": theirs["overall"],
+                f"{label} max − min across modalities": mine["uneven"],
+                "moddrop max − min across modalities": theirs["uneven"],
+            }
+            st.plotly_chart(
+                curves_figure(
+                    series,
+                    "As trained: this run against shipped ModDrop",
+                    y_title="share hidden",
+                    y_range=(0, 1),
+                    dash={k: "dot" for k in series if "max − min" in k},
+                ),
+                key="vs_moddrop",
+            )
+            st.caption(
+                "Solid: share of modalities hidden. Dotted: how unevenly the masks pick modalities — "
+                "zero for ModDrop by design; for ACM it grows when the gate is sure of one modality."
+            )
 
 with tab_sim:
-    st.markdown("Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler, using the ACM rule "
-                "the shipped `aecf` was trained with.")
+    st.markdown(
+        "Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler, using the ACM rule "
+        "the shipped `aecf` was trained with."
+    )
     c1, c2 = st.columns([1, 2])
     with c1:
         present = tuple(m for m in MODALITIES if st.toggle(f"{m} present", True, key=f"sim_{m}"))
         if not present:
             st.error("Every modality is off: there is nothing to mask. Switch one on.")
             st.stop()
-        mode = st.segmented_control("Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode",
-                                    required=True)
+        mode = st.segmented_control(
+            "Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode", required=True
+        )
         if mode == "weights":
-            weights = {m: st.slider(f"weight on {m}", 0.0, 1.0, 0.7 if m == "image" else 0.15, 0.05, key=f"sim_w_{m}")
-                       for m in present}
+            weights = {
+                m: st.slider(
+                    f"weight on {m}", 0.0, 1.0, 0.7 if m == "image" else 0.15, 0.05, key=f"sim_w_{m}"
+                )
+                for m in present
+            }
             gate = A.normalise_gate(weights, present)
         else:
             fav = st.selectbox("favourite modality", present, key="sim_fav")
-            h = st.slider("gate entropy H(p)", 0.0, float(math.log(len(present))) if len(present) > 1 else 0.0001,
-                          0.4 if len(present) > 1 else 0.0, 0.01, key="sim_h", disabled=len(present) < 2)
+            h = st.slider(
+                "gate entropy H(p)",
+                0.0,
+                float(math.log(len(present))) if len(present) > 1 else 0.0001,
+                0.4 if len(present) > 1 else 0.0,
+                0.01,
+                key="sim_h",
+                disabled=len(present) < 2,
+            )
             gate = A.gate_with_entropy(h, fav, present)
         rate = st.slider("overall rate π_t", 0.0, 0.9, 0.5, 0.05, key="sim_rate")
     rule = shipped_rule()
     sim_acm = A.simulate_masks(gate, present, rate, "acm", rule=rule)
     sim_uni = A.simulate_masks(gate, present, rate, "uniform", rule=rule)
     with c2:
-        st.markdown("gate p = " + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(MODALITIES, gate, strict=True) if m in present)
-                    + f" · H(p) = **{A.entropy(gate):.3f}**")
+        st.markdown(
+            "gate p = "
+            + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(MODALITIES, gate, strict=True) if m in present)
+            + f" · H(p) = **{A.entropy(gate):.3f}**"
+        )
         d1, d2 = st.columns(2)
-        d1.plotly_chart(per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q")
-        d2.plotly_chart(per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni")
+        d1.plotly_chart(
+            per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q"
+        )
+        d2.plotly_chart(
+            per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
+        )
         d3, d4 = st.columns(2)
-        d3.plotly_chart(mask_distribution_figure(sim_acm.kept, "ACM: which modalities a mask keeps"), key="sim_kept")
-        d4.plotly_chart(mask_distribution_figure(sim_uni.kept, "ModDrop: which modalities a mask keeps"), key="sim_kept_uni")
-        st.caption(f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
-                   f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one).")
+        d3.plotly_chart(
+            mask_distribution_figure(sim_acm.kept, "ACM: which modalities a mask keeps"), key="sim_kept"
+        )
+        d4.plotly_chart(
+            mask_distribution_figure(sim_uni.kept, "ModDrop: which modalities a mask keeps"),
+            key="sim_kept_uni",
+        )
+        st.caption(
+            f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
+            f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one)."
+        )

@@ -40,15 +40,22 @@ teaching_box(
 
 choices = cache.checkpoint_choices()
 if not choices:
-    st.error("No fusion checkpoint found. Train the shipped one with "
-             "`python -m aecf train --method aecf --out checkpoints/fusion/aecf`.")
+    st.error(
+        "No fusion checkpoint found. Train the shipped one with "
+        "`python -m aecf train --method aecf --out checkpoints/fusion/aecf`."
+    )
     st.stop()
 # A new link (a first visit, a shared link, a link from another page) sets the view; after that the widgets
 # hold it and the URL follows them (pages/parts/url.py).
 new_link = url.is_new_link()
 link = ExploreState.from_query(st.query_params.to_dict())  # unknown or out-of-range values -> defaults
 ckpt_keys = [c.key for c in choices]
-URL_DEFAULTS = {K["checkpoint"]: ckpt_keys[0], K["image_on"]: True, K["caption_on"]: True, K["mc_samples"]: 20}
+URL_DEFAULTS = {
+    K["checkpoint"]: ckpt_keys[0],
+    K["image_on"]: True,
+    K["caption_on"]: True,
+    K["mc_samples"]: 20,
+}
 if new_link:  # what a digits and a COCO checkpoint share
     for name in ("checkpoint", "image_on", "caption_on", "mc_samples"):
         st.session_state[K[name]] = getattr(link, name)
@@ -57,9 +64,13 @@ if new_link:  # what a digits and a COCO checkpoint share
 
 with st.sidebar:
     st.header("View")
-    ckpt = st.selectbox("Checkpoint", ckpt_keys, key=url.seeded(K["checkpoint"], ckpt_keys[0]),
-                        help="Shipped checkpoints, your finished runs, and checkpoints under "
-                             "AECF_APP_EXTRA_CHECKPOINTS or checkpoints/coco/ (e.g. COCO).")
+    ckpt = st.selectbox(
+        "Checkpoint",
+        ckpt_keys,
+        key=url.seeded(K["checkpoint"], ckpt_keys[0]),
+        help="Shipped checkpoints, your finished runs, and checkpoints under "
+        "AECF_APP_EXTRA_CHECKPOINTS or checkpoints/coco/ (e.g. COCO).",
+    )
     chosen = next((c for c in choices if c.key == ckpt), choices[0])
     st.caption(chosen.label)
 url.sync(URL_DEFAULTS, K["checkpoint"])
@@ -76,21 +87,44 @@ examples = S.caption_examples()
 default_img, default_aud = S.default_samples(samples_img, samples_aud)
 default_caption = S.default_caption(S.sample_digit(default_img or ""), examples)
 base_keys = ["none"] + [c.key for c in baseline_choices(choices)]
-URL_DEFAULTS |= {K["baseline"]: base_keys[min(1, len(base_keys) - 1)], K["seed"]: 0, K["audio_on"]: True,
-                 K["image_source"]: "sample", K["image_sample"]: default_img, K["audio_source"]: "sample",
-                 K["audio_sample"]: default_aud, K["image_severity"]: 0.0, K["audio_snr"]: SNR_CLEAN,
-                 "details": False}
+URL_DEFAULTS |= {
+    K["baseline"]: base_keys[min(1, len(base_keys) - 1)],
+    K["seed"]: 0,
+    K["audio_on"]: True,
+    K["image_source"]: "sample",
+    K["image_sample"]: default_img,
+    K["audio_source"]: "sample",
+    K["audio_sample"]: default_aud,
+    K["image_severity"]: 0.0,
+    K["audio_snr"]: SNR_CLEAN,
+    "details": False,
+}
 if new_link:
-    for name in ("baseline", "seed", "audio_on", "image_source", "image_sample", "audio_source", "audio_sample",
-                 "image_severity", "audio_snr"):
+    for name in (
+        "baseline",
+        "seed",
+        "audio_on",
+        "image_source",
+        "image_sample",
+        "audio_source",
+        "audio_sample",
+        "image_severity",
+        "audio_snr",
+    ):
         st.session_state[K[name]] = getattr(link, name)
     st.session_state["details"] = str(st.query_params.get("details", "")).lower() in state.TRUE_WORDS
     st.session_state[K["seed"]] = min(9999, link.seed)
-    for key, offered in ((K["baseline"], base_keys), (K["image_sample"], samples_img), (K["audio_sample"], samples_aud)):
+    for key, offered in (
+        (K["baseline"], base_keys),
+        (K["image_sample"], samples_img),
+        (K["audio_sample"], samples_aud),
+    ):
         if st.session_state[key] not in offered:
             st.session_state[key] = URL_DEFAULTS[key]
     if K["caption"] in st.query_params or K["caption"] not in st.session_state:
-        st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[: X.MAX_CAPTION_CHARS]
+        st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[
+            : X.MAX_CAPTION_CHARS
+        ]
 
 
 def seeded(key: str) -> str:
@@ -105,8 +139,10 @@ with st.sidebar:
     base = st.selectbox("Baseline, side by side", base_keys, key=seeded(K["baseline"]))
     mc = st.select_slider("MC-dropout passes K", MC_CHOICES, key=seeded(K["mc_samples"]))
     seed = st.number_input("Corruption seed", 0, 9999, step=1, key=seeded(K["seed"]))
-    st.markdown("---\n\n**Share this view**: the address bar holds every setting (uploads, drawings, recordings and "
-                f"captions over {state.MAX_URL_CAPTION} characters are not in it).")
+    st.markdown(
+        "---\n\n**Share this view**: the address bar holds every setting (uploads, drawings, recordings and "
+        f"captions over {state.MAX_URL_CAPTION} characters are not in it)."
+    )
 
 sync_url(K["checkpoint"], K["baseline"], K["mc_samples"], K["seed"])
 if K["caption"] not in st.session_state:  # the caption comes from the link once, then from the box
@@ -129,7 +165,9 @@ def clear_canvas() -> None:
 # and not the other controls. A full run (the sidebar, a new link) draws the results once, from the last one.
 col_img, col_cap, col_aud = st.columns(3, border=True)
 results = st.empty()  # the placeholder every fragment writes into (each one more costs a redraw ~15 ms)
-details = st.expander("Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun")
+details = st.expander(
+    "Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun"
+)
 sync_url("details")
 details_slot = details.empty() if details.open else None  # filled only while open: it costs every redraw
 ahead_slot = st.empty()  # the views one click away, sent ahead unseen (explore_view.next_views)
@@ -141,10 +179,17 @@ def draw_results() -> None:
     ss = st.session_state
     snr = ss.get(K["audio_snr"], SNR_CLEAN)
     inputs = X.ExploreInputs(
-        image=ss.get("_explore_image"), caption=ss.get(K["caption"]), audio=ss.get("_explore_audio"),
-        image_on=ss.get(K["image_on"], True), caption_on=ss.get(K["caption_on"], True),
-        audio_on=ss.get(K["audio_on"], True), image_severity=float(ss.get(K["image_severity"], 0.0)),
-        audio_snr=None if snr >= SNR_CLEAN else float(snr), seed=int(seed), mc_samples=int(mc))
+        image=ss.get("_explore_image"),
+        caption=ss.get(K["caption"]),
+        audio=ss.get("_explore_audio"),
+        image_on=ss.get(K["image_on"], True),
+        caption_on=ss.get(K["caption_on"], True),
+        audio_on=ss.get(K["audio_on"], True),
+        image_severity=float(ss.get(K["image_severity"], 0.0)),
+        audio_snr=None if snr >= SNR_CLEAN else float(snr),
+        seed=int(seed),
+        mc_samples=int(mc),
+    )
     result = X.explore(cache.model, ckpt, inputs, baseline_key=base)
     if explore_view.is_one_element(result):  # the usual case: straight into the placeholder, no container
         explore_view.results(result, results)
@@ -156,9 +201,18 @@ def draw_results() -> None:
         explore_view.details(result, details_slot.container())
     # after the view is on its way: the views one click away (none while the details are open, which the
     # browser could not update with them)
-    ahead = X.explore_next(cache.model, ckpt, inputs, base, result) if result.is_plain and details_slot is None else {}
-    explore_view.next_views(ahead, AHEAD_CONTROLS, ahead_slot,
-                            {K[name]: text for name, text in X.slider_captions(inputs).items()}, url.query())
+    ahead = (
+        X.explore_next(cache.model, ckpt, inputs, base, result)
+        if result.is_plain and details_slot is None
+        else {}
+    )
+    explore_view.next_views(
+        ahead,
+        AHEAD_CONTROLS,
+        ahead_slot,
+        {K[name]: text for name, text in X.slider_captions(inputs).items()},
+        url.query(),
+    )
 
 
 def then_results(last: bool = False) -> None:
@@ -194,17 +248,32 @@ def image_source() -> None:
         else:
             st.caption("No sample images in assets/samples/.")
     elif source == "upload":
-        up = st.file_uploader("Upload an image of one digit", type=list(X.IMAGE_TYPES), key="img_upload",
-                              help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.")
+        up = st.file_uploader(
+            "Upload an image of one digit",
+            type=list(X.IMAGE_TYPES),
+            key="img_upload",
+            help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.",
+        )
         image = up.getvalue() if up is not None else None
     else:
         st.space("medium")  # the canvas draws its toolbar just above itself: keep it off the selector
-        canvas = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_image=CANVAS_BG,
-                           height=CANVAS_PX + X.CANVAS_TOOLBAR_PX, width=CANVAS_PX, drawing_mode="freedraw",
-                           key=f"img_canvas_{st.session_state.get('canvas_n', 0)}", return_image_data=True)
-        st.caption("Draw one digit, white on black, in the square below the grey strip (the strip holds the "
-                   "canvas's tools).")
-        st.button("Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
+        canvas = st_canvas(
+            stroke_width=24,
+            stroke_color="#FFFFFF",
+            background_image=CANVAS_BG,
+            height=CANVAS_PX + X.CANVAS_TOOLBAR_PX,
+            width=CANVAS_PX,
+            drawing_mode="freedraw",
+            key=f"img_canvas_{st.session_state.get('canvas_n', 0)}",
+            return_image_data=True,
+        )
+        st.caption(
+            "Draw one digit, white on black, in the square below the grey strip (the strip holds the "
+            "canvas's tools)."
+        )
+        st.button(
+            "Clear the drawing", key="canvas_clear", on_click=clear_canvas, icon=":material/ink_eraser:"
+        )
         image = X.canvas_image(canvas.image_data, skip_top=X.CANVAS_TOOLBAR_PX)
     st.session_state["_explore_image"] = image
     sync_url(K["image_source"], K["image_sample"])
@@ -213,8 +282,9 @@ def image_source() -> None:
 
 @st.fragment
 def image_corruption() -> None:
-    severity = st.slider("Image corruption (energy removal + noise)", 0.0, 1.0, step=0.05,
-                         key=seeded(K["image_severity"]))
+    severity = st.slider(
+        "Image corruption (energy removal + noise)", 0.0, 1.0, step=0.05, key=seeded(K["image_severity"])
+    )
     st.caption(X.image_corruption_text(severity))
     sync_url(K["image_severity"])
     then_results()
@@ -222,15 +292,27 @@ def image_corruption() -> None:
 
 @st.fragment
 def caption_text() -> None:
-    caption = st.text_area("Caption", key=K["caption"], height=100, max_chars=X.MAX_CAPTION_CHARS,
-                           help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.")
+    caption = st.text_area(
+        "Caption",
+        key=K["caption"],
+        height=100,
+        max_chars=X.MAX_CAPTION_CHARS,
+        help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.",
+    )
     if examples:
-        st.selectbox("…or take an example caption", [f"{ex.level}: {ex.text}" for ex in examples], index=None,
-                     key="caption_example", on_change=use_example_caption,
-                     placeholder="exact / partial / none / wrong …",
-                     help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
-                          "none ('a digit') or wrong.")
-    url.put(K["caption"], state.caption_query(caption, default_caption))  # a link carries a short caption only
+        st.selectbox(
+            "…or take an example caption",
+            [f"{ex.level}: {ex.text}" for ex in examples],
+            index=None,
+            key="caption_example",
+            on_change=use_example_caption,
+            placeholder="exact / partial / none / wrong …",
+            help="Graded like web captions: exact ('a hand-drawn 7'), partial ('an odd number'), "
+            "none ('a digit') or wrong.",
+        )
+    url.put(
+        K["caption"], state.caption_query(caption, default_caption)
+    )  # a link carries a short caption only
     then_results()
 
 
@@ -245,8 +327,12 @@ def audio_source() -> None:
         else:
             st.caption("No sample recordings in assets/samples/.")
     elif source == "upload":
-        up = st.file_uploader("Upload a recording of one spoken digit", type=list(X.AUDIO_TYPES),
-                              key="aud_upload", help=f"{X.AUDIO_TYPES_TEXT}, up to 10 s.")
+        up = st.file_uploader(
+            "Upload a recording of one spoken digit",
+            type=list(X.AUDIO_TYPES),
+            key="aud_upload",
+            help=f"{X.AUDIO_TYPES_TEXT}, up to 10 s.",
+        )
         audio = up.getvalue() if up is not None else None
     else:
         rec = st.audio_input("Say one digit", key="aud_record")
@@ -258,8 +344,9 @@ def audio_source() -> None:
 
 @st.fragment
 def audio_noise() -> None:
-    snr = st.slider("Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, step=1.0,
-                    key=seeded(K["audio_snr"]))
+    snr = st.slider(
+        "Audio SNR (dB; right end = no added noise)", SNR_MIN, SNR_CLEAN, step=1.0, key=seeded(K["audio_snr"])
+    )
     sync_url(K["audio_snr"])
     st.caption(X.audio_corruption_text(None if snr >= SNR_CLEAN else float(snr)))
     then_results(last=True)  # the last control of the page

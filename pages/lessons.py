@@ -9,8 +9,12 @@ from aecf.app import lessons as L
 from pages.parts import cache
 from pages.parts.ui import ensure_navigation
 
-PAGE_TITLES = {"explore": "Explore", "subsets": "Subsets & calibration", "curriculum": "Curriculum masking",
-               "train": "Train"}
+PAGE_TITLES = {
+    "explore": "Explore",
+    "subsets": "Subsets & calibration",
+    "curriculum": "Curriculum masking",
+    "train": "Train",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,14 +31,23 @@ def finding(where: str) -> L.Finding:
 
 ensure_navigation()
 st.title("Lessons")
-st.markdown("Short guided tours for a class. Each step opens a view of the app — the same link a teacher can "
-            "share — says what to look at, and makes a claim about what you will see. **Every claim is measured "
-            "here on the shipped model**, and the test suite fails if one stops being true.")
+st.markdown(
+    "Short guided tours for a class. Each step opens a view of the app — the same link a teacher can "
+    "share — says what to look at, and makes a claim about what you will see. **Every claim is measured "
+    "here on the shipped model**, and the test suite fails if one stops being true."
+)
 
 slugs = [les.slug for les in L.LESSONS]
 # The lesson lives in the URL (?lesson=acm), so a teacher can share a link to it; an odd value opens the first.
-slug = st.segmented_control("Lesson", slugs, default=slugs[0], required=True, key="lesson", bind="query-params",
-                            help=" · ".join(f"**{les.slug}**: {les.title}" for les in L.LESSONS))
+slug = st.segmented_control(
+    "Lesson",
+    slugs,
+    default=slugs[0],
+    required=True,
+    key="lesson",
+    bind="query-params",
+    help=" · ".join(f"**{les.slug}**: {les.title}" for les in L.LESSONS),
+)
 lesson = L.lesson(slug)
 
 st.header(f"{slugs.index(lesson.slug) + 1}. {lesson.title}")
@@ -52,5 +65,7 @@ for i, step in enumerate(lesson.steps, start=1):
         if found.holds:
             st.success(f"Measured on the shipped model: {found.measured}", icon=":material/check_circle:")
         else:
-            st.error(f"This claim does not hold on the loaded model: {found.measured}", icon=":material/cancel:")
+            st.error(
+                f"This claim does not hold on the loaded model: {found.measured}", icon=":material/cancel:"
+            )
 st.info(f"**Take away:** {lesson.takeaway}", icon=":material/school:")

@@ -19,9 +19,14 @@ teaching_box(
 
 files = R.results_files()
 with st.sidebar:
-    picked = st.selectbox("Results file", files, key="results_file", format_func=paths.show,
-                          help="results/*.json under the project and <features>/results/*.json (e.g. a COCO "
-                               "evaluation); `python -m aecf evaluate --json results/NAME.json` adds one.")
+    picked = st.selectbox(
+        "Results file",
+        files,
+        key="results_file",
+        format_func=paths.show,
+        help="results/*.json under the project and <features>/results/*.json (e.g. a COCO "
+        "evaluation); `python -m aecf evaluate --json results/NAME.json` adds one.",
+    )
 try:
     results = R.load_results(picked)
 except R.ResultsUnavailable as e:
@@ -39,24 +44,48 @@ methods = R.choose(results.methods, chosen)
 meta = results.meta
 multilabel = R.is_multilabel(results)
 if multilabel:
-    st.info("Multi-label results (e.g. COCO): mAP is the headline metric and is shown where digits show accuracy; "
-            "acc and ECE are per (example, class) decision at 0.5.")
+    st.info(
+        "Multi-label results (e.g. COCO): mAP is the headline metric and is shown where digits show accuracy; "
+        "acc and ECE are per (example, class) decision at 0.5."
+    )
 st.caption(
     f"Test split: {meta.get('n_test', '?')} examples · ECE with {meta.get('ece_bins', 15)} bins · drop: each "
     f"modality hidden with probability r (≥ 1 kept), mean over {meta.get('mask_seeds', '?')} draws · from `{results.path.name}`."
 )
 
 st.subheader("Summary")
-st.dataframe(R.summary_rows(methods), hide_index=True, key="summary_table",
-             column_config={k: st.column_config.NumberColumn(format="%.3f") for k in
-                            ("mAP (all)", "mAP @ 50 % drop", "worst subset mAP", "acc (all)", "ECE (all)", "acc @ 50 % drop", "ECE @ 50 % drop", "worst subset acc",
-                             "monotonicity violations", "H(p)", "ρ(λ, severity)")})
+st.dataframe(
+    R.summary_rows(methods),
+    hide_index=True,
+    key="summary_table",
+    column_config={
+        k: st.column_config.NumberColumn(format="%.3f")
+        for k in (
+            "mAP (all)",
+            "mAP @ 50 % drop",
+            "worst subset mAP",
+            "acc (all)",
+            "ECE (all)",
+            "acc @ 50 % drop",
+            "ECE @ 50 % drop",
+            "worst subset acc",
+            "monotonicity violations",
+            "H(p)",
+            "ρ(λ, severity)",
+        )
+    },
+)
 
 tab_drop, tab_subsets, tab_rel, tab_mono, tab_mech = st.tabs(
-    ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"])
+    ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"]
+)
 with tab_drop:
-    ts = st.toggle("temperature-scaled ECE (temperature fitted on validation, all inputs)", False, key="ece_ts")
-    charts = [("acc_vs_drop", figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods))]
+    ts = st.toggle(
+        "temperature-scaled ECE (temperature fitted on validation, all inputs)", False, key="ece_ts"
+    )
+    charts = [
+        ("acc_vs_drop", figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods))
+    ]
     if not multilabel and R.has_map(methods):
         charts.append(("map_vs_drop", figures.map_vs_drop(methods)))
     charts.append(("ece_vs_drop", figures.ece_vs_drop(methods, calibrated=ts)))
@@ -65,25 +94,39 @@ with tab_drop:
     st.dataframe(R.drop_rows(methods), hide_index=True, key="drop_table")
 with tab_subsets:
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.subset_metric_figure(methods, "map", "mAP with each modality subset") if multilabel
-                    else figures.subset_bars(methods), key="subset_acc")
+    c1.plotly_chart(
+        figures.subset_metric_figure(methods, "map", "mAP with each modality subset")
+        if multilabel
+        else figures.subset_bars(methods),
+        key="subset_acc",
+    )
     c2.plotly_chart(figures.subset_metric_figure(methods, "ece"), key="subset_ece")
     st.dataframe(R.subset_rows(methods), hide_index=True, key="subset_table")
 with tab_rel:
-    condition = st.segmented_control("Inputs", ["full", "drop_0.5"], default="full", key="rel_condition", required=True,
-                                     format_func=lambda c: "all modalities" if c == "full" else "random drop 0.5")
+    condition = st.segmented_control(
+        "Inputs",
+        ["full", "drop_0.5"],
+        default="full",
+        key="rel_condition",
+        required=True,
+        format_func=lambda c: "all modalities" if c == "full" else "random drop 0.5",
+    )
     st.plotly_chart(figures.reliability_diagrams(methods, condition), key="reliability")
     st.caption("Bars below the dotted diagonal: over-confident bins; above: under-confident.")
 with tab_mono:
-    st.markdown("How often confidence **falls** when a modality is added (A ⊂ B with c(A) > c(B) + 0.01). Where the "
-                "caption is wrong, falling is the right answer: the last column counts how often adding a wrong "
-                "caption lowers the confidence.")
+    st.markdown(
+        "How often confidence **falls** when a modality is added (A ⊂ B with c(A) > c(B) + 0.01). Where the "
+        "caption is wrong, falling is the right answer: the last column counts how often adding a wrong "
+        "caption lowers the confidence."
+    )
     st.dataframe(R.monotonicity_rows(methods), hide_index=True, key="monotonicity_table")
 with tab_mech:
-    st.markdown("Is each mechanism at work on the test split? λ(x)'s spread and its correlation with corruption "
-                "severity, the gate's correlation with each modality's reliability, its mean caption weight per "
-                "caption level, and the share of examples where ACM drops the most-trusted modality ≥ 2× as often "
-                "as the least-trusted one.")
+    st.markdown(
+        "Is each mechanism at work on the test split? λ(x)'s spread and its correlation with corruption "
+        "severity, the gate's correlation with each modality's reliability, its mean caption weight per "
+        "caption level, and the share of examples where ACM drops the most-trusted modality ≥ 2× as often "
+        "as the least-trusted one."
+    )
     rows = R.mechanism_rows(methods)
     if rows:
         st.dataframe(rows, hide_index=True, key="mechanisms_table")

@@ -80,16 +80,25 @@ from tests.support.browser import (  # noqa: E402
     streamlit_server,
 )
 
-IDLE = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+IDLE = '!!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')'
 USED = metric_value_js("Modalities used")
-PAGES = {"": "AECF Explorer", "explore": "Prediction:", "subsets": "Subsets & calibration",
-         "curriculum": "Adaptive Curriculum Masking", "train": "Train a fusion layer"}
+PAGES = {
+    "": "AECF Explorer",
+    "explore": "Prediction:",
+    "subsets": "Subsets & calibration",
+    "curriculum": "Adaptive Curriculum Masking",
+    "train": "Train a fusion layer",
+}
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
 # the caption under the image corruption slider, written by the server's redraw (pages/explore.py)
-SEVERITY = ("[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
-            ".filter(t => t.startsWith('severity')).join('|')")
-ERRORS_JS = ("() => [...document.querySelectorAll('[data-testid=\"stAlertContentError\"], "
-             "[data-testid=\"stException\"]')].map(e => e.innerText)")
+SEVERITY = (
+    "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')].map(e => e.innerText)"
+    ".filter(t => t.startsWith('severity')).join('|')"
+)
+ERRORS_JS = (
+    '() => [...document.querySelectorAll(\'[data-testid="stAlertContentError"], '
+    '[data-testid="stException"]\')].map(e => e.innerText)'
+)
 
 
 def _proc_table() -> dict[int, tuple[int, str, float, float]]:
@@ -106,8 +115,12 @@ def _proc_table() -> dict[int, tuple[int, str, float, float]]:
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
         # own CPU, and in a 4th field that of its children already waited for (a training process that ended)
-        out[int(d.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick,
-                            (int(fields[13]) + int(fields[14])) / tick)
+        out[int(d.name)] = (
+            int(fields[1]),
+            name,
+            (int(fields[11]) + int(fields[12])) / tick,
+            (int(fields[13]) + int(fields[14])) / tick,
+        )
     return out
 
 
@@ -137,8 +150,12 @@ def _stats(ms: list[float]) -> dict:
     if not ms:
         return {"n": 0}
     xs = sorted(ms)
-    return {"n": len(xs), "p50_ms": round(statistics.median(xs), 1), "p90_ms": round(xs[int(0.9 * (len(xs) - 1))], 1),
-            "max_ms": round(xs[-1], 1)}
+    return {
+        "n": len(xs),
+        "p50_ms": round(statistics.median(xs), 1),
+        "p90_ms": round(xs[int(0.9 * (len(xs) - 1))], 1),
+        "max_ms": round(xs[-1], 1),
+    }
 
 
 # one redraw: (ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
@@ -157,15 +174,18 @@ def _summary(times: list[Redraw], by_action: bool = True) -> dict:
     press) to the new view; under "by_action", the same for the switch clicks and the slider steps apart."""
     if not times:
         return {"n": 0}
-    out = _stats([t[0] for t in times]) | {"settled": _stats([t[1] for t in times]),
-                                           "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
-                                           "approach_to_view": _stats([t[0] + t[3] for t in times]),
-                                           "release_to_view_in_page": _stats([t[5] for t in times if t[5] is not None]),
-                                           "press_to_paint_in_page": _stats([t[6] for t in times
-                                                                             if len(t) > 6 and t[6] is not None])}
+    out = _stats([t[0] for t in times]) | {
+        "settled": _stats([t[1] for t in times]),
+        "press_to_view_in_page": _stats([t[2] for t in times if t[2] is not None]),
+        "approach_to_view": _stats([t[0] + t[3] for t in times]),
+        "release_to_view_in_page": _stats([t[5] for t in times if t[5] is not None]),
+        "press_to_paint_in_page": _stats([t[6] for t in times if len(t) > 6 and t[6] is not None]),
+    }
     if by_action:
-        out["by_action"] = {kind: _summary([t for t in times if t[4] == kind], by_action=False)
-                            for kind in ("switch", "slider")}
+        out["by_action"] = {
+            kind: _summary([t for t in times if t[4] == kind], by_action=False)
+            for kind in ("switch", "slider")
+        }
     return out
 
 
@@ -197,8 +217,11 @@ def combine_rounds(rounds: list[dict]) -> dict:
     the rounds' ratios for each window, with every round's ratio and p90s kept, and `pooled`, the same ratios
     of all rounds' redraws taken together."""
     per_round = [_ratios(_summary(r["single"]), _summary(r["classroom"])) for r in rounds]
-    out = {name: round(statistics.median(rs[name] for rs in per_round), 2)
-           for name in RATIOS if per_round and all(name in rs for rs in per_round)}
+    out = {
+        name: round(statistics.median(rs[name] for rs in per_round), 2)
+        for name in RATIOS
+        if per_round and all(name in rs for rs in per_round)
+    }
     single = [t for r in rounds for t in r["single"]]
     classroom = [t for r in rounds for t in r["classroom"]]
     out["pooled"] = _ratios(_summary(single), _summary(classroom))
@@ -206,8 +229,16 @@ def combine_rounds(rounds: list[dict]) -> dict:
     return out
 
 
-async def _redraw(page, action, until_js: str, kind: str, timeout_ms: float = 60_000,
-                  person: bool = True, prepare=None, watch_while_acting: bool = False) -> Redraw:
+async def _redraw(
+    page,
+    action,
+    until_js: str,
+    kind: str,
+    timeout_ms: float = 60_000,
+    person: bool = True,
+    prepare=None,
+    watch_while_acting: bool = False,
+) -> Redraw:
     """(ms until the new view is on screen, ms until the server's redraw is done too, ms from the press to
     the new view timed inside the page or None, ms of the driver's approach before the clock): a view the page sent ahead (pages/parts/ui.py) shows before
     the server has redrawn it (tests/support/browser.wait_view measures the same way). `prepare` (awaited
@@ -249,7 +280,8 @@ async def _redraw(page, action, until_js: str, kind: str, timeout_ms: float = 60
     press, release, painted = await page.evaluate(
         "() => { const w = window.__inPage; return w.view === null ? [null, null, null] : "
         "[w.input === null ? null : w.view - w.input, w.release === null ? null : w.view - w.release, "
-        "w.painted === null || w.stamp === null ? null : w.painted - w.stamp]; }")
+        "w.painted === null || w.stamp === null ? null : w.painted - w.stamp]; }"
+    )
     return view, done, press, approach, kind, release, painted
 
 
@@ -270,9 +302,17 @@ async def _open_explore(context, url: str):
     return page
 
 
-async def _interact(page, deadline: float, times: list[Redraw], max_steps: int | None = None,
-                    think: tuple[float, float] = (0.0, 0.0), seed: int = 0, person: bool = True,
-                    from_press: bool = True, acked: bool = False) -> None:
+async def _interact(
+    page,
+    deadline: float,
+    times: list[Redraw],
+    max_steps: int | None = None,
+    think: tuple[float, float] = (0.0, 0.0),
+    seed: int = 0,
+    person: bool = True,
+    from_press: bool = True,
+    acked: bool = False,
+) -> None:
     """Alternate: toggle the image off/on, one slider step right (or left at the end); record each redraw,
     then think (a pause drawn from `think`, in seconds) before the next action.
 
@@ -287,7 +327,9 @@ async def _interact(page, deadline: float, times: list[Redraw], max_steps: int |
     sessions' window) the clock starts before the approach."""
     rng = random.Random(seed)
     toggle = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    slider = (
+        page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    )
     step, direction = 0, "ArrowRight"
     while time.perf_counter() < deadline and (max_steps is None or step < max_steps):
         if step % 2 == 0:
@@ -309,9 +351,10 @@ async def _interact(page, deadline: float, times: list[Redraw], max_steps: int |
                 # puts a round trip through the busy browser between them that no mouse has)
                 cdp = await _cdp(page)
                 event = {"x": at["x"], "y": at["y"], "button": "left", "buttons": 1, "clickCount": 1}
-                await asyncio.gather(cdp.send("Input.dispatchMouseEvent", event | {"type": "mousePressed"}),
-                                     cdp.send("Input.dispatchMouseEvent", event | {"type": "mouseReleased",
-                                                                                  "buttons": 0}))
+                await asyncio.gather(
+                    cdp.send("Input.dispatchMouseEvent", event | {"type": "mousePressed"}),
+                    cdp.send("Input.dispatchMouseEvent", event | {"type": "mouseReleased", "buttons": 0}),
+                )
 
             async def click():
                 if not person:
@@ -320,11 +363,28 @@ async def _interact(page, deadline: float, times: list[Redraw], max_steps: int |
                 await press_release()
 
             if person and from_press:
-                times.append(await _redraw(page, press_release, f"{USED} === {want!r}", "switch", person=person,
-                                           prepare=approach, watch_while_acting=not acked))
+                times.append(
+                    await _redraw(
+                        page,
+                        press_release,
+                        f"{USED} === {want!r}",
+                        "switch",
+                        person=person,
+                        prepare=approach,
+                        watch_while_acting=not acked,
+                    )
+                )
             else:
-                times.append(await _redraw(page, click, f"{USED} === {want!r}", "switch", person=person,
-                                           watch_while_acting=not acked))
+                times.append(
+                    await _redraw(
+                        page,
+                        click,
+                        f"{USED} === {want!r}",
+                        "switch",
+                        person=person,
+                        watch_while_acting=not acked,
+                    )
+                )
         else:
             # the new view on screen: the results change (sent ahead or redrawn), or, with the image switched
             # off (the results do not depend on the slider then), the caption under the slider (the server's)
@@ -338,10 +398,18 @@ async def _interact(page, deadline: float, times: list[Redraw], max_steps: int |
                     await slider.focus()
                 await page.keyboard.press(key)
 
-            times.append(await _redraw(page, press, f"({VIEW_SIGNATURE_JS}) !== {json.dumps(before)} || "
-                                                    f"({SEVERITY}) !== {json.dumps(caption)}", "slider", person=person,
-                                       prepare=slider.focus if person and from_press else None,
-                                       watch_while_acting=not acked))
+            times.append(
+                await _redraw(
+                    page,
+                    press,
+                    f"({VIEW_SIGNATURE_JS}) !== {json.dumps(before)} || "
+                    f"({SEVERITY}) !== {json.dumps(caption)}",
+                    "slider",
+                    person=person,
+                    prepare=slider.focus if person and from_press else None,
+                    watch_while_acting=not acked,
+                )
+            )
         step += 1
         pause = rng.uniform(*think)
         if pause > 0 and time.perf_counter() + pause < deadline:
@@ -364,8 +432,9 @@ async def _train_sessions(contexts, url: str) -> dict:
         await page.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
         # idle, or already telling: under the classroom's load a Train page that follows the run live may not
         # rest between its redraws for a minute and more (one round of one run timed out here waiting for rest)
-        await page.wait_for_function(f"() => ({IDLE}) || document.body.innerText.includes({BUSY!r})",
-                                     timeout=90_000)
+        await page.wait_for_function(
+            f"() => ({IDLE}) || document.body.innerText.includes({BUSY!r})", timeout=90_000
+        )
         told = BUSY in await page.inner_text("body")
         could_start = await page.get_by_role("button", name="Start training").is_enabled()
         await page.close()
@@ -375,10 +444,15 @@ async def _train_sessions(contexts, url: str) -> dict:
 
     # all at once, as a class opening the page together (and so that the run is still going when they look)
     checks = await asyncio.gather(*(check(c) for c in contexts[1:]))
-    return {"first_started": True, "others_told": sum(t for t, _, _ in checks),
-            "others_could_start": sum(c for _, c, _ in checks), "others": len(contexts) - 1,
-            "checks_while_running": sum(r for _, _, r in checks),  # the run still going after the look
-            "wrong_while_running": sum(r and (not t or c) for t, c, r in checks), "page": first}
+    return {
+        "first_started": True,
+        "others_told": sum(t for t, _, _ in checks),
+        "others_could_start": sum(c for _, c, _ in checks),
+        "others": len(contexts) - 1,
+        "checks_while_running": sum(r for _, _, r in checks),  # the run still going after the look
+        "wrong_while_running": sum(r and (not t or c) for t, c, r in checks),
+        "page": first,
+    }
 
 
 async def _train_state(page) -> str:
@@ -402,24 +476,52 @@ async def _check_pages(context, url: str) -> dict[str, list[str]]:
     return out
 
 
-async def _single_user(browser, url: str, single_steps: int, think: tuple[float, float], person: bool,
-                       from_press: bool, acked: bool = False) -> list[Redraw]:
+async def _single_user(
+    browser,
+    url: str,
+    single_steps: int,
+    think: tuple[float, float],
+    person: bool,
+    from_press: bool,
+    acked: bool = False,
+) -> list[Redraw]:
     """Phase 1: one session alone, its own context, closed afterwards."""
     solo = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = await _open_explore(solo, url)
         warm: list[Redraw] = []
-        await _interact(page, time.perf_counter() + 120, warm, max_steps=4, person=person, acked=acked)  # first visits compute embeddings
+        await _interact(
+            page, time.perf_counter() + 120, warm, max_steps=4, person=person, acked=acked
+        )  # first visits compute embeddings
         single: list[Redraw] = []
-        await _interact(page, time.perf_counter() + 120, single, max_steps=single_steps, think=think, seed=-1,
-                        person=person, from_press=from_press, acked=acked)
+        await _interact(
+            page,
+            time.perf_counter() + 120,
+            single,
+            max_steps=single_steps,
+            think=think,
+            seed=-1,
+            person=person,
+            from_press=from_press,
+            acked=acked,
+        )
         return single
     finally:
         await solo.close()
 
 
-async def _classroom(contexts, url: str, seconds: float, think: tuple[float, float], person: bool, from_press: bool,
-                     server_pid: int | None, train: bool, seed: int, acked: bool = False) -> dict:
+async def _classroom(
+    contexts,
+    url: str,
+    seconds: float,
+    think: tuple[float, float],
+    person: bool,
+    from_press: bool,
+    server_pid: int | None,
+    train: bool,
+    seed: int,
+    acked: bool = False,
+) -> dict:
     """Phase 2: every context opens Explore; with `train`, session 0 starts a run and the others must be told;
     then all of them act at once for `seconds`."""
     out: dict = {}
@@ -434,10 +536,15 @@ async def _classroom(contexts, url: str, seconds: float, think: tuple[float, flo
     load_before = os.getloadavg()
     cpu_before, t_start = _cpu_split(server_pid), time.perf_counter()
     deadline = time.perf_counter() + seconds
-    outcomes = await asyncio.gather(*(_interact(pg, deadline, t, think=think, seed=seed + i, person=person,
-                                                from_press=from_press, acked=acked)
-                                      for i, (pg, t) in enumerate(zip(pages, times, strict=True))),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(
+            _interact(
+                pg, deadline, t, think=think, seed=seed + i, person=person, from_press=from_press, acked=acked
+            )
+            for i, (pg, t) in enumerate(zip(pages, times, strict=True))
+        ),
+        return_exceptions=True,
+    )
     out["load_average_during"] = [round(x, 2) for x in os.getloadavg()]
     cpu_after, wall = _cpu_split(server_pid), time.perf_counter() - t_start
     # where the 2 cores went during the classroom minute (cores busy on average; "others" is everything else on
@@ -455,14 +562,29 @@ async def _classroom(contexts, url: str, seconds: float, think: tuple[float, flo
     return out
 
 
-async def run(url: str, sessions: int, seconds: float, single_steps: int, think: tuple[float, float],
-              server_pid: int | None = None, train: bool = True, person: bool = True, from_press: bool = True,
-              rounds: int = 3, acked: bool = False) -> dict:
+async def run(
+    url: str,
+    sessions: int,
+    seconds: float,
+    single_steps: int,
+    think: tuple[float, float],
+    server_pid: int | None = None,
+    train: bool = True,
+    person: bool = True,
+    from_press: bool = True,
+    rounds: int = 3,
+    acked: bool = False,
+) -> dict:
     from playwright.async_api import async_playwright
 
-    res: dict = {"sessions": sessions, "seconds": seconds, "think_s": list(think), "rounds": rounds,
-                 "clicks": ("person-acked" if acked else "person") if person else "playwright",
-                 "clock_from": "press" if person and from_press else "approach"}
+    res: dict = {
+        "sessions": sessions,
+        "seconds": seconds,
+        "think_s": list(think),
+        "rounds": rounds,
+        "clicks": ("person-acked" if acked else "person") if person else "playwright",
+        "clock_from": "press" if person and from_press else "approach",
+    }
     measured: list[dict] = []
     res["each_round"] = []
     res["session_failures"], res["explore_errors"] = [], []
@@ -472,17 +594,35 @@ async def run(url: str, sessions: int, seconds: float, single_steps: int, think:
             for k in range(rounds):
                 # 1. one user alone; 2. the classroom (fresh contexts: no page of one phase open during the other)
                 single = await _single_user(browser, url, single_steps, think, person, from_press, acked)
-                contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000})
-                            for _ in range(sessions)]
-                room = await _classroom(contexts, url, seconds, think, person, from_press, server_pid, train,
-                                        seed=100 * k, acked=acked)
+                contexts = [
+                    await browser.new_context(viewport={"width": 1400, "height": 1000})
+                    for _ in range(sessions)
+                ]
+                room = await _classroom(
+                    contexts,
+                    url,
+                    seconds,
+                    think,
+                    person,
+                    from_press,
+                    server_pid,
+                    train,
+                    seed=100 * k,
+                    acked=acked,
+                )
                 redraws = room.pop("redraws")
                 measured.append({"single": single, "classroom": redraws})
                 s, c = _summary(single), _summary(redraws)
-                res["each_round"].append({"single_user_p90_ms": s.get(HEADLINE, {}).get("p90_ms"),
-                                          "classroom_p90_ms": c.get(HEADLINE, {}).get("p90_ms"),
-                                          "wall_clock_single_user_p90_ms": s.get("p90_ms"),
-                                          "wall_clock_classroom_p90_ms": c.get("p90_ms"), **_ratios(s, c), **room})
+                res["each_round"].append(
+                    {
+                        "single_user_p90_ms": s.get(HEADLINE, {}).get("p90_ms"),
+                        "classroom_p90_ms": c.get(HEADLINE, {}).get("p90_ms"),
+                        "wall_clock_single_user_p90_ms": s.get("p90_ms"),
+                        "wall_clock_classroom_p90_ms": c.get("p90_ms"),
+                        **_ratios(s, c),
+                        **room,
+                    }
+                )
                 res["session_failures"] += room["session_failures"]
                 res["explore_errors"] += room["explore_errors"]
                 if k < rounds - 1:
@@ -505,23 +645,47 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--single-steps", type=int, default=40,
-                    help="redraws of the one user alone (default 40: the p90 of 16 was its second largest, noisy)")
-    ap.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
-                    help="seconds a session waits after each redraw, uniform in [MIN, MAX] (default 1 2; 0 0 = none)")
-    ap.add_argument("--no-train", action="store_true", help="leave out the training run (the classroom alone)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="repeat phases 1 and 2 this many times; the headline ratio is the median of the rounds' "
-                         "(default 3)")
-    ap.add_argument("--clicks", choices=("person", "person-acked", "playwright"), default="person",
-                    help="person (default): a mouse click at the switch, press and release sent together, and "
-                         "waits woken by the page; person-acked: the same, but the release sent once the browser "
-                         "has handled the press (playwright's mouse; sessions 25-26); playwright: locator.click "
-                         "with its checks and waits polled at 100 Hz (earlier sessions' instrument)")
-    ap.add_argument("--clock-from", choices=("press", "approach"), default="press",
-                    help="press (default): a redraw is timed from the press (mouse button or key down), the "
-                         "driver's approach (reading the switch's box, moving the pointer, focusing the slider) "
-                         "done before; approach: from before the approach (earlier sessions' window)")
+    ap.add_argument(
+        "--single-steps",
+        type=int,
+        default=40,
+        help="redraws of the one user alone (default 40: the p90 of 16 was its second largest, noisy)",
+    )
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(1.0, 2.0),
+        metavar=("MIN", "MAX"),
+        help="seconds a session waits after each redraw, uniform in [MIN, MAX] (default 1 2; 0 0 = none)",
+    )
+    ap.add_argument(
+        "--no-train", action="store_true", help="leave out the training run (the classroom alone)"
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="repeat phases 1 and 2 this many times; the headline ratio is the median of the rounds' "
+        "(default 3)",
+    )
+    ap.add_argument(
+        "--clicks",
+        choices=("person", "person-acked", "playwright"),
+        default="person",
+        help="person (default): a mouse click at the switch, press and release sent together, and "
+        "waits woken by the page; person-acked: the same, but the release sent once the browser "
+        "has handled the press (playwright's mouse; sessions 25-26); playwright: locator.click "
+        "with its checks and waits polled at 100 Hz (earlier sessions' instrument)",
+    )
+    ap.add_argument(
+        "--clock-from",
+        choices=("press", "approach"),
+        default="press",
+        help="press (default): a redraw is timed from the press (mouse button or key down), the "
+        "driver's approach (reading the switch's box, moving the pointer, focusing the slider) "
+        "done before; approach: from before the approach (earlier sessions' window)",
+    )
     ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
@@ -535,15 +699,32 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as runs:
         env = {"AECF_APP_RUNS_DIR": runs}
         with streamlit_server(env=env, log_path=args.log) as (url, proc, _healthy):  # binds 127.0.0.1 only
-            res = asyncio.run(asyncio.wait_for(run(url, args.sessions, args.seconds, args.single_steps,
-                                                   tuple(args.think), proc.pid, not args.no_train,
-                                                   args.clicks != "playwright", args.clock_from == "press",
-                                                   args.rounds, args.clicks == "person-acked"),
-                                               timeout=args.rounds * (args.seconds + 600) + 300))
+            res = asyncio.run(
+                asyncio.wait_for(
+                    run(
+                        url,
+                        args.sessions,
+                        args.seconds,
+                        args.single_steps,
+                        tuple(args.think),
+                        proc.pid,
+                        not args.no_train,
+                        args.clicks != "playwright",
+                        args.clock_from == "press",
+                        args.rounds,
+                        args.clicks == "person-acked",
+                    ),
+                    timeout=args.rounds * (args.seconds + 600) + 300,
+                )
+            )
     # in every round, a session that looked while the run was going must be told, and unable to start one
     trained = [r["training"] for r in res["each_round"] if "training" in r]
-    res["ok"] = (not res["session_failures"] and not res["explore_errors"] and not res["page_errors"]
-                 and all(t["checks_while_running"] > 0 and t["wrong_while_running"] == 0 for t in trained))
+    res["ok"] = (
+        not res["session_failures"]
+        and not res["explore_errors"]
+        and not res["page_errors"]
+        and all(t["checks_while_running"] > 0 and t["wrong_while_running"] == 0 for t in trained)
+    )
     text = json.dumps(res, indent=2)
     print(text)
     if args.json:

@@ -58,7 +58,11 @@ class _BrowserWork:
         self.ms: list[float] = []
 
     def _task_s(self) -> float:
-        return next(m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+        return next(
+            m["value"]
+            for m in self.cdp.send("Performance.getMetrics")["metrics"]
+            if m["name"] == "TaskDuration"
+        )
 
     def timed(self, fn):
         t0 = self._task_s()
@@ -72,11 +76,18 @@ class _BrowserWork:
 
 def _summary(xs: list[float]) -> dict:
     ms = sorted(1000 * x for x in xs)
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
-            "max_ms": round(ms[-1], 1), "all_ms": [round(m, 1) for m in ms]}
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 1),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+        "max_ms": round(ms[-1], 1),
+        "all_ms": [round(m, 1) for m in ms],
+    }
 
 
-def toggle_series(page, toggle, used_js: str, repeats: int, bare: bool = False, settled_js: str | None = None) -> dict:
+def toggle_series(
+    page, toggle, used_js: str, repeats: int, bare: bool = False, settled_js: str | None = None
+) -> dict:
     """`repeats` toggles, alternating off/on (the toggle starts on): their redraw times and browser work.
 
     bare: a plain mouse click at the switch (what a person's click is) instead of playwright's
@@ -94,13 +105,17 @@ def toggle_series(page, toggle, used_js: str, repeats: int, bare: bool = False, 
     views, settled, in_page, work = [], [], [], _BrowserWork(page)
     for i in range(repeats + repeats % 2):  # an even count: the toggle ends on, as it started
         want = "caption + audio" if i % 2 == 0 else "image + caption + audio"
-        view, done, press = work.timed(lambda w=want: wait_view(page, click, f"{used_js} === {w!r}",
-                                                                settled_js=settled_js or used_js))
+        view, done, press = work.timed(
+            lambda w=want: wait_view(page, click, f"{used_js} === {w!r}", settled_js=settled_js or used_js)
+        )
         views.append(view)
         settled.append(done)
         in_page += [] if press is None else [press]
-    return _summary(views) | {"browser_task_ms": work.median(), "settled": _summary(settled),
-                              "press_to_view_in_page": _summary(in_page) if in_page else None}
+    return _summary(views) | {
+        "browser_task_ms": work.median(),
+        "settled": _summary(settled),
+        "press_to_view_in_page": _summary(in_page) if in_page else None,
+    }
 
 
 def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None = None) -> dict:
@@ -133,24 +148,34 @@ def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None
             for want in ("caption + audio", "image + caption + audio"):
                 wait_rerun(page, toggle.click, f"{used} === {want!r}")
             out["toggle_redraw"] = toggle_series(page, toggle, used, repeats, settled_js=SENT_AHEAD_JS)
-            out["toggle_redraw_bare_click"] = toggle_series(page, toggle, used, repeats, bare=True,
-                                                            settled_js=SENT_AHEAD_JS)
+            out["toggle_redraw_bare_click"] = toggle_series(
+                page, toggle, used, repeats, bare=True, settled_js=SENT_AHEAD_JS
+            )
 
             # slider: image corruption, moved by keyboard; each step is a new view (a new embedding)
-            slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+            slider = (
+                page.locator('[data-testid="stSlider"]')
+                .filter(has_text="Image corruption")
+                .get_by_role("slider")
+            )
             slider.focus()
             sliders, settled, in_page, work = [], [], [], _BrowserWork(page)
             for _ in range(repeats):
                 # the results' numbers change on screen (from a view sent ahead, or from the server's redraw);
                 # settled: the server's redraw done too (the caption under the slider is written by it)
-                view, done, press = work.timed(lambda: wait_view(page, lambda: page.keyboard.press("ArrowRight"),
-                                                                 change_js=VIEW_SIGNATURE_JS))
+                view, done, press = work.timed(
+                    lambda: wait_view(
+                        page, lambda: page.keyboard.press("ArrowRight"), change_js=VIEW_SIGNATURE_JS
+                    )
+                )
                 sliders.append(view)
                 settled.append(done)
                 in_page += [] if press is None else [press]
             out["slider_redraw_new_view"] = _summary(sliders) | {
-                "browser_task_ms": work.median(), "settled": _summary(settled),
-                "press_to_view_in_page": _summary(in_page) if in_page else None}
+                "browser_task_ms": work.median(),
+                "settled": _summary(settled),
+                "press_to_view_in_page": _summary(in_page) if in_page else None,
+            }
             if screenshots:
                 page.screenshot(path=str(screenshots / "explore_after.png"), full_page=True)
             browser.close()
@@ -177,9 +202,23 @@ def measure_reference(repeats: int = 10) -> dict:
         app.write_text(REFERENCE_APP)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(app),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_healthy(url, 60, proc)
             with sync_playwright() as p:
@@ -213,20 +252,31 @@ def main(argv: list[str] | None = None) -> int:
         "toggle": round(res["toggle_redraw"]["median_ms"] / ref, 2),
         "slider": round(res["slider_redraw_new_view"]["median_ms"] / ref, 2),
         # the same toggle clicked with a bare mouse click on both apps (toggle_series: no playwright checks)
-        "toggle_bare_click": round(res["toggle_redraw_bare_click"]["median_ms"]
-                                   / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"], 2),
+        "toggle_bare_click": round(
+            res["toggle_redraw_bare_click"]["median_ms"]
+            / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"],
+            2,
+        ),
     }
     ref_press = res["reference_toggle_two_element_app"]["bare_click"]["press_to_view_in_page"]
     if ref_press:  # from the press to the new view, timed inside the page (no automation in it)
         res["press_to_view_ratio_to_reference"] = {
             name: round(res[key]["press_to_view_in_page"]["median_ms"] / ref_press["median_ms"], 2)
-            for name, key in (("toggle", "toggle_redraw"), ("toggle_bare_click", "toggle_redraw_bare_click"),
-                              ("slider", "slider_redraw_new_view")) if res[key]["press_to_view_in_page"]}
+            for name, key in (
+                ("toggle", "toggle_redraw"),
+                ("toggle_bare_click", "toggle_redraw_bare_click"),
+                ("slider", "slider_redraw_new_view"),
+            )
+            if res[key]["press_to_view_in_page"]
+        }
     res["settled_ratio_to_reference"] = {  # the same, until the server's redraw is done too
         "toggle": round(res["toggle_redraw"]["settled"]["median_ms"] / ref, 2),
         "slider": round(res["slider_redraw_new_view"]["settled"]["median_ms"] / ref, 2),
-        "toggle_bare_click": round(res["toggle_redraw_bare_click"]["settled"]["median_ms"]
-                                   / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"], 2),
+        "toggle_bare_click": round(
+            res["toggle_redraw_bare_click"]["settled"]["median_ms"]
+            / res["reference_toggle_two_element_app"]["bare_click"]["median_ms"],
+            2,
+        ),
     }
     ref_work = res["reference_toggle_two_element_app"]["browser_task_ms"]
     res["browser_task_ratio_to_reference"] = {  # the same ratio of the browser's own work (no CPU queueing)

@@ -291,9 +291,7 @@ def targets_table(results: dict) -> str:
         verdict = f"missed by {where} (ModDrop " + ", ".join(_signed(d) for *_, d in misses) + ")"
     else:
         verdict = "met"
-    rows.append(
-        ("acc ≥ specialists − 0.5 pp at every drop rate", ", ".join(cells) + " pp", verdict)
-    )
+    rows.append(("acc ≥ specialists − 0.5 pp at every drop rate", ", ".join(cells) + " pp", verdict))
 
     d_all = _round(_round(100 * (a["full"]["acc"] - lf["full"]["acc"]), 2), 1)
     rows.append(

@@ -38,8 +38,10 @@ from aecf.errors import InputError  # noqa: E402
 BANDS = ((0.0, 7.0), (7.0, 14.0), (14.0, 20.01))
 KINDS = ("pink", "fan", "babble")
 WAYS = ("app", "word")
-ORACLE_NOTE = ("trained on the held-out sets' own festival voices (scripts/room_ceiling.py oracle): a measurement "
-               "of the voices' share of the rooms gap; not a model to ship, its held-out numbers are not results")
+ORACLE_NOTE = (
+    "trained on the held-out sets' own festival voices (scripts/room_ceiling.py oracle): a measurement "
+    "of the voices' share of the rooms gap; not a model to ship, its held-out numbers are not results"
+)
 
 
 def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
@@ -49,15 +51,17 @@ def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
     wave, sr = sf.read(path, dtype="float32", always_2d=True)
     channel = wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))]
     pre, post = info["silence_s"]
-    return channel[int(pre * sr): len(channel) - int(post * sr)].copy(), int(sr)
+    return channel[int(pre * sr) : len(channel) - int(post * sr)].copy(), int(sr)
 
 
 def score_rows(model, root: Path, half: str | None) -> list[dict]:
     """One row per recording: its noise kind, SNR, and whether each way read the digit (a refusal is wrong)."""
     items = H.items(root, "voices_room", half)
     if items and "noise" not in items[0][2]:
-        raise SystemExit(f"{Path(root) / 'voices_room'} was built before the noise kind was recorded: delete that "
-                         "folder and run `python -m aecf heldout build` again (same seed: the same recordings).")
+        raise SystemExit(
+            f"{Path(root) / 'voices_room'} was built before the noise kind was recorded: delete that "
+            "folder and run `python -m aecf heldout build` again (same seed: the same recordings)."
+        )
     rows = []
     for path, label, info in items:
         row = {"noise": info["noise"], "snr_db": info["snr_db"]}
@@ -81,8 +85,10 @@ def summarise(rows: list[dict]) -> dict:
     for way in WAYS:
         table = {"all": _mean([r[way] for r in rows]), "n": len(rows)}
         for kind in KINDS:
-            table[kind] = [_mean([r[way] for r in rows if r["noise"] == kind and lo <= r["snr_db"] < hi])
-                           for lo, hi in BANDS]
+            table[kind] = [
+                _mean([r[way] for r in rows if r["noise"] == kind and lo <= r["snr_db"] < hi])
+                for lo, hi in BANDS
+            ]
         out[way] = table
     return out
 
@@ -101,11 +107,17 @@ def read(args) -> int:
         report[tower] = summarise(score_rows(_load_model(tower), args.dir, half))
         for way in WAYS:
             t = report[tower][way]
-            cells = "  ".join(f"{k} {' / '.join('-' if a is None else f'{a:.2f}' for a in t[k])}" for k in KINDS)
+            cells = "  ".join(
+                f"{k} {' / '.join('-' if a is None else f'{a:.2f}' for a in t[k])}" for k in KINDS
+            )
             print(f"{tower}  {way:4s}  all {t['all']:.3f} (n={t['n']})  {cells}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"dir": str(args.dir), "half": args.half, "bands_db": BANDS,
-                                               "towers": report}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {"dir": str(args.dir), "half": args.half, "bands_db": BANDS, "towers": report}, indent=1
+            )
+            + "\n"
+        )
     return 0
 
 
@@ -116,12 +128,25 @@ def oracle(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for f in encoder_dir().iterdir():  # the shipped towers (--only audio keeps image and text), not their report
+    for (
+        f
+    ) in encoder_dir().iterdir():  # the shipped towers (--only audio keeps image and text), not their report
         if f.name == CONFIG_FILE or f.suffix == ".safetensors":
             shutil.copy2(f, out / f.name)
     speech.FESTIVAL_TRAIN_VOICES = tuple(H.FESTIVAL_VOICES)  # the forbidden part, on purpose
-    rc = T.main(["--only", "audio", "--out", str(out), "--threads", str(args.threads), "--set",
-                 f"audio.extra_festival={args.renderings}", f"audio.epochs={args.epochs}"])
+    rc = T.main(
+        [
+            "--only",
+            "audio",
+            "--out",
+            str(out),
+            "--threads",
+            str(args.threads),
+            "--set",
+            f"audio.extra_festival={args.renderings}",
+            f"audio.epochs={args.epochs}",
+        ]
+    )
     config = json.loads((out / CONFIG_FILE).read_text())
     config["diagnostic"] = ORACLE_NOTE
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
@@ -131,15 +156,21 @@ def oracle(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("read", help="score a rooms set by noise kind and SNR, through the app and cut to the word")
+    r = sub.add_parser(
+        "read", help="score a rooms set by noise kind and SNR, through the app and cut to the word"
+    )
     r.add_argument("dir", type=Path, help="a held-out root holding voices_room/ (data/heldout, or val2)")
     r.add_argument("towers", nargs="*", help='encoders directories, or "shipped" (default)')
     r.add_argument("--half", choices=("val", "test", "all"), default="val")
     r.add_argument("--json", default=None)
-    o = sub.add_parser("oracle", help="train the audio tower WITH the held-out voices (a measurement, never shipped)")
+    o = sub.add_parser(
+        "oracle", help="train the audio tower WITH the held-out voices (a measurement, never shipped)"
+    )
     o.add_argument("out", type=Path)
     o.add_argument("--epochs", type=int, default=20)
-    o.add_argument("--renderings", type=int, default=12, help="renderings of each digit by each held-out voice")
+    o.add_argument(
+        "--renderings", type=int, default=12, help="renderings of each digit by each held-out voice"
+    )
     o.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     return read(args) if args.cmd == "read" else oracle(args)

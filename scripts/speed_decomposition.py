@@ -42,7 +42,7 @@ from tests.support.browser import (  # noqa: E402
     wait_rerun,
 )
 
-MOCK = '''
+MOCK = """
 import os, sys
 import streamlit as st
 sys.path.insert(0, {root!r})
@@ -118,18 +118,18 @@ if not FRAGMENTS:
 if "extras" in FLAGS:
     with st.expander("Each modality alone"):
         st.write("details")
-'''
+"""
 
-REFERENCE = '''import streamlit as st
+REFERENCE = """import streamlit as st
 on = st.toggle("Image", True)
 st.metric("Modalities used", "image + caption + audio" if on else "caption + audio")
-'''
+"""
 
-NAVIGATION = '''import streamlit as st
+NAVIGATION = """import streamlit as st
 st.set_page_config(layout="wide")
 others = [st.Page(lambda: st.write("another page"), title=f"Page {i}", url_path=f"p{i}") for i in range(5)]
 st.navigation([st.Page("mock.py", title="Explore one example", default=True)] + others).run()
-'''
+"""
 
 STEPS = [  # (name, app, flags)
     ("reference", "reference", ""),
@@ -158,10 +158,24 @@ def measure(rounds: int) -> dict[str, float]:
                 port = free_port()
                 script = ROOT / "app.py" if app == "app" else Path(tmp) / f"{app}.py"
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "streamlit", "run", str(script), "--server.port",
-                     str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                    env=os.environ | {"MOCK_FLAGS": flags}, cwd=str(ROOT),
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(script),
+                        "--server.port",
+                        str(port),
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.headless",
+                        "true",
+                    ],
+                    env=os.environ | {"MOCK_FLAGS": flags},
+                    cwd=str(ROOT),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 procs.append(proc)
                 apps.append((name, f"http://127.0.0.1:{port}" + ("/explore" if app == "app" else ""), proc))
             for _, url, proc in apps:
@@ -175,14 +189,20 @@ def measure(rounds: int) -> dict[str, float]:
                     page.goto(url)
                     page.get_by_text("Modalities used").first.wait_for(timeout=120_000)
                     wait_idle(page)
-                    box = page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.bounding_box()
+                    box = (
+                        page.locator('[data-testid="stCheckbox"]')
+                        .filter(has_text="Image")
+                        .first.bounding_box()
+                    )
                     pages.append((name, page, (box["x"] + 12, box["y"] + box["height"] / 2)))
                 times: dict[str, list[float]] = {name: [] for name, _, _ in pages}
                 for r in range(rounds + 2):  # two warm-up rounds
                     for name, page, (x, y) in pages:
                         page.bring_to_front()
                         for want in ("caption + audio", "image + caption + audio"):
-                            dt = wait_rerun(page, lambda p=page, x=x, y=y: p.mouse.click(x, y), f"{used} === {want!r}")
+                            dt = wait_rerun(
+                                page, lambda p=page, x=x, y=y: p.mouse.click(x, y), f"{used} === {want!r}"
+                            )
                             if r >= 2:
                                 times[name].append(1000 * dt)
                 browser.close()
@@ -204,8 +224,16 @@ def main(argv: list[str] | None = None) -> int:
             added[name] = round(ms[name] - ms[prev], 1)
         if name not in ("full_rerun", "explore"):
             prev = name
-    print(json.dumps({"median_ms": ms, "added_ms": added,
-                      "ratio_to_reference": {k: round(v / ms["reference"], 2) for k, v in ms.items()}}, indent=1))
+    print(
+        json.dumps(
+            {
+                "median_ms": ms,
+                "added_ms": added,
+                "ratio_to_reference": {k: round(v / ms["reference"], 2) for k, v in ms.items()},
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

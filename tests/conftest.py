@@ -65,15 +65,30 @@ def _app_assets(root: Path) -> dict[str, Path]:
     from aecf.evaluate import evaluate_checkpoints
 
     # evaluate real checkpoints on the real cache (meaningful screenshots), stand-ins on the synthetic one
-    real = (shipped / "aecf.safetensors").exists() and (FEATURE_DIR / "test.npz").exists() and (FEATURE_DIR / "val.npz").exists()
+    real = (
+        (shipped / "aecf.safetensors").exists()
+        and (FEATURE_DIR / "test.npz").exists()
+        and (FEATURE_DIR / "val.npz").exists()
+    )
     eval_dir = FEATURE_DIR if real else features
-    results = evaluate_checkpoints(ckpt / "fusion", load_split("test", eval_dir), load_split("val", eval_dir),
-                                   drop_rates=(0.0, 0.3, 0.5, 0.7), mask_seeds=1, mc_samples=2)
+    results = evaluate_checkpoints(
+        ckpt / "fusion",
+        load_split("test", eval_dir),
+        load_split("val", eval_dir),
+        drop_rates=(0.0, 0.3, 0.5, 0.7),
+        mask_seeds=1,
+        mc_samples=2,
+    )
     import json
 
     (root / "results.json").write_text(json.dumps(results, default=float))
-    return {"root": root, "checkpoints": ckpt, "samples": samples, "features": features,
-            "results": root / "results.json"}
+    return {
+        "root": root,
+        "checkpoints": ckpt,
+        "samples": samples,
+        "features": features,
+        "results": root / "results.json",
+    }
 
 
 @pytest.fixture(scope="session")

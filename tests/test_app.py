@@ -97,8 +97,15 @@ def test_lattice_cover_edges_and_violations():
     from aecf.lattice import build_lattice
 
     lat = build_lattice(SUBSETS)
-    assert set(lat.nodes) == {"image", "caption", "audio", "image+caption", "image+audio", "caption+audio",
-                              "image+caption+audio"}
+    assert set(lat.nodes) == {
+        "image",
+        "caption",
+        "audio",
+        "image+caption",
+        "image+audio",
+        "caption+audio",
+        "image+caption+audio",
+    }
     assert len(lat.edges) == 9  # Hasse diagram of a 3-set: only |B| = |A| + 1
     assert lat.violations == [("image", "image+audio")]  # 0.90 > 0.80 + 0.01
     assert [(e.lower, e.upper) for e in lat.edges if e.violated] == [("image", "image+audio")]
@@ -108,8 +115,11 @@ def test_lattice_cover_edges_and_violations():
 def test_lattice_tolerance_and_non_cover_pairs():
     from aecf.lattice import build_lattice
 
-    within = {"image": {"label": 1, "confidence": 0.505}, "image+audio": {"label": 1, "confidence": 0.5},
-              "audio": {"label": 1, "confidence": 0.1}}
+    within = {
+        "image": {"label": 1, "confidence": 0.505},
+        "image+audio": {"label": 1, "confidence": 0.5},
+        "audio": {"label": 1, "confidence": 0.1},
+    }
     assert build_lattice(within).is_monotone  # 0.005 over is inside the 0.01 tolerance
     # image > image+caption+audio is a violation even though it is not a cover edge
     skip = {"image": {"label": 1, "confidence": 0.9}, "image+caption+audio": {"label": 1, "confidence": 0.5}}
@@ -135,8 +145,16 @@ def test_lattice_figure_and_svg_mark_violations():
 def test_explore_state_round_trips_through_the_url():
     from aecf.app.state import ExploreState
 
-    s = ExploreState(checkpoint="run:20260101-aecf-s0", image_on=False, image_severity=0.35, audio_snr=-5.0,
-                     caption="an odd number", seed=3, mc_samples=5, image_source="draw")
+    s = ExploreState(
+        checkpoint="run:20260101-aecf-s0",
+        image_on=False,
+        image_severity=0.35,
+        audio_snr=-5.0,
+        caption="an odd number",
+        seed=3,
+        mc_samples=5,
+        image_source="draw",
+    )
     q = s.to_query()
     assert q["img_on"] == "false" and q["isev"] == "0.35" and "cap_on" not in q  # defaults stay out
     assert ExploreState.from_query(q) == s
@@ -146,7 +164,9 @@ def test_explore_state_round_trips_through_the_url():
 def test_explore_state_ignores_bad_values():
     from aecf.app.state import SNR_CLEAN, ExploreState
 
-    s = ExploreState.from_query({"isev": "7", "snr": "nan-ish", "k": "3", "isrc": "ftp", "img_on": "maybe", "seed": "-4"})
+    s = ExploreState.from_query(
+        {"isev": "7", "snr": "nan-ish", "k": "3", "isrc": "ftp", "img_on": "maybe", "seed": "-4"}
+    )
     assert s.image_severity == 1.0 and s.audio_snr == SNR_CLEAN and s.mc_samples == 20
     assert s.image_source == "sample" and s.image_on is True and s.seed == 0
 
@@ -246,9 +266,26 @@ def test_real_training_run_in_the_background(app_env):
 def test_training_knobs_map_to_the_train_config():
     from aecf.app.training import applicable_knobs, make_train_config
 
-    cfg = make_train_config({"method": "aecf", "epochs": 2, "seed": 5, "lambda_max": 0.3, "mc_samples": 6,
-                             "cec_weight": 2.0, "acm": False, "pi_max": 0.7})
-    assert (cfg.epochs, cfg.seed, cfg.model.lambda_max, cfg.mc_samples, cfg.cec_weight, cfg.pi_max) == (2, 5, 0.3, 6, 2.0, 0.7)
+    cfg = make_train_config(
+        {
+            "method": "aecf",
+            "epochs": 2,
+            "seed": 5,
+            "lambda_max": 0.3,
+            "mc_samples": 6,
+            "cec_weight": 2.0,
+            "acm": False,
+            "pi_max": 0.7,
+        }
+    )
+    assert (cfg.epochs, cfg.seed, cfg.model.lambda_max, cfg.mc_samples, cfg.cec_weight, cfg.pi_max) == (
+        2,
+        5,
+        0.3,
+        6,
+        2.0,
+        0.7,
+    )
     assert cfg.masking == "uniform"  # ACM off -> ModDrop-style masks with the same curriculum
     late = make_train_config({"method": "late_fusion", "acm": True, "pi_max": 0.9})
     assert late.masking == "none" and late.pi_max != 0.9  # knobs a method does not use are ignored
@@ -259,19 +296,34 @@ def test_training_knobs_map_to_the_train_config():
 def test_curves_svg_draws_every_series():
     from aecf.figures.app import MODALITY_COLORS, curves_svg
 
-    svg = curves_svg({"overall": ([0.5, 1.0], [0.1, 0.3]), "image": ([0.5, 1.0], [0.2, 0.4]), "empty": ([], [])},
-                     "Mask rates", y_range=(0, 1))
+    svg = curves_svg(
+        {"overall": ([0.5, 1.0], [0.1, 0.3]), "image": ([0.5, 1.0], [0.2, 0.4]), "empty": ([], [])},
+        "Mask rates",
+        y_range=(0, 1),
+    )
     assert 'data-testid="curve-svg"' in svg and 'data-title="Mask rates"' in svg
     assert 'data-series="overall|image"' in svg and svg.count("<polyline") == 2  # an empty series is left out
-    assert f'stroke="{MODALITY_COLORS["image"]}"' in svg and svg.count(f'stroke="{MODALITY_COLORS["image"]}"') == 1
+    assert (
+        f'stroke="{MODALITY_COLORS["image"]}"' in svg
+        and svg.count(f'stroke="{MODALITY_COLORS["image"]}"') == 1
+    )
     assert "-0<" not in svg and curves_svg({}, "nothing yet").endswith("</svg>")
 
 
 def test_curve_series_from_metrics_rows():
     from aecf.app.training import curve_series, run_summary
 
-    rows = [{"kind": "step", "epoch": 0, "step": i, "loss": 2 - i / 10, "mask_rate": 0.1 * i, "mask_rate_image": 0.2}
-            for i in range(4)]
+    rows = [
+        {
+            "kind": "step",
+            "epoch": 0,
+            "step": i,
+            "loss": 2 - i / 10,
+            "mask_rate": 0.1 * i,
+            "mask_rate_image": 0.2,
+        }
+        for i in range(4)
+    ]
     rows.append({"kind": "epoch", "epoch": 0, "val_acc": 0.5, "val_masked_acc": 0.4, "val_ece": 0.1})
     loss = curve_series(rows, "Loss parts")
     assert list(loss) == ["total"] and loss["total"][0] == [0.25, 0.5, 0.75, 1.0]
@@ -312,8 +364,9 @@ def test_samples_captions_and_canvas():
 
     assert X.sample_digit("mnist_7.png") == 7 and X.sample_digit("spoken_5_noisy_0db.wav") == 5
     assert X.sample_digit("canvas.png") is None
-    assert X.default_samples(["scan_4.png", "mnist_3.png", "mnist_9.png"], ["spoken_3_x.wav", "spoken_9.wav"]) == (
-        "mnist_3.png", "spoken_3_x.wav")
+    assert X.default_samples(
+        ["scan_4.png", "mnist_3.png", "mnist_9.png"], ["spoken_3_x.wav", "spoken_9.wav"]
+    ) == ("mnist_3.png", "spoken_3_x.wav")
     ex = [X.CaptionExample("exact", "a hand-drawn 7", 7)]
     assert X.default_caption(7, ex) == "a hand-drawn 7" and X.default_caption(2, ex) == "a handwritten two"
     blank = np.zeros((50, 50, 4), np.uint8)
@@ -327,10 +380,15 @@ def test_samples_captions_and_canvas():
 def test_caption_examples_parse_the_shipped_format(tmp_path):
     from aecf.app.samples import caption_examples
 
-    (tmp_path / "captions.txt").write_text("# level\tcaption\tdigit\nexact\ta hand-drawn 7\t7\nwrong\t8\t5\njust text\n")
+    (tmp_path / "captions.txt").write_text(
+        "# level\tcaption\tdigit\nexact\ta hand-drawn 7\t7\nwrong\t8\t5\njust text\n"
+    )
     ex = caption_examples(tmp_path)
-    assert [(e.level, e.text, e.digit) for e in ex] == [("exact", "a hand-drawn 7", 7), ("wrong", "8", 5),
-                                                        ("exact", "just text", None)]
+    assert [(e.level, e.text, e.digit) for e in ex] == [
+        ("exact", "a hand-drawn 7", 7),
+        ("wrong", "8", 5),
+        ("exact", "just text", None),
+    ]
 
 
 def test_any_error_becomes_a_message():
@@ -341,7 +399,9 @@ def test_any_error_becomes_a_message():
     assert p.level == "error" and p.message == "The caption is empty."
     assert "aecf.safetensors not found" in describe(CheckpointError("aecf.safetensors not found")).message
     p = describe(ZeroDivisionError("x"), what="The prediction")
-    assert "The prediction failed unexpectedly (ZeroDivisionError)" in p.message and "Traceback" not in p.message
+    assert (
+        "The prediction failed unexpectedly (ZeroDivisionError)" in p.message and "Traceback" not in p.message
+    )
 
 
 def test_results_loading(tmp_path):
@@ -352,7 +412,9 @@ def test_results_loading(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ResultsUnavailable, match="unreadable"):
         load_results(tmp_path / "bad.json")
-    (tmp_path / "r.json").write_text(json.dumps({"methods": {"aecf": {"subsets": {"image": {"acc": 0.5, "ece": 0.1}}}}}))
+    (tmp_path / "r.json").write_text(
+        json.dumps({"methods": {"aecf": {"subsets": {"image": {"acc": 0.5, "ece": 0.1}}}}})
+    )
     rows = subset_rows(load_results(tmp_path / "r.json").methods)
     assert rows[0]["method"] == "aecf" and rows[0]["accuracy"] == 0.5 and EVALUATE_COMMAND
 
@@ -434,7 +496,9 @@ def test_explore_sliders_corrupt_on_purpose(app_env):
 
 
 def test_explore_view_comes_from_the_url(app_env):
-    at = page("explore", {"img_on": "false", "isev": "0.5", "k": "5", "cap": "an odd number", "base": "moddrop"})
+    at = page(
+        "explore", {"img_on": "false", "isev": "0.5", "k": "5", "cap": "an odd number", "base": "moddrop"}
+    )
     no_exception(at)
     assert at.toggle(key="img_on").value is False
     assert at.slider(key="isev").value == 0.5
@@ -474,7 +538,12 @@ def test_explore_records_audio(app_env):
 
 BAD_INPUTS = [
     ("image", "corrupt.png", b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50, "not a readable image"),
-    ("image", "notes.png", b"just some text, not a picture", "not a readable image"),  # a text file named .png
+    (
+        "image",
+        "notes.png",
+        b"just some text, not a picture",
+        "not a readable image",
+    ),  # a text file named .png
     ("audio", "song.wav", b"RIFF....WAVEfmt garbage", "not readable audio"),
     ("audio", "photo.mp3", None, "not readable audio"),  # an image named like a recording
 ]
@@ -508,7 +577,9 @@ def test_explore_uploader_says_what_it_takes(app_env, fmt):
     img[12:52, 28:36] = 255
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format=fmt)
-    at.file_uploader(key="img_upload").upload(f"one.{fmt.lower()}", buf.getvalue(), f"image/{fmt.lower()}").run()
+    at.file_uploader(key="img_upload").upload(
+        f"one.{fmt.lower()}", buf.getvalue(), f"image/{fmt.lower()}"
+    ).run()
     no_exception(at)
     assert not at.error, texts(at, "error")
     assert metric(at, "Modalities used") == "image + caption + audio"
@@ -625,9 +696,19 @@ def test_curriculum_reads_a_run(app_env):
     writer = runs.RunWriter(run_dir)
     writer.write_config({"method": "aecf", "pi_max": 0.5, "mask_warmup": 0.3})
     for i in range(5):
-        writer.log({"kind": "step", "epoch": 0, "step": i, "mask_rate": 0.1 * i, "pi": 0.1 * i,
-                    "mask_rate_image": 0.2 * i, "mask_rate_caption": 0.05, "mask_rate_audio": 0.05,
-                    "gate_entropy": 1.0 - 0.1 * i})
+        writer.log(
+            {
+                "kind": "step",
+                "epoch": 0,
+                "step": i,
+                "mask_rate": 0.1 * i,
+                "pi": 0.1 * i,
+                "mask_rate_image": 0.2 * i,
+                "mask_rate_caption": 0.05,
+                "mask_rate_audio": 0.05,
+                "gate_entropy": 1.0 - 0.1 * i,
+            }
+        )
     writer.set_status("finished")
     at = page("curriculum")
     no_exception(at)
@@ -679,7 +760,9 @@ def test_train_page_runs_one_epoch(app_env):
     no_exception(at)
     assert at.selectbox(key="watch_select").value == run_id
     assert metric(at, "State") == "finished"
-    curves = re.findall(r'data-testid="curve-svg" data-title="([^"]*)"', html(at))  # loss parts, accuracy, ECE,
+    curves = re.findall(
+        r'data-testid="curve-svg" data-title="([^"]*)"', html(at)
+    )  # loss parts, accuracy, ECE,
     assert len(curves) >= 4 and "Accuracy" in curves and "Loss parts" in curves  # H(p)/λ(x), mask rates
     assert at.dataframe
     assert any("Open this run in Explore" in b.label for b in at.button)
@@ -744,9 +827,6 @@ def test_server_config_is_local_and_capped():
     assert 0 < cfg["server"]["maxUploadSize"] <= 50
     assert cfg["client"]["showErrorDetails"] == "none"
     assert cfg["browser"]["gatherUsageStats"] is False
-
-
-
 
 
 def test_seed_checkpoints_are_distinct_choices(tmp_path, monkeypatch):

@@ -32,12 +32,46 @@ def coco_ckpt(tmp_path_factory):
     root = make_coco(base / "coco", n_train=12, n_val=6)
     config = write_tiny_clip(base)
     features = base / "features"
-    rc = coco.main(["--root", str(root), "--clip", str(config), "--pretrained", "none", "--seed", "7",
-                    "--out", str(features), "--num-workers", "0", "--batch-size", "16", "--device", "cpu"])
+    rc = coco.main(
+        [
+            "--root",
+            str(root),
+            "--clip",
+            str(config),
+            "--pretrained",
+            "none",
+            "--seed",
+            "7",
+            "--out",
+            str(features),
+            "--num-workers",
+            "0",
+            "--batch-size",
+            "16",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     checkpoints = base / "coco_ckpts"
-    rc = train_main(["--method", "aecf", "--features", str(features), "--out", str(checkpoints / "aecf"),
-                     "--epochs", "1", "--batch-size", "8", "--mc-samples", "2", "--no-run-dir", "--quiet"])
+    rc = train_main(
+        [
+            "--method",
+            "aecf",
+            "--features",
+            str(features),
+            "--out",
+            str(checkpoints / "aecf"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--mc-samples",
+            "2",
+            "--no-run-dir",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     with np.load(features / "train.index.npz", allow_pickle=False) as z:
         jpg = root / str(z["file_name"][0])
@@ -105,9 +139,24 @@ def test_subsets_page_shows_map_for_a_coco_results_file(coco_env, tmp_path, monk
     from aecf.evaluate import main as evaluate_main
 
     out = tmp_path / "coco.json"
-    rc = evaluate_main(["--features", str(coco_env.features), "--checkpoints", str(coco_env.checkpoints),
-                        "--json", str(out), "--mask-seeds", "1", "--mc-samples", "2", "--drop-rates", "0.0", "0.5",
-                        "--no-png"])
+    rc = evaluate_main(
+        [
+            "--features",
+            str(coco_env.features),
+            "--checkpoints",
+            str(coco_env.checkpoints),
+            "--json",
+            str(out),
+            "--mask-seeds",
+            "1",
+            "--mc-samples",
+            "2",
+            "--drop-rates",
+            "0.0",
+            "0.5",
+            "--no-png",
+        ]
+    )
     assert rc == 0 and "map" in json.loads(out.read_text())["methods"]["aecf"]["full"]
     monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(out))
     at = AppTest.from_file(str(PAGES / "subsets.py"), default_timeout=90).run()

@@ -39,8 +39,11 @@ def _no_exception(at) -> None:
 
 
 def test_the_library_never_imports_streamlit():
-    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "aecf").rglob("*.py")
-            if re.search(r"^\s*(import|from)\s+streamlit", p.read_text(), re.M)]
+    hits = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "aecf").rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+streamlit", p.read_text(), re.M)
+    ]
     assert hits == []
 
 
@@ -68,7 +71,9 @@ def test_explore_view_model_without_streamlit(app_env):
     assert view.fatal is None and view.warning is None and not view.notes
     assert view.prediction.present == ("image", "caption", "audio") and view.baseline is not None
     assert len(view.lattices) == 2 and len(view.gate) == 3 and all(x is not None for x in view.model_sees())
-    again = explore(load_model, "", inputs, baseline_key="late_fusion")  # seeded: the same view, the same numbers
+    again = explore(
+        load_model, "", inputs, baseline_key="late_fusion"
+    )  # seeded: the same view, the same numbers
     assert [m.value for m in again.metrics] == [m.value for m in view.metrics]
 
     bad = explore(load_model, "", ExploreInputs(image=b"not an image", caption="", audio=sample_path(aud)))
@@ -84,7 +89,9 @@ def test_the_model_lock_keeps_concurrent_calls_exact(app_env):
 
     model = load_model("")
     img, aud = default_samples(list_samples("image"), list_samples("audio"))
-    want = {s: model.predict(image=sample_path(img), audio=sample_path(aud), seed=s).mc_probs for s in range(4)}
+    want = {
+        s: model.predict(image=sample_path(img), audio=sample_path(aud), seed=s).mc_probs for s in range(4)
+    }
     got: dict[int, np.ndarray] = {}
 
     def work(s):
@@ -117,14 +124,18 @@ def test_long_caption_says_what_the_text_tower_reads(app_env):
     _no_exception(at)
     assert at.text_area(key="cap").proto.max_chars == 1000
     notes = [str(i.value) for i in at.info]
-    assert any("The text tower reads" in n and "the rest does not change the prediction" in n for n in notes), notes
+    assert any(
+        "The text tower reads" in n and "the rest does not change the prediction" in n for n in notes
+    ), notes
 
 
 def test_share_link_carries_a_short_caption_only(app_env):
     from aecf.app.state import MAX_URL_CAPTION, caption_query
 
     assert caption_query("an odd number", "a seven") == "an odd number"
-    assert caption_query("a seven", "a seven") is None and caption_query("x" * (MAX_URL_CAPTION + 1), "") is None
+    assert (
+        caption_query("a seven", "a seven") is None and caption_query("x" * (MAX_URL_CAPTION + 1), "") is None
+    )
     at = _page("explore")
     at.text_area(key="cap").input("an odd number").run()
     assert at.query_params["cap"] in ("an odd number", ["an odd number"])
@@ -215,10 +226,18 @@ def test_results_tolerate_extra_fields(tmp_path):
 
     from aecf.app.results import load_results, summary_rows
 
-    doc = {"methods": {"aecf": {"full": {"acc": 0.9, "ece": 0.01}, "mechanisms": {"x": 1}, "monotonicity": {"y": 2},
-                                "drop": {"0.5": {"acc": 0.7, "map": 0.8}}},
-                       "specialists": {"drop": {"0.5": 0.755}}},
-           "meta": {}}
+    doc = {
+        "methods": {
+            "aecf": {
+                "full": {"acc": 0.9, "ece": 0.01},
+                "mechanisms": {"x": 1},
+                "monotonicity": {"y": 2},
+                "drop": {"0.5": {"acc": 0.7, "map": 0.8}},
+            },
+            "specialists": {"drop": {"0.5": 0.755}},
+        },
+        "meta": {},
+    }
     (tmp_path / "r.json").write_text(json.dumps(doc))
     res = load_results(tmp_path / "r.json")
     assert list(res.methods) == ["aecf"] and summary_rows(res.methods)[0]["acc @ 50 % drop"] == 0.7
@@ -281,12 +300,20 @@ def test_the_views_one_click_away_are_keyed_like_the_widgets():
     start = ExploreInputs()
     assert view_key(start) == f"1|1|1|0.00|{SNR_CLEAN:.0f}"
     assert sorted(view_key(x) for x in one_click_away(start)) == sorted(
-        ["0|1|1|0.00|30", "1|0|1|0.00|30", "1|1|0|0.00|30", "1|1|1|0.05|30", "1|1|1|0.00|29"])
+        ["0|1|1|0.00|30", "1|0|1|0.00|30", "1|1|0|0.00|30", "1|1|1|0.05|30", "1|1|1|0.00|29"]
+    )
     assert all(x.audio_snr is None or x.audio_snr < SNR_CLEAN for x in one_click_away(start))
     edge = ExploreInputs(image_severity=1.0, audio_snr=SNR_MIN, image_on=False)
-    assert sorted(view_key(x) for x in one_click_away(edge) if x.image_on is False and x.caption_on and x.audio_on) == \
-        sorted(["0|1|1|0.95|-15", "0|1|1|1.00|-14"])  # the sliders stay in range
-    assert [name for name, _ in NEXT_CONTROLS] == ["image_on", "caption_on", "audio_on", "image_severity", "audio_snr"]
+    assert sorted(
+        view_key(x) for x in one_click_away(edge) if x.image_on is False and x.caption_on and x.audio_on
+    ) == sorted(["0|1|1|0.95|-15", "0|1|1|1.00|-14"])  # the sliders stay in range
+    assert [name for name, _ in NEXT_CONTROLS] == [
+        "image_on",
+        "caption_on",
+        "audio_on",
+        "image_severity",
+        "audio_snr",
+    ]
 
 
 def test_the_views_sent_ahead_are_the_views_the_server_then_draws(app_env):
@@ -302,8 +329,14 @@ def test_the_views_sent_ahead_are_the_views_the_server_then_draws(app_env):
     assert ahead["target"] == "explore_results"
     assert ahead["controls"] == [[URL_KEYS[name], digits] for name, digits in NEXT_CONTROLS]
     views = ahead["views"]
-    assert set(views) == {"1|1|1|0.00|30", "0|1|1|0.00|30", "1|0|1|0.00|30", "1|1|0|0.00|30", "1|1|1|0.05|30",
-                          "1|1|1|0.00|29"}
+    assert set(views) == {
+        "1|1|1|0.00|30",
+        "0|1|1|0.00|30",
+        "1|0|1|0.00|30",
+        "1|1|0|0.00|30",
+        "1|1|1|0.05|30",
+        "1|1|1|0.00|29",
+    }
     assert html_blocks(at) == [views["1|1|1|0.00|30"]]  # the view on screen is one of them (the way back)
     at.toggle(key="img_on").set_value(False).run()
     _no_exception(at)
@@ -316,7 +349,11 @@ def test_the_views_sent_ahead_are_the_views_the_server_then_draws(app_env):
     ahead = sent_ahead(at)
     assert "1|1|1|0.05|29" in ahead["views"]  # sent around the new view, not the first one
     # the captions under the sliders at their values and one step either way: what the server writes there
-    assert set(ahead["captions"]["isev"]) == {"0.00", "0.05", "0.10"} and set(ahead["captions"]["snr"]) == {"28", "29", "30"}
+    assert set(ahead["captions"]["isev"]) == {"0.00", "0.05", "0.10"} and set(ahead["captions"]["snr"]) == {
+        "28",
+        "29",
+        "30",
+    }
     shown = [str(c.value) for c in at.caption]
     assert ahead["captions"]["isev"]["0.05"] in shown and ahead["captions"]["snr"]["29"] in shown
 

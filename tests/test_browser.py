@@ -54,7 +54,9 @@ def fake_mic_wav(app_assets, tmp_path_factory):
 
     from aecf.app.samples import default_samples, list_samples
 
-    _, name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
+    _, name = default_samples(
+        list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"])
+    )
     wave, sr = sf.read(app_assets["samples"] / name, dtype="float32")
     pad = np.zeros(int(0.4 * sr), np.float32)
     path = tmp_path_factory.mktemp("mic") / "mic.wav"
@@ -102,9 +104,10 @@ def _wait_used(page, want: str, timeout_ms: float = 60_000) -> None:
     from tests.support.browser import metric_value_js
 
     page.wait_for_function(
-        f"() => !!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]') "
+        f'() => !!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\') '
         f"&& {metric_value_js('Modalities used')} === {want!r}",
-        polling=50, timeout=timeout_ms,
+        polling=50,
+        timeout=timeout_ms,
     )
 
 
@@ -114,7 +117,11 @@ def _errors(page) -> list[str]:
 
 def _column(page, label: str):
     """The bordered input column whose toggle says `label`."""
-    return page.locator('[data-testid="stColumn"]').filter(has=page.locator('[data-testid="stCheckbox"]', has_text=label)).first
+    return (
+        page.locator('[data-testid="stColumn"]')
+        .filter(has=page.locator('[data-testid="stCheckbox"]', has_text=label))
+        .first
+    )
 
 
 def _lattice(page, index: int = 0) -> str:
@@ -144,14 +151,20 @@ def test_explore_end_to_end(page, server, app_assets, tmp_path):
     ImageDraw.Draw(img).line([(40, 40), (160, 40), (90, 170)], fill=0, width=14)
     img_path = tmp_path / "seven.png"
     img.save(img_path)
-    image_col, caption_col, audio_col = _column(page, "Image"), _column(page, "Caption"), _column(page, "Audio")
+    image_col, caption_col, audio_col = (
+        _column(page, "Image"),
+        _column(page, "Caption"),
+        _column(page, "Audio"),
+    )
     image_col.get_by_role("radio", name="upload").click()
     _wait_used(page, "caption + audio")  # upload chosen, nothing uploaded yet: the image counts as missing
     image_col.locator("input[type=file]").set_input_files(str(img_path))
     _wait_used(page, "image + caption + audio")
     from aecf.app.samples import default_samples, list_samples
 
-    _, wav_name = default_samples(list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"]))
+    _, wav_name = default_samples(
+        list_samples("image", app_assets["samples"]), list_samples("audio", app_assets["samples"])
+    )
     audio_col.get_by_role("radio", name="upload").click()
     _wait_used(page, "image + caption")
     audio_col.locator("input[type=file]").set_input_files(str(app_assets["samples"] / wav_name))
@@ -218,28 +231,41 @@ def test_a_switch_and_a_slider_step_show_the_next_view_without_the_server(page, 
         page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()
         page.wait_for_function(f"() => {_used_js()} === 'caption + audio'", timeout=5_000)
         switched = results.inner_text()
-        page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()  # back: the view on screen before
+        page.locator('[data-testid="stCheckbox"]').filter(
+            has_text="Image"
+        ).first.click()  # back: the view on screen before
         page.wait_for_function(f"() => {_used_js()} === 'image + caption + audio'", timeout=5_000)
         assert results.inner_text() == before
-        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+        slider = (
+            page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+        )
         slider.focus()
         page.keyboard.press("ArrowRight")
-        page.wait_for_function("(b) => document.querySelector('.st-key-explore_results [data-html-block]').innerText"
-                               " !== b", arg=before, timeout=5_000)
+        page.wait_for_function(
+            "(b) => document.querySelector('.st-key-explore_results [data-html-block]').innerText !== b",
+            arg=before,
+            timeout=5_000,
+        )
         stepped = results.inner_text()
         assert results.get_attribute("data-stale") is None
         caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="severity").first
         assert caption.inner_text().startswith("severity 0.05:")  # the caption under the slider follows it
         page.keyboard.press("ArrowRight")  # a second step: not sent ahead, so the view says it is not current
-        page.wait_for_function("() => document.querySelector('.st-key-explore_results [data-html-block]')"
-                               ".hasAttribute('data-stale')", timeout=5_000)
+        page.wait_for_function(
+            "() => document.querySelector('.st-key-explore_results [data-html-block]')"
+            ".hasAttribute('data-stale')",
+            timeout=5_000,
+        )
         assert results.inner_text() == stepped
     finally:
         os.kill(proc.pid, signal.SIGCONT)
     assert switched != before and "caption + audio" in switched and stepped != before
     # the server's view of the second step (while Streamlit redraws, the block can be briefly absent: wait on)
-    page.wait_for_function("() => { const e = document.querySelector('[class*=\"st-key-explore_results\"] "
-                           "[data-html-block]'); return !!e && !e.hasAttribute('data-stale'); }", timeout=30_000)
+    page.wait_for_function(
+        '() => { const e = document.querySelector(\'[class*="st-key-explore_results"] '
+        "[data-html-block]'); return !!e && !e.hasAttribute('data-stale'); }",
+        timeout=30_000,
+    )
     wait_idle(page)
     page.wait_for_timeout(1500)  # the queued reruns: the switch twice, the slider twice
     wait_idle(page)
@@ -263,6 +289,7 @@ def test_the_address_bar_follows_the_view_with_no_message_to_streamlits_client(p
             if isinstance(payload, bytes):
                 with contextlib.suppress(Exception):
                     kinds.append(ForwardMsg.FromString(payload).WhichOneof("type") or "")
+
         ws.on("framereceived", frame)
 
     page.on("websocket", on_socket)
@@ -285,8 +312,11 @@ def test_the_address_bar_follows_the_view_with_no_message_to_streamlits_client(p
 
     page.go_back()  # the view before the seed
     page.wait_for_function("() => !location.search.includes('seed')", timeout=10_000)
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"] "
-                           "[data-testid=\"stNumberInput\"] input').value === '0'", timeout=30_000)
+    page.wait_for_function(
+        '() => document.querySelector(\'[data-testid="stSidebar"] '
+        "[data-testid=\"stNumberInput\"] input').value === '0'",
+        timeout=30_000,
+    )
     wait_idle(page)
     assert _used(page) == "caption + audio" and "img_on=false" in page.url
     page.go_back()  # and before the image went off
@@ -306,9 +336,11 @@ def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_u
     def click_and_wait_for_the_server(want: str) -> None:  # its redraw carries the address (and the next set)
         sets = page.evaluate(f"() => {SENT_AHEAD_JS}")
         toggle.click()
-        page.wait_for_function(f"() => {SENT_AHEAD_JS} !== {sets} && "
-                               "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')",
-                               timeout=60_000)
+        page.wait_for_function(
+            f"() => {SENT_AHEAD_JS} !== {sets} && "
+            '!!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')',
+            timeout=60_000,
+        )
         _wait_used(page, want)
 
     page.goto(f"{server}/explore")
@@ -321,7 +353,9 @@ def test_the_address_bar_is_written_once_the_view_rests_or_when_the_person_may_u
     state = page.evaluate(url_state)
     if state["pending"] is not None:  # the usual case: written after the rest, not with the view
         assert "img_on=false" in state["pending"]["search"] and "img_on=false" not in state["search"], state
-        page.evaluate("() => window.dispatchEvent(new Event('blur'))")  # focus leaves, e.g. to the address bar
+        page.evaluate(
+            "() => window.dispatchEvent(new Event('blur'))"
+        )  # focus leaves, e.g. to the address bar
         assert "img_on=false" in page.evaluate("() => location.search")
     else:  # a machine slow enough for the rest to have passed already
         assert "img_on=false" in state["search"], state
@@ -391,7 +425,9 @@ def test_a_view_from_the_set_is_not_faded_while_the_server_catches_up(page, serv
     page.wait_for_function("() => !document.body.hasAttribute('data-aecf-ahead-shown')", timeout=30_000)
     wait_idle(page)
     assert page.evaluate(faded, "img_on") == "0.33"  # the server's view came: the hold is over
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    slider = (
+        page.locator('[data-testid="stSlider"]').filter(has_text="Image corruption").get_by_role("slider")
+    )
     slider.focus()
     page.keyboard.press("ArrowRight")
     assert page.evaluate(_ANIMATED_IN, '[data-testid="stSlider"]') == 0  # its labels do not fade on focus
@@ -456,7 +492,9 @@ def test_training_run_grows_live(page, server):
         page.wait_for_timeout(500)
     grew = sorted(set(seen))
     assert len(grew) >= 3, f"the curves did not grow live: {seen}"
-    page.wait_for_function("() => document.body.innerText.includes('Open this run in Explore')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.body.innerText.includes('Open this run in Explore')", timeout=60_000
+    )
     assert page.locator('[data-testid="curve-svg"]').count() >= 4  # the live curves: one block of SVGs
     shot(page, "train_finished")
 
@@ -478,7 +516,9 @@ def test_training_run_grows_live(page, server):
     wait_idle(page)
     ckpt = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Checkpoint")
     expect(ckpt).to_have_value(re.compile("^run:"), timeout=20_000)
-    wait_rerun(page, lambda: page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click())
+    wait_rerun(
+        page, lambda: page.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first.click()
+    )
     _wait_used(page, "caption + audio")
     wait_url(page, "ckpt=run", "img_on=false")
     expect(ckpt).to_have_value(re.compile("^run:"))
@@ -487,7 +527,11 @@ def test_training_run_grows_live(page, server):
 def test_other_pages_render(page, server):
     from tests.support.browser import wait_idle
 
-    for path, text in (("", "AECF Explorer"), ("subsets", "Subsets & calibration"), ("curriculum", "Adaptive Curriculum Masking")):
+    for path, text in (
+        ("", "AECF Explorer"),
+        ("subsets", "Subsets & calibration"),
+        ("curriculum", "Adaptive Curriculum Masking"),
+    ):
         page.goto(f"{server}/{path}")
         page.get_by_text(text).first.wait_for()
         wait_idle(page)

@@ -173,8 +173,12 @@ def test_higher_image_severity_removes_more_energy():
     assert kept[-1] < 0.3
     # The full corruption (with noise and occlusion) drifts further from the clean digit as well.
     raw = _digits(64)
-    err = [np.mean([np.mean((corruption.corrupt_image(x, s, i).astype(float) - x) ** 2) for i, x in enumerate(raw)])
-           for s in (0.0, 0.3, 0.6, 0.9)]
+    err = [
+        np.mean(
+            [np.mean((corruption.corrupt_image(x, s, i).astype(float) - x) ** 2) for i, x in enumerate(raw)]
+        )
+        for s in (0.0, 0.3, 0.6, 0.9)
+    ]
     assert err[0] == 0 and all(a < b for a, b in zip(err, err[1:], strict=False)), err
 
 
@@ -200,9 +204,16 @@ def test_audio_severity_is_monotone_in_snr():
 
 CLIP_KEYS = {"audio": np.float32, "length": np.int32, "label": np.int64}
 SPLIT_KEYS = {
-    "image": np.uint8, "label": np.int64, "clip": np.int32, "caption_level": np.int8,
-    "image_severity": np.float32, "audio_snr_db": np.float32, "audio_severity": np.float32,
-    "caption_severity": np.float32, "severity": np.float32, "seed": np.int64,
+    "image": np.uint8,
+    "label": np.int64,
+    "clip": np.int32,
+    "caption_level": np.int8,
+    "image_severity": np.float32,
+    "audio_snr_db": np.float32,
+    "audio_severity": np.float32,
+    "caption_severity": np.float32,
+    "severity": np.float32,
+    "seed": np.int64,
 }
 
 
@@ -214,7 +225,12 @@ def _load(path: Path) -> dict[str, np.ndarray]:
 @pytest.mark.slow
 def test_small_build_layout(small_benchmark):
     assert sorted(p.name for p in small_benchmark.iterdir()) == [
-        "clips.npz", "meta.json", "test.npz", "train.npz", "val.npz"]
+        "clips.npz",
+        "meta.json",
+        "test.npz",
+        "train.npz",
+        "val.npz",
+    ]
     # Nothing left beside it: the temp dir was renamed into place.
     assert [p.name for p in small_benchmark.parent.iterdir()] == [small_benchmark.name]
     clips = _load(small_benchmark / "clips.npz")
@@ -262,8 +278,15 @@ def test_small_build_pairs_by_label_within_split(small_benchmark):
             assert (label in allowed) == (level != captions.WRONG)
 
 
-TINY = replace(build.BenchmarkConfig.small(), train_size=40, val_size=20, test_size=20,
-               max_espeak_variants=4, accents_per_variant=1, flite_augmentations=1)
+TINY = replace(
+    build.BenchmarkConfig.small(),
+    train_size=40,
+    val_size=20,
+    test_size=20,
+    max_espeak_variants=4,
+    accents_per_variant=1,
+    flite_augmentations=1,
+)
 
 
 @pytest.mark.slow
@@ -284,9 +307,16 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(build, "make_split", fail)
-    monkeypatch.setattr(build.speech, "synthesize_voices", lambda voices, *a, **k: [
-        speech.VoiceResult(v, [speech.ClipSpec(v, d, 1.0, 1.0) for d in range(10)],
-                           [np.ones(4000, np.float32)] * 10) for v in voices])
+    monkeypatch.setattr(
+        build.speech,
+        "synthesize_voices",
+        lambda voices, *a, **k: [
+            speech.VoiceResult(
+                v, [speech.ClipSpec(v, d, 1.0, 1.0) for d in range(10)], [np.ones(4000, np.float32)] * 10
+            )
+            for v in voices
+        ],
+    )
     with pytest.raises(KeyboardInterrupt):
         build.build_benchmark(tmp_path / "bench", TINY, seed=0, progress=False)
     assert list(tmp_path.iterdir()) == []
@@ -338,8 +368,7 @@ def test_assets_and_build_do_not_import_each_other():
     import subprocess
     import sys
 
-    code = ("import sys, aecf.data.assets; "
-            "assert 'aecf.data.build' not in sys.modules, 'assets imports build'")
+    code = "import sys, aecf.data.assets; assert 'aecf.data.build' not in sys.modules, 'assets imports build'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     from aecf.data import BENCHMARK_DIR
     from aecf.data.assets import write_assets  # noqa: F401

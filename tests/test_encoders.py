@@ -31,7 +31,9 @@ class NoNetwork(socket.socket):
 @pytest.fixture
 def offline(monkeypatch):
     monkeypatch.setattr(socket, "socket", NoNetwork)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(
+        socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline"))
+    )
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -59,7 +61,9 @@ def test_loads_offline(offline):
 def test_contract_shapes(enc):
     img = enc.encode_image(torch.rand(3, 1, 28, 28))
     txt = enc.encode_text(["a seven", "an odd number"])
-    mel = torch.from_numpy(np.stack([logmel(np.random.default_rng(i).standard_normal(8000)) for i in range(2)]))
+    mel = torch.from_numpy(
+        np.stack([logmel(np.random.default_rng(i).standard_normal(8000)) for i in range(2)])
+    )
     aud = enc.encode_audio(mel)
     for z, n in ((img, 3), (txt, 2), (aud, 2)):
         assert z.shape == (n, EMBED_DIM) and z.dtype == torch.float32
@@ -123,7 +127,9 @@ def test_photo_like_digits(enc, mnist_test):
         paper[: int(rng.integers(0, 40))] *= 0.5
         paper += rng.normal(0, 0.03, paper.shape).astype(np.float32)
         buf = io.BytesIO()
-        Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(buf, "JPEG", quality=60)
+        Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(
+            buf, "JPEG", quality=60
+        )
         images.append(preprocess_image(buf.getvalue()))
     assert (_classify(enc, images) == y[:20]).mean() >= 0.85
 
@@ -142,7 +148,9 @@ def test_spoken_digits_above_chance(enc, tmp_path):
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), word], check=True, timeout=30)
         wave, sr = sf.read(path, dtype="float32")
         wave = librosa.resample(wave, orig_sr=sr, target_sr=44_100)
-        wave = np.concatenate([np.zeros(10_000), wave, np.zeros(10_000)]) + 0.002 * rng.standard_normal(len(wave) + 20_000)
+        wave = np.concatenate([np.zeros(10_000), wave, np.zeros(10_000)]) + 0.002 * rng.standard_normal(
+            len(wave) + 20_000
+        )
         buf = io.BytesIO()
         sf.write(buf, np.stack([wave, wave], 1), 44_100, format="WAV", subtype="PCM_16")
         mels.append(logmel(preprocess_audio(buf.getvalue())))
@@ -262,7 +270,7 @@ def test_renormalise_gives_the_preprocessing_frame():
     ys, xs = np.nonzero(y[0, 0].numpy() > 0.5)
     assert 18 <= max(np.ptp(ys), np.ptp(xs)) + 1 <= 21  # longest side fitted to the 20 px box
     ref = mnist_frame(x[0, 0].numpy())
-    cy, cx = (np.array(np.nonzero(ref > 0.5)).mean(1))
+    cy, cx = np.array(np.nonzero(ref > 0.5)).mean(1)
     assert abs(ys.mean() - cy) < 1.5 and abs(xs.mean() - cx) < 1.5  # centred like preprocess_image
     assert torch.allclose(y[1], x[1], atol=1e-5)  # switched off: untouched (identity resampling)
 
@@ -301,8 +309,18 @@ def test_frequency_warp_moves_a_tone_and_leaves_time_alone():
     tone = torch.from_numpy(np.sin(2 * np.pi * 1000.0 * t).astype(np.float32))[None].repeat(3, 1)
     tone[:, : n // 2] = 0.0  # silent first half: the warp must not move energy in time
     factors = torch.tensor([1.0, 1.2, 0.8])
-    spec = torch.stft(tone, n_fft=MEL.n_fft, hop_length=MEL.hop_length, win_length=MEL.win_length,
-                      window=torch.hann_window(MEL.win_length), return_complex=True).abs().pow(2)
+    spec = (
+        torch.stft(
+            tone,
+            n_fft=MEL.n_fft,
+            hop_length=MEL.hop_length,
+            win_length=MEL.win_length,
+            window=torch.hann_window(MEL.win_length),
+            return_complex=True,
+        )
+        .abs()
+        .pow(2)
+    )
     warped = warp_frequencies(spec, factors)
     assert torch.equal(warped[0], spec[0])
     hz_per_bin = sr / MEL.n_fft
@@ -321,18 +339,31 @@ def test_test_time_speeds_average_the_embeddings_of_faster_and_slower_renderings
 
     rng = np.random.default_rng(0)
     t = np.arange(8000) / 16000
-    wave = (np.sin(2 * np.pi * 220 * t * (1 + t)) * np.hanning(len(t)) + 0.01 * rng.normal(size=len(t))).astype(np.float32)
+    wave = (
+        np.sin(2 * np.pi * 220 * t * (1 + t)) * np.hanning(len(t)) + 0.01 * rng.normal(size=len(t))
+    ).astype(np.float32)
     plain = Encoders(enc.clip, enc.tokenizer, enc.audio, enc.class_prompts, enc.mel, info={"audio": {}})
     assert plain.audio_speeds == (1.0,)
     assert torch.equal(plain.encode_wave(wave), plain.encode_audio(logmel(wave)[None])[0])
     speeds = [0.9, 1.0, 1.1]
-    tta = Encoders(enc.clip, enc.tokenizer, enc.audio, enc.class_prompts, enc.mel, info={"audio": {"test_speeds": speeds}})
-    want = torch.nn.functional.normalize(sum(plain.encode_audio(logmel(speed_perturb(wave, s) if s != 1 else wave)[None])[0]
-                                             for s in speeds), dim=0)
+    tta = Encoders(
+        enc.clip,
+        enc.tokenizer,
+        enc.audio,
+        enc.class_prompts,
+        enc.mel,
+        info={"audio": {"test_speeds": speeds}},
+    )
+    want = torch.nn.functional.normalize(
+        sum(plain.encode_audio(logmel(speed_perturb(wave, s) if s != 1 else wave)[None])[0] for s in speeds),
+        dim=0,
+    )
     got = tta.encode_wave(wave)
     assert torch.allclose(got, want, atol=1e-5) and abs(float(got.norm()) - 1) < 1e-5
     assert not torch.allclose(got, plain.encode_wave(wave), atol=1e-3)  # the renderings do move it
-    batch = tta.encode_waves([wave, wave[:4000]])  # the batched (torch log-mel) path agrees with the one-clip path
+    batch = tta.encode_waves(
+        [wave, wave[:4000]]
+    )  # the batched (torch log-mel) path agrees with the one-clip path
     assert batch.shape == (2, EMBED_DIM) and float(batch[0] @ got) > 0.99
 
 
@@ -388,7 +419,10 @@ def test_cmvn_option_removes_a_constant_band_offset():
     mel = torch.randn(2, 40, 129)
     tilt = torch.linspace(-10, 10, 40)[None, :, None]
     assert torch.allclose(net(mel), net(mel + tilt), atol=1e-5)
-    assert AudioNetConfig.from_dict({k: v for k, v in AudioNetConfig().to_dict().items() if k != "cmvn"}).cmvn is False
+    assert (
+        AudioNetConfig.from_dict({k: v for k, v in AudioNetConfig().to_dict().items() if k != "cmvn"}).cmvn
+        is False
+    )
 
 
 def test_flags_and_bases_are_added_to_some_ones_only():
@@ -409,10 +443,14 @@ def test_flags_and_bases_are_added_to_some_ones_only():
 def test_extra_renderings_come_from_train_voices_only(tmp_path):
     from aecf.encoders.train import extra_train_clips
 
-    np.savez(tmp_path / "clips.npz", audio=np.zeros((3, 10), np.float32), length=np.full(3, 10),
-             label=np.zeros(3, np.int64), voice=np.array(["flite:kal:s1.00:p1.00", "flite:rms:s1.1:p1.0",
-                                                          "flite:slt:s1.0:p1.0"]),
-             split=np.array(["train", "train", "val"]))
+    np.savez(
+        tmp_path / "clips.npz",
+        audio=np.zeros((3, 10), np.float32),
+        length=np.full(3, 10),
+        label=np.zeros(3, np.int64),
+        voice=np.array(["flite:kal:s1.00:p1.00", "flite:rms:s1.1:p1.0", "flite:slt:s1.0:p1.0"]),
+        split=np.array(["train", "train", "val"]),
+    )
     waves, labels = extra_train_clips(tmp_path, flite=1, espeak=0, seed=0)
     assert len(waves) == 20 and sorted(labels.tolist()) == sorted(list(range(10)) * 2)  # kal + rms, not slt
     assert extra_train_clips(tmp_path, 0, 0, 0)[0] == []
@@ -424,7 +462,9 @@ def test_training_only_engines_have_commands_and_are_never_benchmark_voices():
     spec = speech.ClipSpec(speech.Voice("pico", "en-GB"), 7, 90.0, 110.0)
     cmd = speech._engine_command(spec, "/tmp/x.wav")
     assert cmd[0] == speech.PICO and "en-GB" in cmd and 'level="90"' in cmd[-1] and "seven" in cmd[-1]
-    mb = speech._engine_command(speech.ClipSpec(speech.Voice("mbrola", "mb-de1-en"), 3, 150.0, 40.0), "/tmp/x.wav")
+    mb = speech._engine_command(
+        speech.ClipSpec(speech.Voice("mbrola", "mb-de1-en"), 3, 150.0, 40.0), "/tmp/x.wav"
+    )
     assert mb[:3] == [speech.ESPEAK, "-v", "mb-de1-en"] and mb[-1] == "three"
     assert speech.ClipSpec(speech.Voice("mbrola", "mb-us1"), 0, 150.0, 40.0).name == "mbrola:mb-us1:s150:p40"
     # the benchmark's voice list and the held-out sets' engines never include them
@@ -432,16 +472,24 @@ def test_training_only_engines_have_commands_and_are_never_benchmark_voices():
         assert {v.engine for v in speech.available_voices()} <= {"espeak", "flite"}
 
 
-@pytest.mark.skipif(shutil.which("pico2wave") is None or shutil.which("mbrola") is None,
-                    reason="training voices (non-free mbrola/pico) not installed")
+@pytest.mark.skipif(
+    shutil.which("pico2wave") is None or shutil.which("mbrola") is None,
+    reason="training voices (non-free mbrola/pico) not installed",
+)
 def test_training_only_voices_say_every_digit(tmp_path):
     from aecf.data import speech
     from aecf.encoders.train import extra_train_clips
 
     voices = speech.training_extra_voices()
     assert {"pico", "mbrola"} <= {v.engine for v in voices}
-    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
-             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    np.savez(
+        tmp_path / "clips.npz",
+        audio=np.zeros((1, 10), np.float32),
+        length=np.full(1, 10),
+        label=np.zeros(1, np.int64),
+        voice=np.array(["flite:kal:s1.00:p1.00"]),
+        split=np.array(["train"]),
+    )
     waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, pico=1)
     assert len(waves) == 20 and sorted(labels.tolist()) == sorted(list(range(10)) * 2)  # en-US + en-GB
     assert all(0.2 <= len(w) / 16000 <= 1.6 for w in waves)
@@ -453,7 +501,11 @@ def test_festival_training_voices_are_never_the_heldout_voices_and_say_every_dig
     from aecf.encoders.train import extra_train_clips
 
     assert not set(speech.FESTIVAL_TRAIN_VOICES) & set(FESTIVAL_VOICES)
-    installed = [v for v in speech.training_extra_voices() if v.engine == "festival"] if shutil.which("festival") else []
+    installed = (
+        [v for v in speech.training_extra_voices() if v.engine == "festival"]
+        if shutil.which("festival")
+        else []
+    )
     assert all(v.name in speech.FESTIVAL_TRAIN_VOICES for v in installed)  # never ked or slt
     if not installed:
         pytest.skip("no training festival voice installed (festvox-rablpc16k, ...)")
@@ -461,8 +513,14 @@ def test_festival_training_voices_are_never_the_heldout_voices_and_say_every_dig
     assert result.rejected is None and sorted(s.digit for s in result.specs) == sorted(list(range(10)) * 2)
     assert all(0.2 <= len(w) / 16000 <= 1.6 for w in result.waves)
     assert len({s.speed for s in result.specs}) > 1  # the rate varies
-    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
-             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    np.savez(
+        tmp_path / "clips.npz",
+        audio=np.zeros((1, 10), np.float32),
+        length=np.full(1, 10),
+        label=np.zeros(1, np.int64),
+        voice=np.array(["flite:kal:s1.00:p1.00"]),
+        split=np.array(["train"]),
+    )
     waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, festival=1)
     assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
 
@@ -474,19 +532,33 @@ def test_rhvoice_training_voices_are_no_benchmark_or_heldout_speaker_and_say_eve
     # RHVoice's slt and alan are CMU ARCTIC slt and awb: the held-out / benchmark-val slt and the benchmark's
     # test voice awb. They are left out by name, and no kept voice is a flite speaker of the benchmark.
     assert set(speech.RHVOICE_EXCLUDED) == {"slt", "alan"}
-    assert not set(speech.RHVOICE_VOICES) & (set(speech.RHVOICE_EXCLUDED) | set(speech.FLITE_SPEAKER.values()))
-    cmd = speech._engine_command(speech.ClipSpec(speech.Voice("rhvoice", "clb"), 2, 90.0, 110.0), "/tmp/x.wav")
+    assert not set(speech.RHVOICE_VOICES) & (
+        set(speech.RHVOICE_EXCLUDED) | set(speech.FLITE_SPEAKER.values())
+    )
+    cmd = speech._engine_command(
+        speech.ClipSpec(speech.Voice("rhvoice", "clb"), 2, 90.0, 110.0), "/tmp/x.wav"
+    )
     assert cmd[0] == speech.RHVOICE and cmd[cmd.index("-p") + 1] == "clb" and cmd[cmd.index("-r") + 1] == "90"
     assert speech._engine_input(speech.ClipSpec(speech.Voice("rhvoice", "clb"), 2, 90.0, 110.0)) == "two"
-    installed = [v for v in speech.training_extra_voices() if v.engine == "rhvoice"] if shutil.which(speech.RHVOICE) else []
+    installed = (
+        [v for v in speech.training_extra_voices() if v.engine == "rhvoice"]
+        if shutil.which(speech.RHVOICE)
+        else []
+    )
     assert all(v.name in speech.RHVOICE_VOICES for v in installed)
     if not installed:
         pytest.skip("RHVoice's English voices not installed (rhvoice-english, non-free)")
     result = speech.synthesize_voice(installed[0], 2, seed=0)
     assert result.rejected is None and sorted(s.digit for s in result.specs) == sorted(list(range(10)) * 2)
     assert all(0.2 <= len(w) / 16000 <= 1.6 for w in result.waves)
-    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
-             label=np.zeros(1, np.int64), voice=np.array(["flite:kal:s1.00:p1.00"]), split=np.array(["train"]))
+    np.savez(
+        tmp_path / "clips.npz",
+        audio=np.zeros((1, 10), np.float32),
+        length=np.full(1, 10),
+        label=np.zeros(1, np.int64),
+        voice=np.array(["flite:kal:s1.00:p1.00"]),
+        split=np.array(["train"]),
+    )
     waves, labels = extra_train_clips(tmp_path, flite=0, espeak=0, seed=0, rhvoice=1)
     assert len(waves) == 10 * len(installed) and sorted(set(labels.tolist())) == list(range(10))
 
@@ -507,8 +579,14 @@ def test_background_words_are_no_digit_and_not_the_heldout_rooms_words(tmp_path)
     assert len({s.word for s in specs[: len(words)]}) == len(words)  # every word before any repeats
     assert speech._engine_command(specs[0], "/tmp/x.wav")[-1] == specs[0].word
     assert specs[0].name.endswith(f":w{specs[0].word}") and ":w" not in speech.clip_specs(voice, 1, 0)[0].name
-    np.savez(tmp_path / "clips.npz", audio=np.zeros((1, 10), np.float32), length=np.full(1, 10),
-             label=np.zeros(1, np.int64), voice=np.array(["espeak:en+m3:s150:p50"]), split=np.array(["train"]))
+    np.savez(
+        tmp_path / "clips.npz",
+        audio=np.zeros((1, 10), np.float32),
+        length=np.full(1, 10),
+        label=np.zeros(1, np.int64),
+        voice=np.array(["espeak:en+m3:s150:p50"]),
+        split=np.array(["train"]),
+    )
     clips = distractor_pool(tmp_path, 2, seed=0)  # the train voice, and every installed training extra
     assert len(clips) >= 2 and all(0.2 <= len(w) / 16000 <= 1.6 for w in clips)
 

@@ -93,7 +93,9 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
         for seed in seeds:
             model, _ = train(make_config(method, epochs=1, seed=seed), tr, va)
             save_checkpoint(
-                model, ckpts / (method if seed == 0 else f"{method}.seed{seed}"), train_config=model_cfg_dict(method)
+                model,
+                ckpts / (method if seed == 0 else f"{method}.seed{seed}"),
+                train_config=model_cfg_dict(method),
             )
     from aecf.specialists import train_specialists
 
@@ -213,9 +215,12 @@ def test_monotonicity_report_separates_wrong_captions():
     assert rep["all"] == pytest.approx(3 / (12 * n))
     assert rep["wrong_caption_lowers_confidence"] == 0.5  # one of the two wrong-caption examples
     conf[full, 3] = conf[without, 3] - 0.005  # within the tolerance: not a drop
-    assert monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), level)[
-        "wrong_caption_lowers_confidence"
-    ] == 0.5
+    assert (
+        monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), level)[
+            "wrong_caption_lowers_confidence"
+        ]
+        == 0.5
+    )
     none = monotonicity_report(conf, subsets, valid, ("image", "caption", "audio"), None)
     assert none["consistent"] is None and none["wrong_caption_lowers_confidence"] is None
 

@@ -16,8 +16,10 @@ from tests.support.apptest import shown_text
 
 SHIPPED = paths.fusion_dir() / "aecf.safetensors"
 RESULTS = paths.results_json()
-needs_shipped = pytest.mark.skipif(not (SHIPPED.exists() and RESULTS.exists()),
-                                   reason="the shipped checkpoints and results/results.json are part of the repo")
+needs_shipped = pytest.mark.skipif(
+    not (SHIPPED.exists() and RESULTS.exists()),
+    reason="the shipped checkpoints and results/results.json are part of the repo",
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,9 @@ def test_lessons_page_shows_every_claim_measured_true(slug):
     assert not at.exception, [e.value for e in at.exception]
     lesson = L.lesson(slug)
     assert at.header[0].value.endswith(lesson.title)
-    assert not at.error, [e.value for e in at.error]  # a claim that fails on the loaded model shows as an error
+    assert not at.error, [
+        e.value for e in at.error
+    ]  # a claim that fails on the loaded model shows as an error
     assert len(at.success) == len(lesson.steps)
     links = [m.value for m in at.markdown if "Open in" in m.value]
     assert len(links) == len(lesson.steps)
@@ -107,7 +111,9 @@ def test_lessons_page_odd_parameter_opens_the_first_lesson():
 def test_curriculum_page_shows_the_test_split_distribution():
     at = _page("curriculum")
     assert not at.exception, [e.value for e in at.exception]
-    shares = {m.label.split(":")[0]: float(m.value.rstrip("%")) / 100 for m in at.metric if "ratio ≥ 2×" in m.label}
+    shares = {
+        m.label.split(":")[0]: float(m.value.rstrip("%")) / 100 for m in at.metric if "ratio ≥ 2×" in m.label
+    }
     assert "aecf" in shares and shares["aecf"] >= 0.2
     assert any(TRY in str(i.value) for i in at.info for TRY in [L.TRY_THIS["curriculum"].text[:40]])
 

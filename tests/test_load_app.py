@@ -12,7 +12,9 @@ def _redraws(view_ms: list[float], kind: str = "switch") -> list:
 def test_the_headline_ratio_is_the_median_of_the_rounds_and_every_round_is_kept():
     single = _redraws([10.0] * 10)
     # classroom p90 (of 10 values, index int(0.9 * 9) = 8) = 20, 40 and 25 ms: ratios 2, 4, 2.5
-    rounds = [{"single": single, "classroom": _redraws([10.0] * 8 + [p90, p90])} for p90 in (20.0, 40.0, 25.0)]
+    rounds = [
+        {"single": single, "classroom": _redraws([10.0] * 8 + [p90, p90])} for p90 in (20.0, 40.0, 25.0)
+    ]
     out = combine_rounds(rounds)
     assert out["ratio_of_each_round"] == [2.0, 4.0, 2.5]
     assert out["p90_ratio_classroom_to_single"] == 2.5  # the median (the mean would be 2.83)

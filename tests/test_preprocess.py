@@ -47,7 +47,8 @@ def similar(a: np.ndarray, b: np.ndarray, min_corr: float = 0.9) -> bool:
     """Pixel correlation, tolerating the one-pixel shifts that centring by mass can round to."""
     best = max(
         float(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1])
-        for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
     )
     return best >= min_corr
 
@@ -86,7 +87,7 @@ def test_rgba_transparent_background(reference):
 
 
 def test_16bit_png(reference):
-    sixteen = (digit_seven().astype(np.uint16) * 257)
+    sixteen = digit_seven().astype(np.uint16) * 257
     data = png_bytes(Image.fromarray(sixteen))
     assert Image.open(io.BytesIO(data)).mode.startswith("I")
     assert similar(preprocess_image(data), reference, 0.98)
@@ -126,17 +127,23 @@ def test_large_photo_like_image(reference):
     assert similar(preprocess_image(buf.getvalue()), reference, 0.85)
 
 
-def _photo_of_seven(shadow, seed: int = 0, h: int = 480, w: int = 640, at=(300, 380), size: int = 90,
-                    thickness: int = 14) -> bytes:
+def _photo_of_seven(
+    shadow, seed: int = 0, h: int = 480, w: int = 640, at=(300, 380), size: int = 90, thickness: int = 14
+) -> bytes:
     """JPEG of a small dark 7 on light paper under a shadow (a [h, w] light multiplier), with noise."""
     rng = np.random.default_rng(seed)
-    digit = np.asarray(Image.fromarray(digit_seven(thickness=thickness)).resize((size, size), Image.BILINEAR)) / 255.0
+    digit = (
+        np.asarray(Image.fromarray(digit_seven(thickness=thickness)).resize((size, size), Image.BILINEAR))
+        / 255.0
+    )
     paper = np.full((h, w), 0.9)
     y, x = at
-    paper[y:y + size, x:x + size] *= 0.25 + 0.75 * digit
+    paper[y : y + size, x : x + size] *= 0.25 + 0.75 * digit
     photo = paper * shadow + rng.normal(0, 0.015, (h, w))
     buf = io.BytesIO()
-    Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(buf, "JPEG", quality=75)
+    Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(
+        buf, "JPEG", quality=75
+    )
     return buf.getvalue()
 
 
@@ -145,7 +152,9 @@ def test_photo_polarity_survives_a_shadow_over_most_of_the_border(reference):
     as light ink and came out as a blob around the strokes."""
     h, w = 480, 640
     xx = np.mgrid[0:h, 0:w][1] / w
-    shadow = 1.0 - 0.55 / (1.0 + np.exp(-(0.45 - xx) / 0.03))  # left 45 % in shadow, more than half the border
+    shadow = 1.0 - 0.55 / (
+        1.0 + np.exp(-(0.45 - xx) / 0.03)
+    )  # left 45 % in shadow, more than half the border
     shadow *= 1.0 - 0.25 * np.mgrid[0:h, 0:w][0] / h
     assert similar(preprocess_image(_photo_of_seven(shadow)), reference, 0.85)
 
@@ -203,7 +212,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_refused():
@@ -213,7 +224,12 @@ def test_decompression_bomb_refused():
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not an image at all", png_bytes(Image.new("L", (64, 64)))[:60], b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
+    [
+        b"",
+        b"not an image at all",
+        png_bytes(Image.new("L", (64, 64)))[:60],
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+    ],
     ids=["empty", "text", "truncated-png", "broken-png"],
 )
 def test_corrupt_image_refused(data):
@@ -243,7 +259,9 @@ def tone_word(seconds: float = 0.5, sr: int = SAMPLE_RATE, pad: float = 0.3) -> 
     word *= np.hanning(len(word))
     p = np.zeros(int(pad * sr))
     rng = np.random.default_rng(0)
-    return (np.concatenate([p, 0.5 * word, p]) + 1e-4 * rng.standard_normal(2 * len(p) + len(word))).astype(np.float32)
+    return (np.concatenate([p, 0.5 * word, p]) + 1e-4 * rng.standard_normal(2 * len(p) + len(word))).astype(
+        np.float32
+    )
 
 
 def wav_bytes(wave: np.ndarray, sr: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:
@@ -322,7 +340,9 @@ def test_too_long_refused():
         preprocess_audio((long, SAMPLE_RATE))
 
 
-@pytest.mark.parametrize("data", [b"RIFF\x00\x00\x00\x00WAVEjunk", b"\x00" * 1000, b"hello"], ids=["wav", "zeros", "text"])
+@pytest.mark.parametrize(
+    "data", [b"RIFF\x00\x00\x00\x00WAVEjunk", b"\x00" * 1000, b"hello"], ids=["wav", "zeros", "text"]
+)
 def test_corrupt_audio_refused(data):
     with pytest.raises(InputError) as e:
         preprocess_audio(data)
@@ -413,7 +433,9 @@ def test_short_noise_burst_refused(ms):
     with pytest.raises(InputError, match="too short to be a spoken word"):
         preprocess_audio((burst, SAMPLE_RATE))
     # the same burst inside a second of near-silence: the VAD finds only the burst
-    padded = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), burst, np.zeros(SAMPLE_RATE // 2, np.float32)])
+    padded = np.concatenate(
+        [np.zeros(SAMPLE_RATE // 2, np.float32), burst, np.zeros(SAMPLE_RATE // 2, np.float32)]
+    )
     padded += np.random.default_rng(1).standard_normal(len(padded)).astype(np.float32) * 1e-4
     with pytest.raises(InputError, match="too short"):
         preprocess_audio((padded, SAMPLE_RATE))
@@ -428,11 +450,13 @@ def test_word_in_a_noisy_room_is_not_taken_for_steady_noise():
     """A word at 3 dB SNR with most of two seconds of room noise around it: speech, not "no speech"."""
     rng = np.random.default_rng(2)
     t = np.arange(int(0.5 * SAMPLE_RATE)) / SAMPLE_RATE
-    word = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((150, 300, 450, 900), 1)) * np.hanning(len(t))
+    word = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((150, 300, 450, 900), 1)) * np.hanning(
+        len(t)
+    )
     pad = int(0.8 * SAMPLE_RATE)
     clean = np.concatenate([np.zeros(pad), word, np.zeros(pad)])
     noise = rng.standard_normal(len(clean))
-    noise *= np.sqrt(np.mean(word ** 2) / np.mean(noise ** 2) / 10 ** (3 / 10))
+    noise *= np.sqrt(np.mean(word**2) / np.mean(noise**2) / 10 ** (3 / 10))
     out = preprocess_audio(((0.3 * (clean + noise)).astype(np.float32), SAMPLE_RATE))
     assert 0.3 < len(out) / SAMPLE_RATE <= 2.1
 

@@ -72,7 +72,9 @@ def test_a_changed_result_fails_the_check_and_write_fixes_it(rt, tmp_path, capsy
     out = capsys.readouterr().out.splitlines()
     minus = [line for line in out if line.startswith("-| aecf | 3 |")]
     plus = [line for line in out if line.startswith("+| aecf | 3 |")]
-    assert minus and plus and f" {100 * old:.1f} ± " in minus[0] and f" {100 * (old - 0.01):.1f} ± " in plus[0]
+    assert (
+        minus and plus and f" {100 * old:.1f} ± " in minus[0] and f" {100 * (old - 0.01):.1f} ± " in plus[0]
+    )
     assert readme.read_text() == before  # --check writes nothing
 
     assert rt.main(["--write", *_args(readme, results, report)]) == 0
@@ -98,7 +100,10 @@ def test_target_verdicts_follow_the_numbers(rt, tmp_path, capsys):
     assert "| Spearman(p_audio, 1 − severity) ≥ 0.6 | 0.61 | met |" in text
     assert "0.7: +0.0, 0.9: +0.0 pp | met |" in text
     vit, last = (rep["details"][k]["voices"] for k in ("heldout_before_vit", "heldout_before"))
-    assert f"| voices (festival ked diphone + slt HTS, 200) | {vit:.3f} | {last:.3f} | **0.960** | ≥ 0.95 |" in text
+    assert (
+        f"| voices (festival ked diphone + slt HTS, 200) | {vit:.3f} | {last:.3f} | **0.960** | ≥ 0.95 |"
+        in text
+    )
 
 
 def test_a_missing_marker_fails_the_check(rt, tmp_path, capsys):

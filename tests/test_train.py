@@ -239,7 +239,10 @@ def test_cli_trains_the_specialists(tmp_path, capsys):
     out = tmp_path / "specialists"
     from aecf.__main__ import main as cli
 
-    assert cli(["train", "--synthetic", "600", "--specialists", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        cli(["train", "--synthetic", "600", "--specialists", "--epochs", "1", "--out", str(out), "--quiet"])
+        == 0
+    )
     assert len(list(out.glob("*.safetensors"))) == 7
     from aecf.specialists import load_specialists
 

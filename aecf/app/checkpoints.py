@@ -52,18 +52,30 @@ def _runs_dir(runs_dir: str | Path | None) -> Path:
     return get_run_manager().runs_dir
 
 
-def checkpoint_choices(runs_dir: str | Path | None = None, include_runs: bool = True) -> list[CheckpointChoice]:
+def checkpoint_choices(
+    runs_dir: str | Path | None = None, include_runs: bool = True
+) -> list[CheckpointChoice]:
     """Shipped checkpoints first (AECF first among them), then finished runs with a saved model."""
     choices = []
     for p in shipped_checkpoints():
         info = checkpoint_info(p)
-        label = f"{info.stem} (shipped)" if info.task == "multiclass" else f"{info.stem} (shipped, {info.task})"
+        label = (
+            f"{info.stem} (shipped)" if info.task == "multiclass" else f"{info.stem} (shipped, {info.task})"
+        )
         choices.append(CheckpointChoice(info.stem, label, p, info.method, "shipped", info.task))
     choices.sort(key=lambda c: (c.method != "aecf", c.key != "aecf", c.key))
     for key, p in extra_checkpoints():
         info = checkpoint_info(p)
-        choices.append(CheckpointChoice(key, f"{info.stem} in {paths.show(p.parent)} ({info.task})", p, info.method,
-                                        "extra", info.task))
+        choices.append(
+            CheckpointChoice(
+                key,
+                f"{info.stem} in {paths.show(p.parent)} ({info.task})",
+                p,
+                info.method,
+                "extra",
+                info.task,
+            )
+        )
     if include_runs:
         from aecf import runs
 
@@ -72,8 +84,14 @@ def checkpoint_choices(runs_dir: str | Path | None = None, include_runs: bool = 
             status = runs.read_status(run_dir) or {}
             if weights.exists() and status.get("state") in ("finished", "stopped"):
                 info = checkpoint_info(weights)
-                label = f"{run_dir.name} (your run)" if info.task == "multiclass" else f"{run_dir.name} (your run, {info.task})"
-                choices.append(CheckpointChoice(f"run:{run_dir.name}", label, weights, info.method, "run", info.task))
+                label = (
+                    f"{run_dir.name} (your run)"
+                    if info.task == "multiclass"
+                    else f"{run_dir.name} (your run, {info.task})"
+                )
+                choices.append(
+                    CheckpointChoice(f"run:{run_dir.name}", label, weights, info.method, "run", info.task)
+                )
     return choices
 
 
@@ -89,7 +107,14 @@ def resolve(key: str, runs_dir: str | Path | None = None) -> Path | None:
     if key.startswith("extra:"):
         idx, _, name = key[6:].partition(":")
         dirs = paths.extra_checkpoint_dirs()
-        if not idx.isdigit() or int(idx) >= len(dirs) or not name or "/" in name or "\\" in name or name in (".", ".."):
+        if (
+            not idx.isdigit()
+            or int(idx) >= len(dirs)
+            or not name
+            or "/" in name
+            or "\\" in name
+            or name in (".", "..")
+        ):
             raise CheckpointError(f"{key!r} is not a checkpoint in the extra checkpoint directories.")
         return dirs[int(idx)] / f"{name}.safetensors"
     if "/" in key or "\\" in key or key in (".", ".."):
@@ -130,17 +155,27 @@ def baseline_choices(choices: list[CheckpointChoice]) -> list[CheckpointChoice]:
     return sorted(base, key=lambda c: (order.get(c.method, 9), c.key))
 
 
-def same_directory_baselines(choices: list[CheckpointChoice], chosen: CheckpointChoice) -> list[CheckpointChoice]:
+def same_directory_baselines(
+    choices: list[CheckpointChoice], chosen: CheckpointChoice
+) -> list[CheckpointChoice]:
     """Checkpoints of the same task in the chosen one's directory with a different method (a COCO baseline)."""
-    return [c for c in choices if c.key != chosen.key and c.task == chosen.task and c.method != chosen.method
-            and c.path.parent == chosen.path.parent]
+    return [
+        c
+        for c in choices
+        if c.key != chosen.key
+        and c.task == chosen.task
+        and c.method != chosen.method
+        and c.path.parent == chosen.path.parent
+    ]
 
 
 def model_summary(model) -> str:
     """One sentence: which checkpoint is in use, with which encoders."""
     if getattr(model, "task", "multiclass") == "multilabel":
-        return (f"Using **{model.name}** (method `{model.method}`, multi-label COCO), with its frozen open_clip image "
-                "and caption encoders.")
+        return (
+            f"Using **{model.name}** (method `{model.method}`, multi-label COCO), with its frozen open_clip image "
+            "and caption encoders."
+        )
     return f"Using **{model.name}** (method `{model.method}`), with its frozen image, caption and audio encoders."
 
 

@@ -93,8 +93,12 @@ class ExploreView:
     @property
     def is_plain(self) -> bool:
         """True when the view is the results alone: no note, no message (the page draws it as one element)."""
-        return (not any(self.notes.values()) and self.fatal is None and not self.warning
-                and self.baseline_problem is None)
+        return (
+            not any(self.notes.values())
+            and self.fatal is None
+            and not self.warning
+            and self.baseline_problem is None
+        )
 
     def model_sees(self) -> tuple[np.ndarray | None, np.ndarray | None, bytes | None]:
         """(the 28×28 image upscaled, the log-mel as an RGB image, WAV bytes of what the audio tower heard),
@@ -102,9 +106,11 @@ class ExploreView:
         pred = self.prediction
         if pred is None:
             return None, None, None
-        return (None if pred.image_28 is None else upscale(pred.image_28),
-                None if pred.logmel is None else logmel_image(pred.logmel),
-                None if pred.wave is None else wav_bytes(pred.wave))
+        return (
+            None if pred.image_28 is None else upscale(pred.image_28),
+            None if pred.logmel is None else logmel_image(pred.logmel),
+            None if pred.wave is None else wav_bytes(pred.wave),
+        )
 
 
 # ------------------------------------------------------------------------------------ one click away
@@ -113,8 +119,13 @@ SEVERITY_STEP = 0.05  # the image corruption slider's step
 SNR_STEP = 1.0  # the audio SNR slider's step (dB)
 # The controls a view is one click away along, in the order of `view_key`: (field, digits of a slider's value
 # in the key; None for a switch).
-NEXT_CONTROLS = (("image_on", None), ("caption_on", None), ("audio_on", None), ("image_severity", 2),
-                 ("audio_snr", 0))
+NEXT_CONTROLS = (
+    ("image_on", None),
+    ("caption_on", None),
+    ("audio_on", None),
+    ("image_severity", 2),
+    ("audio_snr", 0),
+)
 
 
 def _control_value(inputs: ExploreInputs, name: str) -> float | bool:
@@ -135,7 +146,11 @@ def view_key(inputs: ExploreInputs) -> str:
 def one_click_away(inputs: ExploreInputs) -> list[ExploreInputs]:
     """The views one click from this one: each switch flipped, each slider one step left and right (within
     its range). Everything else (inputs, seed, K) stays."""
-    out = [replace(inputs, **{name: not getattr(inputs, name)}) for name, digits in NEXT_CONTROLS if digits is None]
+    out = [
+        replace(inputs, **{name: not getattr(inputs, name)})
+        for name, digits in NEXT_CONTROLS
+        if digits is None
+    ]
     for step in (-SEVERITY_STEP, SEVERITY_STEP):
         severity = round(inputs.image_severity + step, 2)
         if 0.0 <= severity <= 1.0:
@@ -153,17 +168,23 @@ def slider_captions(inputs: ExploreInputs) -> dict[str, dict[str, str]]:
     step the browser shows at once."""
     out: dict[str, dict[str, str]] = {}
     severity = inputs.image_severity
-    out["image_severity"] = {f"{v:.2f}": image_corruption_text(v)
-                             for v in (round(severity + d, 2) for d in (-SEVERITY_STEP, 0.0, SEVERITY_STEP))
-                             if 0.0 <= v <= 1.0}
+    out["image_severity"] = {
+        f"{v:.2f}": image_corruption_text(v)
+        for v in (round(severity + d, 2) for d in (-SEVERITY_STEP, 0.0, SEVERITY_STEP))
+        if 0.0 <= v <= 1.0
+    }
     snr = _control_value(inputs, "audio_snr")
-    out["audio_snr"] = {f"{v:.0f}": audio_corruption_text(None if v >= SNR_CLEAN else v)
-                        for v in (snr - SNR_STEP, snr, snr + SNR_STEP) if SNR_MIN <= v <= SNR_CLEAN}
+    out["audio_snr"] = {
+        f"{v:.0f}": audio_corruption_text(None if v >= SNR_CLEAN else v)
+        for v in (snr - SNR_STEP, snr, snr + SNR_STEP)
+        if SNR_MIN <= v <= SNR_CLEAN
+    }
     return out
 
 
-def explore_next(load, key: str, inputs: ExploreInputs, baseline_key: str | None = None,
-                 current: ExploreView | None = None) -> dict[str, ExploreView]:
+def explore_next(
+    load, key: str, inputs: ExploreInputs, baseline_key: str | None = None, current: ExploreView | None = None
+) -> dict[str, ExploreView]:
     """The plain views (`ExploreView.is_plain`) one click away from `inputs` (`one_click_away`), and
     `current` (the view of `inputs` itself, the way back), by `view_key`: the page sends them ahead, so that
     the browser can show the next view the moment the click lands, before the server has redrawn it.
@@ -206,8 +227,10 @@ def tokens_read(model, text: str) -> str | None:
         used -= 1
     if used == len(words):
         return None
-    return (f"The text tower reads {length - 2} tokens: the first {used} of {len(words)} words "
-            f"(“{' '.join(words[:used])[:80]}…”); the rest does not change the prediction.")
+    return (
+        f"The text tower reads {length - 2} tokens: the first {used} of {len(words)} words "
+        f"(“{' '.join(words[:used])[:80]}…”); the rest does not change the prediction."
+    )
 
 
 CANVAS_TOOLBAR_PX = 32  # the drawing canvas keeps its (invisible until hovered) toolbar over its top strip
@@ -244,9 +267,11 @@ def image_corruption_text(severity: float) -> str:
 
     if severity <= 0:
         return "severity 0: the image as given."
-    return (f"severity {severity:.2f}: {100 * MAX_ENERGY_REMOVED * severity:.0f} % of MNIST's PCA energy removed, "
-            f"noise σ = {MAX_NOISE_STD * severity:.2f}, a {round(MAX_OCCLUSION_SIDE * severity)} px block hidden "
-            f"with probability {OCCLUSION_PROB * severity:.0%}.")
+    return (
+        f"severity {severity:.2f}: {100 * MAX_ENERGY_REMOVED * severity:.0f} % of MNIST's PCA energy removed, "
+        f"noise σ = {MAX_NOISE_STD * severity:.2f}, a {round(MAX_OCCLUSION_SIDE * severity)} px block hidden "
+        f"with probability {OCCLUSION_PROB * severity:.0%}."
+    )
 
 
 def audio_corruption_text(snr_db: float | None) -> str:
@@ -295,8 +320,14 @@ def mc_confidence_spread(mc_probs: np.ndarray, label: int) -> dict:
     """Per-pass probability of the predicted class: mean, std, min, max over the K passes."""
     mc = np.asarray(mc_probs, dtype=float)
     if mc.ndim != 2 or mc.shape[0] == 0:
-        return {"k": 0, "mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan"),
-                "agree": float("nan")}
+        return {
+            "k": 0,
+            "mean": float("nan"),
+            "std": float("nan"),
+            "min": float("nan"),
+            "max": float("nan"),
+            "agree": float("nan"),
+        }
     per = mc[:, label]
     return {
         "k": int(mc.shape[0]),
@@ -317,7 +348,9 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def gate_rows(gate: dict | None, present: tuple[str, ...], modalities: tuple[str, ...]) -> list[tuple[str, float]]:
+def gate_rows(
+    gate: dict | None, present: tuple[str, ...], modalities: tuple[str, ...]
+) -> list[tuple[str, float]]:
     """(text, weight) per modality of the checkpoint; an absent one says so and weighs exactly 0."""
     if not gate:
         return []
@@ -348,8 +381,9 @@ def _embed(model, modality: str, raw, inputs: ExploreInputs) -> dict:
     return model.embed_audio(raw, inputs.audio_snr, inputs.seed)
 
 
-def explore(load, key: str, inputs: ExploreInputs, baseline_key: str | None = None,
-            baseline_name: str | None = None) -> ExploreView:
+def explore(
+    load, key: str, inputs: ExploreInputs, baseline_key: str | None = None, baseline_name: str | None = None
+) -> ExploreView:
     """The whole Explore view: the checkpoint `key` (and a baseline) through `load` (the server's cached
     loader), then `explore_model`. A checkpoint that cannot load is the view's `fatal` problem."""
     try:
@@ -376,10 +410,14 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
     caption, caption_note = clean_caption(inputs.caption)
     raw = {"image": inputs.image, "caption": caption, "audio": inputs.audio}
     on = {"image": inputs.image_on, "caption": inputs.caption_on, "audio": inputs.audio_on}
-    missing = {"image": "No image yet: {how}. Until then the image counts as missing.",
-               "audio": "No recording yet: {how}. Until then the audio counts as missing."}
-    how = {"image": "upload one or give a path" if multilabel else "pick a sample, upload or draw one",
-           "audio": "pick a sample, upload or record one"}
+    missing = {
+        "image": "No image yet: {how}. Until then the image counts as missing.",
+        "audio": "No recording yet: {how}. Until then the audio counts as missing.",
+    }
+    how = {
+        "image": "upload one or give a path" if multilabel else "pick a sample, upload or draw one",
+        "audio": "pick a sample, upload or record one",
+    }
 
     parts: dict[str, dict] = {}
     for m in modalities:
@@ -396,33 +434,54 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
         except Exception as e:  # noqa: BLE001 - one bad input is reported where it was given
             view.notes[m] = describe(e, f"Reading the {m}")
     if "audio" in parts:
-        note = " ".join(n for n in (noisy_recording_note(parts["audio"].get("recording_snr_db")),
-                                    several_sounds_note(parts["audio"].get("recording_sounds"))) if n)
+        note = " ".join(
+            n
+            for n in (
+                noisy_recording_note(parts["audio"].get("recording_snr_db")),
+                several_sounds_note(parts["audio"].get("recording_sounds")),
+            )
+            if n
+        )
         if note:
             view.notes["audio"] = Problem("info", note)
     if "caption" in parts:
-        note = " ".join(n for n in (caption_note, tokens_read(model, parts["caption"].get("caption_text", ""))) if n)
+        note = " ".join(
+            n for n in (caption_note, tokens_read(model, parts["caption"].get("caption_text", ""))) if n
+        )
         if note:
             view.notes["caption"] = Problem("info", note)
 
     if not parts:
-        view.warning = ("Every modality is switched off: there is nothing to fuse. Switch on at least one of "
-                        + ", ".join(modalities) + "." if not any(on[m] for m in modalities) else
-                        "None of the switched-on modalities has a usable input yet (see the messages above).")
+        view.warning = (
+            "Every modality is switched off: there is nothing to fuse. Switch on at least one of "
+            + ", ".join(modalities)
+            + "."
+            if not any(on[m] for m in modalities)
+            else "None of the switched-on modalities has a usable input yet (see the messages above)."
+        )
         return view
 
     content = tuple((m, p["key"]) for m, p in parts.items())  # each input's content key, made by the model
     try:
-        pred = model.predict_embeddings({m: p["embedding"] for m, p in parts.items()}, max(2, int(inputs.mc_samples)),
-                                        extras=parts, seed=inputs.seed, cache_key=content)
+        pred = model.predict_embeddings(
+            {m: p["embedding"] for m, p in parts.items()},
+            max(2, int(inputs.mc_samples)),
+            extras=parts,
+            seed=inputs.seed,
+            cache_key=content,
+        )
     except Exception as e:  # noqa: BLE001
         view.warning = describe(e, "The prediction").message
         return view
     view.prediction = pred
     if baseline is not None:
         try:
-            view.baseline = baseline.predict_embeddings(pred.embeddings, max(2, int(inputs.mc_samples)),
-                                                        seed=inputs.seed, cache_key=(model.name, *content))
+            view.baseline = baseline.predict_embeddings(
+                pred.embeddings,
+                max(2, int(inputs.mc_samples)),
+                seed=inputs.seed,
+                cache_key=(model.name, *content),
+            )
         except Exception as e:  # noqa: BLE001
             view.baseline_problem = Problem("warning", describe(e, "The baseline").message)
     _describe(view, model, pred, view.baseline, baseline_name or "baseline", modalities)
@@ -448,25 +507,35 @@ def noisy_recording_note(snr_db: float | None) -> str | None:
     acc = _heldout_accuracy()
     measured = ""
     if isinstance(acc.get("voices_room"), float | int) and isinstance(acc.get("voices"), float | int):
-        measured = (f" (it reads {acc['voices_room']:.0%} of held-out words said in simulated noisy rooms, against "
-                    f"{acc['voices']:.0%} of clean ones)")
-    return (f"This recording is noisy: the word is about {max(snr_db, -10.0):.0f} dB above the background. The "
-            f"audio tower reads words in noise less reliably{measured}. A quieter room or a closer microphone "
-            "helps.")
+        measured = (
+            f" (it reads {acc['voices_room']:.0%} of held-out words said in simulated noisy rooms, against "
+            f"{acc['voices']:.0%} of clean ones)"
+        )
+    return (
+        f"This recording is noisy: the word is about {max(snr_db, -10.0):.0f} dB above the background. The "
+        f"audio tower reads words in noise less reliably{measured}. A quieter room or a closer microphone "
+        "helps."
+    )
 
 
 def several_sounds_note(sounds: int | None) -> str | None:
     """What a recording with more than one separate sound (`preprocess.separate_sounds`) should be told, or None."""
     if sounds is None or sounds < 2:
         return None
-    return (f"I hear {sounds} separate sounds in this recording: other words or voices besides the digit? The audio "
-            "tower hears one 1.28 s stretch, centred on where most of the sound's energy lies, and it mixes the sounds "
-            "inside it: another talker can take the digit's place. Say one digit, with the room quiet.")
+    return (
+        f"I hear {sounds} separate sounds in this recording: other words or voices besides the digit? The audio "
+        "tower hears one 1.28 s stretch, centred on where most of the sound's energy lies, and it mixes the sounds "
+        "inside it: another talker can take the digit's place. Say one digit, with the room quiet."
+    )
 
 
 def describe_input(modality: str) -> Problem:
-    return Problem("error", "The caption is empty. Type a few words describing the digit." if modality == "caption"
-                   else f"No {modality} given.")
+    return Problem(
+        "error",
+        "The caption is empty. Type a few words describing the digit."
+        if modality == "caption"
+        else f"No {modality} given.",
+    )
 
 
 def _describe(view: ExploreView, model, pred, base, base_name: str, modalities: tuple[str, ...]) -> None:
@@ -481,23 +550,40 @@ def _describe(view: ExploreView, model, pred, base, base_name: str, modalities: 
         conf_help = None
     view.metrics = [
         Metric("Confidence", fmt(pred.confidence), conf_help),
-        Metric("Gate entropy H(p)", fmt(pred.gate_entropy),
-               f"0 = all weight on one modality; log {n_present} = {math.log(max(1, n_present)):.3f} = spread "
-               f"evenly over the {n_present} present one{'s' if n_present > 1 else ''}."),
-        Metric("λ(x)", fmt(pred.lam, 4), "Per-instance entropy coefficient, from the variance of the K MC-dropout passes."),
-        Metric(f"Spread over K={spread['k']} passes", f"±{fmt(spread['std'])}",
-               "Std of the predicted class's probability over the MC-dropout passes."),
+        Metric(
+            "Gate entropy H(p)",
+            fmt(pred.gate_entropy),
+            f"0 = all weight on one modality; log {n_present} = {math.log(max(1, n_present)):.3f} = spread "
+            f"evenly over the {n_present} present one{'s' if n_present > 1 else ''}.",
+        ),
+        Metric(
+            "λ(x)",
+            fmt(pred.lam, 4),
+            "Per-instance entropy coefficient, from the variance of the K MC-dropout passes.",
+        ),
+        Metric(
+            f"Spread over K={spread['k']} passes",
+            f"±{fmt(spread['std'])}",
+            "Std of the predicted class's probability over the MC-dropout passes.",
+        ),
     ]
     view.compare = [Metric("Modalities used", " + ".join(pred.present))]
     if base is not None:
         answer = base.label_name if view.multilabel else f"{base.label} ({base.label_name})"
-        view.compare += [Metric(f"Baseline: {base_name}", answer), Metric("Baseline confidence", fmt(base.confidence))]
+        view.compare += [
+            Metric(f"Baseline: {base_name}", answer),
+            Metric("Baseline confidence", fmt(base.confidence)),
+        ]
 
     name = f"{model.name} (AECF)" if model.method == "aecf" else model.name
     if view.multilabel:
-        view.top_labels = [(f"Top labels of {model.name} ({TOP_K} most probable; independent sigmoids, so several "
-                            "can be high)",
-                            _top(pred.probs, classes))]
+        view.top_labels = [
+            (
+                f"Top labels of {model.name} ({TOP_K} most probable; independent sigmoids, so several "
+                "can be high)",
+                _top(pred.probs, classes),
+            )
+        ]
         if base is not None:
             view.top_labels.append((f"Baseline: {base_name}", _top(base.probs, classes)))
     else:
@@ -506,33 +592,48 @@ def _describe(view: ExploreView, model, pred, base, base_name: str, modalities: 
 
     view.gate = gate_rows(pred.gate, pred.present, modalities)
     if not view.gate:
-        view.gate_note = f"{model.name} has no gate (method {model.method}): every present modality counts the same."
+        view.gate_note = (
+            f"{model.name} has no gate (method {model.method}): every present modality counts the same."
+        )
     elif base is not None and base.gate is None:
         view.gate_note = f"The baseline ({base_name}) has no gate."
 
     names = classes if view.multilabel else None
-    view.lattice_title = ("Subset lattice: the top label's sigmoid confidence with every subset of the present modalities"
-                          if view.multilabel else "Subset lattice: confidence with every subset of the present modalities")
+    view.lattice_title = (
+        "Subset lattice: the top label's sigmoid confidence with every subset of the present modalities"
+        if view.multilabel
+        else "Subset lattice: confidence with every subset of the present modalities"
+    )
     view.lattices = [lattice_svg(_lattice_input(pred), title=model.name, class_names=names)]
     if base is not None:
-        view.lattices.append(lattice_svg(_lattice_input(base), title=f"{base_name} (baseline)", class_names=names))
+        view.lattices.append(
+            lattice_svg(_lattice_input(base), title=f"{base_name} (baseline)", class_names=names)
+        )
 
     k = spread["k"]
     view.mc_tab = f"λ(x): the K = {k} passes"
     what = f" (p of '{pred.label_name}')" if view.multilabel else ""
-    view.mc_svg = mc_passes_svg(pred.mc_probs, pred.label, f"λ(x) reads these K = {k} MC-dropout passes{what}")
+    view.mc_svg = mc_passes_svg(
+        pred.mc_probs, pred.label, f"λ(x) reads these K = {k} MC-dropout passes{what}"
+    )
     shown = pred.label_name if view.multilabel else pred.label
-    view.mc_caption = (f"{spread['agree']:.0%} of the passes vote for {shown}; per-pass p({shown}) from "
-                       f"{spread['min']:.2f} to {spread['max']:.2f}. The more they disagree, the larger λ(x).")
+    view.mc_caption = (
+        f"{spread['agree']:.0%} of the passes vote for {shown}; per-pass p({shown}) from "
+        f"{spread['min']:.2f} to {spread['max']:.2f}. The more they disagree, the larger λ(x)."
+    )
 
     experts = [(m, pred.experts[m]) for m in pred.present if m in pred.experts]
     if view.multilabel:
         view.experts_bars = [(f"{m} alone (zero-shot)", _top(p, classes)) for m, p in experts]
-        view.experts_caption = ("CLIP's own zero-shot guess per modality (a softmax over the class prompts: compare "
-                                "the ranking, not the values, with the sigmoid head).")
+        view.experts_caption = (
+            "CLIP's own zero-shot guess per modality (a softmax over the class prompts: compare "
+            "the ranking, not the values, with the sigmoid head)."
+        )
     elif experts:
         view.experts_svg = probs_svg(experts, "Each modality's own opinion (zero-shot)")
-        view.experts_caption = ("Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
-                                "before any fusion.")
+        view.experts_caption = (
+            "Each frozen encoder's own zero-shot guess (its embedding against the class prompts), "
+            "before any fusion."
+        )
 
     view.caption_text = pred.caption_text

@@ -73,8 +73,12 @@ class AcmRule:
 def acm_rule(train_config: dict | None) -> AcmRule:
     """The ACM rule of a checkpoint's or run's training config (its "train" section; {} = the old default)."""
     cfg = train_config or {}
-    return AcmRule(str(cfg.get("acm_sharpness", "entropy")), float(cfg.get("acm_gamma", 1.0)),
-                   float(cfg.get("pi_max", 0.5)), float(cfg.get("mask_warmup", 0.3)))
+    return AcmRule(
+        str(cfg.get("acm_sharpness", "entropy")),
+        float(cfg.get("acm_gamma", 1.0)),
+        float(cfg.get("pi_max", 0.5)),
+        float(cfg.get("mask_warmup", 0.3)),
+    )
 
 
 @dataclass
@@ -86,7 +90,12 @@ class MaskSimulation:
 
 
 def simulate_masks(
-    gate: np.ndarray, present: tuple[str, ...], rate: float, method: str = "acm", n: int = 4000, seed: int = 0,
+    gate: np.ndarray,
+    present: tuple[str, ...],
+    rate: float,
+    method: str = "acm",
+    n: int = 4000,
+    seed: int = 0,
     rule: AcmRule | None = None,
 ) -> MaskSimulation:
     """Draw n masks for one example with gate p using aecf.masking's sampler (method 'acm' or 'uniform');
@@ -94,11 +103,16 @@ def simulate_masks(
     rule = rule or AcmRule()
     pres = torch.tensor([[m in present for m in MODALITIES]]).repeat(n, 1)
     g = torch.as_tensor(np.asarray(gate, dtype=np.float32)).unsqueeze(0).repeat(n, 1)
-    q = (acm_drop_probs(g, pres, rate, rule.sharpness, rule.gamma) if method == "acm"
-         else uniform_drop_probs(pres, rate))
+    q = (
+        acm_drop_probs(g, pres, rate, rule.sharpness, rule.gamma)
+        if method == "acm"
+        else uniform_drop_probs(pres, rate)
+    )
     keep = sample_keep_mask(pres, q, torch.Generator().manual_seed(seed))
     dropped = (pres & ~keep).float()
-    counts = Counter(subset_name(m for m, k in zip(MODALITIES, row, strict=True) if k) for row in keep.tolist())
+    counts = Counter(
+        subset_name(m for m, k in zip(MODALITIES, row, strict=True) if k) for row in keep.tolist()
+    )
     order = {name: i for i, name in enumerate(all_subset_names(present))}
     kept = {name: counts.get(name, 0) / n for name in sorted(order, key=order.get)}
     return MaskSimulation(
@@ -144,7 +158,9 @@ def shipped_metrics(checkpoint_dir: str | Path = paths.FUSION_DIR) -> dict[str, 
     return found
 
 
-def metrics_sources(runs_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> dict[str, Path]:
+def metrics_sources(
+    runs_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None
+) -> dict[str, Path]:
     """Label -> metrics.jsonl path: the shipped checkpoints' metrics first, then every run (newest first)."""
     from aecf import runs
 
@@ -219,7 +235,9 @@ def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[flo
 # ------------------------------------------------------------------------------ ACM on the real test split
 
 
-RATIO_CAP = 20.0  # ratios above this (or infinite: the least-trusted modality is never dropped) plot as the cap
+RATIO_CAP = (
+    20.0  # ratios above this (or infinite: the least-trusted modality is never dropped) plot as the cap
+)
 
 
 @dataclass
@@ -234,7 +252,9 @@ class DropRatios:
     rule: AcmRule
 
 
-def drop_ratios(checkpoint_path: str | Path, split: str = "test", feature_dir: str | Path | None = None) -> DropRatios | None:
+def drop_ratios(
+    checkpoint_path: str | Path, split: str = "test", feature_dir: str | Path | None = None
+) -> DropRatios | None:
     """`DropRatios` of a checkpoint on a split of the embedding cache; None for a run without ACM or gate."""
     from aecf.checkpoint import read_checkpoint_config
     from aecf.data.cache import load_split

@@ -38,12 +38,18 @@ def load_results(path: str | Path | None = None) -> Results:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise ResultsUnavailable(f"{path.name} is unreadable ({e}). Re-create it with `{EVALUATE_COMMAND}`.") from e
+        raise ResultsUnavailable(
+            f"{path.name} is unreadable ({e}). Re-create it with `{EVALUATE_COMMAND}`."
+        ) from e
     methods = doc.get("methods") if isinstance(doc, dict) else None
     if isinstance(methods, dict):  # entries that are not a method's metrics (e.g. a "specialists" summary)
-        methods = {k: v for k, v in methods.items() if isinstance(v, dict) and ("full" in v or "subsets" in v)}
+        methods = {
+            k: v for k, v in methods.items() if isinstance(v, dict) and ("full" in v or "subsets" in v)
+        }
     if not isinstance(methods, dict) or not methods:
-        raise ResultsUnavailable(f"{path.name} holds no evaluated methods. Re-create it with `{EVALUATE_COMMAND}`.")
+        raise ResultsUnavailable(
+            f"{path.name} holds no evaluated methods. Re-create it with `{EVALUATE_COMMAND}`."
+        )
     return Results(methods=methods, meta=doc.get("meta", {}) or {}, path=path)
 
 
@@ -72,9 +78,14 @@ def monotonicity_rows(methods: dict) -> list[dict]:
         mono = e.get("monotonicity") or {}
         if not mono:
             continue
-        rows.append({"method": name, "violations (all)": mono.get("all"),
-                     "violations (caption not wrong)": mono.get("consistent"),
-                     "wrong caption lowers confidence": mono.get("wrong_caption_lowers_confidence")})
+        rows.append(
+            {
+                "method": name,
+                "violations (all)": mono.get("all"),
+                "violations (caption not wrong)": mono.get("consistent"),
+                "wrong caption lowers confidence": mono.get("wrong_caption_lowers_confidence"),
+            }
+        )
     return rows
 
 
@@ -88,11 +99,17 @@ def mechanism_rows(methods: dict) -> list[dict]:
             continue
         rel = mech.get("gate_reliability_spearman") or {}
         cap = mech.get("caption_gate_by_level") or {}
-        rows.append({"method": name, "IQR of λ / range": mech.get("lambda_iqr_fraction"),
-                     "ρ(λ, severity)": mech.get("lambda_severity_spearman"),
-                     "ρ(p_image, 1 − sev.)": rel.get("image"), "ρ(p_audio, 1 − sev.)": rel.get("audio"),
-                     **{f"p_caption {level}": cap.get(level) for level in ("exact", "partial", "none", "wrong")},
-                     "ACM ≥ 2× share": mech.get("acm_adaptive_share")})
+        rows.append(
+            {
+                "method": name,
+                "IQR of λ / range": mech.get("lambda_iqr_fraction"),
+                "ρ(λ, severity)": mech.get("lambda_severity_spearman"),
+                "ρ(p_image, 1 − sev.)": rel.get("image"),
+                "ρ(p_audio, 1 − sev.)": rel.get("audio"),
+                **{f"p_caption {level}": cap.get(level) for level in ("exact", "partial", "none", "wrong")},
+                "ACM ≥ 2× share": mech.get("acm_adaptive_share"),
+            }
+        )
     return rows
 
 
@@ -115,9 +132,17 @@ def subset_rows(methods: dict) -> list[dict]:
     rows = []
     for name, entry in methods.items():
         for subset, m in entry.get("subsets", {}).items():
-            rows.append({"method": name, "subset": subset, "size": subset.count("+") + 1,
-                         **({"mAP": m.get("map")} if "map" in m else {}),
-                         "accuracy": m.get("acc"), "ECE": m.get("ece"), "ECE (TS)": m.get("ece_ts")})
+            rows.append(
+                {
+                    "method": name,
+                    "subset": subset,
+                    "size": subset.count("+") + 1,
+                    **({"mAP": m.get("map")} if "map" in m else {}),
+                    "accuracy": m.get("acc"),
+                    "ECE": m.get("ece"),
+                    "ECE (TS)": m.get("ece_ts"),
+                }
+            )
     return rows
 
 
@@ -125,29 +150,48 @@ def drop_rows(methods: dict) -> list[dict]:
     rows = []
     for name, entry in methods.items():
         for rate, m in sorted(entry.get("drop", {}).items(), key=lambda kv: float(kv[0])):
-            rows.append({"method": name, "drop rate": float(rate), "accuracy": m.get("acc"), "mAP": m.get("map"),
-                         "ECE": m.get("ece"), "ECE (TS, full-input fit)": m.get("ece_ts"),
-                         "ECE (TS, fit at this drop rate)": m.get("ece_ts_deploy")})
+            rows.append(
+                {
+                    "method": name,
+                    "drop rate": float(rate),
+                    "accuracy": m.get("acc"),
+                    "mAP": m.get("map"),
+                    "ECE": m.get("ece"),
+                    "ECE (TS, full-input fit)": m.get("ece_ts"),
+                    "ECE (TS, fit at this drop rate)": m.get("ece_ts_deploy"),
+                }
+            )
     return rows
 
 
 def summary_rows(methods: dict) -> list[dict]:
     rows = []
     for name, e in methods.items():
-        rows.append({
-            "method": name + (" (reference)" if e.get("reference") else ""),
-            "seeds": e.get("n_seeds", 1),
-            **({"mAP (all)": (e.get("full") or {}).get("map"),
-                "mAP @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("map"),
-                **({"worst subset mAP": e["worst_subset_map"]} if e.get("worst_subset_map") is not None else {})}
-               if "map" in (e.get("full") or {}) else {}),
-            "acc (all)": (e.get("full") or {}).get("acc"),
-            "ECE (all)": (e.get("full") or {}).get("ece"),
-            "acc @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("acc"),
-            "ECE @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("ece"),
-            "worst subset acc": e.get("worst_subset_acc"),
-            "monotonicity violations": e.get("monotonicity_violation_rate"),
-            "H(p)": e.get("gate_entropy"),
-            "ρ(λ, severity)": e.get("lambda_severity_spearman"),
-        })
+        rows.append(
+            {
+                "method": name + (" (reference)" if e.get("reference") else ""),
+                "seeds": e.get("n_seeds", 1),
+                **(
+                    {
+                        "mAP (all)": (e.get("full") or {}).get("map"),
+                        "mAP @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("map"),
+                        **(
+                            {"worst subset mAP": e["worst_subset_map"]}
+                            if e.get("worst_subset_map") is not None
+                            else {}
+                        ),
+                    }
+                    if "map" in (e.get("full") or {})
+                    else {}
+                ),
+                "acc (all)": (e.get("full") or {}).get("acc"),
+                "ECE (all)": (e.get("full") or {}).get("ece"),
+                "acc @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("acc"),
+                "ECE @ 50 % drop": ((e.get("drop") or {}).get("0.5") or {}).get("ece"),
+                "worst subset acc": e.get("worst_subset_acc"),
+                "monotonicity violations": e.get("monotonicity_violation_rate"),
+                "H(p)": e.get("gate_entropy"),
+                "ρ(λ, severity)": e.get("lambda_severity_spearman"),
+            }
+        )
     return rows

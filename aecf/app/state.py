@@ -105,9 +105,20 @@ class ExploreState:
 
 
 URL_KEYS = {
-    "checkpoint": "ckpt", "baseline": "base", "image_on": "img_on", "caption_on": "cap_on", "audio_on": "aud_on",
-    "image_source": "isrc", "image_sample": "img", "audio_source": "asrc", "audio_sample": "aud", "caption": "cap",
-    "image_severity": "isev", "audio_snr": "snr", "seed": "seed", "mc_samples": "k",
+    "checkpoint": "ckpt",
+    "baseline": "base",
+    "image_on": "img_on",
+    "caption_on": "cap_on",
+    "audio_on": "aud_on",
+    "image_source": "isrc",
+    "image_sample": "img",
+    "audio_source": "asrc",
+    "audio_sample": "aud",
+    "caption": "cap",
+    "image_severity": "isev",
+    "audio_snr": "snr",
+    "seed": "seed",
+    "mc_samples": "k",
 }
 
 

@@ -105,7 +105,9 @@ def make_train_config(knobs: dict):
     return make_config(k.method, model=model, **overrides)
 
 
-def run_training(knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None):
+def run_training(
+    knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None
+):
     """Train on assets/features (train + val splits) into run_dir; the thread target of RunManager."""
     from aecf.data.cache import load_split
     from aecf.train import train
@@ -145,20 +147,28 @@ def step_x(rows: list[dict], steps_per_epoch: float | None = None) -> list[dict]
 CURVE_GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     # title -> {legend name: (row kind, key)}
     "Loss parts": {
-        "total": ("step", "loss"), "task (full)": ("step", "loss_task_full"), "task (masked)": ("step", "loss_task_masked"),
-        "entropy −λH(p)": ("step", "loss_entropy"), "CEC": ("step", "loss_cec"),
+        "total": ("step", "loss"),
+        "task (full)": ("step", "loss_task_full"),
+        "task (masked)": ("step", "loss_task_masked"),
+        "entropy −λH(p)": ("step", "loss_entropy"),
+        "CEC": ("step", "loss_cec"),
     },
     "Accuracy": {
-        "train acc": ("step", "acc"), "train masked acc": ("step", "masked_acc"),
-        "val acc": ("epoch", "val_acc"), "val acc, 50 % drop": ("epoch", "val_masked_acc"),
+        "train acc": ("step", "acc"),
+        "train masked acc": ("step", "masked_acc"),
+        "val acc": ("epoch", "val_acc"),
+        "val acc, 50 % drop": ("epoch", "val_masked_acc"),
     },
     "Calibration (val ECE)": {"val ECE": ("epoch", "val_ece")},
     "Gate entropy H(p) and λ(x)": {
-        "H(p) train": ("step", "gate_entropy"), "H(p) val": ("epoch", "val_gate_entropy"),
-        "λ(x) train": ("step", "lambda"), "λ(x) val": ("epoch", "val_lambda"),
+        "H(p) train": ("step", "gate_entropy"),
+        "H(p) val": ("epoch", "val_gate_entropy"),
+        "λ(x) train": ("step", "lambda"),
+        "λ(x) val": ("epoch", "val_lambda"),
     },
     "Mask rates": {
-        "overall": ("step", "mask_rate"), "π_t (curriculum)": ("step", "pi"),
+        "overall": ("step", "mask_rate"),
+        "π_t (curriculum)": ("step", "pi"),
         **{m: ("step", f"mask_rate_{m}") for m in MODALITIES},
     },
 }
@@ -265,14 +275,18 @@ def busy_message(manager: RunManager) -> str | None:
     """What every session's Train page says while a run trains on this server (None when free)."""
     if not manager.is_running():
         return None
-    return (f"Run {manager.active_id} is training on this server now. One run at a time: watch it below; "
-            "Start training comes back when it finishes (or is stopped).")
+    return (
+        f"Run {manager.active_id} is training on this server now. One run at a time: watch it below; "
+        "Start training comes back when it finishes (or is stopped)."
+    )
 
 
 TrainTarget = Callable[[dict, Path, threading.Event], object]
 
 
-TRAIN_NICE = 10  # the training process's CPU priority below the server's: redraws first, training with the rest
+TRAIN_NICE = (
+    10  # the training process's CPU priority below the server's: redraws first, training with the rest
+)
 
 
 def subprocess_train_target(config: dict, run_dir: Path, stop_event: threading.Event) -> None:
@@ -280,11 +294,20 @@ def subprocess_train_target(config: dict, run_dir: Path, stop_event: threading.E
     RUN_DIR`, the knobs on its stdin), and wait for it. `stop_event` is passed on as a "stop" line; the
     child also stops when its stdin closes (the server went away). Raises if the child fails without
     leaving a final status."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(paths.ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(paths.ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     log = Path(run_dir) / "worker.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "aecf.app.training", str(run_dir)], cwd=paths.ROOT, env=env,
-                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aecf.app.training", str(run_dir)],
+            cwd=paths.ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             proc.stdin.write((json.dumps(config) + "\n").encode())
             proc.stdin.flush()
@@ -313,7 +336,9 @@ def subprocess_train_target(config: dict, run_dir: Path, stop_event: threading.E
         log.unlink()
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-        raise RuntimeError(f"the training process exited with code {proc.returncode}" + (f": {tail[0]}" if tail else ""))
+        raise RuntimeError(
+            f"the training process exited with code {proc.returncode}" + (f": {tail[0]}" if tail else "")
+        )
 
 
 default_train_target = subprocess_train_target
@@ -368,14 +393,19 @@ class RunManager:
                     f"Run {self.active_id} is still training on this server. One run at a time: "
                     "wait for it to finish (or stop it), then start yours."
                 )
-            run_dir = runs.create_run_dir(str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir)
+            run_dir = runs.create_run_dir(
+                str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir
+            )
             # visible at once (list_runs needs config.json); train() rewrites both with the full config
             writer = runs.RunWriter(run_dir)
             writer.write_config(dict(config))
             writer.set_status("running", method=config.get("method"), epochs=config.get("epochs"))
             stop = threading.Event()
             thread = threading.Thread(
-                target=self._run, args=(dict(config), run_dir, stop, writer), name=f"aecf-train-{run_dir.name}", daemon=True
+                target=self._run,
+                args=(dict(config), run_dir, stop, writer),
+                name=f"aecf-train-{run_dir.name}",
+                daemon=True,
             )
             self._thread, self._stop, self.active_id = thread, stop, run_dir.name
             thread.start()

@@ -26,8 +26,15 @@ from aecf.encoders.preprocess import preprocess_audio, preprocess_caption, prepr
 from aecf.errors import CheckpointError
 
 __all__ = [
-    "Encoders", "load_encoders", "encoder_dir", "build_clip", "logmel", "logmel_batch",
-    "preprocess_image", "preprocess_audio", "preprocess_caption",
+    "Encoders",
+    "load_encoders",
+    "encoder_dir",
+    "build_clip",
+    "logmel",
+    "logmel_batch",
+    "preprocess_image",
+    "preprocess_audio",
+    "preprocess_caption",
 ]
 
 ENCODER_SUBDIR = "encoders"
@@ -73,7 +80,9 @@ class Encoders:
         self._class_embeddings: torch.Tensor | None = None
         # test-time speeds: a clip's audio embedding is the mean over these renderings of it (played
         # faster/slower, pitch with it, as in training); encoders.json "audio" -> "test_speeds", absent: (1.0,)
-        self.audio_speeds = tuple(float(s) for s in ((info or {}).get("audio", {}).get("test_speeds") or (1.0,)))
+        self.audio_speeds = tuple(
+            float(s) for s in ((info or {}).get("audio", {}).get("test_speeds") or (1.0,))
+        )
 
     @staticmethod
     def _batches(n: int):
@@ -90,7 +99,10 @@ class Encoders:
             x = x[:, None]
         if x.shape[0] == 0:
             return torch.zeros(0, EMBED_DIM)
-        out = [self.clip.encode_image(to_clip_pixels(x[s], self.clip), normalize=True) for s in self._batches(len(x))]
+        out = [
+            self.clip.encode_image(to_clip_pixels(x[s], self.clip), normalize=True)
+            for s in self._batches(len(x))
+        ]
         return torch.cat(out).float()
 
     @torch.no_grad()
@@ -127,13 +139,17 @@ class Encoders:
         from aecf.encoders.audio import logmel_many
 
         waves = list(waves)
-        return self._over_speeds(lambda s: self.encode_audio(logmel_many([_at_speed(w, s) for w in waves], self.mel)))
+        return self._over_speeds(
+            lambda s: self.encode_audio(logmel_many([_at_speed(w, s) for w in waves], self.mel))
+        )
 
     def encode_wave(self, wave: np.ndarray, mel: np.ndarray | None = None) -> torch.Tensor:
         """One mono 16 kHz clip (what `preprocess_audio` returns) -> [64], averaged over `audio_speeds` (the
         reference log-mel `logmel`, as an upload gets it; `mel`: its log-mel at speed 1 if already made)."""
         return self._over_speeds(
-            lambda s: self.encode_audio((mel if s == 1.0 and mel is not None else logmel(_at_speed(wave, s)))[None])
+            lambda s: self.encode_audio(
+                (mel if s == 1.0 and mel is not None else logmel(_at_speed(wave, s)))[None]
+            )
         )[0]
 
     def _over_speeds(self, embed) -> torch.Tensor:
@@ -180,10 +196,14 @@ def _read_config(directory: Path) -> dict:
 def _check_file(directory: Path, entry: dict) -> Path:
     path = directory / entry["weights"]
     if not path.exists():
-        raise CheckpointError(f"Encoder weights {path} not found. Retrain with `python -m aecf encoders train`.")
+        raise CheckpointError(
+            f"Encoder weights {path} not found. Retrain with `python -m aecf encoders train`."
+        )
     want = entry.get("sha256")
     if want and sha256_file(path) != want:
-        raise CheckpointError(f"Encoder weights {path} are corrupt (checksum mismatch). Retrain or re-fetch them.")
+        raise CheckpointError(
+            f"Encoder weights {path} are corrupt (checksum mismatch). Retrain or re-fetch them."
+        )
     return path
 
 
@@ -220,7 +240,9 @@ def _load_cached(directory: str) -> Encoders:
     audio_model = _load_audio(audio_path, net)
     prompts = list(config["class_prompts"])
     if len(prompts) != NUM_CLASSES:
-        raise CheckpointError(f"{d / CONFIG_FILE} lists {len(prompts)} class prompts, expected {NUM_CLASSES}.")
+        raise CheckpointError(
+            f"{d / CONFIG_FILE} lists {len(prompts)} class prompts, expected {NUM_CLASSES}."
+        )
     enc = Encoders(clip_model, tokenizer, audio_model, prompts, mel, info=config)
     for p in list(enc.clip.parameters()) + list(enc.audio.parameters()):
         p.requires_grad_(False)

@@ -123,12 +123,20 @@ def logmel(wave: np.ndarray, cfg: MelConfig = MEL) -> np.ndarray:
     import librosa
 
     y = fit_window(wave, cfg.window_samples)
-    spec = np.abs(
-        librosa.stft(
-            y, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-            window="hann", center=True, pad_mode="constant",
+    spec = (
+        np.abs(
+            librosa.stft(
+                y,
+                n_fft=cfg.n_fft,
+                hop_length=cfg.hop_length,
+                win_length=cfg.win_length,
+                window="hann",
+                center=True,
+                pad_mode="constant",
+            )
         )
-    ) ** 2
+        ** 2
+    )
     mel = mel_filterbank(cfg) @ spec
     return _to_scaled_db(mel, cfg, np).astype(np.float32)
 
@@ -138,7 +146,9 @@ def warp_frequencies(spec: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     its factor (out(f) = in(f / factor), linear interpolation; > 1 moves the formants up, as a shorter
     vocal tract does). The pitch and the timing are left alone."""
     n_freq = spec.shape[1]
-    pos = (torch.arange(n_freq, dtype=spec.dtype, device=spec.device)[None] / factors[:, None]).clamp(0, n_freq - 1)
+    pos = (torch.arange(n_freq, dtype=spec.dtype, device=spec.device)[None] / factors[:, None]).clamp(
+        0, n_freq - 1
+    )
     lo = pos.floor().long().clamp(max=n_freq - 2)
     frac = (pos - lo)[:, :, None]
     idx = lo[:, :, None].expand(-1, -1, spec.shape[2])
@@ -149,10 +159,20 @@ def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL, warp: torch.Tensor |
     """Windowed clips float32 [B, window_samples] -> [B, n_mels, n_frames] (torch, batched). `warp`: one
     frequency-warp factor per clip (training augmentation, `warp_frequencies`)."""
     window = torch.hann_window(cfg.win_length, periodic=True, dtype=waves.dtype, device=waves.device)
-    spec = torch.stft(
-        waves, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-        window=window, center=True, pad_mode="constant", return_complex=True,
-    ).abs().pow(2)
+    spec = (
+        torch.stft(
+            waves,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.win_length,
+            window=window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        .abs()
+        .pow(2)
+    )
     if warp is not None:
         spec = warp_frequencies(spec, warp.to(spec))
     fb = torch.from_numpy(mel_filterbank(cfg)).to(waves)

@@ -41,8 +41,9 @@ def _gaussian_kernel(sigma: torch.Tensor, radius: int = 2) -> torch.Tensor:
     return (g[:, :, None] * g[:, None, :])[:, None]
 
 
-def elastic(x: torch.Tensor, gen: torch.Generator, on: torch.Tensor, alpha_px: tuple[float, float] = (0.8, 2.2)
-            ) -> torch.Tensor:
+def elastic(
+    x: torch.Tensor, gen: torch.Generator, on: torch.Tensor, alpha_px: tuple[float, float] = (0.8, 2.2)
+) -> torch.Tensor:
     """Smooth random displacement (a 4x4 field upsampled), up to alpha pixels: a writer's wobble."""
     b, _, h, w = x.shape
     coarse = torch.randn(b, 2, 4, 4, generator=gen)
@@ -106,7 +107,9 @@ def low_resolution(x: torch.Tensor, gen: torch.Generator, on: torch.Tensor) -> t
 
 def _segment(h: int, w: int, p0: tuple[float, float], p1: tuple[float, float], r: float) -> torch.Tensor:
     """Anti-aliased stroke [h, w] from p0 to p1 (x, y pixels), half-width r."""
-    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+    )
     x0, y0 = p0
     dx, dy = p1[0] - x0, p1[1] - y0
     t = (((xx - x0) * dx + (yy - y0) * dy) / max(dx * dx + dy * dy, 1e-6)).clamp(0, 1)
@@ -114,8 +117,9 @@ def _segment(h: int, w: int, p0: tuple[float, float], p1: tuple[float, float], r
     return (r + 0.5 - dist).clamp(0, 1)
 
 
-def ones_with_flag_and_base(x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: float = 0.5
-                            ) -> torch.Tensor:
+def ones_with_flag_and_base(
+    x: torch.Tensor, labels: torch.Tensor, gen: torch.Generator, p: float = 0.5
+) -> torch.Tensor:
     """Give some MNIST 1s the flag (and often the base) that many writers and most fonts draw.
 
     MNIST's 1s are almost all a bare stroke; a 1 with a flag and a base was read as 2 or 7 (most of the
@@ -132,13 +136,18 @@ def ones_with_flag_and_base(x: torch.Tensor, labels: torch.Tensor, gen: torch.Ge
         r = float(_u(gen, 1, 0.8, 1.4))
         flag_len, flag_angle = float(_u(gen, 1, 3, 7)), float(_u(gen, 1, 0.5, 1.1))
         base_half = float(_u(gen, 1, 3, 6))
-        add_flag, add_base = float(torch.rand(1, generator=gen)) < 0.8, float(torch.rand(1, generator=gen)) < 0.6
+        add_flag, add_base = (
+            float(torch.rand(1, generator=gen)) < 0.8,
+            float(torch.rand(1, generator=gen)) < 0.6,
+        )
         m = torch.zeros(x.shape[-2:])
         if add_flag:
             end = (top_x - flag_len * math.cos(flag_angle), y0 + flag_len * math.sin(flag_angle))
             m = torch.maximum(m, _segment(*x.shape[-2:], (top_x, y0), end, r))
         if add_base:
-            m = torch.maximum(m, _segment(*x.shape[-2:], (bottom_x - base_half, y1), (bottom_x + base_half, y1), r))
+            m = torch.maximum(
+                m, _segment(*x.shape[-2:], (bottom_x - base_half, y1), (bottom_x + base_half, y1), r)
+            )
         x[i, 0] = torch.maximum(x[i, 0], m)
     return x
 
@@ -162,8 +171,13 @@ def augment_digits(x: torch.Tensor, gen: torch.Generator, p: float = 0.85) -> to
     cos, sin = torch.cos(angle), torch.sin(angle)
     sx, sy = scale * aspect.sqrt(), scale / aspect.sqrt()
     # output->input map of grid_sample: inverse of (rotate . shear . scale)
-    a = torch.stack([torch.stack([cos / sx, (sin + shear * cos) / sx], -1),
-                     torch.stack([-sin / sy, (cos - shear * sin) / sy], -1)], 1)
+    a = torch.stack(
+        [
+            torch.stack([cos / sx, (sin + shear * cos) / sx], -1),
+            torch.stack([-sin / sy, (cos - shear * sin) / sy], -1),
+        ],
+        1,
+    )
     theta = torch.cat([a, shift[:, :, None]], dim=2)
     theta[~on] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
@@ -213,8 +227,9 @@ def _colored_noise(n: int, length: int, gen: torch.Generator) -> torch.Tensor:
     return y / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
 
 
-def _room_response(n: int, length: int, gen: torch.Generator, wet_range: tuple[float, float] = (0.2, 1.6)
-                   ) -> torch.Tensor:
+def _room_response(
+    n: int, length: int, gen: torch.Generator, wet_range: tuple[float, float] = (0.2, 1.6)
+) -> torch.Tensor:
     """Synthetic impulse responses [n, length]: direct path + exponentially decaying noise tail whose
     energy is `wet_range` times the direct path's (1.6: a direct-to-reverberant ratio of -2 dB)."""
     rt60 = _u(gen, n, 0.15, 0.9)
@@ -247,8 +262,13 @@ def place_in_window(
 
 
 def augment_audio(
-    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray],
-    p_reverb: float = 0.45, reverb_wet: tuple[float, float] = (0.2, 1.6), reverb_s: float = 0.5,
+    waves: list[np.ndarray],
+    window: int,
+    gen: torch.Generator,
+    babble_pool: list[np.ndarray],
+    p_reverb: float = 0.45,
+    reverb_wet: tuple[float, float] = (0.2, 1.6),
+    reverb_s: float = 0.5,
     p_babble: float = 0.3,
 ) -> torch.Tensor:
     """Clean clips (any length) -> augmented, windowed batch [B, window]. `p_reverb`, `reverb_wet`,
@@ -308,8 +328,9 @@ def augment_audio(
     return x
 
 
-def spec_augment(mel: torch.Tensor, gen: torch.Generator, p: float = 0.5, max_bins: int = 6,
-                 max_frames: int = 12) -> torch.Tensor:
+def spec_augment(
+    mel: torch.Tensor, gen: torch.Generator, p: float = 0.5, max_bins: int = 6, max_frames: int = 12
+) -> torch.Tensor:
     """SpecAugment on log-mels [B, n_mels, T]: one frequency band and one time span masked (to the
     clip's floor, 0), each with probability p."""
     b, n_mels, t = mel.shape
@@ -375,14 +396,23 @@ def _background(n: int, rng: np.random.Generator, babble_pool: list[np.ndarray])
     if kind == 1:
         base = rng.choice((50.0, 60.0))
         tt = np.arange(n) / SAMPLE_RATE
-        hum = sum(math.exp(-h / 3) * np.sin(2 * math.pi * base * (h + 1) * tt + rng.uniform(0, 6.3)) for h in range(8))
+        hum = sum(
+            math.exp(-h / 3) * np.sin(2 * math.pi * base * (h + 1) * tt + rng.uniform(0, 6.3))
+            for h in range(8)
+        )
         y = y / y.std() + rng.uniform(0.5, 2.0) * hum / hum.std()
     return (y / max(float(y.std()), 1e-12)).astype(np.float32)
 
 
-def record_in_room(wave: np.ndarray, rng: np.random.Generator, babble_pool: list[np.ndarray],
-                   p_room: float = 0.6, p_noise: float = 0.75, p_silence: float = 0.6,
-                   snr_db: tuple[float, float] = (-5.0, 30.0)) -> np.ndarray:
+def record_in_room(
+    wave: np.ndarray,
+    rng: np.random.Generator,
+    babble_pool: list[np.ndarray],
+    p_room: float = 0.6,
+    p_noise: float = 0.75,
+    p_silence: float = 0.6,
+    snr_db: tuple[float, float] = (-5.0, 30.0),
+) -> np.ndarray:
     """A clean word -> what a laptop microphone in a room would hand `preprocess_audio` (16 kHz mono):
     reverberation, 0-1 s of room tone either side, background noise at an SNR measured over the word,
     a random microphone gain. The caller then applies the app's own preprocessing (trim, window)."""
@@ -417,8 +447,9 @@ def preprocess_like_app(wave: np.ndarray, window: int) -> np.ndarray:
     return (w * (PEAK / max(float(np.abs(w).max()), 1e-9))).astype(np.float32)
 
 
-def augment_recordings(waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray],
-                       **room) -> torch.Tensor:
+def augment_recordings(
+    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray], **room
+) -> torch.Tensor:
     """Clean clips -> speed jitter -> a room recording (`record_in_room`) -> the app's preprocessing ->
     windowed batch [B, window]; spectral equaliser and band-limit as in `augment_audio`."""
     rng = _np_rng(gen)

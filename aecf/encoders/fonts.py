@@ -25,32 +25,112 @@ from aecf.errors import InputError
 
 # Debian packages (scripts/setup.sh installs them); the families below come from these.
 TRAIN_FONT_PACKAGES: tuple[str, ...] = (
-    "fonts-ecolier-court", "fonts-isabella", "fonts-staypuft", "fonts-tomsontalks", "fonts-lobstertwo",
-    "fonts-beteckna", "fonts-dustin", "fonts-klaudia-berenika", "fonts-goudybookletter",
-    "fonts-yanone-kaffeesatz", "fonts-sil-gentium", "fonts-open-sans", "fonts-lato", "fonts-roboto-unhinted",
-    "fonts-oxygen", "fonts-quicksand", "fonts-comfortaa", "fonts-cabin", "fonts-dosis", "fonts-jura",
-    "fonts-ebgaramond", "fonts-crosextra-carlito", "fonts-crosextra-caladea", "fonts-linuxlibertine",
-    "fonts-firacode", "fonts-inconsolata", "fonts-vollkorn", "fonts-averia-gwf", "fonts-averia-sans-gwf",
-    "fonts-averia-serif-gwf", "fonts-league-spartan", "fonts-adf-gillius", "fonts-adf-baskervald",
-    "fonts-adf-accanthis", "fonts-adf-berenis", "fonts-adf-ikarius", "fonts-adf-irianis", "fonts-adf-libris",
-    "fonts-adf-mekanus", "fonts-adf-romande", "fonts-adf-switzera", "fonts-adf-tribun",
-    "fonts-adf-universalis", "fonts-gfs-didot",
+    "fonts-ecolier-court",
+    "fonts-isabella",
+    "fonts-staypuft",
+    "fonts-tomsontalks",
+    "fonts-lobstertwo",
+    "fonts-beteckna",
+    "fonts-dustin",
+    "fonts-klaudia-berenika",
+    "fonts-goudybookletter",
+    "fonts-yanone-kaffeesatz",
+    "fonts-sil-gentium",
+    "fonts-open-sans",
+    "fonts-lato",
+    "fonts-roboto-unhinted",
+    "fonts-oxygen",
+    "fonts-quicksand",
+    "fonts-comfortaa",
+    "fonts-cabin",
+    "fonts-dosis",
+    "fonts-jura",
+    "fonts-ebgaramond",
+    "fonts-crosextra-carlito",
+    "fonts-crosextra-caladea",
+    "fonts-linuxlibertine",
+    "fonts-firacode",
+    "fonts-inconsolata",
+    "fonts-vollkorn",
+    "fonts-averia-gwf",
+    "fonts-averia-sans-gwf",
+    "fonts-averia-serif-gwf",
+    "fonts-league-spartan",
+    "fonts-adf-gillius",
+    "fonts-adf-baskervald",
+    "fonts-adf-accanthis",
+    "fonts-adf-berenis",
+    "fonts-adf-ikarius",
+    "fonts-adf-irianis",
+    "fonts-adf-libris",
+    "fonts-adf-mekanus",
+    "fonts-adf-romande",
+    "fonts-adf-switzera",
+    "fonts-adf-tribun",
+    "fonts-adf-universalis",
+    "fonts-gfs-didot",
 )
 # Script / handwriting-like families, then ordinary ones. Left out on sight of their digits: decorative
 # or boxed (Euterpe, Wargames, Linux Biolinum Keyboard, Linux Libertine Initials, Ecolier with ruled
 # lines, [F500]), glyph-less (Balker, Swift, Winks, ...), a slashed zero (Oldania), Verana (see above).
 TRAIN_SCRIPT_FAMILIES: tuple[str, ...] = (
-    "Domestic Manners", "Ecolier_court", "El Abogado Loco", "Isabella", "Junkyard", "Lobster Two", "Penguin Attack",
-    "Romande ADF Script Std", "StayPuft", "Tomson Talks", "Klaudia", "Berenika", "EB Garamond", "Gentium",
+    "Domestic Manners",
+    "Ecolier_court",
+    "El Abogado Loco",
+    "Isabella",
+    "Junkyard",
+    "Lobster Two",
+    "Penguin Attack",
+    "Romande ADF Script Std",
+    "StayPuft",
+    "Tomson Talks",
+    "Klaudia",
+    "Berenika",
+    "EB Garamond",
+    "Gentium",
 )
 TRAIN_ORDINARY_FAMILIES: tuple[str, ...] = (
-    "Accanthis ADF Std", "Averia GWF", "Averia Sans GWF", "Averia Serif GWF", "Baskervald ADF Std",
-    "Berenis ADF Pro", "Beteckna", "BetecknaGSCondensed", "Cabin", "Caladea", "Carlito", "Comfortaa", "Dosis",
-    "Dustismo", "Dustismo Roman", "Fira Code", "GFS Didot", "Gillius ADF", "Goudy Bookletter 1911",
-    "Ikarius ADF Std", "Inconsolata", "Irianis ADF Std", "Jura", "Lato", "League Spartan", "Libris ADF Std",
-    "Linux Biolinum O", "Linux Libertine O", "Mekanus ADF Std", "Open Sans", "Open Sans Condensed",
-    "Oxygen-Sans", "Quicksand", "Roboto", "Roboto Condensed", "Romande ADF Std", "Switzera ADF", "Tribun ADF Std",
-    "Universalis ADF Std", "Vollkorn", "Yanone Kaffeesatz",
+    "Accanthis ADF Std",
+    "Averia GWF",
+    "Averia Sans GWF",
+    "Averia Serif GWF",
+    "Baskervald ADF Std",
+    "Berenis ADF Pro",
+    "Beteckna",
+    "BetecknaGSCondensed",
+    "Cabin",
+    "Caladea",
+    "Carlito",
+    "Comfortaa",
+    "Dosis",
+    "Dustismo",
+    "Dustismo Roman",
+    "Fira Code",
+    "GFS Didot",
+    "Gillius ADF",
+    "Goudy Bookletter 1911",
+    "Ikarius ADF Std",
+    "Inconsolata",
+    "Irianis ADF Std",
+    "Jura",
+    "Lato",
+    "League Spartan",
+    "Libris ADF Std",
+    "Linux Biolinum O",
+    "Linux Libertine O",
+    "Mekanus ADF Std",
+    "Open Sans",
+    "Open Sans Condensed",
+    "Oxygen-Sans",
+    "Quicksand",
+    "Roboto",
+    "Roboto Condensed",
+    "Romande ADF Std",
+    "Switzera ADF",
+    "Tribun ADF Std",
+    "Universalis ADF Std",
+    "Vollkorn",
+    "Yanone Kaffeesatz",
 )
 TRAIN_FAMILIES = TRAIN_SCRIPT_FAMILIES + TRAIN_ORDINARY_FAMILIES
 HINT = "Install the training fonts with `bash scripts/setup.sh` (Debian packages fonts-*)."
@@ -70,8 +150,12 @@ class TrainFont:
 def _fc_list() -> list[tuple[str, str, str]]:
     if shutil.which("fc-list") is None:
         return []
-    out = subprocess.run(["fc-list", "--format", "%{file}|%{family[0]}|%{style[0]}\n"], capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        ["fc-list", "--format", "%{file}|%{family[0]}|%{style[0]}\n"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     rows = [tuple(line.split("|")) for line in sorted(set(out.splitlines()))]
     return [r for r in rows if len(r) == 3 and r[0].lower().endswith((".ttf", ".otf"))]
 
@@ -97,7 +181,9 @@ def glyph_signature(path: str, side: int = 32) -> np.ndarray:
         a = np.asarray(img) > 127
         ys, xs = np.nonzero(a)
         if len(ys):
-            crop = Image.fromarray((a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1] * 255).astype(np.uint8))
+            crop = Image.fromarray(
+                (a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] * 255).astype(np.uint8)
+            )
             out[d] = np.asarray(crop.resize((side, side), Image.BILINEAR)) > 127
     return out
 
@@ -135,7 +221,9 @@ def render_digit(font: TrainFont, digit: int, rng: np.random.Generator) -> Image
     f = ImageFont.truetype(font.path, size)
     img = Image.new("L", (size * 3, size * 3), 255)
     stroke = int(rng.choice([0, 0, 0, 1, 2])) * max(1, size // 40)
-    ImageDraw.Draw(img).text((size, size // 2), str(digit), fill=0, font=f, stroke_width=stroke, stroke_fill=0)
+    ImageDraw.Draw(img).text(
+        (size, size // 2), str(digit), fill=0, font=f, stroke_width=stroke, stroke_fill=0
+    )
     a = np.asarray(img)
     ys, xs = np.nonzero(a < 128)
     m = int(rng.integers(size // 8, size // 2))
@@ -168,8 +256,16 @@ def font_digit_pool(variants: int, seed: int, log=print) -> tuple[np.ndarray, np
                     continue
                 xs.append(np.round(x * 255).astype(np.uint8))
                 ys.append(digit)
-    info = {"fonts": len(fonts), "families": len({f.family for f in fonts}), "dropped": dropped,
-            "images": len(xs), "refused": refused, "seconds": round(time.time() - t0, 1)}
-    log(f"image: {len(xs)} typeset digits from {info['fonts']} training fonts ({info['families']} families) "
-        f"in {info['seconds']:.0f} s; {len(dropped)} fonts left out as held-out-like")
+    info = {
+        "fonts": len(fonts),
+        "families": len({f.family for f in fonts}),
+        "dropped": dropped,
+        "images": len(xs),
+        "refused": refused,
+        "seconds": round(time.time() - t0, 1),
+    }
+    log(
+        f"image: {len(xs)} typeset digits from {info['fonts']} training fonts ({info['families']} families) "
+        f"in {info['seconds']:.0f} s; {len(dropped)} fonts left out as held-out-like"
+    )
     return np.stack(xs), np.array(ys, dtype=np.int64), info

@@ -115,7 +115,9 @@ def _shrink(im: Image.Image) -> Image.Image:
     if factor < 2:
         return im
     if im.mode == "P" or im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F", "I;16", "CMYK"):
-        im = im.convert("RGBA" if (im.mode in ("P", "PA", "La", "RGBa") or "transparency" in im.info) else "RGB")
+        im = im.convert(
+            "RGBA" if (im.mode in ("P", "PA", "La", "RGBa") or "transparency" in im.info) else "RGB"
+        )
     try:
         return im.reduce(factor)
     except (ValueError, NotImplementedError):
@@ -197,7 +199,9 @@ def _resize(a: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
         return a
     shrink = h < a.shape[0] or w < a.shape[1]
     method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
-    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize((w, h), method), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(a.astype(np.float32), mode="F").resize((w, h), method), dtype=np.float32
+    )
 
 
 def _working_image(gray: np.ndarray) -> np.ndarray:
@@ -246,10 +250,14 @@ def _flatten_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     illumination = _illumination(gray, dark_ink)
     if dark_ink:  # closing erases dark strokes narrower than k and keeps the paper
         flat = gray / np.maximum(illumination, 1e-3)
-        local = ndimage.gaussian_filter(ndimage.grey_closing(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest")
+        local = ndimage.gaussian_filter(
+            ndimage.grey_closing(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest"
+        )
         return 1.0 - flat / np.maximum(local, 1e-3)
     flat = gray - illumination
-    local = ndimage.gaussian_filter(ndimage.grey_opening(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest")
+    local = ndimage.gaussian_filter(
+        ndimage.grey_opening(flat, size=(k, k), mode="nearest"), k / 4, mode="nearest"
+    )
     return flat - local
 
 
@@ -263,7 +271,9 @@ def _dark_ink(gray: np.ndarray) -> bool:
     hs, ws = h // f, w // f
     small = gray[: hs * f, : ws * f].reshape(hs, f, ws, f).mean((1, 3))
     bg = ndimage.median_filter(small, size=max(5, max(hs, ws) // 3) | 1, mode="nearest")
-    bg = np.asarray(Image.fromarray(bg.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
+    bg = np.asarray(
+        Image.fromarray(bg.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    )
     d = ndimage.gaussian_filter(gray - bg, 1.0)
     lo, hi = np.percentile(d, [0.05, 99.95])
     return bool(-lo > hi)
@@ -334,8 +344,12 @@ def _digit_mask(ink: np.ndarray, min_threshold: float = INK_THRESHOLD_RANGE[0]) 
 
     def frame_like(sl) -> bool:  # a thin shadow or paper edge running along the image border
         (y, x) = sl
-        along_h = (y.start == 0 or y.stop == h) and x.stop - x.start >= 0.6 * w and y.stop - y.start <= 0.25 * h
-        along_v = (x.start == 0 or x.stop == w) and y.stop - y.start >= 0.6 * h and x.stop - x.start <= 0.25 * w
+        along_h = (
+            (y.start == 0 or y.stop == h) and x.stop - x.start >= 0.6 * w and y.stop - y.start <= 0.25 * h
+        )
+        along_v = (
+            (x.start == 0 or x.stop == w) and y.stop - y.start >= 0.6 * h and x.stop - x.start <= 0.25 * w
+        )
         return along_h or along_v
 
     def touches_border(sl) -> bool:
@@ -494,9 +508,26 @@ def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
         src = Path(tmp) / "input"
         src.write_bytes(data)
         proc = subprocess.run(
-            [ffmpeg, "-nostdin", "-v", "error", "-i", str(src), "-t", str(MAX_AUDIO_SECONDS + 1),
-             "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "wav", "-"],
-            capture_output=True, timeout=60, check=False,
+            [
+                ffmpeg,
+                "-nostdin",
+                "-v",
+                "error",
+                "-i",
+                str(src),
+                "-t",
+                str(MAX_AUDIO_SECONDS + 1),
+                "-ac",
+                "1",
+                "-ar",
+                str(SAMPLE_RATE),
+                "-f",
+                "wav",
+                "-",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
     if proc.returncode != 0 or not proc.stdout:
         raise InputError("This file is not readable audio (corrupt or an unsupported format).")
@@ -635,7 +666,11 @@ def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
     # Several channels: the one with the most energy, not their mean. Two microphones a few cm apart hear a
     # word a fraction of a millisecond apart, and their sum cancels whole bands (a comb filter: a 0.5 ms
     # delay notches 1, 3, 5 kHz). Chosen on the held-out room recordings' val half: 0.53 -> 0.695.
-    mono = wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))] if wave.shape[1] > 1 else wave[:, 0]
+    mono = (
+        wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))]
+        if wave.shape[1] > 1
+        else wave[:, 0]
+    )
     if sr != SAMPLE_RATE:
         import librosa
 

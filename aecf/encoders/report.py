@@ -29,14 +29,24 @@ from aecf.constants import DATA_DIR, MODALITIES, NUM_CLASSES
 TARGETS = {
     "clean": {"image": (0.98, 1.0), "caption": (0.99, 1.0), "audio": (0.95, 1.0)},
     "benchmark": {"image": (0.60, 0.85), "caption": (0.35, 0.75), "audio": (0.55, 0.85), "all": (0.95, 1.0)},
-    "heldout": {"handwriting": (0.97, 1.0), "photos": (0.95, 1.0), "canvas": (0.98, 1.0), "voices": (0.95, 1.0),
-                "voices_room": (0.90, 1.0)},
+    "heldout": {
+        "handwriting": (0.97, 1.0),
+        "photos": (0.95, 1.0),
+        "canvas": (0.98, 1.0),
+        "voices": (0.95, 1.0),
+        "voices_room": (0.90, 1.0),
+    },
 }
 
 
 def linear_probe(
-    x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-    l2: float = 1e-4, steps: int = 200, seed: int = 0,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    l2: float = 1e-4,
+    steps: int = 200,
+    seed: int = 0,
 ) -> float:
     """Test accuracy of an L2-regularised multinomial logistic regression (full-batch L-BFGS).
 
@@ -104,7 +114,9 @@ def benchmark_accuracy(train: dict, test: dict) -> dict[str, float]:
     ytr, yte = torch.as_tensor(train["label"]), torch.as_tensor(test["label"])
     result = {}
     for m in MODALITIES:
-        result[m] = linear_probe(torch.as_tensor(train[m]).float(), ytr, torch.as_tensor(test[m]).float(), yte)
+        result[m] = linear_probe(
+            torch.as_tensor(train[m]).float(), ytr, torch.as_tensor(test[m]).float(), yte
+        )
     cat = lambda d: torch.cat([torch.as_tensor(d[m]).float() for m in MODALITIES], 1)  # noqa: E731
     result["all"] = linear_probe(cat(train), ytr, cat(test), yte)
     return result
@@ -142,11 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aecf encoders report", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, default=None, help="also write the report to this JSON file")
     p.add_argument("--data", type=Path, default=DATA_DIR / "benchmark", help="raw benchmark directory")
-    p.add_argument("--features", type=Path, default=None,
-                   help="read benchmark embeddings from this feature cache instead of encoding --data")
-    p.add_argument("--train-limit", type=int, default=12_000, help="benchmark train samples for the probe (0 = all)")
+    p.add_argument(
+        "--features",
+        type=Path,
+        default=None,
+        help="read benchmark embeddings from this feature cache instead of encoding --data",
+    )
+    p.add_argument(
+        "--train-limit", type=int, default=12_000, help="benchmark train samples for the probe (0 = all)"
+    )
     p.add_argument("--checkpoint-dir", type=Path, default=None)
-    p.add_argument("--heldout", type=Path, default=None, help="held-out sets (default data/heldout, built if absent)")
+    p.add_argument(
+        "--heldout", type=Path, default=None, help="held-out sets (default data/heldout, built if absent)"
+    )
     p.add_argument("--no-heldout", action="store_true", help="skip the held-out sets")
     args = p.parse_args(argv)
 

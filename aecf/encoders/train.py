@@ -189,8 +189,10 @@ def _progress(stage: str, step: int, total: int, t0: float, loss: float) -> None
         return
     elapsed = time.time() - t0
     left = elapsed / max(1, step) * (total - step)
-    _log(f"{stage} {step}/{total} ({100 * step / total:.0f} %) loss {loss:.3f}  "
-         f"{elapsed / 60:.1f} min elapsed, ~{left / 60:.1f} min left")
+    _log(
+        f"{stage} {step}/{total} ({100 * step / total:.0f} %) loss {loss:.3f}  "
+        f"{elapsed / 60:.1f} min elapsed, ~{left / 60:.1f} min left"
+    )
 
 
 # ------------------------------------------------------------------------------------ caption bank
@@ -234,7 +236,9 @@ class CaptionBank:
         ]
         return cls(texts, consistent, level, tokenizer(texts), by)
 
-    def sample(self, labels: torch.Tensor, mix: tuple[float, float, float], gen: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, labels: torch.Tensor, mix: tuple[float, float, float], gen: torch.Generator
+    ) -> torch.Tensor:
         """One caption index per label: level from `mix`, then uniform among that level's fits."""
         levels = torch.multinomial(torch.tensor(mix, dtype=torch.float), len(labels), True, generator=gen)
         out = torch.empty(len(labels), dtype=torch.long)
@@ -268,7 +272,9 @@ def soft_contrastive_loss(
 
 
 @torch.no_grad()
-def zero_shot_accuracy(model, images: torch.Tensor, labels: torch.Tensor, class_tokens: torch.Tensor) -> float:
+def zero_shot_accuracy(
+    model, images: torch.Tensor, labels: torch.Tensor, class_tokens: torch.Tensor
+) -> float:
     from aecf.encoders.clip import to_clip_pixels
 
     was = model.training
@@ -345,18 +351,34 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
 
         if (step + 1) % eval_every == 0 or step + 1 == total:
             acc = zero_shot_accuracy(model, val_images, val_labels, class_tokens)
-            rec = {"step": step + 1, "epoch": round((step + 1) / steps_per_epoch, 2), "loss": loss.item(),
-                   "val_zero_shot": acc, "logit_scale": float(scale), "seconds": round(time.time() - t0, 1)}
+            rec = {
+                "step": step + 1,
+                "epoch": round((step + 1) / steps_per_epoch, 2),
+                "loss": loss.item(),
+                "val_zero_shot": acc,
+                "logit_scale": float(scale),
+                "seconds": round(time.time() - t0, 1),
+            }
             history.append(rec)
             _log(f"clip {rec}")
             if acc > best["acc"]:
-                best = {"acc": acc, "step": step + 1,
-                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+                best = {
+                    "acc": acc,
+                    "step": step + 1,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                }
     model.cpu().load_state_dict(best["state"])
     model.eval()
-    info = {"config": asdict(cfg), "steps": total, "best_step": best["step"], "val_zero_shot": best["acc"],
-            "history": history, "seconds": round(time.time() - t0, 1), "train_images": len(images),
-            "logit_scale": float(model.logit_scale.exp())}
+    info = {
+        "config": asdict(cfg),
+        "steps": total,
+        "best_step": best["step"],
+        "val_zero_shot": best["acc"],
+        "history": history,
+        "seconds": round(time.time() - t0, 1),
+        "train_images": len(images),
+        "logit_scale": float(model.logit_scale.exp()),
+    }
     return model, tokenizer, info
 
 
@@ -382,16 +404,30 @@ def _split_voices(data_dir: Path, split: str) -> list:
     return [Voice(*i.split(":", 1)) for i in ids]
 
 
-def extra_train_clips(data_dir: Path, flite: int, espeak: int, seed: int, mbrola: int = 0,
-                      pico: int = 0, festival: int = 0, rhvoice: int = 0) -> tuple[list[np.ndarray], torch.Tensor]:
+def extra_train_clips(
+    data_dir: Path,
+    flite: int,
+    espeak: int,
+    seed: int,
+    mbrola: int = 0,
+    pico: int = 0,
+    festival: int = 0,
+    rhvoice: int = 0,
+) -> tuple[list[np.ndarray], torch.Tensor]:
     """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
     benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
     renderings by every installed voice of those training-only engines, `festival` by every installed
     training festival voice, `rhvoice` by every installed RHVoice voice of speech.RHVOICE_VOICES."""
     from aecf.data import speech
 
-    counts = {"flite": flite, "espeak": espeak, "mbrola": mbrola, "pico": pico, "festival": festival,
-              "rhvoice": rhvoice}
+    counts = {
+        "flite": flite,
+        "espeak": espeak,
+        "mbrola": mbrola,
+        "pico": pico,
+        "festival": festival,
+        "rhvoice": rhvoice,
+    }
     if max(counts.values()) <= 0:
         return [], torch.zeros(0, dtype=torch.long)
     voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
@@ -429,21 +465,35 @@ def _audio_accuracy(model, mels: torch.Tensor, labels: torch.Tensor, class_emb: 
     was = model.training
     model.eval()
     dev = class_emb.device
-    pred = torch.cat([(model(mels[i : i + 512].to(dev)) @ class_emb.T).argmax(1).cpu() for i in range(0, len(mels), 512)])
+    pred = torch.cat(
+        [(model(mels[i : i + 512].to(dev)) @ class_emb.T).argmax(1).cpu() for i in range(0, len(mels), 512)]
+    )
     model.train(was)
     return float((pred == labels).float().mean())
 
 
 def train_audio(
-    cfg: AudioTrainConfig, net: AudioNetConfig, data_dir: Path, class_emb: torch.Tensor,
-    logit_scale: float, seed: int, device: str = "cpu",
+    cfg: AudioTrainConfig,
+    net: AudioNetConfig,
+    data_dir: Path,
+    class_emb: torch.Tensor,
+    logit_scale: float,
+    seed: int,
+    device: str = "cpu",
 ) -> tuple[AudioEncoder, dict]:
     torch.manual_seed(seed + 1)
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
-    more, more_labels = extra_train_clips(data_dir, cfg.extra_flite, cfg.extra_espeak, seed,
-                                          mbrola=cfg.extra_mbrola, pico=cfg.extra_pico, festival=cfg.extra_festival,
-                                          rhvoice=cfg.extra_rhvoice)
+    more, more_labels = extra_train_clips(
+        data_dir,
+        cfg.extra_flite,
+        cfg.extra_espeak,
+        seed,
+        mbrola=cfg.extra_mbrola,
+        pico=cfg.extra_pico,
+        festival=cfg.extra_festival,
+        rhvoice=cfg.extra_rhvoice,
+    )
     waves, labels = waves + more, torch.cat([labels, more_labels])
     pool = waves
     if cfg.babble_words > 0:
@@ -452,9 +502,18 @@ def train_audio(
     window = MEL.window_samples
     # validation: the clean val voices, and the same clips augmented once with a fixed seed
     val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
+
     def window_way(batch, gen_, pool):
-        return augment_audio(batch, window, gen_, pool, p_reverb=cfg.p_reverb, reverb_wet=cfg.reverb_wet,
-                             reverb_s=cfg.reverb_s, p_babble=cfg.p_babble)
+        return augment_audio(
+            batch,
+            window,
+            gen_,
+            pool,
+            p_reverb=cfg.p_reverb,
+            reverb_wet=cfg.reverb_wet,
+            reverb_s=cfg.reverb_s,
+            p_babble=cfg.p_babble,
+        )
 
     def augment(batch, gen_, pool):
         if cfg.recipe != "room":
@@ -464,11 +523,15 @@ def train_audio(
         k = int(round(cfg.p_window * len(batch)))
         parts = [window_way(batch[:k], gen_, pool)] if k else []
         if k < len(batch):
-            parts.append(augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise))
+            parts.append(
+                augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise)
+            )
         return torch.cat(parts)
 
     # (background words, when training has them, are the val clips' background too)
-    val_noisy = augment(val_waves, torch.Generator().manual_seed(1), pool if cfg.babble_words > 0 else val_waves)
+    val_noisy = augment(
+        val_waves, torch.Generator().manual_seed(1), pool if cfg.babble_words > 0 else val_waves
+    )
     val_mels = (logmel_batch(val_clean), logmel_batch(val_noisy))
 
     model = AudioEncoder(net).to(device)
@@ -502,15 +565,22 @@ def train_audio(
             if cfg.consistency > 0:
                 clean_x, _ = place_in_window([waves[i] for i in idx], window, gen)
                 logits = logit_scale * model(torch.cat([mel, logmel_batch(clean_x.to(device))])) @ class_emb.T
-                noisy_logits, clean_logits = logits[: len(idx)], logits[len(idx):]
-                loss = 0.5 * (F.cross_entropy(noisy_logits, y, label_smoothing=cfg.label_smoothing)
-                              + F.cross_entropy(clean_logits, y, label_smoothing=cfg.label_smoothing))
-                loss = loss + cfg.consistency * F.kl_div(F.log_softmax(noisy_logits, 1),
-                                                         F.log_softmax(clean_logits.detach(), 1),
-                                                         log_target=True, reduction="batchmean")
+                noisy_logits, clean_logits = logits[: len(idx)], logits[len(idx) :]
+                loss = 0.5 * (
+                    F.cross_entropy(noisy_logits, y, label_smoothing=cfg.label_smoothing)
+                    + F.cross_entropy(clean_logits, y, label_smoothing=cfg.label_smoothing)
+                )
+                loss = loss + cfg.consistency * F.kl_div(
+                    F.log_softmax(noisy_logits, 1),
+                    F.log_softmax(clean_logits.detach(), 1),
+                    log_target=True,
+                    reduction="batchmean",
+                )
             else:
                 emb = model(mel)
-                loss = F.cross_entropy(logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(
+                    logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -528,27 +598,51 @@ def train_audio(
                 judged = model if averaged is None else averaged
                 clean = _audio_accuracy(judged, val_mels[0], val_labels, class_emb)
                 noisy = _audio_accuracy(judged, val_mels[1], val_labels, class_emb)
-                rec = {"step": step, "loss": loss.item(), "val_clean": clean, "val_augmented": noisy,
-                       "seconds": round(time.time() - t0, 1)}
+                rec = {
+                    "step": step,
+                    "loss": loss.item(),
+                    "val_clean": clean,
+                    "val_augmented": noisy,
+                    "seconds": round(time.time() - t0, 1),
+                }
                 history.append(rec)
                 _log(f"audio {rec}")
                 score = clean + noisy
                 if score > best["score"]:
-                    best = {"score": score, "step": step, "clean": clean, "noisy": noisy,
-                            "state": {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()}}
+                    best = {
+                        "score": score,
+                        "step": step,
+                        "clean": clean,
+                        "noisy": noisy,
+                        "state": {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()},
+                    }
     model.cpu().load_state_dict(best["state"])
     model.eval()
-    info = {"config": asdict(cfg), "steps": total, "best_step": best["step"], "val_clean": best["clean"],
-            "val_augmented": best["noisy"], "history": history, "seconds": round(time.time() - t0, 1),
-            "train_clips": len(waves), "val_clips": len(val_waves)}
+    info = {
+        "config": asdict(cfg),
+        "steps": total,
+        "best_step": best["step"],
+        "val_clean": best["clean"],
+        "val_augmented": best["noisy"],
+        "history": history,
+        "seconds": round(time.time() - t0, 1),
+        "train_clips": len(waves),
+        "val_clips": len(val_waves),
+    }
     return model, info
 
 
 # --------------------------------------------------------------------------------------- stage 3
 
 
-def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: ImageFinetuneConfig, seed: int,
-                   device: str = "cpu") -> dict:
+def finetune_image(
+    model,
+    class_emb: torch.Tensor,
+    logit_scale: float,
+    cfg: ImageFinetuneConfig,
+    seed: int,
+    device: str = "cpu",
+) -> dict:
     """Fine-tune only the image tower (cross-entropy against the frozen class-prompt embeddings), with
     the full augmentation plus flags and bases on some 1s. Chosen on the held-out val halves: +3.6 pp
     handwriting, +4 pp canvas, +2.7 pp photos over the same steps without the 1s (docs/architecture.md)."""
@@ -560,8 +654,10 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
     x_tr, y_tr = load_mnist("train")
     x_va, y_va = load_mnist("val")
     images, labels = torch.from_numpy(x_tr).float().div_(255)[:, None], torch.from_numpy(y_tr)
-    val_images, val_labels = torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None], torch.from_numpy(
-        y_va[: cfg.val_size])
+    val_images, val_labels = (
+        torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None],
+        torch.from_numpy(y_va[: cfg.val_size]),
+    )
     for p_ in model.parameters():
         p_.requires_grad_(False)
     for p_ in model.visual.parameters():
@@ -569,13 +665,19 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
     model.to(device)
     model.visual.train()
     cls = class_emb.to(device)
-    opt = torch.optim.AdamW([p_ for p_ in model.visual.parameters()], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [p_ for p_ in model.visual.parameters()], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
 
     @torch.no_grad()
     def val_acc() -> float:
         model.visual.eval()
-        e = torch.cat([model.encode_image(to_clip_pixels(val_images[i:i + 1024], model).to(device), normalize=True)
-                       for i in range(0, len(val_images), 1024)])
+        e = torch.cat(
+            [
+                model.encode_image(to_clip_pixels(val_images[i : i + 1024], model).to(device), normalize=True)
+                for i in range(0, len(val_images), 1024)
+            ]
+        )
         model.visual.train()
         return float(((e @ cls.T).argmax(1).cpu() == val_labels).float().mean())
 
@@ -609,15 +711,27 @@ def finetune_image(model, class_emb: torch.Tensor, logit_scale: float, cfg: Imag
         p_.requires_grad_(False)
     after = val_acc()
     _log(f"image fine-tune: MNIST val zero-shot {before:.4f} -> {after:.4f}")
-    return {"config": asdict(cfg), "val_zero_shot_before": before, "val_zero_shot": after,
-            "seconds": round(time.time() - t0, 1), **info}
+    return {
+        "config": asdict(cfg),
+        "val_zero_shot_before": before,
+        "val_zero_shot": after,
+        "seconds": round(time.time() - t0, 1),
+        **info,
+    }
 
 
 # ------------------------------------------------------------------------------------------ saving
 
 
-def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNetConfig, info: dict,
-                  model_name: str = DIGITS_MODEL, test_speeds: tuple[float, ...] = (1.0,)) -> Path:
+def save_encoders(
+    out: Path,
+    clip_model,
+    audio_model: AudioEncoder,
+    net: AudioNetConfig,
+    info: dict,
+    model_name: str = DIGITS_MODEL,
+    test_speeds: tuple[float, ...] = (1.0,),
+) -> Path:
     """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
     from safetensors.torch import save
 
@@ -626,17 +740,29 @@ def save_encoders(out: Path, clip_model, audio_model: AudioEncoder, net: AudioNe
     from aecf.files import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    clip_state = {k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
-                  for k, v in clip_model.state_dict().items()}
+    clip_state = {
+        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+        for k, v in clip_model.state_dict().items()
+    }
     audio_state = {k: v.detach().contiguous() for k, v in audio_model.state_dict().items()}
     for name, state in ((CLIP_FILE, clip_state), (AUDIO_FILE, audio_state)):
         write_atomic(out / name, save(state))
     model_config = json.loads((MODEL_CONFIG_DIR / f"{model_name}.json").read_text())
     config = {
-        "clip": {"model_name": model_name, "model_config": model_config, "weights": CLIP_FILE,
-                 "dtype": "float16", "sha256": sha256_file(out / CLIP_FILE)},
-        "audio": {"net": net.to_dict(), "mel": MEL.to_dict(), "weights": AUDIO_FILE,
-                  "sha256": sha256_file(out / AUDIO_FILE), "test_speeds": [float(v) for v in test_speeds]},
+        "clip": {
+            "model_name": model_name,
+            "model_config": model_config,
+            "weights": CLIP_FILE,
+            "dtype": "float16",
+            "sha256": sha256_file(out / CLIP_FILE),
+        },
+        "audio": {
+            "net": net.to_dict(),
+            "mel": MEL.to_dict(),
+            "weights": AUDIO_FILE,
+            "sha256": sha256_file(out / AUDIO_FILE),
+            "test_speeds": [float(v) for v in test_speeds],
+        },
         "class_prompts": [class_prompt(d) for d in range(NUM_CLASSES)],
         "logit_scale": float(clip_model.logit_scale.detach().float().exp()),
         "training": info,
@@ -679,11 +805,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda); the shipped weights: cpu")
     p.add_argument("--clip-epochs", type=float, default=None)
     p.add_argument("--audio-epochs", type=int, default=None)
-    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a config field, e.g. clip.lr=2e-3 audio.epochs=40 audio_net.channels=24,48,64,96")
-    p.add_argument("--only", choices=("clip", "audio", "image"), default=None,
-                   help="retrain one stage; 'audio' reuses the CLIP towers already in --out, 'image' fine-tunes "
-                        "the image tower in --out (stage 3) and keeps everything else")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        action="extend",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a config field, e.g. clip.lr=2e-3 audio.epochs=40 audio_net.channels=24,48,64,96",
+    )
+    p.add_argument(
+        "--only",
+        choices=("clip", "audio", "image"),
+        default=None,
+        help="retrain one stage; 'audio' reuses the CLIP towers already in --out, 'image' fine-tunes "
+        "the image tower in --out (stage 3) and keeps everything else",
+    )
     args = p.parse_args(argv)
 
     cfg = TrainConfig(seed=args.seed, threads=args.threads, device=args.device)
@@ -709,13 +845,16 @@ def main(argv: list[str] | None = None) -> int:
     for p_ in clip_model.parameters():
         p_.requires_grad_(False)
     # the audio tower is trained against the float16-rounded text tower it will be shipped with
-    clip_model.load_state_dict({k: v.half().float() if v.is_floating_point() else v
-                                for k, v in clip_model.state_dict().items()})
+    clip_model.load_state_dict(
+        {k: v.half().float() if v.is_floating_point() else v for k, v in clip_model.state_dict().items()}
+    )
 
     from aecf.data.captions import class_prompt
 
     with torch.no_grad():
-        class_emb = clip_model.encode_text(tokenizer([class_prompt(d) for d in range(NUM_CLASSES)]), normalize=True)
+        class_emb = clip_model.encode_text(
+            tokenizer([class_prompt(d) for d in range(NUM_CLASSES)]), normalize=True
+        )
         logit_scale = float(clip_model.logit_scale.exp())
 
     if args.only in ("clip", "image"):
@@ -727,24 +866,33 @@ def main(argv: list[str] | None = None) -> int:
             _log("keeping the existing audio tower (it was trained against the previous text tower)")
     else:
         _log(f"stage 2/3: audio tower ({cfg.audio.epochs} epochs, CLAP-style on frozen class prompts)")
-        audio_model, audio_info = train_audio(cfg.audio, cfg.audio_net, args.data, class_emb, logit_scale, cfg.seed,
-                                              cfg.device)
+        audio_model, audio_info = train_audio(
+            cfg.audio, cfg.audio_net, args.data, class_emb, logit_scale, cfg.seed, cfg.device
+        )
         net = cfg.audio_net
     image_info = enc.info.get("training", {}).get("image", {}) if args.only in ("audio", "clip") else {}
     if args.only in (None, "image") and cfg.image.steps > 0:
         _log(f"stage 3/3: image tower fine-tune ({cfg.image.steps} steps, text and audio frozen)")
         image_info = finetune_image(clip_model, class_emb, logit_scale, cfg.image, cfg.seed, cfg.device)
     info = {
-        "argv": list(argv if argv is not None else []), "seed": cfg.seed, "threads": cfg.threads,
-        "device": cfg.device, "seconds": round(time.time() - t0, 1),
-        "torch": torch.__version__, "machine": platform.machine(), "clip": clip_info, "audio": audio_info,
+        "argv": list(argv if argv is not None else []),
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+        "device": cfg.device,
+        "seconds": round(time.time() - t0, 1),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "clip": clip_info,
+        "audio": audio_info,
         "image": image_info,
     }
     model_name = cfg.clip.model
     if args.only in ("audio", "image"):
         model_name = enc.info["clip"].get("model_name", DIGITS_MODEL)
     save_encoders(args.out, clip_model, audio_model, net, info, model_name, test_speeds=cfg.audio.test_speeds)
-    _log(f"wrote {args.out} in {info['seconds']:.0f} s "
-         f"(val zero-shot image {clip_info.get('val_zero_shot', float('nan')):.4f}, "
-         f"audio val voices {audio_info.get('val_clean', float('nan')):.4f})")
+    _log(
+        f"wrote {args.out} in {info['seconds']:.0f} s "
+        f"(val zero-shot image {clip_info.get('val_zero_shot', float('nan')):.4f}, "
+        f"audio val voices {audio_info.get('val_clean', float('nan')):.4f})"
+    )
     return 0

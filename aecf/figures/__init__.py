@@ -13,5 +13,14 @@ from aecf.figures.report import (
     subset_metric_figure,
 )
 
-__all__ = ["METHOD_COLORS", "accuracy_vs_drop", "ece_vs_drop", "map_vs_drop", "reliability_diagrams",
-           "report_figures", "save_figures", "subset_bars", "subset_metric_figure"]
+__all__ = [
+    "METHOD_COLORS",
+    "accuracy_vs_drop",
+    "ece_vs_drop",
+    "map_vs_drop",
+    "reliability_diagrams",
+    "report_figures",
+    "save_figures",
+    "subset_bars",
+    "subset_metric_figure",
+]

@@ -181,11 +181,24 @@ def subset_metric_figure(methods: dict, metric: str = "ece", title: str | None =
     fig = go.Figure()
     for name, entry in methods.items():
         subsets = list(entry.get("subsets", {}))
-        fig.add_trace(go.Bar(x=subsets, y=[entry["subsets"][s].get(metric) for s in subsets], name=name,
-                             marker_color=_color(name)))
-    label = {"acc": "accuracy", "ece": "ECE (raw)", "ece_ts": "ECE (temperature-scaled)", "map": "mAP"}.get(metric, metric)
-    fig.update_layout(barmode="group", title=title or f"{label} with each modality subset", yaxis_title=label,
-                      template="plotly_white", legend_title="method")
+        fig.add_trace(
+            go.Bar(
+                x=subsets,
+                y=[entry["subsets"][s].get(metric) for s in subsets],
+                name=name,
+                marker_color=_color(name),
+            )
+        )
+    label = {"acc": "accuracy", "ece": "ECE (raw)", "ece_ts": "ECE (temperature-scaled)", "map": "mAP"}.get(
+        metric, metric
+    )
+    fig.update_layout(
+        barmode="group",
+        title=title or f"{label} with each modality subset",
+        yaxis_title=label,
+        template="plotly_white",
+        legend_title="method",
+    )
     return fig
 
 

@@ -23,15 +23,25 @@ DEFAULT_CAPTION = "a person riding a bicycle down a city street"
 
 def page(choice: CheckpointChoice, choices: list[CheckpointChoice], defaults: dict) -> None:
     """`defaults`: URL key -> the value a link leaves out (the page put a new link's values in the session state)."""
-    st.info("This is a multi-label COCO checkpoint: image and caption only, so there is no audio column, and "
-            "images are used as given, so the digits' corruption sliders are hidden.", icon=":material/info:")
+    st.info(
+        "This is a multi-label COCO checkpoint: image and caption only, so there is no audio column, and "
+        "images are used as given, so the digits' corruption sliders are hidden.",
+        icon=":material/info:",
+    )
     bases = same_directory_baselines(choices, choice)
     labels = {c.key: c.label for c in bases}
     with st.sidebar:
-        base = st.selectbox("Baseline, side by side", ["none"] + list(labels), index=min(1, len(labels)),
-                            key="coco_baseline", format_func=lambda k: labels.get(k, k))
+        base = st.selectbox(
+            "Baseline, side by side",
+            ["none"] + list(labels),
+            index=min(1, len(labels)),
+            key="coco_baseline",
+            format_func=lambda k: labels.get(k, k),
+        )
         if not bases:
-            st.caption(f"No COCO checkpoint of another method in {choice.path.parent.name}/: no baseline to compare.")
+            st.caption(
+                f"No COCO checkpoint of another method in {choice.path.parent.name}/: no baseline to compare."
+            )
         mc = st.select_slider("MC-dropout passes K", MC_CHOICES, key=url.seeded(K["mc_samples"], 20))
     url.sync(defaults, K["mc_samples"])
     view(choice.key, base, labels.get(base, base), int(mc), defaults)
@@ -43,14 +53,24 @@ def view(key: str, base: str, base_label: str, mc: int, defaults: dict) -> None:
     image = None
     with col_img:
         img_on = st.toggle(":material/image: Image", key=url.seeded(K["image_on"], True))
-        up = st.file_uploader("Upload a photo", type=list(X.IMAGE_TYPES), key="coco_img_upload", disabled=not img_on,
-                              help=f"{X.IMAGE_TYPES_TEXT}.")
+        up = st.file_uploader(
+            "Upload a photo",
+            type=list(X.IMAGE_TYPES),
+            key="coco_img_upload",
+            disabled=not img_on,
+            help=f"{X.IMAGE_TYPES_TEXT}.",
+        )
         offered = paths.coco_images()
-        picked = st.selectbox("…or one of the server's photos", [None, *offered], key="coco_image_pick",
-                              format_func=lambda p: "—" if p is None else p.name, disabled=not img_on or not offered,
-                              help="The folder the server was started with in AECF_APP_COCO_IMAGES (e.g. COCO "
-                                   "val2014/)." if offered else "No folder of photos was given to this server "
-                                   "(AECF_APP_COCO_IMAGES); upload one.")
+        picked = st.selectbox(
+            "…or one of the server's photos",
+            [None, *offered],
+            key="coco_image_pick",
+            format_func=lambda p: "—" if p is None else p.name,
+            disabled=not img_on or not offered,
+            help="The folder the server was started with in AECF_APP_COCO_IMAGES (e.g. COCO val2014/)."
+            if offered
+            else "No folder of photos was given to this server (AECF_APP_COCO_IMAGES); upload one.",
+        )
         if up is not None:
             image = up.getvalue()
         elif picked is not None:
@@ -59,17 +79,31 @@ def view(key: str, base: str, base_label: str, mc: int, defaults: dict) -> None:
             st.image(image if not isinstance(image, Path) else str(image), width=224)
     with col_cap:
         cap_on = st.toggle(":material/chat: Caption", key=url.seeded(K["caption_on"], True))
-        caption = st.text_area("Caption", DEFAULT_CAPTION, key=K["caption"], height=100, disabled=not cap_on,
-                               max_chars=X.MAX_CAPTION_CHARS,
-                               help="Describe the photo — or describe another one and watch the gate.")
+        caption = st.text_area(
+            "Caption",
+            DEFAULT_CAPTION,
+            key=K["caption"],
+            height=100,
+            disabled=not cap_on,
+            max_chars=X.MAX_CAPTION_CHARS,
+            help="Describe the photo — or describe another one and watch the gate.",
+        )
     url.sync(defaults, K["image_on"], K["caption_on"])
 
-    result = X.explore(cache.model, key, X.ExploreInputs(image=image, caption=caption, image_on=img_on,
-                                                         caption_on=cap_on, audio_on=False, mc_samples=mc),
-                       baseline_key=base, baseline_name=base_label)
+    result = X.explore(
+        cache.model,
+        key,
+        X.ExploreInputs(
+            image=image, caption=caption, image_on=img_on, caption_on=cap_on, audio_on=False, mc_samples=mc
+        ),
+        baseline_key=base,
+        baseline_name=base_label,
+    )
     explore_view.notes(result)
     explore_view.results(result)
-    with st.expander("Each modality alone, and what the model sees", key="coco_details", on_change="rerun") as box:
+    with st.expander(
+        "Each modality alone, and what the model sees", key="coco_details", on_change="rerun"
+    ) as box:
         if box.open:
             explore_view.details(result, box)
     address_bar(url.query())

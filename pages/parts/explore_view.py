@@ -47,49 +47,82 @@ def results(view: ExploreView, container=None) -> None:
 RESULTS_KEY = "explore_results"
 
 
-def next_views(views: dict[str, ExploreView], controls: list, container,
-               captions: dict[str, dict[str, str]] | None = None, query: str | None = None) -> None:
+def next_views(
+    views: dict[str, ExploreView],
+    controls: list,
+    container,
+    captions: dict[str, dict[str, str]] | None = None,
+    query: str | None = None,
+) -> None:
     """Send the views one click away (aecf.app.explore.explore_next) to the browser, unseen: when a switch
     or a slider of `controls` ((widget key, digits of a slider's value, None for a switch), in the order of
     aecf.app.explore.view_key) lands on one of them, the browser shows it at once and the server's own
     redraw, a moment later, finds it already on screen (pages/parts/ui.py, `instant_views`). `captions`
     (widget key -> slider value -> text) are what the caption under a slider says at those values; `query` the
     address bar's, sent with them (pages/parts/url.py)."""
-    instant_views({key: results_markup(view) for key, view in views.items()}, RESULTS_KEY, controls,
-                  "explore_next", container, captions if views else None, query)
+    instant_views(
+        {key: results_markup(view) for key, view in views.items()},
+        RESULTS_KEY,
+        controls,
+        "explore_next",
+        container,
+        captions if views else None,
+        query,
+    )
 
 
 def results_markup(view: ExploreView) -> str:
     """The results of a plain view as HTML (the one element `results` draws)."""
     metrics = [(m.label, m.value, m.help) for m in view.metrics]
     compare = [(m.label, m.value, m.help) for m in view.compare]
-    left = view.probs_svg + "".join(f"<p><b>{escape(title)}</b></p>" + bars_html(rows) for title, rows in view.top_labels)
+    left = view.probs_svg + "".join(
+        f"<p><b>{escape(title)}</b></p>" + bars_html(rows) for title, rows in view.top_labels
+    )
     gate = bars_html(view.gate) if view.gate else ""
-    note = f'<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">{escape(view.gate_note)}</p>' if view.gate_note else ""
-    lattices = "".join(f'<div style="flex:1 1 0;min-width:0">{svg_markup}</div>' for svg_markup in view.lattices)
+    note = (
+        f'<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">{escape(view.gate_note)}</p>'
+        if view.gate_note
+        else ""
+    )
+    lattices = "".join(
+        f'<div style="flex:1 1 0;min-width:0">{svg_markup}</div>' for svg_markup in view.lattices
+    )
     if len(view.lattices) < 2:
-        lattices += ('<div style="flex:1 1 0;font-size:0.875rem;color:rgba(49,51,63,0.75)">Pick a baseline in the '
-                     "sidebar to see its lattice here.</div>")
-    mc = f'<h4>{escape(view.mc_tab)}</h4>{view.mc_svg}<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">' \
-         f"{escape(view.mc_caption)}</p>"
-    return (f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
-            + metric_cards_html(metrics, 4) + metric_cards_html(compare, 3)
-            + '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
-            + f'<div style="flex:3 1 0;min-width:0">{left}</div>'
-            + '<div style="flex:2 1 0;min-width:0"><p><b>Gate weights p</b> (a missing modality gets exactly 0)</p>'
-            + f"{gate}{note}</div></div>"
-            + f"<h4>{escape(view.lattice_title)}</h4>"
-            + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>' + mc)
+        lattices += (
+            '<div style="flex:1 1 0;font-size:0.875rem;color:rgba(49,51,63,0.75)">Pick a baseline in the '
+            "sidebar to see its lattice here.</div>"
+        )
+    mc = (
+        f'<h4>{escape(view.mc_tab)}</h4>{view.mc_svg}<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">'
+        f"{escape(view.mc_caption)}</p>"
+    )
+    return (
+        f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
+        + metric_cards_html(metrics, 4)
+        + metric_cards_html(compare, 3)
+        + '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
+        + f'<div style="flex:3 1 0;min-width:0">{left}</div>'
+        + '<div style="flex:2 1 0;min-width:0"><p><b>Gate weights p</b> (a missing modality gets exactly 0)</p>'
+        + f"{gate}{note}</div></div>"
+        + f"<h4>{escape(view.lattice_title)}</h4>"
+        + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>'
+        + mc
+    )
 
 
 def details(view: ExploreView, container) -> None:
     """Each modality's own opinion and what the model sees (the page draws this only while it is open)."""
     if view.prediction is None:
         return
-    bars = "".join(f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
-                   for title, rows in view.experts_bars)
-    html_block(view.experts_svg + (f'<div style="display:flex;gap:1.5rem">{bars}</div>' if bars else ""),
-               "explore_experts", container)
+    bars = "".join(
+        f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
+        for title, rows in view.experts_bars
+    )
+    html_block(
+        view.experts_svg + (f'<div style="display:flex;gap:1.5rem">{bars}</div>' if bars else ""),
+        "explore_experts",
+        container,
+    )
     container.caption(view.experts_caption)
     _what_the_model_sees(view, container)
 

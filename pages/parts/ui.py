@@ -17,8 +17,13 @@ def teaching_box(topics: Sequence[str], explanation: str, try_this: str, expande
 
     The equations are drawn only while the box is open: a dozen typeset equations on the page would be
     redrawn by the browser on every rerun, and most visitors read them once."""
-    box = st.expander("What is going on here — and the equations", expanded=expanded, icon=":material/menu_book:",
-                      key="teaching_box", on_change="rerun")
+    box = st.expander(
+        "What is going on here — and the equations",
+        expanded=expanded,
+        icon=":material/menu_book:",
+        key="teaching_box",
+        on_change="rerun",
+    )
     if box.open:
         box.markdown(explanation)
         for topic in topics:
@@ -248,8 +253,9 @@ _html_component = None
 def _component():
     global _html_component
     if _html_component is None:
-        _html_component = st.components.v2.component("aecf_html_block", js=_HTML_JS, css=_HTML_CSS,
-                                                     isolate_styles=False)
+        _html_component = st.components.v2.component(
+            "aecf_html_block", js=_HTML_JS, css=_HTML_CSS, isolate_styles=False
+        )
     return _html_component
 
 
@@ -288,8 +294,15 @@ def html_block(markup: str, key: str, container=None) -> None:
     _mount(markup, key, container)
 
 
-def instant_views(views: dict[str, str], target: str, controls: list, key: str, container=None,
-                  captions: dict[str, dict[str, str]] | None = None, query: str | None = None) -> None:
+def instant_views(
+    views: dict[str, str],
+    target: str,
+    controls: list,
+    key: str,
+    container=None,
+    captions: dict[str, dict[str, str]] | None = None,
+    query: str | None = None,
+) -> None:
     """Send the HTML of views the html block `target` may show next, unseen (hidden by the block's CSS):
     `views` maps a key built from the widgets `controls` — (widget key, digits of a slider's value, or None
     for a switch), joined by '|' — to the block's markup. When such a widget changes in the browser and the
@@ -297,7 +310,12 @@ def instant_views(views: dict[str, str], target: str, controls: list, key: str, 
     then finds it on screen already). Only views computed around the one on screen are used. `captions`
     (widget key -> the slider's value as in the key -> text): the caption right under that slider follows it
     too. `query`: the address bar's query string, written with them (`address_bar`)."""
-    data = {"views": views, "target": target, "controls": [list(c) for c in controls], "captions": captions or {}}
+    data = {
+        "views": views,
+        "target": target,
+        "controls": [list(c) for c in controls],
+        "captions": captions or {},
+    }
     if query is not None:
         data["url"] = query
     _mount(data, f"sent_ahead_{key}", container)
@@ -314,4 +332,3 @@ def show(problem: Problem | None, container=None) -> None:
     if problem is not None:
         level = problem.level if problem.level in ("error", "warning", "info") else "error"
         getattr(container or st, level)(problem.message)
-

@@ -60,7 +60,9 @@ def _write_quietly(params: Mapping[str, str]) -> None:
     if ctx is None:
         return
     with ctx.session_state.query_params() as qp:
-        for key in [k for k in qp._query_params if k not in params]:  # (only set_ / discard_ avoid the message)
+        for key in [
+            k for k in qp._query_params if k not in params
+        ]:  # (only set_ / discard_ avoid the message)
             qp.discard_param_no_forward_msg(key)
         for key, value in params.items():
             qp.set_with_no_forward_msg(key, value)
@@ -97,7 +99,7 @@ def put(key: str, wanted: str | None) -> None:
         view[key] = wanted
     if view != st.session_state.get(VIEW):
         st.session_state[VIEW] = view
-        st.session_state[SENT] = [*st.session_state.get(SENT, [])[1 - KEEP:], view]
+        st.session_state[SENT] = [*st.session_state.get(SENT, [])[1 - KEEP :], view]
     _write_quietly(view)
 
 

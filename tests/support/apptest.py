@@ -51,7 +51,9 @@ def metric(at, label: str) -> str:
     for m in at.metric:
         if m.label.startswith(label):
             return str(m.value)
-    for found, value in re.findall(r'data-metric="([^"]*)"[^>]*>.*?<div data-metric-value[^>]*>(.*?)</div>', page_html(at)):
+    for found, value in re.findall(
+        r'data-metric="([^"]*)"[^>]*>.*?<div data-metric-value[^>]*>(.*?)</div>', page_html(at)
+    ):
         if _html.unescape(found).startswith(label):
             return _html.unescape(value)
     raise KeyError(f"no metric {label!r}")

@@ -21,8 +21,14 @@ from pathlib import Path
 from aecf.paths import ROOT
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -49,16 +55,35 @@ def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen | None 
 
 
 @contextlib.contextmanager
-def streamlit_server(port: int | None = None, env: dict | None = None, log_path: str | Path | None = None,
-                     timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen, float]]:
+def streamlit_server(
+    port: int | None = None,
+    env: dict | None = None,
+    log_path: str | Path | None = None,
+    timeout: float = 90.0,
+) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """Start the app; yields (url, process, seconds from launch to healthy). Stops it on exit."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         wait_healthy(url, timeout, proc)
         yield url, proc, time.perf_counter() - t0
@@ -82,8 +107,11 @@ def chromium_path() -> str:
 def launch_args(fake_audio: str | Path | None = None) -> list[str]:
     args = list(CHROMIUM_ARGS)
     if fake_audio is not None:
-        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={fake_audio}"]
+        args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_audio}",
+        ]
     return args
 
 
@@ -111,15 +139,20 @@ def wait_url(page, *parts: str, timeout_ms: float = 10_000) -> str:
     """The page's URL once it holds every one of `parts` (the page writes its address after the view it
     draws: pages/parts/url.py), or an AssertionError naming what it holds."""
     try:
-        page.wait_for_function("parts => parts.every(p => location.href.includes(p))", arg=list(parts),
-                               polling=20, timeout=timeout_ms)
+        page.wait_for_function(
+            "parts => parts.every(p => location.href.includes(p))",
+            arg=list(parts),
+            polling=20,
+            timeout=timeout_ms,
+        )
     except Exception as exc:
         raise AssertionError(f"{page.url} does not hold {parts}") from exc
     return page.url
 
 
-def wait_rerun(page, action, until_js: str | None = None, change_js: str | None = None,
-               timeout_ms: float = 60_000) -> float:
+def wait_rerun(
+    page, action, until_js: str | None = None, change_js: str | None = None, timeout_ms: float = 60_000
+) -> float:
     """Run `action` (a click, a key press) and wait for the view it causes; returns the seconds taken.
 
     Say what the new view looks like, either `until_js` (a JS expression that becomes true) or
@@ -127,7 +160,7 @@ def wait_rerun(page, action, until_js: str | None = None, change_js: str | None 
     that holds and the script is idle: the moment the person sees the new view. (A fast rerun may never
     show the 'running' state in the DOM: React batches running -> notRunning into one render.) Without
     either, it waits for a 'running' state seen by a MutationObserver, or 1 s, then for idle."""
-    idle = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+    idle = '!!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')'
     before = page.evaluate(f"() => JSON.stringify({change_js})") if change_js else None
     page.evaluate(_WATCH_RERUN_JS)
     t0 = time.perf_counter()
@@ -202,8 +235,14 @@ WAIT_IN_PAGE_JS = """([cond, timeoutMs]) => new Promise((resolve, reject) => {
 })"""
 
 
-def wait_view(page, action, until_js: str | None = None, change_js: str | None = None,
-              settled_js: str = SENT_AHEAD_JS, timeout_ms: float = 60_000) -> tuple[float, float, float | None]:
+def wait_view(
+    page,
+    action,
+    until_js: str | None = None,
+    change_js: str | None = None,
+    settled_js: str = SENT_AHEAD_JS,
+    timeout_ms: float = 60_000,
+) -> tuple[float, float, float | None]:
     """Like `wait_rerun`, but three times (s): until the new view is on screen (the condition holds, whatever
     the server is doing), until the server's redraw has also finished (`settled_js` changed and the script is
     idle), and, measured inside the page, from the press itself (pointerdown or keydown) to the DOM change
@@ -211,7 +250,7 @@ def wait_view(page, action, until_js: str | None = None, change_js: str | None =
     playwright click checks the element for tens of ms before it presses). On a page that shows views sent
     ahead the first can come before the server has even started; on any other page the first two are the
     same moment."""
-    idle = "!!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+    idle = '!!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')'
     before = page.evaluate(f"() => JSON.stringify({change_js})") if change_js else None
     settled_before = page.evaluate(f"() => JSON.stringify({settled_js})")
     cond = []
@@ -225,16 +264,21 @@ def wait_view(page, action, until_js: str | None = None, change_js: str | None =
     action()
     page.wait_for_function("() => " + shown, polling=5, timeout=timeout_ms)
     t_view = time.perf_counter() - t0
-    page.wait_for_function(f"() => {idle} && JSON.stringify({settled_js}) !== {json.dumps(settled_before)}",
-                           polling=5, timeout=timeout_ms)
+    page.wait_for_function(
+        f"() => {idle} && JSON.stringify({settled_js}) !== {json.dumps(settled_before)}",
+        polling=5,
+        timeout=timeout_ms,
+    )
     t_settled = time.perf_counter() - t0
-    in_page = page.evaluate("() => window.__inPage.view !== null && window.__inPage.input !== null"
-                            " ? (window.__inPage.view - window.__inPage.input) / 1000 : null")
+    in_page = page.evaluate(
+        "() => window.__inPage.view !== null && window.__inPage.input !== null"
+        " ? (window.__inPage.view - window.__inPage.input) / 1000 : null"
+    )
     return t_view, t_settled, in_page
 
 
 VIEW_SIGNATURE_JS = (
-    "[...document.querySelectorAll('[data-testid=\"stMetricValue\"], [data-metric-value], [data-testid=\"stImage\"] img')]"
+    '[...document.querySelectorAll(\'[data-testid="stMetricValue"], [data-metric-value], [data-testid="stImage"] img\')]'
     ".map(e => e.tagName === 'IMG' ? e.src : e.innerText).join('|')"
 )
 

@@ -55,7 +55,9 @@ def build_features(out: Path, n_train: int = 600, n_val: int = 200, n_test: int 
     return out
 
 
-def build_fusion(out: Path, features: Path, methods=("aecf", "late_fusion", "moddrop"), epochs: int = 1) -> Path:
+def build_fusion(
+    out: Path, features: Path, methods=("aecf", "late_fusion", "moddrop"), epochs: int = 1
+) -> Path:
     from aecf.checkpoint import save_checkpoint
     from aecf.data.cache import load_split
     from aecf.train import make_config, train
