@@ -8,7 +8,7 @@ from aecf.app import explore as X
 from aecf.app import samples as S
 from aecf.app import state
 from aecf.app.checkpoints import baseline_choices
-from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.app.state import (
     AUDIO_SOURCES,
     IMAGE_SOURCES,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aecf.app.checkpoints import checkpoint_status
-from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.figures.app import architecture_figure
 from pages.parts import cache
 from pages.parts.ui import ensure_navigation, teaching_box

@@ -1,5 +1,5 @@
 """Lessons: guided tours of AECF for a class. Each step opens a view, says what to look at, and states a claim
-that is measured here, live, on the shipped model (and tested in tests/test_lessons.py)."""
+that is measured here, live, on the shipped model (and tested in tests/aecf/app/test_lessons.py)."""
 
 from urllib.parse import urlencode
 

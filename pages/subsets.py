@@ -4,7 +4,7 @@ import streamlit as st
 
 from aecf import figures, paths
 from aecf.app import results as R
-from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()

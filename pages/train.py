@@ -7,7 +7,7 @@ import streamlit as st
 from aecf import paths
 from aecf.app import masking as A
 from aecf.app import training as T
-from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/test_lessons.py
+from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.app.state import share_query
 from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics
 from aecf.figures.app import curves_figure, curves_svg

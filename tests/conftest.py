@@ -22,7 +22,7 @@ def small_benchmark(tmp_path_factory) -> Path:
 
 
 # =====================================================================================================
-# AECF Explorer app (tests/test_app.py, tests/test_browser.py) — owned by the app; append below, do not
+# AECF Explorer app (tests/pages/) — owned by the app; append below, do not
 # edit above. Everything the app reads is redirected with AECF_APP_* variables (aecf/paths.py).
 # =====================================================================================================
 

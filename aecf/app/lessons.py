@@ -3,7 +3,7 @@
 A lesson is a few steps. A step opens a view (an Explore link with its URL state, or another page), says what
 to look at, and states a claim about what the learner will see there. Every claim carries the measurement
 that decides it, run on the shipped model (or on the shipped evaluation results): the Lessons page shows the
-measured value beside the claim, and tests/test_lessons.py asserts that every claim holds. A claim that stops
+measured value beside the claim, and tests/aecf/app/test_lessons.py asserts that every claim holds. A claim that stops
 holding after a retrain fails the test suite; the fix is a model that acts as described, or a claim that
 tells the truth.
 

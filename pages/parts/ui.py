@@ -179,7 +179,7 @@ function sendAhead(data) {
 // next: the pointer leaves the page, the page loses focus or is hidden, a Ctrl/Cmd/Alt shortcut, F5, or the
 // mouse's back button. A write pending when another page of the app is opened, or Back/Forward moved, is dropped.
 const URL_REST_MS = 2000;
-const urlState = { pending: null, timer: 0, writes: 0 };  // (writes: counted by tests/test_browser.py)
+const urlState = { pending: null, timer: 0, writes: 0 };  // (writes: counted by tests/pages/test_browser.py)
 
 function flushUrl() {
   clearTimeout(urlState.timer);

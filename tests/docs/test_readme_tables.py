@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "readme_tables.py"
 RESULTS = ROOT / "results" / "results.json"
 REPORT = ROOT / "checkpoints" / "encoders" / "report.json"

@@ -19,13 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_coco import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip  # noqa: E402
+from tests.support.coco_fixture import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip
 
-from aecf.data import coco  # noqa: E402
-from aecf.data.cache import load_split  # noqa: E402
+from aecf.data import coco
+from aecf.data.cache import load_split
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 CPU = torch.device("cpu")
 
 

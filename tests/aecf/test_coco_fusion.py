@@ -6,7 +6,6 @@ One features run and one pair of checkpoints per module; the multi-label metrics
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,11 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_coco import COCO_CATEGORIES, make_coco, write_tiny_clip  # noqa: E402
-
-from aecf import metrics as M  # noqa: E402
-from aecf.errors import InputError  # noqa: E402
+from aecf import metrics as M
+from aecf.errors import InputError
+from tests.support.coco_fixture import COCO_CATEGORIES, make_coco, write_tiny_clip
 
 METHODS = ("aecf", "late_fusion")
 DROP_RATES = ("0.0", "0.5", "0.9")

@@ -1,24 +1,20 @@
 """The app on a COCO checkpoint: discovered under AECF_APP_EXTRA_CHECKPOINTS, explored with image + caption.
 
-Module-scoped fixture (as in tests/test_coco_fusion.py): the COCO look-alike → tiny open_clip features →
+Module-scoped fixture (as in tests/aecf/test_coco_fusion.py): the COCO look-alike → tiny open_clip features →
 a 1-epoch AECF checkpoint, all in a tmp dir.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_coco import make_coco, write_tiny_clip  # noqa: E402
-
-from aecf.paths import ROOT  # noqa: E402
-from tests.support.apptest import has_metric, metric, shown_text  # noqa: E402
+from aecf.paths import ROOT
+from tests.support.apptest import has_metric, metric, shown_text
+from tests.support.coco_fixture import make_coco, write_tiny_clip
 
 PAGES = ROOT / "pages"
 

@@ -1,7 +1,7 @@
 """End to end in a real browser: `streamlit run app.py` on a free local port, driven by Debian's chromium
 through playwright (never `playwright install`). Screenshots go to test-artifacts/browser/.
 
-    .venv/bin/python -m pytest -m browser tests/test_browser.py
+    .venv/bin/python -m pytest -m browser tests/pages/test_browser.py
 """
 
 from __future__ import annotations
