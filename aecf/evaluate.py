@@ -32,6 +32,7 @@ from aecf.checkpoint import checkpoint_info, load_checkpoint, read_checkpoint_co
 from aecf.constants import FEATURE_DIR
 from aecf.constants import subset_name as _subset_name
 from aecf.data.cache import FeatureSplit
+from aecf.figures.tables import results_markdown
 from aecf.files import write_atomic
 from aecf.fusion import FusionModel, adaptive_lambda
 from aecf.losses import gate_entropy
@@ -394,123 +395,6 @@ def evaluate_checkpoints(
             "seconds": time.perf_counter() - t0,
         },
     }
-
-
-# ------------------------------------------------------------------------------------- reporting
-
-
-def _fmt(v, pct=False, digits=3):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{100 * v:.1f}" if pct else f"{v:.{digits}f}"
-
-
-def _pm(entry, path, pct=True, digits=3):
-    node, std = entry, entry.get("std", {})
-    for k in path:
-        node = node.get(k) if isinstance(node, dict) else None
-        std = std.get(k) if isinstance(std, dict) else None
-    s = _fmt(node, pct, digits)
-    if entry.get("n_seeds", 1) > 1 and isinstance(std, int | float) and node is not None:
-        s += f" ± {_fmt(std, pct, digits)}"
-    return s
-
-
-def results_markdown(results: dict) -> str:
-    methods = results["methods"]
-    lines = [
-        "# Fusion results (test split)",
-        "",
-        "Accuracy and mAP (macro one-vs-rest AP) in %, mean ± std over training seeds (n = seeds); "
-        "`specialists` is the reference limit (one model per modality subset, routed by which modalities are "
-        "present). ECE with 15 equal-width bins: raw / after a temperature fit on validation with all inputs (TS) "
-        "/ after one fit on validation under the same drop rate (TS deploy). Drop: each modality dropped "
-        f"independently with that probability, at least one kept, mean over {results['meta'].get('mask_seeds')} "
-        "mask draws. Monotonicity: share of (example, A ⊂ B) pairs with c(A) > c(B) + 0.01, on all examples and on "
-        "those whose caption is not wrong; 'wrong caption lowers': share of wrong-caption examples whose "
-        "confidence falls when the caption joins image+audio. ρ(λ, severity): Spearman of λ(x) (K = 20) with the "
-        "recorded corruption severity.",
-        "",
-        "| method | n | acc all | ECE all | acc @ 50 % | mAP @ 50 % | ECE @ 50 % | ECE @ 50 % (TS) | ECE @ 50 % (TS deploy) | worst subset | monotonicity viol. | viol. (caption not wrong) | wrong caption lowers | H(p) | ρ(λ, severity) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, e in methods.items():
-        lines.append(
-            f"| {name} | {e.get('n_seeds', 1)} | {_pm(e, ['full', 'acc'])} | {_pm(e, ['full', 'ece'], False)} | "
-            f"{_pm(e, ['drop', '0.5', 'acc'])} | {_pm(e, ['drop', '0.5', 'map'])} | "
-            f"{_pm(e, ['drop', '0.5', 'ece'], False)} | {_pm(e, ['drop', '0.5', 'ece_ts'], False)} | "
-            f"{_pm(e, ['drop', '0.5', 'ece_ts_deploy'], False)} | {_pm(e, ['worst_subset_acc'])} | "
-            f"{_pm(e, ['monotonicity_violation_rate'], False)} | {_pm(e, ['monotonicity', 'consistent'], False)} | "
-            f"{_pm(e, ['monotonicity', 'wrong_caption_lowers_confidence'], False)} | "
-            f"{_pm(e, ['gate_entropy'], False)} | {_pm(e, ['lambda_severity_spearman'], False)} |"
-        )
-    rates = sorted({r for e in methods.values() for r in e.get("drop", {})}, key=float)
-    subsets = list(next(iter(methods.values()))["subsets"]) if methods else []
-    multilabel = bool(results["meta"].get("multilabel")) or any(e.get("multilabel") for e in methods.values())
-    gated = {name: e for name, e in methods.items() if e.get("mechanisms")}
-    if gated:
-        lines += [
-            "",
-            "## The mechanisms at work (every input present)",
-            "",
-            "IQR(λ) / range: interquartile range of λ(x) over [λ_min, λ_max]. ρ(p_m, 1 − severity_m): Spearman of the "
-            "gate weight with the modality's own reliability. Caption weight: mean p_caption by caption level. ACM "
-            "≥ 2×: share of examples whose most-trusted modality ACM drops at least twice as often as the "
-            "least-trusted (π = π_max).",
-            "",
-            "| method | IQR(λ) / range | ρ(λ, severity) | ρ(p_image, 1 − sev) | ρ(p_audio, 1 − sev) | caption weight exact / partial / none / wrong | ACM ≥ 2× |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for name, e in gated.items():
-            cap = " / ".join(
-                _pm(e, ["mechanisms", "caption_gate_by_level", k], False, 2)
-                for k in ("exact", "partial", "none", "wrong")
-            )
-            lines.append(
-                f"| {name} | {_pm(e, ['mechanisms', 'lambda_iqr_fraction'], False, 2)} | "
-                f"{_pm(e, ['mechanisms', 'lambda_severity_spearman'], False, 2)} | "
-                f"{_pm(e, ['mechanisms', 'gate_reliability_spearman', 'image'], False, 2)} | "
-                f"{_pm(e, ['mechanisms', 'gate_reliability_spearman', 'audio'], False, 2)} | {cap} | "
-                f"{_pm(e, ['mechanisms', 'acm_adaptive_share'])} |"
-            )
-
-    def table(title: str, group: str, columns: list[str], metric: str, pct: bool = True) -> list[str]:
-        """One row per method, one column per drop rate or subset: e[group][column][metric]."""
-        rows = [
-            "",
-            f"## {title}",
-            "",
-            "| method | " + " | ".join(columns) + " |",
-            "|---|" + "---|" * len(columns),
-        ]
-        for name, e in methods.items():
-            rows.append(f"| {name} | " + " | ".join(_pm(e, [group, c, metric], pct) for c in columns) + " |")
-        return rows
-
-    lines += table(
-        "mAP (%) under random modality drop"
-        + (
-            " (multi-label; acc is per-label accuracy at p ≥ 0.5)"
-            if multilabel
-            else " (macro one-vs-rest AP)"
-        ),
-        "drop",
-        rates,
-        "map",
-    )
-    lines += table("Accuracy (%) under random modality drop", "drop", rates, "acc")
-    lines += table("Raw ECE under random modality drop", "drop", rates, "ece", pct=False)
-    lines += table(
-        "ECE under random modality drop, temperature fit on validation under that drop rate",
-        "drop",
-        rates,
-        "ece_ts_deploy",
-        pct=False,
-    )
-    lines += table("Accuracy (%) with each modality subset", "subsets", subsets, "acc")
-    if multilabel:
-        lines += table("mAP (%) with each modality subset", "subsets", subsets, "map")
-    return "\n".join(lines) + "\n"
 
 
 def _json_safe(obj):
