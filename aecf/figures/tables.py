@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 MINUS = "\u2212"  # the typographic minus of the tables
 RATES = ("0.0", "0.1", "0.3", "0.5", "0.7", "0.9")  # the digits benchmark's drop rates, in table order
 CAPTION_LEVELS = ("exact", "partial", "none", "wrong")
-MARKER = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /table:(?P=name) -->)", re.S)
+MARKER = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /table:(?P=name) -->)", re.S)
 
 
 # ------------------------------------------------------------------------------------------ cells
@@ -477,7 +477,7 @@ def fill_blocks(text: str, tables: dict[str, str]) -> tuple[str, list[str]]:
         if name not in tables:
             problems.append(f"unknown table marker: {name}")
             return match.group(0)
-        return match.group(1) + tables[name] + match.group(4)
+        return f"{match.group(1)}{tables[name]}\n{match.group(4)}"
 
     out = MARKER.sub(sub, text)
     names = marked_tables(text)
