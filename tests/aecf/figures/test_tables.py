@@ -91,3 +91,5 @@ def test_fill_blocks_rewrites_only_between_markers():
     twice = text.replace("table:b", "table:a")
     assert T.fill_blocks(twice, {"a": "y"})[1] == ["table marked twice: a"]
     assert T.marked_tables(twice) == ["a", "a"]
+    empty = "<!-- table:a -->\n<!-- /table:a -->"  # a block written by hand, not yet rendered
+    assert T.fill_blocks(empty, {"a": "| t |"}) == ("<!-- table:a -->\n| t |\n<!-- /table:a -->", [])
