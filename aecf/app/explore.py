@@ -24,9 +24,7 @@ from aecf.encoders.preprocess import NOISY_RECORDING_DB, NOT_SPEECH_REASONS, kno
 from aecf.figures.app import mc_passes_svg, probs_svg
 from aecf.lattice import lattice_svg
 
-MAX_CAPTION_CHARS = (
-    1000  # a caption is kept up to this many characters (box, link or call), all read by the model
-)
+MAX_CAPTION_CHARS = 1000  # a caption is kept up to this many characters (box, link or call), all read
 CAPTION_FROM = {"box": "pasted into the box", "link": "in the link"}  # where a caption came from, in words
 TOP_K = 5  # labels shown for a multi-label (COCO) checkpoint
 IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff")  # what preprocess_image reads (PIL)

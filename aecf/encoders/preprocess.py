@@ -627,7 +627,9 @@ def separate_sounds(wave: np.ndarray) -> int:
 # threshold is a margin beyond the most extreme spoken digit of the val half of `scripts/speech_check.py` (1.4x the
 # largest, or half the smallest): spoken digits by the benchmark's train and val voices, the audio tower's extra
 # training voices and the held-out festival voices, cut, padded, in noise and in simulated rooms, against generated
-# tunes, tones, beeps, chords, glides, noise bursts, clicks, drums and music. Its test half only reports.
+# tunes, tones, beeps, chords, glides, noise bursts, clicks, drums and music. Its test half only reports: on a
+# rendering never looked at before (seed 1), no spoken digit of 480 is flagged, and 313 of the 371 other sounds
+# that the preprocessing reads are (84 %; glides 56 %, drums 68 %, chords 78 %, the rest 83-97 %).
 SPEECH_WIN, SPEECH_HOP = 640, 160  # 40 ms / 10 ms at 16 kHz
 SPEECH_LOUD_DB = 25.0  # the frames within this of the loudest are the sound
 PITCH_LAGS = (8, 320)  # periodicity is searched from 2 kHz (a high note) down to 50 Hz (in samples)
