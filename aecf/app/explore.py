@@ -573,10 +573,7 @@ def _gate_weight(pred, modality: str) -> float | None:
 def _gate_sentence(modality: str, weight: float | None) -> str:
     if weight is None:
         return f"This model has no gate: it counts the {modality} as much as any other input."
-    return (
-        f"The gate still gives the {modality} p = {weight:.2f} of the weight (see the gate weights): it has no "
-        f"way to know."
-    )
+    return f"The gate cannot tell: it still gives the {modality} p = {weight:.2f} (see the gate weights)."
 
 
 def not_speech_note(reason: str, gate_weight: float | None) -> str:
