@@ -224,6 +224,7 @@ class Model:
                 "wave": wave,
                 "recording_snr_db": info.get("snr_db"),
                 "recording_sounds": info.get("sounds"),
+                "recording_not_speech": info.get("not_speech"),
             }
 
         return self._cached(key, compute)

@@ -208,3 +208,168 @@ def spearman(a, b) -> float:
         return float("nan")
     ra, rb = rankdata(a), rankdata(b)
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+# --------------------------------------------------------------- more calibration (numpy in, numbers out)
+# The same conventions as above: `probs` [N, C]; `labels` class indices [N] or multi-hot [N, C] (multi-label,
+# where `probs` are per-class sigmoid probabilities). Tensors are accepted too (read as numpy arrays).
+
+PROB_EPS = 1e-12  # a probability of exactly 0 on the true class costs -log(1e-12) ≈ 27.6 nats, not infinity
+
+
+def _arrays(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(probs.detach().cpu() if torch.is_tensor(probs) else probs, dtype=np.float64)
+    y = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels)
+    if p.ndim != 2 or len(p) != len(y) or (y.ndim == 2 and y.shape != p.shape) or y.ndim not in (1, 2):
+        raise ValueError(f"probs must be [N, C] and labels [N] or [N, C]; got {p.shape} and {y.shape}")
+    return p, y
+
+
+def negative_log_likelihood(probs, labels) -> float:
+    """Mean negative log-likelihood of the targets, in nats, from probabilities.
+
+    Multiclass: mean over examples of -log p[n, y_n]. Multi-label: the mean binary cross-entropy over
+    examples × classes, -[y log p + (1 - y) log(1 - p)]. Probabilities are clipped to [PROB_EPS, 1 - PROB_EPS].
+    NaN for no examples. (`nll` above computes the same from logits.)"""
+    p, y = _arrays(probs, labels)
+    if len(p) == 0:
+        return float("nan")
+    p = np.clip(p, PROB_EPS, 1.0 - PROB_EPS)
+    if y.ndim == 2:
+        t = (y > 0).astype(np.float64)
+        return float(-np.mean(t * np.log(p) + (1.0 - t) * np.log1p(-p)))
+    return float(-np.mean(np.log(p[np.arange(len(p)), y.astype(np.int64)])))
+
+
+def brier_score(probs, labels, per_class: bool = False):
+    """Brier score: the mean squared difference between the probabilities and the 0/1 targets.
+
+    Multiclass (Brier's original form): mean over examples of Σ_c (p[n, c] - 1[y_n = c])², in [0, 2].
+    Multi-label, the per-class form: each class is its own binary forecast, Brier_c = mean over examples of
+    (p[n, c] - y[n, c])²; the score is the mean over classes (= the mean over examples × classes), in [0, 1].
+    `per_class=True` returns the [C] array of per-class scores instead (multiclass: one-vs-rest, Σ = the score).
+    NaN for no examples."""
+    p, y = _arrays(probs, labels)
+    if len(p) == 0:
+        return np.full(p.shape[1], np.nan) if per_class else float("nan")
+    t = (y > 0).astype(np.float64) if y.ndim == 2 else np.eye(p.shape[1])[y.astype(np.int64)]
+    per = ((p - t) ** 2).mean(axis=0)
+    if per_class:
+        return per
+    return float(per.mean() if y.ndim == 2 else per.sum())
+
+
+def expected_calibration_error_equal_mass(probs, labels, n_bins: int = ECE_BINS) -> float:
+    """ECE with equal-mass bins (Nixon et al. 2019, "adaptive" ECE): the binned values sorted and cut into
+    `n_bins` groups of as equal a count as possible (np.array_split: sizes differ by at most one), then
+    Σ_b (n_b / N) · |acc_b - conf_b|. The binned values are those of `expected_calibration_error`: the top
+    probability against whether the top class is right (multiclass), or every class probability against its
+    0/1 target, flattened over examples × classes (multi-label). Ties at a cut are split by the sort order
+    (stable). Unlike 15 equal-width bins, no bin is nearly empty when most confidences sit near 1."""
+    p, y = _arrays(probs, labels)
+    if len(p) == 0:
+        return float("nan")
+    if y.ndim == 2:
+        conf, correct = p.ravel(), (y > 0).astype(np.float64).ravel()
+    else:
+        conf, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    order = np.argsort(conf, kind="stable")
+    conf, correct = conf[order], correct[order]
+    total = 0.0
+    for idx in np.array_split(np.arange(len(conf)), min(n_bins, len(conf))):
+        total += abs(correct[idx].sum() - conf[idx].sum())
+    return float(total / len(conf))
+
+
+# --------------------------------------------------------------------------- robustness over a drop curve
+# MultiBench (Liang et al. 2021, eval_scripts/robustness.py) scores a model's accuracy along a curve of
+# growing imperfection (here: the random modality-drop rate) two ways, against late fusion as the reference.
+
+
+def _curve(rates, accuracy) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(rates, dtype=np.float64).ravel()
+    a = np.asarray(accuracy, dtype=np.float64).ravel()
+    if len(r) != len(a) or len(r) < 2:
+        raise ValueError(
+            f"a drop curve needs as many accuracies as rates (at least 2); got {len(r)} and {len(a)}"
+        )
+    if np.any(np.diff(r) <= 0):
+        raise ValueError(f"drop rates must increase; got {r.tolist()}")
+    return r, a
+
+
+def robustness_area(rates, accuracy) -> float:
+    """The area under the accuracy-vs-drop-rate curve, by the trapezoid rule over the given rates:
+    Σ_i (r_{i+1} - r_i) · (a_i + a_{i+1}) / 2. MultiBench's relative-robustness helper is this area on levels
+    spaced 0.1 apart (it multiplies every segment by 0.1); uneven rates (0, 0.1, 0.3, ...) are weighted by
+    their spacing here. Not normalised: divide by (r_last - r_first) for the mean accuracy over the range."""
+    r, a = _curve(rates, accuracy)
+    return float(np.sum(np.diff(r) * (a[:-1] + a[1:]) / 2.0))
+
+
+def effective_robustness(rates, accuracy, reference) -> float:
+    """How much better the model holds up than the reference's trend predicts, MultiBench's form:
+
+        predicted_i = ref_i + (a_0 - ref_0)         the reference's curve moved to start at the model's a_0
+        effective   = Σ_i (a_i - predicted_i) = Σ_i [(a_i - a_0) - (ref_i - ref_0)]
+
+    summed over the curve's levels (the first term is 0). Positive: the model loses less accuracy than the
+    reference (late fusion) as the drop rate grows, whatever its accuracy without drops. A linear trend with
+    slope 1 between the reference's and the model's clean accuracy (Taori et al. 2020 fit it over many
+    reference models; MultiBench has one)."""
+    r, a = _curve(rates, accuracy)
+    _, ref = _curve(rates, reference)
+    return float(np.sum((a - a[0]) - (ref - ref[0])))
+
+
+def maxmin_normalise(scores: dict[str, float]) -> dict[str, float]:
+    """MultiBench's normalisation across the methods compared: (s - min) / (max - min), so the best method
+    scores 1 and the worst 0 (all 0.0 when they are equal). It depends on which methods are compared."""
+    values = np.asarray(list(scores.values()), dtype=np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    return {k: (float(v) - lo) / (hi - lo) if hi > lo else 0.0 for k, v in scores.items()}
+
+
+def relative_robustness(rates, curves: dict[str, list[float]]) -> dict[str, float]:
+    """MultiBench's relative robustness of each method: its `robustness_area` max-min normalised over all the
+    methods in `curves` (name -> accuracies at `rates`; include the reference, late fusion)."""
+    return maxmin_normalise({name: robustness_area(rates, acc) for name, acc in curves.items()})
+
+
+def effective_robustness_scores(
+    rates, curves: dict[str, list[float]], reference: str = "late_fusion"
+) -> dict[str, float]:
+    """MultiBench's effective robustness of each method: its `effective_robustness` against
+    `curves[reference]` (late fusion scores 0 before normalising), max-min normalised over the methods."""
+    if reference not in curves:
+        raise ValueError(f"the reference {reference!r} is not among the curves ({', '.join(curves)})")
+    ref = curves[reference]
+    return maxmin_normalise({name: effective_robustness(rates, acc, ref) for name, acc in curves.items()})
+
+
+# ------------------------------------------------------------------------------------------- uncertainty
+
+
+def bootstrap_interval(
+    metric, *arrays, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval for `metric(*arrays)` over examples: `n_resamples` times, draw N
+    example indices with replacement (one numpy Generator from `seed`: the same call gives the same
+    interval), take the same rows of every array (axis 0) and compute the metric; the interval is the
+    (1 - level)/2 and (1 + level)/2 quantiles of those values (NaN values, e.g. an AP without a positive in
+    a resample, are left out). E.g. `bootstrap_interval(brier_score, probs, labels)`."""
+    arrays = tuple(np.asarray(a.detach().cpu() if torch.is_tensor(a) else a) for a in arrays)
+    if not arrays or len({len(a) for a in arrays}) != 1:
+        raise ValueError("bootstrap_interval needs one or more arrays with the same number of examples")
+    n = len(arrays[0])
+    if n == 0 or n_resamples < 1:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    values = np.empty(n_resamples)
+    for i in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        values[i] = float(metric(*(a[idx] for a in arrays)))
+    if np.all(np.isnan(values)):
+        return float("nan"), float("nan")
+    lo, hi = np.nanquantile(values, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return float(lo), float(hi)

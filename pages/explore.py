@@ -86,6 +86,13 @@ samples_aud = S.list_samples("audio")
 examples = S.caption_examples()
 default_img, default_aud = S.default_samples(samples_img, samples_aud)
 default_caption = S.default_caption(S.sample_digit(default_img or ""), examples)
+
+
+def caption_into_box(text: str, given: str) -> None:
+    """A caption into the box, cut to the limit; a cut is kept so that the view says it, and where."""
+    st.session_state[K["caption"]], st.session_state["_caption_cut"] = X.caption_for_box(text, given)
+
+
 base_keys = ["none"] + [c.key for c in baseline_choices(choices)]
 URL_DEFAULTS |= {
     K["baseline"]: base_keys[min(1, len(base_keys) - 1)],
@@ -122,9 +129,7 @@ if new_link:
         if st.session_state[key] not in offered:
             st.session_state[key] = URL_DEFAULTS[key]
     if K["caption"] in st.query_params or K["caption"] not in st.session_state:
-        st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[
-            : X.MAX_CAPTION_CHARS
-        ]
+        caption_into_box(st.query_params.get(K["caption"], default_caption), "link")
 
 
 def seeded(key: str) -> str:
@@ -146,7 +151,7 @@ with st.sidebar:
 
 sync_url(K["checkpoint"], K["baseline"], K["mc_samples"], K["seed"])
 if K["caption"] not in st.session_state:  # the caption comes from the link once, then from the box
-    st.session_state[K["caption"]] = st.query_params.get(K["caption"], default_caption)[: X.MAX_CAPTION_CHARS]
+    caption_into_box(st.query_params.get(K["caption"], default_caption), "link")
 
 
 def use_example_caption() -> None:
@@ -154,6 +159,10 @@ def use_example_caption() -> None:
     if choice:
         st.session_state[K["caption"]] = choice.split(": ", 1)[1]
         st.session_state["caption_example"] = None
+
+
+def caption_typed() -> None:
+    caption_into_box(st.session_state[K["caption"]], "box")
 
 
 def clear_canvas() -> None:
@@ -178,9 +187,11 @@ AHEAD_CONTROLS = [(K[name], digits) for name, digits in X.NEXT_CONTROLS]
 def draw_results() -> None:
     ss = st.session_state
     snr = ss.get(K["audio_snr"], SNR_CLEAN)
+    caption, caption_from = X.caption_given(ss.get(K["caption"]), ss.get("_caption_cut"))
     inputs = X.ExploreInputs(
         image=ss.get("_explore_image"),
-        caption=ss.get(K["caption"]),
+        caption=caption,
+        caption_from=caption_from,
         audio=ss.get("_explore_audio"),
         image_on=ss.get(K["image_on"], True),
         caption_on=ss.get(K["caption_on"], True),
@@ -296,8 +307,10 @@ def caption_text() -> None:
         "Caption",
         key=K["caption"],
         height=100,
-        max_chars=X.MAX_CAPTION_CHARS,
-        help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.",
+        # no max_chars: the browser would drop a longer paste whole, without a word; it is cut here instead
+        on_change=caption_typed,
+        help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one. "
+        f"Up to {X.MAX_CAPTION_CHARS:,} characters: a longer text is cut there, and the page says so.",
     )
     if examples:
         st.selectbox(

@@ -20,11 +20,12 @@ import numpy as np
 from aecf.app.problems import Problem, describe
 from aecf.app.state import SNR_CLEAN, SNR_MIN
 from aecf.constants import MODALITIES, SAMPLE_RATE
-from aecf.encoders.preprocess import NOISY_RECORDING_DB
+from aecf.encoders.preprocess import NOISY_RECORDING_DB, NOT_SPEECH_REASONS, known_caption_words
 from aecf.figures.app import mc_passes_svg, probs_svg
 from aecf.lattice import lattice_svg
 
-MAX_CAPTION_CHARS = 1000  # the caption box takes this many characters, and the model reads all of them
+MAX_CAPTION_CHARS = 1000  # a caption is kept up to this many characters (box, link or call), all read
+CAPTION_FROM = {"box": "pasted into the box", "link": "in the link"}  # where a caption came from, in words
 TOP_K = 5  # labels shown for a multi-label (COCO) checkpoint
 IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff")  # what preprocess_image reads (PIL)
 IMAGE_TYPES_TEXT = "PNG, JPEG, GIF, WebP, BMP or TIFF"
@@ -45,6 +46,7 @@ class ExploreInputs:
     image: object | None = None  # path | bytes | uint8 ndarray (a drawing)
     caption: str | None = None
     audio: object | None = None  # path | bytes
+    caption_from: str | None = None  # where the caption was given: "box", "link" (CAPTION_FROM) or None
     image_on: bool = True
     caption_on: bool = True
     audio_on: bool = True
@@ -201,8 +203,10 @@ def explore_next(
 # ------------------------------------------------------------------------------------ input helpers
 
 
-def clean_caption(text: str | None) -> tuple[str | None, str | None]:
-    """(caption for the model, a note saying what was removed or cut, or None)."""
+def clean_caption(text: str | None, given: str | None = None) -> tuple[str | None, str | None]:
+    """(caption for the model, a note saying what was removed or cut, or None). A caption over
+    MAX_CAPTION_CHARS keeps its first MAX_CAPTION_CHARS characters; the note says where it was given (`given`,
+    a key of CAPTION_FROM) and how long it was."""
     if text is None:
         return None, None
     notes = []
@@ -210,9 +214,30 @@ def clean_caption(text: str | None) -> tuple[str | None, str | None]:
     if cleaned != text:
         notes.append("removed text-direction control characters (they reorder the caption on screen)")
     if len(cleaned) > MAX_CAPTION_CHARS:
-        notes.append(f"cut to its first {MAX_CAPTION_CHARS:,} characters (of {len(cleaned):,})")
+        notes.append(
+            f"cut to its first {MAX_CAPTION_CHARS:,} characters (of {len(cleaned):,}), the longest caption this "
+            f"page keeps; the rest is left out"
+        )
         cleaned = cleaned[:MAX_CAPTION_CHARS]
-    return cleaned, ("The caption was " + " and ".join(notes) + ".") if notes else None
+    where = f" {CAPTION_FROM[given]}" if given in CAPTION_FROM else ""
+    return cleaned, (f"The caption{where} was " + " and ".join(notes) + ".") if notes else None
+
+
+def caption_for_box(text: str, given: str) -> tuple[str, dict | None]:
+    """A caption for the page's box: (what the box keeps, at most MAX_CAPTION_CHARS characters; the whole text
+    and where it came from, {"text", "from"}, when it was cut, else None). The page gives the cut text and the
+    record back to `caption_given`, so that the view says the caption was cut, and where."""
+    if len(text) <= MAX_CAPTION_CHARS:
+        return text, None
+    return text[:MAX_CAPTION_CHARS], {"text": text, "from": given}
+
+
+def caption_given(box: str | None, cut: dict | None) -> tuple[str | None, str | None]:
+    """(caption, where it was given) for `ExploreInputs`: the whole text that was cut into the box while the box
+    still holds its cut (`caption_for_box`), else the box's text as typed."""
+    if box is not None and cut and box == cut["text"][:MAX_CAPTION_CHARS]:
+        return cut["text"], cut["from"]
+    return box, "box"
 
 
 def tokens_read(model, text: str) -> str | None:
@@ -407,7 +432,7 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
     multilabel = getattr(model, "task", "multiclass") == "multilabel"
     view = ExploreView(multilabel=multilabel)
     modalities = tuple(m for m in MODALITIES if m in model.modalities)
-    caption, caption_note = clean_caption(inputs.caption)
+    caption, caption_note = clean_caption(inputs.caption, inputs.caption_from)
     raw = {"image": inputs.image, "caption": caption, "audio": inputs.audio}
     on = {"image": inputs.image_on, "caption": inputs.caption_on, "audio": inputs.audio_on}
     missing = {
@@ -433,7 +458,8 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
             parts[m] = _embed(model, m, raw[m], inputs)
         except Exception as e:  # noqa: BLE001 - one bad input is reported where it was given
             view.notes[m] = describe(e, f"Reading the {m}")
-    if "audio" in parts:
+    not_speech = (parts.get("audio") or {}).get("recording_not_speech")
+    if "audio" in parts and not not_speech:
         note = " ".join(
             n
             for n in (
@@ -444,6 +470,9 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
         )
         if note:
             view.notes["audio"] = Problem("info", note)
+    unknown_caption = "caption" in parts and not caption_known(
+        model, parts["caption"].get("caption_text", "")
+    )
     if "caption" in parts:
         note = " ".join(
             n for n in (caption_note, tokens_read(model, parts["caption"].get("caption_text", ""))) if n
@@ -474,6 +503,13 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
         view.warning = describe(e, "The prediction").message
         return view
     view.prediction = pred
+    # what the gate does with an input that the tower cannot read: said beside the input, with its weight
+    if not_speech:
+        view.notes["audio"] = Problem("warning", not_speech_note(not_speech, _gate_weight(pred, "audio")))
+    if unknown_caption:
+        first = view.notes.get("caption")
+        text = unknown_caption_note(_gate_weight(pred, "caption"))
+        view.notes["caption"] = Problem("warning", f"{first.message} {text}" if first else text)
     if baseline is not None:
         try:
             view.baseline = baseline.predict_embeddings(
@@ -526,6 +562,48 @@ def several_sounds_note(sounds: int | None) -> str | None:
         f"I hear {sounds} separate sounds in this recording: other words or voices besides the digit? The audio "
         "tower hears one 1.28 s stretch, centred on where most of the sound's energy lies, and it mixes the sounds "
         "inside it: another talker can take the digit's place. Say one digit, with the room quiet."
+    )
+
+
+def _gate_weight(pred, modality: str) -> float | None:
+    gate = getattr(pred, "gate", None)
+    return None if not gate or modality not in gate else float(gate[modality])
+
+
+def _gate_sentence(modality: str, weight: float | None) -> str:
+    if weight is None:
+        return f"This model has no gate: it counts the {modality} as much as any other input."
+    return f"The gate cannot tell: it still gives the {modality} p = {weight:.2f} (see the gate weights)."
+
+
+def not_speech_note(reason: str, gate_weight: float | None) -> str:
+    """What a recording that does not sound like speech (`preprocess.not_speech`) is told, with the weight the
+    gate gives it (None: the model has no gate)."""
+    why = NOT_SPEECH_REASONS.get(reason, "")
+    return (
+        f"This recording does not sound like speech{': ' + why if why else ''}. The audio tower only learned "
+        f"spoken digits, so the digit it reads here means little. {_gate_sentence('audio', gate_weight)} "
+        "Say one digit, or switch the audio off."
+    )
+
+
+def caption_known(model, text: str) -> bool:
+    """False when a digits model's caption tower knows none of the caption's words
+    (`preprocess.known_caption_words`: the words of the captions it was trained on); always True for a model
+    with a public CLIP (COCO), whose tower learned a whole language."""
+    tok = getattr(getattr(model, "encoders", None), "tokenizer", None)
+    if tok is None or getattr(model, "encoder_spec", None) is not None or not hasattr(tok, "encode"):
+        return True
+    return bool(known_caption_words(text, tok))
+
+
+def unknown_caption_note(gate_weight: float | None) -> str:
+    """What a caption with no word the caption tower knows is told, with the gate's weight on it."""
+    return (
+        "The caption tower knows none of these words: it learned only short English captions of digits "
+        "(“a seven”, “an odd number”, “a handwritten digit”), so this caption tells it nothing. "
+        f"{_gate_sentence('caption', gate_weight)} Write a few English words about the digit, or switch the "
+        "caption off."
     )
 
 

@@ -114,19 +114,77 @@ def test_caption_box_and_model_agree_and_cuts_are_said():
     text, note = clean_caption("x" * (MAX_CAPTION_CHARS + 5))
     assert len(text) == MAX_CAPTION_CHARS and "first 1,000 characters" in note
     assert clean_caption("a seven") == ("a seven", None)
+    # a text box with max_chars drops a longer paste whole in the browser, without a word: the page cuts it
     source = (PAGES / "explore.py").read_text()
-    assert "max_chars=X.MAX_CAPTION_CHARS" in source and "max_chars=5000" not in source
+    assert "max_chars=" not in source and "on_change=caption_typed" in source
+
+
+def test_a_pasted_caption_over_the_limit_is_kept_up_to_it_and_the_page_says_so(app_env):
+    from aecf.app.explore import MAX_CAPTION_CHARS
+
+    at = _page("explore")
+    long = "an odd number " * 220  # 3,080 characters
+    at.text_area(key="cap").input(long).run()
+    _no_exception(at)
+    assert at.text_area(key="cap").value == long[:MAX_CAPTION_CHARS]  # the box keeps the first 1,000
+    notes = [str(i.value) for i in at.info]
+    assert any("pasted into the box was cut to its first 1,000 characters (of 3,080)" in n for n in notes), (
+        notes
+    )
+    at.text_area(key="cap").input("a seven").run()  # a new caption: the note is gone
+    assert not any("was cut" in str(i.value) for i in at.info)
+
+
+def test_a_caption_over_the_limit_in_a_link_is_cut_and_the_page_says_so(app_env):
+    from aecf.app.explore import MAX_CAPTION_CHARS
+
+    long = "seven " * 500
+    at = _page("explore", {"cap": long})
+    _no_exception(at)
+    assert at.text_area(key="cap").value == long[:MAX_CAPTION_CHARS]
+    notes = [str(i.value) for i in at.info]
+    assert any("in the link was cut to its first 1,000 characters (of 3,000)" in n for n in notes), notes
 
 
 def test_long_caption_says_what_the_text_tower_reads(app_env):
     at = _page("explore")
     at.text_area(key="cap").input("seven " * 100).run()
     _no_exception(at)
-    assert at.text_area(key="cap").proto.max_chars == 1000
     notes = [str(i.value) for i in at.info]
     assert any(
         "The text tower reads" in n and "the rest does not change the prediction" in n for n in notes
     ), notes
+
+
+def test_a_caption_the_tower_cannot_read_is_told_so(app_env):
+    at = _page("explore")
+    at.text_area(key="cap").input("🙂🙂🙂").run()
+    _no_exception(at)
+    warnings = [str(w.value) for w in at.warning]
+    assert any(w.startswith("**Caption**") and "knows none of these words" in w for w in warnings), warnings
+    assert re.search(r"gives the caption p = \d\.\d\d", " ".join(warnings))
+
+
+def test_a_tune_given_as_the_recording_is_told_it_does_not_sound_like_speech(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    import soundfile as sf
+
+    from tests.support.sounds import pulsing_tune
+
+    samples = tmp_path / "samples"
+    shutil.copytree(app_env["samples"], samples)
+    sf.write(samples / "tune.wav", pulsing_tune(), 16000)  # 8 s of 0.25 s notes
+    monkeypatch.setenv("AECF_APP_SAMPLES_DIR", str(samples))
+    at = _page("explore", {"aud": "tune.wav"})
+    _no_exception(at)
+    warnings = [str(w.value) for w in at.warning]
+    assert any(
+        w.startswith("**Audio**") and "does not sound like speech" in w and "gives the audio p = " in w
+        for w in warnings
+    ), warnings
+    at = _page("explore")  # the shipped default recording: nothing of the kind
+    assert not any("does not sound like speech" in str(w.value) for w in at.warning)
 
 
 def test_share_link_carries_a_short_caption_only(app_env):

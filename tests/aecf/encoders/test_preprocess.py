@@ -22,6 +22,7 @@ from aecf.encoders.preprocess import (
     preprocess_image,
 )
 from aecf.errors import InputError
+from tests.support.sounds import chord, click_track, noise_bursts, pulsing_tune, tone
 
 # ------------------------------------------------------------------------------------------ helpers
 
@@ -502,3 +503,118 @@ def test_separate_sounds_counts_words_apart_in_time_not_a_words_own_gaps_or_a_cl
     info = {}
     preprocess_audio((two, SAMPLE_RATE), info)
     assert info["sounds"] == 2
+
+
+# ------------------------------------------------------------------------------- not speech (music, beats)
+
+
+NOT_SPEECH = {
+    "an 8 s tune of 0.25 s notes": (lambda: pulsing_tune(), "tonal"),
+    "a 2 s tune": (lambda: pulsing_tune(2.0, 0.3, seed=1), "tonal"),
+    "a steady 1 s tone": (lambda: tone(330, 1.0), "tonal"),
+    "a chord": (lambda: chord((262, 330, 392), 1.5), "tonal"),
+    "rhythmic noise bursts": (lambda: noise_bursts(), "beat"),
+    "a click track": (lambda: click_track(), "beat"),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_SPEECH))
+def test_music_tones_and_beats_do_not_sound_like_speech(name):
+    make, reason = NOT_SPEECH[name]
+    info = {}
+    preprocess_audio((make(), SAMPLE_RATE), info)  # read, not refused: the check is a note, not an error
+    assert info["not_speech"] == reason, info["speech_features"]
+
+
+def _shipped_words() -> dict[str, np.ndarray]:
+    from aecf.constants import ASSETS_DIR
+
+    wavs = sorted((ASSETS_DIR / "samples").glob("*.wav"))
+    assert wavs, "no sample recordings shipped"
+    return {w.name: preprocess_audio(w) for w in wavs}
+
+
+def test_every_shipped_recording_sounds_like_speech():
+    from aecf.constants import ASSETS_DIR
+
+    for wav in sorted((ASSETS_DIR / "samples").glob("*.wav")):
+        info = {}
+        preprocess_audio(wav, info)
+        assert info["not_speech"] is None, (wav.name, info["speech_features"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_spoken_word_in_silence_noise_or_a_room_still_sounds_like_speech(seed):
+    """The shipped words as uploads: with silence and hiss around them, in pink noise, and said in a simulated
+    room (reverberation, noise at 0-20 dB, 44.1/48 kHz stereo, compressed: aecf.data.heldout.room_recording)."""
+    from aecf.data.heldout import room_recording
+
+    rng = np.random.default_rng(seed)
+    for name, word in _shipped_words().items():
+        pad = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE), np.float32)
+        upload = np.concatenate([pad, word, pad]) + rng.normal(0, 1e-3, 2 * len(pad) + len(word))
+        noisy = np.concatenate([pad, word, pad])
+        noise = _pink(len(noisy), rng)
+        noisy = noisy + noise * np.sqrt(
+            np.mean(word**2) / np.mean(noise**2) / 10 ** (rng.uniform(5, 15) / 10)
+        )
+        room, _ = room_recording(word, SAMPLE_RATE, rng, [])
+        for how, source in (
+            ("upload", (upload.astype(np.float32), SAMPLE_RATE)),
+            ("noise", (noisy.astype(np.float32), SAMPLE_RATE)),
+            ("room", room),
+        ):
+            info = {}
+            preprocess_audio(source, info)
+            assert info["not_speech"] is None, (name, how, info["speech_features"])
+
+
+def test_not_speech_reads_each_threshold_on_its_side():
+    from aecf.encoders.preprocess import NOT_SPEECH_REASONS, NOT_SPEECH_THRESHOLDS, not_speech
+
+    word = {"held_pitch_s": 0.1, "held_spectrum_s": 0.2, "notes": 1, "voiced_run_s": 0.3, "beat": 0.0}
+    word |= {"onsets": 2, "beat_cv": float("inf")}
+    assert not_speech(word) is None
+    t = NOT_SPEECH_THRESHOLDS
+    for key in ("held_pitch_s", "held_spectrum_s", "notes", "voiced_run_s"):
+        assert not_speech(word | {key: t[key]}) == "tonal"
+    assert not_speech(word | {"beat": t["beat"]}) == "beat"
+    assert not_speech(word | {"beat_cv": t["beat_cv"]}) == "beat"
+    assert not_speech(word | {"voiced_run_s": t["unvoiced_s"]}) == "unvoiced"
+    assert set(NOT_SPEECH_REASONS) == {"tonal", "beat", "unvoiced"}
+
+
+# --------------------------------------------------------------------------------- the caption tower's words
+
+
+def test_the_caption_vocabulary_is_the_caption_towers_training_captions():
+    from aecf.data.captions import class_prompt
+    from aecf.encoders.clip import build_clip
+    from aecf.encoders.preprocess import caption_tower_texts
+    from aecf.encoders.train import CaptionBank
+
+    _, tokenizer = build_clip()
+    bank = CaptionBank.build(tokenizer)
+    assert set(caption_tower_texts()) == set(bank.texts) | {class_prompt(d) for d in range(10)}
+
+
+@pytest.mark.parametrize(
+    ("caption", "known"),
+    [
+        ("a seven", ["a", "seven"]),
+        ("It's a SEVEN!!", ["it", "'s", "a", "seven"]),
+        ("7", ["7"]),
+        ("a hand-drawn 3", ["a", "hand", "drawn", "3"]),
+        ("🙂🙂🙂", []),
+        ("семь", []),
+        ("七", []),
+        ("#@%&* ~~ !!", []),
+        ("sieben", []),
+    ],
+)
+def test_known_caption_words_from_the_tokenizer_and_the_training_captions(caption, known):
+    from aecf.encoders.clip import build_clip
+    from aecf.encoders.preprocess import known_caption_words
+
+    _, tokenizer = build_clip()
+    assert known_caption_words(caption, tokenizer) == known
