@@ -115,7 +115,7 @@ def read_status(run_dir: str | Path) -> dict | None:
 
 
 def pid_alive(pid) -> bool:
-    """Whether a process with this pid exists on this machine (signal 0 checks without sending anything)."""
+    """Whether a process with this pid runs on this machine (signal 0 checks without sending anything)."""
     try:
         pid = int(pid)
     except (TypeError, ValueError):
@@ -130,7 +130,11 @@ def pid_alive(pid) -> bool:
         return True
     except OSError:
         return False
-    return True
+    try:  # a zombie (ended, not yet reaped: an orphan where nothing reaps) has ended too
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+    except (OSError, ValueError, IndexError):
+        return True
 
 
 def gone_reason(status: dict) -> str | None:

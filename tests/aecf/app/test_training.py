@@ -104,6 +104,17 @@ def test_a_run_ends_for_the_pages_when_its_process_has_gone_and_not_before(tmp_p
 # ============================================================================================ runs on disk
 
 
+def test_pid_alive_knows_the_living_the_dead_and_the_zombies():
+    assert runs.pid_alive(os.getpid()) and not runs.pid_alive(_dead_pid())
+    assert not runs.pid_alive(None) and not runs.pid_alive("x") and not runs.pid_alive(-1)
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # ended, not waited for: a zombie
+    t0 = time.time()
+    while runs.pid_alive(zombie.pid) and time.time() - t0 < 30:
+        time.sleep(0.05)
+    assert not runs.pid_alive(zombie.pid)
+    zombie.wait()
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -183,6 +194,46 @@ def test_the_training_process_marks_its_run_interrupted_when_the_server_goes(tmp
     assert status["started"] and status["server_pid"] == os.getpid()  # kept from the status it found
     info = T.read_run(run_dir)
     assert T.state_words(info, 1, mine=True) == "interrupted (server restarted)"
+
+
+def test_a_server_killed_mid_run_leaves_its_run_interrupted(tmp_path):
+    """A server (here a bare process with a RunManager) starts a real run and is killed: a server started
+    after it reads the run as interrupted at once, and the orphaned training process, its stdin closed,
+    stops and marks it so on disk."""
+    from tests.support.devassets import build_features
+
+    features = build_features(tmp_path / "features", n_train=2000)
+    runs_dir = tmp_path / "runs"
+    server_code = (
+        "import sys, time\n"
+        "from aecf.app import training as T\n"
+        f"m = T.RunManager({str(runs_dir)!r})\n"
+        "print(m.start(T.TrainKnobs(epochs=20, mc_samples=2).to_config()), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = {**os.environ, "AECF_APP_FEATURE_DIR": str(features), "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-c", server_code], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    try:
+        run_dir = runs_dir / server.stdout.readline().decode().strip()
+        t0 = time.time()
+        while not runs.read_metrics(run_dir) and time.time() - t0 < 180:
+            time.sleep(0.1)
+        assert runs.read_metrics(run_dir), "no records from the training process"
+        assert T.read_run(run_dir, T.RunManager(runs_dir)).state == "running"  # its server is alive
+    finally:
+        server.kill()
+        server.wait()
+    info = T.read_run(run_dir, T.RunManager(runs_dir))  # the next server
+    assert T.state_words(info, 0, mine=False) == "interrupted (server restarted)"
+    t0 = time.time()
+    while (runs.read_status(run_dir) or {}).get("state") != "interrupted" and time.time() - t0 < 180:
+        time.sleep(0.1)
+    status = runs.read_status(run_dir)
+    assert status["state"] == "interrupted" and status["reason"] == "server restarted"
+    t0 = time.time()
+    while runs.pid_alive(status["pid"]) and time.time() - t0 < 30:
+        time.sleep(0.1)
+    assert not runs.pid_alive(status["pid"])  # it has gone (a zombie nothing reaps counts as gone)
 
 
 def test_real_training_run_in_the_background(app_env):
