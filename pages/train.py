@@ -196,7 +196,8 @@ def render_run(run_id: str) -> None:
                 type="secondary",
                 on_click=manager.stop_by,
                 args=(viewer,),
-                help="Stops after the current step; what it has learnt so far is validated and kept.",
+                help="Stops after the current step; what it has learnt so far is validated and kept. Only this "
+                "page can stop it (its address holds the key: a refresh keeps it).",
             )
         else:
             st.caption(
