@@ -1,7 +1,5 @@
 """Train: pick a method and its knobs, start a short run on the shipped embeddings, watch it live."""
 
-import time
-
 import streamlit as st
 
 from aecf import paths
@@ -9,7 +7,7 @@ from aecf.app import masking as A
 from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.app.state import share_query
-from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics
+from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics, read_run
 from aecf.figures.app import curves_figure, curves_svg
 from pages.parts.cache import checkpoint_choices
 from pages.parts.ui import ensure_navigation, html_block, teaching_box
@@ -29,6 +27,27 @@ teaching_box(
 )
 
 manager = get_run_manager()
+# Read first, once: the form below is drawn from this state, and the page follows the server from its version
+# (follow_server: a run that starts or ends anywhere redraws every open Train page).
+server = manager.state()
+st.session_state["_train_version"] = server.version
+OWNER = "owner"  # the address parameter that keeps this page's key over a refresh
+
+
+def page_key(create: bool = False) -> str | None:
+    """This page's key (only the page that started a run may stop it): from the session, else from the address
+    (a refresh), else a new one when `create`. Kept in both, so that a refresh keeps it."""
+    key = st.session_state.get("_train_owner") or T.valid_owner_key(st.query_params.get(OWNER))
+    if key is None and create:
+        key = T.new_owner_key()
+    if key is not None:
+        st.session_state["_train_owner"] = key
+        if st.query_params.get(OWNER) != key:
+            st.query_params[OWNER] = key
+    return key
+
+
+viewer = page_key()
 FEATURE_DIR = paths.feature_dir()
 features_ready = (FEATURE_DIR / "train.npz").exists() and (FEATURE_DIR / "val.npz").exists()
 if not features_ready:
@@ -66,12 +85,9 @@ with st.form("train_form", border=True):
     acm = c8.toggle("ACM on", True, key="train_acm", help=T.KNOB_HELP["acm"])
     st.caption(
         "Knobs a method does not use are ignored for it: "
-        + "; ".join(
-            f"**{m}** uses {', '.join(sorted(T.applicable_knobs(m) - {'epochs', 'seed'})) or 'none'}"
-            for m in ("aecf", "moddrop", "late_fusion")
-        )
+        + "; ".join(f"**{m}** uses {T.knobs_used(m)}" for m in ("aecf", "moddrop", "late_fusion"))
     )
-    busy = T.busy_message(manager)
+    busy = T.busy_message(server, viewer, manager)
     if busy:
         st.info(busy, icon=":material/hourglass_top:")
     submitted = st.form_submit_button(
@@ -90,7 +106,7 @@ if submitted:
         pi_max=float(pi_max),
     )
     try:
-        run_id = manager.start(knobs.to_config())
+        run_id = manager.start(knobs.to_config(), owner=page_key(create=True))
         st.session_state["watch_select"] = run_id
         st.toast(f"Started {run_id}")
         st.rerun()  # redraw the form as every other session now sees it: busy, Start disabled
@@ -98,6 +114,16 @@ if submitted:
         st.warning(str(e))
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not start the run: {e}")
+
+
+@st.fragment(run_every=T.FOLLOW_BUSY_S if server.active else T.FOLLOW_IDLE_S)
+def follow_server() -> None:
+    """Draws nothing: redraws the whole page once a run has started or ended since the page was drawn."""
+    if manager.state().version != st.session_state.get("_train_version"):
+        st.rerun()
+
+
+follow_server()
 
 
 # ------------------------------------------------------------------------------- live view
@@ -139,36 +165,52 @@ if not runs:
             "a run here trains on. A run of this page draws the same panels, live, for the epochs you give it."
         )
         curves_block(rows, "shipped_curves")
-if runs and st.session_state.get("watch_select") not in ids:
-    # a fresh session (or a refresh) watches the run in progress, else the newest one
-    st.session_state["watch_select"] = (
-        manager.active_id if manager.is_running() and manager.active_id in ids else ids[0]
-    )
+if (
+    server.active is not None
+    and server.active.id in ids
+    and st.session_state.get("_train_seen") != server.active.id
+):
+    # a run has started (here or in another session), or this is a fresh page: watch it
+    st.session_state["watch_select"] = st.session_state["_train_seen"] = server.active.id
+elif runs and st.session_state.get("watch_select") not in ids:
+    st.session_state["watch_select"] = ids[0]  # else the newest run
 
 
 def render_run(run_id: str) -> None:
-    info = next((r for r in list_runs(manager=manager) if r.id == run_id), None)
-    if info is None:
+    run_dir = manager.runs_dir / run_id
+    if not (run_dir / "config.json").exists():
         st.warning(f"Run {run_id} is gone.")
         return
+    info = read_run(run_dir, manager)
     rows = read_metrics(info.path)
-    total = int(info.config.get("epochs", 0) or 0)
     summary = T.run_summary(rows)
-    cols = st.columns([2, 2, 2, 1])
-    cols[0].metric("State", info.state)
-    cols[1].metric("Epochs done", f"{summary['epochs done']} / {total or '?'}")
-    cols[2].metric(
-        "val acc (50 % drop)",
-        "–" if summary["val acc (50 % drop)"] is None else f"{summary['val acc (50 % drop)']:.3f}",
-    )
-    if info.live and manager.active_id == run_id:
-        if cols[3].button("Stop", key=f"stop_{run_id}", type="secondary"):
-            manager.stop()
-            st.toast("Stopping after the current step…")
+    done, total = summary["epochs done"], info.epochs
+    stopping = manager.active_id == run_id and manager.stopping()
+    top = st.columns([5, 1], vertical_alignment="bottom")  # the state gets a row: it may be a few words long
+    top[0].metric("State", T.state_words(info, done, manager.owns(run_id, viewer), stopping))
+    if info.live and manager.active_id == run_id and not stopping:
+        if manager.may_stop(viewer):  # a callback: the redraw it causes already says "stopping"
+            top[1].button(
+                "Stop",
+                key=f"stop_{run_id}",
+                type="secondary",
+                on_click=manager.stop_by,
+                args=(viewer,),
+                help="Stops after the current step; what it has learnt so far is validated and kept. Only this "
+                "page can stop it (its address holds the key: a refresh keeps it).",
+            )
+        else:
+            st.caption(
+                f"Started by another session on this server at {T.clock(info.started)}: only that session "
+                "can stop it."
+            )
+    cols = st.columns(2)
+    cols[0].metric("Epochs done", f"{done} of {total or '?'}")
+    cols[1].metric(T.metric_name("val_masked_acc"), T.number(summary["val_masked_acc"]))
     if info.error:
         st.error(f"The run failed: {info.error}")
     if total:
-        st.progress(min(1.0, summary["epochs done"] / total), text=f"{info.method} · {len(rows)} records")
+        st.progress(min(1.0, done / total), text=f"{info.method} · {len(rows)} records")
     if not rows:
         st.caption("Waiting for the first records…")
     curves_block(rows, "train_curves")
@@ -176,62 +218,60 @@ def render_run(run_id: str) -> None:
         if st.button("Open this run in Explore", key=f"open_{run_id}"):
             checkpoint_choices.clear()
             st.switch_page("pages/explore.py", query_params=share_query(checkpoint=f"run:{run_id}"))
-    # the run just ended: one full rerun refreshes the runs table and stops the polling
-    was = st.session_state.get("_last_state", {}).get(run_id)
-    st.session_state.setdefault("_last_state", {})[run_id] = info.state
-    if was == "running" and info.state != "running":
-        time.sleep(0.1)
-        st.rerun()
 
 
 if runs:
     watched = st.selectbox("Watch run", ids, key="watch_select")
     live = next(r for r in runs if r.id == watched).live
     # every 2 s while it trains: a step record arrives about every 1.7 s (3 epochs in ~30 s), and each refresh
-    # costs every watching browser a redraw (1 s: ~185 ms of browser work per second, 2 s: ~90 ms)
+    # costs every watching browser a redraw (1 s: ~185 ms of browser work per second, 2 s: ~90 ms). The end of
+    # the run is not this fragment's business: follow_server redraws the whole page then.
     st.fragment(run_every=2.0 if live else None)(render_run)(watched)
 
     # --------------------------------------------------------------------------- all runs
     st.subheader("All runs")
-    table = []
-    for r in runs:
-        row = {"run": r.id, "method": r.method, "state": r.state, **T.run_summary(read_metrics(r.path))}
-        row.update({k: r.config.get(k) for k in ("seed", "epochs")})
-        table.append(row)
-    st.dataframe(table, hide_index=True, key="runs_table")
+    st.dataframe(T.runs_table(runs, viewer, manager), hide_index=True, key="runs_table")
 else:
     st.subheader("Compare the shipped runs")
 
-# your runs first, then the shipped checkpoints' records as a yardstick
+# your runs first, then the shipped checkpoints' records as a yardstick; a run that appeared since this page
+# last drew (one just started, here or elsewhere) joins the comparison: the newest runs and the shipped aecf
 sources = {r.id: r.path / "metrics.jsonl" for r in runs} | shipped
-default = ids[:2] if ids else [k for k in ("shipped: aecf", "shipped: late_fusion") if k in shipped]
+known = st.session_state.get("_compare_known")
+if "compare_runs" not in st.session_state or (known is not None and set(ids) - set(known)):
+    st.session_state["compare_runs"] = T.compare_default(ids, list(shipped))
+else:
+    st.session_state["compare_runs"] = [k for k in st.session_state["compare_runs"] if k in sources]
+st.session_state["_compare_known"] = ids
 compare = st.multiselect(
     "Compare runs",
     list(sources),
-    default=default,
     key="compare_runs",
     help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`).",
 )
 if compare:
     metric = st.segmented_control(
         "Metric",
-        ["val_acc", "val_masked_acc", "val_ece", "val_gate_entropy"],
+        T.COMPARE_METRICS,
         default="val_masked_acc",
+        format_func=T.metric_name,
         key="compare_metric",
         required=True,
+        help="ECE: expected calibration error (0: the confidence matches the accuracy). H(p): the entropy of "
+        "the gate's weights over the modalities. 50 % drop: each modality dropped with probability 0.5 (at "
+        "least one kept).",
     )
-    series = {}
-    for run_id in compare:
-        rows = [r for r in A.read_metrics_file(sources[run_id]) if r.get("kind") == "epoch"]
-        xs = [int(r["epoch"]) + 1 for r in rows if r.get(metric) is not None]
-        ys = [r[metric] for r in rows if r.get(metric) is not None]
-        if xs:
-            series[run_id] = (xs, ys)
+    series, dash = T.compare_series({k: A.read_metrics_file(sources[k]) for k in compare}, metric)
     if series:
         st.plotly_chart(
-            curves_figure(series, f"{metric} per epoch", height=300),
+            curves_figure(series, f"{T.metric_name(metric)} per epoch", dash=dash, height=300),
             key="compare_chart",
             config={"displayModeBar": False},
         )
+        if dash:
+            st.caption(
+                "A dashed curve is the same, point for point, as the one its legend names (the same recipe, "
+                "seed and epochs train the same model): it would hide under it otherwise."
+            )
     else:
         st.caption("No epoch records yet for these runs.")

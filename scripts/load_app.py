@@ -440,7 +440,8 @@ async def _train_sessions(contexts, url: str) -> dict:
         await page.close()
         # the look was during the run if the page told of it (it says so only while a run goes on) or if the run
         # still goes on after the look; a page that was not told after the run had ended was right not to tell
-        return told, could_start, told or "running" in (await _train_state(first)).lower()
+        state = (await _train_state(first)).lower()
+        return told, could_start, told or "training (" in state or "stopping" in state
 
     # all at once, as a class opening the page together (and so that the run is still going when they look)
     checks = await asyncio.gather(*(check(c) for c in contexts[1:]))
@@ -456,7 +457,7 @@ async def _train_sessions(contexts, url: str) -> dict:
 
 
 async def _train_state(page) -> str:
-    """The trainer's State metric ('running', 'finished', ...), as its live fragment shows it."""
+    """The trainer's State metric ('training (epoch 1 of 3)', 'finished', ...), as its live fragment shows it."""
     metric = page.locator('[data-testid="stMetric"]').first
     return " ".join((await metric.inner_text()).split()) if await metric.count() else ""
 

@@ -9,13 +9,25 @@
   with `RunBusyError` (the page tells the person to wait); a `threading.Event` stops a run (passed on to
   the process through its stdin). Runs live on disk under runs/<id>/ (aecf.runs), so a page refresh — or
   a new session — finds them again while the run goes on.
-- `curve_series` turns metrics.jsonl rows into the series the page plots.
+- Every open page follows the server, not the disk: `RunManager.state()` gives the active run and a `version`
+  that changes when a run starts and when it has ended (its process gone, its final status written), read
+  at once. A page draws its form from one such state and asks, every `FOLLOW_BUSY_S`, whether the version
+  moved; if so it redraws whole. (Drawing the form from the thread's life while redrawing on the status file
+  left pages locked: the file says "finished" a moment before the process has gone.)
+- Only the page that started a run may stop it: it holds a key (`new_owner_key`, kept in its session and
+  its address, so a refresh keeps it); every other page is told who runs what since when.
+- A run that says "running" but that no process trains any more (a server restart, a kill) reads as
+  "interrupted" (`read_run`, `aecf.runs.gone_reason`).
+- `curve_series`, `runs_table`, `compare_series` turn metrics.jsonl rows into what the page draws, with the
+  metrics named in words (`METRIC_NAMES`, the one mapping).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -61,6 +73,21 @@ KNOB_HELP = {
     "acm": "ACM on: mask what the gate trusts most. Off: uniform random masks (ModDrop) with the same rate.",
     "pi_max": "π_max: the masking rate the curriculum ramps up to.",
 }
+KNOB_LABELS = {  # the knobs as the form names them
+    "lambda_max": "λ_max",
+    "mc_samples": "K",
+    "cec_weight": "CEC weight β",
+    "acm": "ACM",
+    "pi_max": "π_max",
+    "epochs": "epochs",
+    "seed": "seed",
+}
+
+
+def knobs_used(method: str) -> str:
+    """The form's knobs that change anything for this method, by their labels ("none" for none)."""
+    used = [KNOB_LABELS[k] for k in KNOB_LABELS if k in applicable_knobs(method) - {"epochs", "seed"}]
+    return ", ".join(used) or "none"
 
 
 def applicable_knobs(method: str) -> set[str]:
@@ -119,6 +146,37 @@ def run_training(
     return train(config, split_train, split_val, run_dir=run_dir, stop_event=stop_event)
 
 
+# ------------------------------------------------------------------------------------ words
+
+# metrics.jsonl keys -> the words the page shows for them (legends, the runs table, the run's cards, Compare):
+# the one place a metric gets its name on the Train page
+METRIC_NAMES: dict[str, str] = {
+    "loss": "total",
+    "loss_task_full": "task (full input)",
+    "loss_task_masked": "task (masked input)",
+    "loss_entropy": "entropy −λH(p)",
+    "loss_cec": "CEC",
+    "acc": "train accuracy",
+    "masked_acc": "train accuracy, masked",
+    "val_acc": "val accuracy",
+    "val_masked_acc": "val accuracy, 50 % drop",
+    "val_ece": "val ECE",
+    "gate_entropy": "train gate entropy H(p)",
+    "val_gate_entropy": "val gate entropy H(p)",
+    "lambda": "train λ(x)",
+    "val_lambda": "val λ(x)",
+    "mask_rate": "overall",
+    "pi": "π(t), curriculum",
+    **{f"mask_rate_{m}": m for m in MODALITIES},  # a modality's name: its curve keeps the modality's colour
+}
+COMPARE_METRICS = ("val_acc", "val_masked_acc", "val_ece", "val_gate_entropy")  # the epoch-level ones
+SUMMARY_METRICS = COMPARE_METRICS  # the runs table's columns
+
+
+def metric_name(key: str) -> str:
+    return METRIC_NAMES.get(key, key.replace("_", " "))
+
+
 # ------------------------------------------------------------------------------------ curves
 
 
@@ -144,58 +202,101 @@ def step_x(rows: list[dict], steps_per_epoch: float | None = None) -> list[dict]
     return out
 
 
-CURVE_GROUPS: dict[str, dict[str, tuple[str, str]]] = {
-    # title -> {legend name: (row kind, key)}
-    "Loss parts": {
-        "total": ("step", "loss"),
-        "task (full)": ("step", "loss_task_full"),
-        "task (masked)": ("step", "loss_task_masked"),
-        "entropy −λH(p)": ("step", "loss_entropy"),
-        "CEC": ("step", "loss_cec"),
-    },
-    "Accuracy": {
-        "train acc": ("step", "acc"),
-        "train masked acc": ("step", "masked_acc"),
-        "val acc": ("epoch", "val_acc"),
-        "val acc, 50 % drop": ("epoch", "val_masked_acc"),
-    },
-    "Calibration (val ECE)": {"val ECE": ("epoch", "val_ece")},
-    "Gate entropy H(p) and λ(x)": {
-        "H(p) train": ("step", "gate_entropy"),
-        "H(p) val": ("epoch", "val_gate_entropy"),
-        "λ(x) train": ("step", "lambda"),
-        "λ(x) val": ("epoch", "val_lambda"),
-    },
-    "Mask rates": {
-        "overall": ("step", "mask_rate"),
-        "π_t (curriculum)": ("step", "pi"),
-        **{m: ("step", f"mask_rate_{m}") for m in MODALITIES},
-    },
+CURVE_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    # panel title -> its curves as (row kind, metrics key); a curve's legend is METRIC_NAMES[key]
+    "Loss parts": (
+        ("step", "loss"),
+        ("step", "loss_task_full"),
+        ("step", "loss_task_masked"),
+        ("step", "loss_entropy"),
+        ("step", "loss_cec"),
+    ),
+    "Accuracy": (("step", "acc"), ("step", "masked_acc"), ("epoch", "val_acc"), ("epoch", "val_masked_acc")),
+    "Calibration (val ECE)": (("epoch", "val_ece"),),
+    "Gate entropy H(p) and λ(x)": (
+        ("step", "gate_entropy"),
+        ("epoch", "val_gate_entropy"),
+        ("step", "lambda"),
+        ("epoch", "val_lambda"),
+    ),
+    "Mask rates": (("step", "mask_rate"), ("step", "pi"), *(("step", f"mask_rate_{m}") for m in MODALITIES)),
 }
 
 
 def curve_series(rows: list[dict], group: str) -> dict[str, tuple[list[float], list[float]]]:
-    """Series for one CURVE_GROUPS panel, x in (fractional) epochs; empty series are left out."""
+    """Series for one CURVE_GROUPS panel, named in words, x in (fractional) epochs; empty series left out."""
     steps = step_x([r for r in rows if r.get("kind") == "step"])
     epochs = [{**r, "x": int(r.get("epoch", 0)) + 1} for r in rows if r.get("kind") == "epoch"]
     out = {}
-    for name, (kind, key) in CURVE_GROUPS[group].items():
+    for kind, key in CURVE_GROUPS[group]:
         xs, ys = _series(steps if kind == "step" else epochs, key, "x")
         if xs:
-            out[name] = (xs, ys)
+            out[metric_name(key)] = (xs, ys)
     return out
 
 
 def run_summary(rows: list[dict]) -> dict:
-    """Last epoch's validation numbers (for the runs table)."""
+    """Epochs done and the last epoch's validation numbers (None where there are none), by metrics key."""
     last = next((r for r in reversed(rows) if r.get("kind") == "epoch"), {})
-    return {
-        "epochs done": int(last["epoch"]) + 1 if "epoch" in last else 0,
-        "val acc": last.get("val_acc"),
-        "val acc (50 % drop)": last.get("val_masked_acc"),
-        "val ECE": last.get("val_ece"),
-        "val H(p)": last.get("val_gate_entropy"),
+    return {"epochs done": int(last["epoch"]) + 1 if "epoch" in last else 0} | {
+        k: last.get(k) for k in SUMMARY_METRICS
     }
+
+
+def number(value, digits: int = 3) -> str:
+    """A metric as the page prints it: "–" for none (never "None" or "nan")."""
+    if value is None or not isinstance(value, int | float) or value != value:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+SHIPPED_YARDSTICK = "shipped: aecf"
+
+
+def compare_default(run_ids: list[str], shipped: list[str], newest: int = 2) -> list[str]:
+    """What Compare shows until the person picks: the newest runs with the shipped aecf as the yardstick;
+    before any run, the shipped aecf against the shipped late fusion (the page's "try this" pair)."""
+    if not run_ids:
+        return [k for k in (SHIPPED_YARDSTICK, "shipped: late_fusion") if k in shipped]
+    return list(run_ids[:newest]) + ([SHIPPED_YARDSTICK] if SHIPPED_YARDSTICK in shipped else shipped[:1])
+
+
+def _same_curve(a: tuple[list, list], b: tuple[list, list]) -> bool:
+    return (
+        len(a[0]) == len(b[0])
+        and list(a[0]) == list(b[0])
+        and all(
+            abs(float(x) - float(y)) <= 1e-9 * max(1.0, abs(float(x)))
+            for x, y in zip(a[1], b[1], strict=True)
+        )
+    )
+
+
+def compare_series(
+    rows_by_name: dict[str, list[dict]], metric: str
+) -> tuple[dict[str, tuple[list[int], list[float]]], dict[str, str]]:
+    """Compare's series of one epoch-level metric: {legend: (epochs, values)} and {legend: "dash"}. A curve
+    equal to one already drawn (a run of the shipped recipe, say) would hide under it: it is drawn last,
+    dashed, and its legend says "same as <that one>". Shipped curves are the references, then the runs."""
+    raw: dict[str, tuple[list[int], list[float]]] = {}
+    for name, rows in rows_by_name.items():
+        epochs = [r for r in rows if r.get("kind") == "epoch" and r.get(metric) is not None]
+        if epochs:
+            raw[name] = ([int(r["epoch"]) + 1 for r in epochs], [float(r[metric]) for r in epochs])
+    references: list[str] = []
+    same: dict[str, str] = {}
+    for name in sorted(raw, key=lambda n: not n.startswith("shipped:")):  # shipped first, order kept
+        match = next((ref for ref in references if _same_curve(raw[name], raw[ref])), None)
+        if match is None:
+            references.append(name)
+        else:
+            same[name] = match
+    series = {name: raw[name] for name in raw if name not in same}
+    dash = {}
+    for name, ref in same.items():
+        legend = f"{name} (same as {ref})"
+        series[legend], dash[legend] = raw[name], "dash"
+    return series, dash
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +315,7 @@ class RunInfo:
     started: float = 0.0
     last_update: float = 0.0
     error: str | None = None
+    reason: str | None = None  # why an interrupted run stopped
     has_model: bool = False
 
     @property
@@ -224,18 +326,29 @@ class RunInfo:
     def live(self) -> bool:
         return self.state == "running"
 
+    @property
+    def epochs(self) -> int:
+        return int(self.config.get("epochs", 0) or 0)
+
 
 def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
     run_dir = Path(run_dir)
     status = runs.read_status(run_dir) or {}
-    paths = [run_dir / "metrics.jsonl", run_dir / "status.json"]
-    last_update = max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
+    files = [run_dir / "metrics.jsonl", run_dir / "status.json"]
+    last_update = max((p.stat().st_mtime for p in files if p.exists()), default=0.0)
     state = str(status.get("state", "unknown"))
-    owned = manager is not None and manager.active_id == run_dir.name and manager.is_running()
-    if state == "running" and not owned and time.time() - last_update > STALE_AFTER_S:
-        # Nobody in this server trains it and it has been silent: cut off (server restart, crash).
-        # (A run started from the command line keeps writing, so it stays "running".)
-        state = "interrupted"
+    reason = status.get("reason")
+    owned = manager is not None and manager.active_id == run_dir.name
+    if state == "running" and not owned and not _live_here(run_dir.name):
+        # nobody in this server trains it: is whoever did still there? (a run started from the command line,
+        # or by another server, keeps its process alive and keeps writing)
+        reason = runs.gone_reason(status)
+        if reason is None and status.get("server_pid") == os.getpid():
+            reason = "server restarted"  # started by a server before this one that had this one's pid
+        if reason is None and time.time() - last_update > STALE_AFTER_S:
+            reason = f"no news for {STALE_AFTER_S / 60:.0f} minutes"
+        if reason is not None:
+            state = "interrupted"
     return RunInfo(
         id=run_dir.name,
         path=run_dir,
@@ -244,6 +357,7 @@ def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
         started=float(status.get("started") or 0.0) or (run_dir.stat().st_mtime if run_dir.exists() else 0.0),
         last_update=last_update,
         error=status.get("error"),
+        reason=reason if state == "interrupted" else None,
         has_model=(run_dir / "model.safetensors").exists(),
     )
 
@@ -262,6 +376,51 @@ def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:
     return runs.read_metrics(run_dir, kind)
 
 
+def clock(t: float) -> str:
+    """A time of day as the page prints it (the server's clock: the people in one room share it)."""
+    return time.strftime("%H:%M:%S", time.localtime(t)) if t else "?"
+
+
+def state_words(info: RunInfo, epochs_done: int, mine: bool, stopping: bool = False) -> str:
+    """A run's state as the page says it: "training (epoch 2 of 3)", "finished", "stopped by you",
+    "interrupted (server restarted)", "failed: …". `mine`: the person looking started it; `stopping`: asked
+    to stop, it finishes its step, validates and saves (a few seconds)."""
+    if info.state == "running" and stopping:
+        return "stopping (saving)"
+    if info.state == "running":
+        total = info.epochs
+        return f"training (epoch {min(epochs_done + 1, total)} of {total})" if total else "training"
+    if info.state == "stopped":
+        return "stopped by you" if mine else "stopped early"
+    if info.state == "failed":
+        error = (info.error or "no message").strip().splitlines()[-1] if info.error else "no message"
+        return f"failed: {error[:120]}"
+    if info.state == "interrupted":
+        return f"interrupted ({info.reason or 'server restarted'})"
+    if info.state == "unknown":
+        return "unknown (no status)"
+    return info.state  # finished
+
+
+def runs_table(runs_found: list[RunInfo], viewer: str | None, manager: RunManager) -> list[dict[str, str]]:
+    """The "All runs" table: every cell in words or a number, "–" where there is none."""
+    table = []
+    for r in runs_found:
+        summary = run_summary(read_metrics(r.path))
+        done = summary["epochs done"]
+        table.append(
+            {
+                "run": r.id,
+                "method": r.method,
+                "state": state_words(r, done, manager.owns(r.id, viewer)),
+                "started": clock(r.started),
+                "epochs": f"{done} of {r.epochs}" if r.epochs else str(done),
+                **{metric_name(k): number(summary[k]) for k in SUMMARY_METRICS},
+            }
+        )
+    return table
+
+
 # --------------------------------------------------------------------------------------------
 # One training thread per server
 # --------------------------------------------------------------------------------------------
@@ -271,13 +430,66 @@ class RunBusyError(RuntimeError):
     """A run is already going on in this server; the message says which and asks to wait."""
 
 
-def busy_message(manager: RunManager) -> str | None:
-    """What every session's Train page says while a run trains on this server (None when free)."""
-    if not manager.is_running():
+@dataclass(frozen=True)
+class ActiveRun:
+    """The run a server trains now: its id, knobs, start time, and the key of the page that started it."""
+
+    id: str
+    config: dict
+    started: float
+    owner: str | None = None  # None: started by the server itself (a script, a test)
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method", "?"))
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What a page draws its form from, read at once: `version` changes whenever a run starts or ends (when
+    its process is gone and its final status is on disk), so a page that drew version v is out of date exactly
+    when the manager's version is no longer v."""
+
+    version: int
+    active: ActiveRun | None
+
+
+# how often an open Train page asks whether a run started or ended: every second while one trains (a page is
+# usable again within ~1 s of the end, plus one redraw), every 5 s otherwise (it notices another's start)
+FOLLOW_BUSY_S = 1.0
+FOLLOW_IDLE_S = 5.0
+OWNER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def new_owner_key() -> str:
+    """A page's key: the page that holds it (its session, its address after a refresh) may stop its runs."""
+    return secrets.token_urlsafe(12)
+
+
+def valid_owner_key(value) -> str | None:
+    """A key read from an address, or None if it is not one (a mangled link is ignored quietly)."""
+    if isinstance(value, str) and 12 <= len(value) <= 64 and set(value) <= OWNER_CHARS:
+        return value
+    return None
+
+
+def busy_message(state: ServerState, viewer: str | None, manager: RunManager) -> str | None:
+    """What a Train page says while a run trains on this server (None when free): what, since when, and who
+    may stop it."""
+    run = state.active
+    if run is None:
         return None
+    what = (
+        f"Run {run.id} ({run.method}, {run.config.get('epochs', '?')} epochs) is training on this server now"
+    )
+    if manager.owns(run.id, viewer):
+        return (
+            f"{what}: you started it at {clock(run.started)}. One run at a time: Start training comes back "
+            "when it finishes, or when you stop it below."
+        )
     return (
-        f"Run {manager.active_id} is training on this server now. One run at a time: watch it below; "
-        "Start training comes back when it finishes (or is stopped)."
+        f"{what}, started by another session on this server at {clock(run.started)}; only that session can "
+        "stop it. One run at a time: Start training comes back when it finishes."
     )
 
 
@@ -312,10 +524,10 @@ def subprocess_train_target(config: dict, run_dir: Path, stop_event: threading.E
             proc.stdin.write((json.dumps(config) + "\n").encode())
             proc.stdin.flush()
             stopped = False
-            while proc.poll() is None:
+            while proc.poll() is None:  # every 50 ms: the end of the process ends the run for every page
                 if stopped:
-                    time.sleep(0.2)
-                elif stop_event.wait(0.2):
+                    time.sleep(0.05)
+                elif stop_event.wait(0.05):
                     stopped = True
                     try:
                         proc.stdin.write(b"stop\n")
@@ -344,8 +556,10 @@ def subprocess_train_target(config: dict, run_dir: Path, stop_event: threading.E
 default_train_target = subprocess_train_target
 
 
-def _worker_main(argv: list[str]) -> int:
-    """The training process: read the knobs (one JSON line) and then "stop" lines from stdin, train."""
+def _worker_main(argv: list[str]) -> None:
+    """The training process: read the knobs (one JSON line) and then "stop" lines from stdin, train. Its stdin
+    closing before a "stop" means the server that started it went away: the run stops and is marked
+    "interrupted" (not "stopped": nobody asked)."""
     import torch
 
     if hasattr(os, "nice"):
@@ -356,22 +570,42 @@ def _worker_main(argv: list[str]) -> int:
     torch.set_num_threads(1)  # as the server's own threads: one core for the run, the other for the sessions
     run_dir = Path(argv[0])
     config = json.loads(sys.stdin.readline())
-    stop = threading.Event()
+    stop, server_gone = threading.Event(), threading.Event()
 
     def watch_stdin() -> None:
         for line in sys.stdin:
             if line.strip() == "stop":
                 break
-        stop.set()  # "stop", or stdin closed: the server is gone
+        else:
+            server_gone.set()
+        stop.set()
 
     threading.Thread(target=watch_stdin, name="aecf-train-stop", daemon=True).start()
     run_training(config, run_dir, stop)
-    return 0
+    if server_gone.is_set():
+        runs.update_status(run_dir, "interrupted", reason="server restarted")
+    # Out at once: every page waits for this process to end before it offers Start again, and the
+    # interpreter's teardown (torch's, at the low priority above, on a busy machine) took 1-4 s. Everything it
+    # wrote is closed already (status and weights are written whole, then renamed).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+_LIVE_HERE: set[str] = set()  # the runs some RunManager of this process trains now
+_LIVE_LOCK = threading.Lock()
+
+
+def _live_here(run_id: str) -> bool:
+    with _LIVE_LOCK:
+        return run_id in _LIVE_HERE
 
 
 class RunManager:
     """At most one run at a time (a thread that runs `target`, by default the training process); shared by
-    every session of this server."""
+    every session of this server. `state()` is what a page draws from; `version` changes when a run starts and
+    when it has ended; a run is stopped by the page that started it (`stop_by` with its key) or by the server
+    (`stop`)."""
 
     def __init__(self, runs_dir: str | Path | None = None, target: TrainTarget | None = None):
         self.runs_dir = Path(runs_dir) if runs_dir else paths.runs_dir()
@@ -379,27 +613,57 @@ class RunManager:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop: threading.Event | None = None
-        self.active_id: str | None = None
+        self._active: ActiveRun | None = None
+        self._owners: dict[str, str] = {}  # run id -> key of the page that started it (runs of this server)
+        self.version = 0
+
+    @property
+    def active_id(self) -> str | None:
+        active = self._active
+        return active.id if active is not None else None
 
     def is_running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        """True from `start` until the run's process has ended and its final status is on disk."""
+        return self._active is not None
 
-    def start(self, config: dict) -> str:
-        """Start a run in the background and return its id; RunBusyError if one is going on."""
+    def state(self) -> ServerState:
         with self._lock:
-            if self.is_running():
+            return ServerState(self.version, self._active)
+
+    def owns(self, run_id: str | None, owner: str | None) -> bool:
+        """Whether the page holding key `owner` started this run (in this server's life)."""
+        key = self._owners.get(run_id) if run_id else None
+        return bool(owner) and key is not None and hmac.compare_digest(key, owner)
+
+    def may_stop(self, owner: str | None) -> bool:
+        active = self._active
+        return active is not None and self.owns(active.id, owner) and not self.stopping()
+
+    def stopping(self) -> bool:
+        """The active run has been asked to stop and is finishing (its step, validation, weights)."""
+        stop = self._stop
+        return self._active is not None and stop is not None and stop.is_set()
+
+    def start(self, config: dict, owner: str | None = None) -> str:
+        """Start a run in the background and return its id; RunBusyError if one is going on. `owner`: the key
+        of the page that starts it (only that page may stop it)."""
+        with self._lock:
+            if self._active is not None:
                 raise RunBusyError(
-                    f"Run {self.active_id} is still training on this server. One run at a time: "
-                    "wait for it to finish (or stop it), then start yours."
+                    f"Run {self._active.id} is still training on this server. One run at a time: "
+                    "wait for it to finish, then start yours."
                 )
             run_dir = runs.create_run_dir(
                 str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir
             )
+            with _LIVE_LOCK:  # before its status says "running": no reader may think it abandoned
+                _LIVE_HERE.add(run_dir.name)
             # visible at once (list_runs needs config.json); train() rewrites both with the full config
             writer = runs.RunWriter(run_dir)
             writer.write_config(dict(config))
-            writer.set_status("running", method=config.get("method"), epochs=config.get("epochs"))
+            writer.set_status(
+                "running", method=config.get("method"), epochs=config.get("epochs"), server_pid=os.getpid()
+            )
             stop = threading.Event()
             thread = threading.Thread(
                 target=self._run,
@@ -407,7 +671,11 @@ class RunManager:
                 name=f"aecf-train-{run_dir.name}",
                 daemon=True,
             )
-            self._thread, self._stop, self.active_id = thread, stop, run_dir.name
+            if owner:
+                self._owners[run_dir.name] = owner
+            self._active = ActiveRun(run_dir.name, dict(config), writer.started, owner or None)
+            self._thread, self._stop = thread, stop
+            self.version += 1
             thread.start()
             return run_dir.name
 
@@ -418,15 +686,31 @@ class RunManager:
             status = runs.read_status(run_dir) or {}
             if status.get("state") in (None, "running"):
                 writer.set_status("failed", error=f"{type(e).__name__}: {e}")
-            return
-        status = runs.read_status(run_dir) or {}
-        if status.get("state") in (None, "running"):
-            writer.set_status("stopped" if stop.is_set() else "finished")
+        else:
+            status = runs.read_status(run_dir) or {}
+            if status.get("state") in (None, "running"):
+                writer.set_status("stopped" if stop.is_set() else "finished")
+        finally:
+            # over: the process has ended and the final status is on disk; every page that drew the run as
+            # active is now out of date (its version is behind) and redraws
+            with self._lock:
+                self._active = None
+                self.version += 1
+            with _LIVE_LOCK:
+                _LIVE_HERE.discard(run_dir.name)
 
     def stop(self) -> bool:
-        """Ask the active run to stop after its current step; False if nothing is running."""
+        """The server stops the active run after its current step (tests, shutdown); False if none runs."""
         with self._lock:
-            if not self.is_running() or self._stop is None:
+            if self._active is None or self._stop is None:
+                return False
+            self._stop.set()
+            return True
+
+    def stop_by(self, owner: str | None) -> bool:
+        """The page holding key `owner` stops the active run, if it started it; False otherwise."""
+        with self._lock:
+            if self._active is None or self._stop is None or not self.owns(self._active.id, owner):
                 return False
             self._stop.set()
             return True
@@ -451,4 +735,4 @@ def get_run_manager() -> RunManager:
 
 
 if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
+    _worker_main(sys.argv[1:])

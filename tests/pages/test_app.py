@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import wave
 
 import numpy as np
@@ -179,118 +178,7 @@ def test_explore_widget_keys_are_the_url_keys():
         assert f'K["{field}"]' in source, field
 
 
-# ============================================================================================ run manager
-
-
-def _fake_target(steps: int = 50, delay: float = 0.01, fail: bool = False):
-    def target(config, run_dir, stop):
-        from aecf import runs
-
-        writer = runs.RunWriter(run_dir)
-        for i in range(steps):
-            if stop.is_set():
-                return
-            writer.log({"kind": "step", "epoch": 0, "step": i, "loss": 1.0 / (i + 1)})
-            time.sleep(delay)
-        if fail:
-            raise RuntimeError("boom")
-
-    return target
-
-
-def test_run_manager_one_run_at_a_time_and_stop(tmp_path):
-    from aecf import runs
-    from aecf.app.training import RunBusyError, RunManager, list_runs
-
-    manager = RunManager(tmp_path, target=_fake_target(steps=10_000))
-    run_id = manager.start({"method": "aecf", "seed": 0, "epochs": 1})
-    with pytest.raises(RunBusyError, match="wait"):
-        manager.start({"method": "moddrop", "seed": 0})
-    assert [r.id for r in list_runs(manager=manager)] == [run_id]
-    assert list_runs(manager=manager)[0].state == "running"
-    assert manager.stop()
-    manager.join(10)
-    assert not manager.is_running()
-    assert runs.read_status(tmp_path / run_id)["state"] == "stopped"
-    manager.target = _fake_target(steps=3)
-    second = manager.start({"method": "moddrop", "seed": 1})  # free again
-    manager.join(30)
-    assert runs.read_status(tmp_path / second)["state"] == "finished"
-
-
-def test_run_manager_records_failures(tmp_path):
-    from aecf import runs
-    from aecf.app.training import RunManager
-
-    manager = RunManager(tmp_path, target=_fake_target(steps=2, fail=True))
-    run_id = manager.start({"method": "aecf", "seed": 0})
-    manager.join(10)
-    status = runs.read_status(tmp_path / run_id)
-    assert status["state"] == "failed" and "boom" in status["error"]
-
-
-def test_stale_running_run_is_reported_interrupted(tmp_path):
-    import os
-
-    from aecf import runs
-    from aecf.app.training import STALE_AFTER_S, read_run
-
-    run_dir = runs.create_run_dir("aecf", 0, tmp_path)
-    writer = runs.RunWriter(run_dir)
-    writer.write_config({"method": "aecf"})
-    writer.set_status("running")
-    assert read_run(run_dir).state == "running"
-    old = time.time() - STALE_AFTER_S - 10
-    os.utime(run_dir / "status.json", (old, old))
-    assert read_run(run_dir).state == "interrupted"
-
-
-def test_real_training_run_in_the_background(app_env):
-    """A 1-epoch aecf run on the (synthetic) feature cache through the same thread the Train page uses."""
-    from aecf import runs
-    from aecf.app.training import RunManager, TrainKnobs
-
-    manager = RunManager(app_env["runs"])
-    run_id = manager.start(TrainKnobs(method="aecf", epochs=1, mc_samples=2).to_config())
-    manager.join(120)
-    run_dir = app_env["runs"] / run_id
-    assert runs.read_status(run_dir)["state"] == "finished"
-    rows = runs.read_metrics(run_dir)
-    assert any(r["kind"] == "epoch" and "val_acc" in r for r in rows)
-    assert (run_dir / "model.safetensors").exists()
-
-
 # ============================================================================================ helpers
-
-
-def test_training_knobs_map_to_the_train_config():
-    from aecf.app.training import applicable_knobs, make_train_config
-
-    cfg = make_train_config(
-        {
-            "method": "aecf",
-            "epochs": 2,
-            "seed": 5,
-            "lambda_max": 0.3,
-            "mc_samples": 6,
-            "cec_weight": 2.0,
-            "acm": False,
-            "pi_max": 0.7,
-        }
-    )
-    assert (cfg.epochs, cfg.seed, cfg.model.lambda_max, cfg.mc_samples, cfg.cec_weight, cfg.pi_max) == (
-        2,
-        5,
-        0.3,
-        6,
-        2.0,
-        0.7,
-    )
-    assert cfg.masking == "uniform"  # ACM off -> ModDrop-style masks with the same curriculum
-    late = make_train_config({"method": "late_fusion", "acm": True, "pi_max": 0.9})
-    assert late.masking == "none" and late.pi_max != 0.9  # knobs a method does not use are ignored
-    assert applicable_knobs("late_fusion") == {"epochs", "seed"}
-    assert {"acm", "cec_weight", "lambda_max", "mc_samples", "pi_max"} <= applicable_knobs("aecf")
 
 
 def test_curves_svg_draws_every_series():
@@ -308,28 +196,6 @@ def test_curves_svg_draws_every_series():
         and svg.count(f'stroke="{MODALITY_COLORS["image"]}"') == 1
     )
     assert "-0<" not in svg and curves_svg({}, "nothing yet").endswith("</svg>")
-
-
-def test_curve_series_from_metrics_rows():
-    from aecf.app.training import curve_series, run_summary
-
-    rows = [
-        {
-            "kind": "step",
-            "epoch": 0,
-            "step": i,
-            "loss": 2 - i / 10,
-            "mask_rate": 0.1 * i,
-            "mask_rate_image": 0.2,
-        }
-        for i in range(4)
-    ]
-    rows.append({"kind": "epoch", "epoch": 0, "val_acc": 0.5, "val_masked_acc": 0.4, "val_ece": 0.1})
-    loss = curve_series(rows, "Loss parts")
-    assert list(loss) == ["total"] and loss["total"][0] == [0.25, 0.5, 0.75, 1.0]
-    assert set(curve_series(rows, "Mask rates")) == {"overall", "image"}
-    assert curve_series(rows, "Accuracy")["val acc"] == ([1], [0.5])
-    assert run_summary(rows)["epochs done"] == 1 and run_summary([])["epochs done"] == 0
 
 
 def test_mask_simulator_uses_the_real_sampler():
@@ -767,7 +633,7 @@ def test_train_page_runs_one_epoch(app_env):
     assert at.dataframe
     assert any("Open this run in Explore" in b.label for b in at.button)
     offered = at.multiselect(key="compare_runs")
-    assert offered.value == [run_id] and "shipped: aecf" in offered.options
+    assert offered.value == [run_id, "shipped: aecf"]  # the new run, with the shipped aecf as the yardstick
 
 
 def test_finished_run_opens_in_explore(app_env, monkeypatch):
@@ -790,20 +656,128 @@ def test_finished_run_opens_in_explore(app_env, monkeypatch):
     assert not at.error and metric(at, "Modalities used") == "image + caption + audio"
 
 
-def test_train_page_stop_button(app_env, monkeypatch):
-    from aecf.app import training as app_state
+def _train_manager(app_env, monkeypatch, **fake):
+    from aecf.app import training
+    from tests.support.fake_runs import fake_target
 
-    manager = app_state.RunManager(app_env["runs"], target=_fake_target(steps=100_000))
-    monkeypatch.setattr(app_state, "_MANAGER", manager)
-    run_id = manager.start({"method": "aecf", "seed": 0, "epochs": 1})
-    at = page("train")
-    no_exception(at)
-    assert metric(at, "State") == "running"
-    next(b for b in at.button if b.label == "Stop").click().run()
+    manager = training.RunManager(app_env["runs"], target=fake_target(**fake))
+    monkeypatch.setattr(training, "_MANAGER", manager)
+    return manager
+
+
+def _button(at, label: str):
+    return next((b for b in at.button if b.label == label), None)
+
+
+def test_only_the_page_that_started_a_run_can_stop_it(app_env, monkeypatch):
+    """A starts a run; B opens Train: B is told who runs what since when, and gets no Stop; A refreshes (its
+    address keeps its key) and stops it; then both pages offer Start again, and say who stopped it."""
+    from aecf import runs
+    from aecf.app.training import new_owner_key, valid_owner_key
+
+    manager = _train_manager(app_env, monkeypatch, steps=100_000, saving=2.0)
+    a = page("train")
+    a.slider(key="train_epochs").set_value(1)
+    _button(a, "Start training").click().run()
+    no_exception(a)
+    run_id, key = manager.active_id, a.query_params.get("owner")
+    assert run_id and valid_owner_key(key)
+    assert metric(a, "State") == "training (epoch 1 of 1)" and _button(a, "Stop") is not None
+    assert any("you started it" in s for s in texts(a, "info"))
+
+    b = page("train")  # another person
+    no_exception(b)
+    assert b.selectbox(key="watch_select").value == run_id and _button(b, "Stop") is None
+    told = " ".join(texts(b, "info"))
+    assert "started by another session on this server" in told and run_id in told
+    assert any("only that session can stop it" in s for s in texts(b, "caption"))
+    assert _button(b, "Start training").disabled
+    assert _button(page("train", {"owner": new_owner_key()}), "Stop") is None  # a key of its own: no Stop
+
+    a = page("train", dict(a.query_params))  # A refreshes
+    _button(a, "Stop").click().run()
+    assert metric(a, "State") == "stopping (saving)" and _button(a, "Stop") is None
     manager.join(10)
+    assert runs.read_status(app_env["runs"] / run_id)["state"] == "stopped"
+    a, b = page("train", dict(a.query_params)), page("train")
+    for at, words in ((a, "stopped by you"), (b, "stopped early")):
+        no_exception(at)
+        assert metric(at, "State") == words
+        assert not _button(at, "Start training").disabled and not any(
+            "training on this" in s for s in texts(at, "info")
+        )
+        assert at.dataframe[0].value["state"].tolist() == [words]
+
+
+def test_train_page_all_runs_in_words(app_env, monkeypatch):
+    """Every state in words, every empty metric as "–": never a raw None, never "running · 0 · None"."""
+    import subprocess
+    import sys
+
     from aecf import runs
 
-    assert runs.read_status(app_env["runs"] / run_id)["state"] == "stopped"
+    def run_dir(method: str, seed: int, state: str, rows=(), **status):
+        path = runs.create_run_dir(method, seed, app_env["runs"])
+        writer = runs.RunWriter(path)
+        writer.write_config({"method": method, "epochs": 2, "seed": seed})
+        for row in rows:
+            writer.log(row)
+        writer.set_status(state, **status)
+        return path.name
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    ids = {
+        run_dir("aecf", 1, "running", server_pid=gone.pid): "interrupted (server restarted)",
+        run_dir("moddrop", 2, "failed", error="ValueError: no features"): "failed: ValueError: no features",
+        run_dir(
+            "late_fusion", 3, "finished", [{"kind": "epoch", "epoch": 1, "val_acc": 0.8, "val_ece": None}]
+        ): "finished",
+    }
+    manager = _train_manager(app_env, monkeypatch, steps=100_000)
+    ids[manager.start({"method": "gate", "epochs": 2, "seed": 4})] = "training (epoch 1 of 2)"
+    at = page("train")
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert dict(zip(table["run"], table["state"], strict=True)) == ids
+    assert "val accuracy, 50 % drop" in table.columns and not [c for c in table.columns if "_" in c]
+    cells = [str(v) for v in table.to_numpy().ravel()]
+    assert not [c for c in cells if c in ("None", "nan", "") or "None" in c], cells
+    finished = table[table["state"] == "finished"].iloc[0]
+    assert finished["val accuracy"] == "0.800" and finished["val ECE"] == "–"
+    assert finished["epochs"] == "2 of 2"
+    assert metric(at, "val accuracy, 50 % drop") == "–"  # the live run, no epoch yet
+
+
+def test_train_page_compare_takes_in_new_runs_and_shows_copies(app_env, monkeypatch):
+    """After a run, Compare shows it beside the shipped aecf; a run whose curve is the shipped aecf's, point
+    for point, is drawn dashed and its legend says so."""
+    import json
+    import shutil
+
+    from aecf import runs
+
+    at = page("train")
+    assert at.multiselect(key="compare_runs").value == ["shipped: aecf", "shipped: late_fusion"]
+    copy = runs.create_run_dir("aecf", 0, app_env["runs"])
+    writer = runs.RunWriter(copy)
+    writer.write_config({"method": "aecf", "epochs": 3, "seed": 0})
+    shutil.copy(app_env["checkpoints"] / "fusion" / "aecf.metrics.jsonl", copy / "metrics.jsonl")
+    writer.set_status("finished")
+    at.run()  # the same page, next redraw (a run ended here or elsewhere)
+    no_exception(at)
+    assert at.multiselect(key="compare_runs").value == [copy.name, "shipped: aecf"]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {tr["name"]: tr for tr in spec["data"]}
+    assert set(traces) == {"shipped: aecf", f"{copy.name} (same as shipped: aecf)"}
+    assert traces[f"{copy.name} (same as shipped: aecf)"]["line"]["dash"] == "dash"
+    assert "val accuracy, 50 % drop" in json.dumps(spec["layout"]["title"])
+    assert any("dashed curve" in s for s in texts(at, "caption"))
+    at.multiselect(key="compare_runs").set_value(["shipped: late_fusion"]).run()
+    later = runs.create_run_dir("late_fusion", 1, app_env["runs"])
+    runs.RunWriter(later).write_config({"method": "late_fusion", "epochs": 1, "seed": 1})
+    at.run()
+    assert at.multiselect(key="compare_runs").value == [later.name, copy.name, "shipped: aecf"]
 
 
 def test_train_page_without_features(app_env, monkeypatch, tmp_path):

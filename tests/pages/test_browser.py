@@ -40,11 +40,12 @@ def server(app_assets, tmp_path_factory):
     }
     SHOTS.mkdir(parents=True, exist_ok=True)
     with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, proc, _healthy_s):
-        SERVER_PROC[url] = proc
+        SERVER_PROC[url], SERVER_RUNS[url] = proc, runs
         yield url
 
 
 SERVER_PROC: dict = {}  # url -> the server's process (a test freezes it)
+SERVER_RUNS: dict = {}  # url -> the server's runs/ directory
 
 
 @pytest.fixture(scope="module")
@@ -522,6 +523,49 @@ def test_training_run_grows_live(page, server):
     _wait_used(page, "caption + audio")
     wait_url(page, "ckpt=run", "img_on=false")
     expect(ckpt).to_have_value(re.compile("^run:"))
+
+
+def test_train_page_never_locks_for_a_second_viewer(browser, server):
+    """Two people: A starts a run, B opens Train, A refreshes, A stops it; then A starts a 1-epoch run that
+    finishes. Each time both pages offer Start again, without a reload, within 2 s of the run's end (a page
+    asks the server every second while a run trains and redraws whole when it has ended), and B never gets a
+    Stop button for A's run. Screenshots of the page mid-run and after, at 1400x900 and 1920x1080."""
+    from aecf.app.training import FOLLOW_BUSY_S
+    from tests.support.train_browser import open_train, two_viewers
+
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(2)]
+    try:
+        a, b = (c.new_page() for c in contexts)
+        for pg in (a, b):
+            pg.set_default_timeout(30_000)
+        open_train(a, server)
+
+        def screens(name: str, a, b) -> None:
+            for width, height in ((1400, 900), (1920, 1080)):
+                for who, pg in (("a", a), ("b", b)):
+                    pg.set_viewport_size({"width": width, "height": height})
+                    pg.wait_for_timeout(300)
+                    pg.screenshot(path=str(SHOTS / f"train_{name}_{who}_{width}.png"))
+                shot(a, f"train_{name}_a_{width}_full")
+            for pg in (a, b):
+                pg.set_viewport_size({"width": 1400, "height": 900})
+
+        stopped = two_viewers(
+            a, b, server, SERVER_RUNS[server], stop=True, mid_run=lambda a, b: screens("mid_run", a, b)
+        )
+        screens("after_stop", a, b)
+        finished = two_viewers(a, b, server, SERVER_RUNS[server], stop=False)
+    finally:
+        for c in contexts:
+            c.close()
+    print(f"stopped: {stopped}\nfinished: {finished}")
+    assert stopped["epochs"] == "20" and stopped["state"] == "stopped" and stopped["b_saw_busy"]
+    assert finished["epochs"] == "1" and finished["state"] == "finished"
+    bound = FOLLOW_BUSY_S + 1.0  # one question to the server, then one redraw
+    for result in (stopped, finished):
+        assert not result["b_saw_stop"], result
+        for who, seconds in result["usable_after_s"].items():
+            assert seconds is not None and seconds <= bound, (who, result)
 
 
 def test_other_pages_render(page, server):
