@@ -111,6 +111,32 @@ def test_premise_text_says_what_each_modality_reads():
     )
 
 
+def test_step_links_carry_the_guide_the_view_and_the_tab():
+    gate = L.lesson("gate")
+    link = L.step_link(gate, 2)
+    assert link.page == "explore" and (link.query["lesson"], link.query["step"]) == ("gate", "2")
+    assert link.query["details"] == "true"  # each modality's own reading (the premise) is on screen
+    assert ExploreState.from_query(link.query) == L.state_for(gate.steps[1].view)
+    assert L.step_link(gate, 5) == L.Link("subsets", {"lesson": "gate", "step": "5", "tab": "mechanisms"})
+    assert L.lesson_link(gate) == L.Link("lessons", {"lesson": "gate"})
+
+
+def test_the_guided_step_comes_from_the_url_and_odd_values_are_ignored():
+    acm = L.lesson("acm")
+    guided = L.guided_step({"lesson": "acm", "step": "2"}, "curriculum")
+    assert guided is not None and (guided.number, guided.total, guided.where) == (2, 3, "acm/2")
+    assert guided.back == L.step_link(acm, 1) and guided.next == L.step_link(acm, 3)
+    first = L.guided_step({"lesson": ["acm"], "step": ["1"]}, "curriculum")  # repeated parameters: the last
+    assert first is not None and first.back == L.lesson_link(acm)
+    last = L.guided_step({"lesson": "acm", "step": "3"}, "curriculum")
+    assert last is not None and last.next is None
+    odd = [{}, {"lesson": "acm"}, {"step": "1"}, {"lesson": "nope", "step": "1"}]
+    odd += [{"lesson": "acm", "step": s} for s in ("0", "4", "-1", "1.5", "x", "", "99999999999999999999")]
+    for params in odd:
+        assert L.guided_step(params, "curriculum") is None, params
+    assert L.guided_step({"lesson": "acm", "step": "1"}, "explore") is None  # a step of another page
+
+
 @needs_shipped
 @pytest.mark.parametrize("where", [w for w, _ in L.all_claims()])
 def test_claim_holds_on_the_shipped_model(ctx, where):
