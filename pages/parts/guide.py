@@ -13,6 +13,7 @@ import streamlit as st
 
 from aecf.app import lessons as L
 from aecf.app.explore import upscale
+from aecf.app.state import STEP_KEY, TAB_KEY
 from pages.parts import cache
 
 PAGE_FILES = {
@@ -55,13 +56,16 @@ def link(target: L.Link, label: str, icon: str | None = None, **kwargs) -> None:
     st.page_link(PAGE_FILES[target.page], label=label, icon=icon, query_params=target.query, **kwargs)
 
 
-def measured(found: L.Finding | None) -> str:
-    """A measurement as one line of markdown: green with a tick when it holds, red with a cross when not."""
+def measured(found: L.Finding | None, short: bool = False) -> str:
+    """A measurement as markdown: green with a tick when it holds, red with a cross when not (`short`: small
+    text, for the bar)."""
     if found is None:
         return ""
     if found.holds:
-        return f":green[:material/check_circle: Measured on the shipped model: {found.measured}]"
-    return f":red[:material/cancel: Does not hold on the loaded model: {found.measured}]"
+        text = f":green[:material/check_circle: Measured on the shipped model: {found.measured}]"
+    else:
+        text = f":red[:material/cancel: Does not hold on the loaded model: {found.measured}]"
+    return f":small[{text}]" if short else text
 
 
 def bar(page: str) -> None:
@@ -70,22 +74,35 @@ def bar(page: str) -> None:
     if guided is None:
         return
     step, n = guided.step, guided.number
-    with st.container(border=True, key="guide_bar"):
-        head, back, forward = st.columns([6, 1, 2], vertical_alignment="center")
-        head.markdown(
-            f":material/school: **{guided.lesson.title}** · step {n} of {guided.total}: **{step.title}**"
-        )
-        with back:
+    if page != "explore":
+        # Streamlit's client puts a link's query in the address bar only when the link opens another page: from
+        # step 2 to step 3 on the same page it would keep showing step 2 (and a refresh would open it). Setting a
+        # query parameter sends it the query (it pushes an address only when it differs). Explore writes its own
+        # address (pages/parts/url.py).
+        st.query_params[STEP_KEY] = str(n)
+    arrived = st.session_state.get("_guide_at") != (page, guided.where)
+    st.session_state["_guide_at"] = (page, guided.where)
+    if arrived and TAB_KEY in st.query_params:
+        # A page's tabs take ?tab= on a first visit only; a step's link on the same page sets its tab too (after
+        # that the tab is the learner's). A label that is not a tab falls back to the first tab.
+        st.session_state[TAB_KEY] = st.query_params[TAB_KEY]
+    with st.container(border=True, key="guide_bar", gap="small"):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.markdown(
+                f":material/school: **{guided.lesson.title}** · step {n} of {guided.total}: **{step.title}**",
+                width="stretch",
+            )
             link(guided.back, "Back", icon=":material/arrow_back:")
-        with forward:
             if guided.next is None:
                 link(L.lesson_link(guided.lesson), "Done: the lessons", icon=":material/school:")
             else:
                 link(guided.next, f"Next: {guided.lesson.steps[n].title}", icon=":material/arrow_forward:")
         lines = [f"**Look at:** {step.look}"]
         if step.premise is not None:
-            lines.append(f"**Premise:** {step.premise.text()} {measured(premise_finding(guided.where))}")
-        lines.append(f"**Claim:** {step.claim.text} {measured(finding(guided.where))}")
+            lines.append(
+                f"**Premise:** {step.premise.text()} {measured(premise_finding(guided.where), short=True)}"
+            )
+        lines.append(f"**Claim:** {step.claim.text} {measured(finding(guided.where), short=True)}")
         st.markdown("  \n".join(lines))
 
 

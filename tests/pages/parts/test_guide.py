@@ -52,8 +52,8 @@ def test_a_guided_explore_step_draws_the_bar():
     shown = bar_text(at)
     assert f"**{lesson.title}** · step 3 of {len(lesson.steps)}: **{step.title}**" in shown
     assert f"**Look at:** {step.look}" in shown
-    assert f"**Premise:** {step.premise.text()} :green[" in shown  # measured, and it holds
-    assert f"**Claim:** {step.claim.text} :green[" in shown
+    assert f"**Premise:** {step.premise.text()} :small[:green[" in shown  # measured, and it holds
+    assert f"**Claim:** {step.claim.text} :small[:green[" in shown
     assert ":red[" not in shown
     got = links(at)
     assert got["Back"] == expect(L.step_link(lesson, 2))
