@@ -292,15 +292,16 @@ BASE_PREMISE = Premise(S.sample_digit(DEFAULT_IMAGE_SAMPLE) or 0)
 # The gate lesson: a black-on-white scan of a 4 with "four" (the preprocessing turns the scan into MNIST style).
 SCAN4 = {"image_sample": "scan_4.png", "audio_sample": "spoken_4_espeak.wav", "caption": "a handwritten four"}
 NOISY_AUDIO = -10.0
-TRY_NOISY_AUDIO = (
-    -15.0
-)  # Explore's "try this": the audio tower shipped with the MBROLA/Pico voices reads -10 dB
-GATE_SHIFT = 0.10  # how much gate weight the gate lesson promises to move off a ruined image (measured: 0.13)
-# ... and off the audio at NOISY_AUDIO: the audio tower heard at three speeds reads -10 dB well, and the gate moves
-# less (measured 0.08, 0.40 -> 0.32; the tower before: 0.11)
+# Explore's "try this" pushes the audio to -15 dB: the audio tower shipped with the MBROLA/Pico voices reads -10 dB
+TRY_NOISY_AUDIO = -15.0
+# The promises below are thresholds; what the shipped model measures is shown beside each claim (and in the
+# comment, as last measured on the scanned 4).
+GATE_SHIFT = 0.10  # gate weight the gate lesson promises to move off a ruined image (0.17: 0.35 -> 0.17)
+# ... and off the audio at NOISY_AUDIO: the audio tower heard at three speeds reads -10 dB fairly well, and the gate
+# moves less (0.12: 0.41 -> 0.29)
 AUDIO_GATE_SHIFT = 0.05
-TRY_CONFIDENCE = 0.85  # Explore's "try this": the confidence with the image ruined and the audio at -15 dB
-TRY_IMAGE_SHIFT = 0.08  # ... and the gate weight that leaves the ruined image there
+TRY_CONFIDENCE = 0.85  # Explore's "try this": confidence with the image ruined, audio at -15 dB (0.64)
+TRY_IMAGE_SHIFT = 0.08  # ... and the gate weight that leaves the ruined image there (0.17)
 
 
 def _gate_shift(ctx: LessonContext, view: dict, modality: str, **change) -> tuple[float, float, float]:
@@ -778,10 +779,8 @@ EXACT_CAPTION = "a photo of the number nine"
 WRONG = {**CONTRA, "caption": WRONG_CAPTION}
 # ... and the same with the voice drowned at NOISY_AUDIO: image+audio is less sure, and the caption now counts
 WRONG_NOISY = {**WRONG, "audio_snr": NOISY_AUDIO}
-GATE_NOTICES = (
-    0.05  # how much less gate weight the wrong caption gets than the exact one here (measured: 0.06)
-)
-DOUBT = 0.05  # how far the confidence falls when the wrong caption joins a noisy voice (measured: 0.11)
+GATE_NOTICES = 0.05  # how much less gate weight the wrong caption gets than the exact one here (0.06)
+DOUBT = 0.05  # how far the confidence falls when the wrong caption joins a noisy voice (0.10: 0.99 -> 0.89)
 
 
 def _wrong_caption_outvoted(ctx: LessonContext) -> Finding:
