@@ -29,7 +29,9 @@ import numpy as np
 from aecf import paths
 from aecf.app import masking as A
 from aecf.app import samples as S
+from aecf.app.checkpoints import resolve
 from aecf.app.explore import ExploreInputs, ExploreView, explore
+from aecf.app.results import load_results
 from aecf.app.state import (
     DEFAULT_IMAGE_SAMPLE,
     DETAILS_KEY,
@@ -39,8 +41,12 @@ from aecf.app.state import (
     TAB_KEY,
     ExploreState,
 )
+from aecf.app.training import TrainKnobs, make_train_config
+from aecf.checkpoint import read_checkpoint_config
 from aecf.constants import MODALITIES
-from aecf.lattice import VIOLATION_TOL
+from aecf.data.cache import load_split
+from aecf.lattice import VIOLATION_TOL, build_lattice
+from aecf.train import train
 
 SHIPPED = "aecf"  # the checkpoint every lesson is about (the app's default)
 CLEAR = 0.8  # a modality "reads" a digit when its own encoder gives that digit at least this confidence
@@ -191,8 +197,6 @@ class LessonContext:
     def results(self) -> dict:
         if self._results is not None:
             return self._results
-        from aecf.app.results import load_results
-
         return load_results().methods
 
     def view(self, baseline: str = "none", **state) -> ExploreView:
@@ -223,10 +227,6 @@ class LessonContext:
         """The last epoch record of a Train-page run with the page's default knobs (cached per context)."""
         key = ("run", method, epochs, seed)
         if key not in self._views:
-            from aecf.app.training import TrainKnobs, make_train_config
-            from aecf.data.cache import load_split
-            from aecf.train import train
-
             config = make_train_config(TrainKnobs(method=method, epochs=epochs, seed=seed).to_config())
             _, history = train(
                 config, load_split("train", paths.feature_dir()), load_split("val", paths.feature_dir())
@@ -244,9 +244,6 @@ class LessonContext:
 
     def train_config(self, key: str) -> dict:
         """The training section of a checkpoint's JSON (ACM's rule, π_max, ...)."""
-        from aecf.app.checkpoints import resolve
-        from aecf.checkpoint import read_checkpoint_config
-
         return read_checkpoint_config(resolve(key) or paths.fusion_dir() / f"{SHIPPED}.safetensors").get(
             "train", {}
         )
@@ -259,8 +256,6 @@ def violations(pred, tol: float = VIOLATION_TOL) -> int:
 
 
 def _lattice(pred, tol: float = VIOLATION_TOL):
-    from aecf.lattice import build_lattice
-
     nodes = {k: {"label": v.label, "confidence": v.confidence} for k, v in pred.subsets.items()}
     return build_lattice(nodes, tol)
 
