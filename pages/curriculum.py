@@ -8,8 +8,10 @@ from aecf import paths
 from aecf.app import masking as A
 from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS
+from aecf.app.state import TAB_KEY
 from aecf.constants import MODALITIES
 from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
+from pages.parts import guide
 from pages.parts.ui import ensure_navigation, teaching_box
 
 SHIPPED_ACM = ("aecf", "aecf_paper_fusion")  # shipped checkpoints whose ACM adapts to the gate
@@ -26,6 +28,7 @@ def shipped_rule() -> A.AcmRule:
 
 
 ensure_navigation()
+guide.bar("curriculum")  # a lesson's step, when the URL names one
 st.title("Adaptive Curriculum Masking")
 teaching_box(
     ["masking", "entropy"],
@@ -37,7 +40,9 @@ teaching_box(
     TRY_THIS["curriculum"].text,
 )
 
-tab_test, tab_run, tab_sim = st.tabs(["On the test split", "During training", "Simulator"])
+tab_test, tab_run, tab_sim = st.tabs(
+    ["On the test split", "During training", "Simulator"], key=TAB_KEY, bind="query-params"
+)  # ?tab=Simulator opens that tab (a lesson's step links to it)
 
 with tab_test:
     st.markdown(

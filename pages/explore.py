@@ -18,7 +18,7 @@ from aecf.app.state import (
     URL_KEYS,
     ExploreState,
 )
-from pages.parts import cache, explore_view, url
+from pages.parts import cache, explore_view, guide, url
 from pages.parts.ui import ensure_navigation, teaching_box
 
 # Every setting of the view lives in the URL (aecf.app.state.ExploreState), written by the page itself
@@ -28,6 +28,7 @@ CANVAS_PX = 280
 CANVAS_BG = Image.fromarray(X.canvas_background(CANVAS_PX))
 
 ensure_navigation()
+guide.bar("explore")  # a lesson's step, when the URL names one
 st.title("Explore one example")
 teaching_box(
     ["gate", "entropy", "cec"],
@@ -297,6 +298,7 @@ def image_corruption() -> None:
         "Image corruption (energy removal + noise)", 0.0, 1.0, step=0.05, key=seeded(K["image_severity"])
     )
     st.caption(X.image_corruption_text(severity))
+    guide.corrupted_image(cache.model, ckpt, st.session_state.get("_explore_image"), severity, int(seed))
     sync_url(K["image_severity"])
     then_results()
 

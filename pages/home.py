@@ -40,7 +40,9 @@ with right:
         "2. **Subsets & calibration** — accuracy and calibration of every modality subset, and under random "
         "missing modalities, AECF against baselines.\n"
         "3. **Curriculum masking** — how ACM's masks evolved during training, and a mask simulator.\n"
-        "4. **Train** — launch a short run on the shipped embeddings and watch its curves grow."
+        "4. **Train** — launch a short run on the shipped embeddings and watch its curves grow.\n"
+        "5. **Lessons** — six guided tours for a class: each step opens a view in this tab with a bar that says "
+        "what to look at, and every claim it makes is measured on the shipped model."
     )
 
 st.subheader("Loaded checkpoint")

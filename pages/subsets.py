@@ -5,9 +5,12 @@ import streamlit as st
 from aecf import figures, paths
 from aecf.app import results as R
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
+from aecf.app.state import TAB_KEY
+from pages.parts import guide
 from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
+guide.bar("subsets")  # a lesson's step, when the URL names one
 st.title("Subsets & calibration")
 teaching_box(
     ["calibration", "cec"],
@@ -77,7 +80,9 @@ st.dataframe(
 )
 
 tab_drop, tab_subsets, tab_rel, tab_mono, tab_mech = st.tabs(
-    ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"]
+    ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"],
+    key=TAB_KEY,
+    bind="query-params",  # ?tab=monotonicity opens that tab (a lesson's step links to it)
 )
 with tab_drop:
     ts = st.toggle(

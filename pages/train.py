@@ -9,10 +9,12 @@ from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in t
 from aecf.app.state import share_query
 from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics, read_run
 from aecf.figures.app import curves_figure, curves_svg
+from pages.parts import guide
 from pages.parts.cache import checkpoint_choices
 from pages.parts.ui import ensure_navigation, html_block, teaching_box
 
 ensure_navigation()
+guide.bar("train")  # a lesson's step, when the URL names one
 st.title("Train a fusion layer")
 st.caption(
     "Runs train only the fusion layer on the shipped embedding cache (the encoders stay frozen), in a "

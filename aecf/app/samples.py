@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aecf import paths
+from aecf.app.state import DEFAULT_AUDIO_SAMPLE, DEFAULT_IMAGE_SAMPLE
 from aecf.constants import CLASSES
 from aecf.errors import InputError
 
@@ -69,7 +70,10 @@ def sample_digit(name: str) -> int | None:
 
 
 def default_samples(images: list[str], audios: list[str]) -> tuple[str | None, str | None]:
-    """An image and a recording of the same digit (MNIST-style image first), else the first of each."""
+    """The default example (aecf.app.state's DEFAULT_IMAGE_SAMPLE and DEFAULT_AUDIO_SAMPLE) when both are there;
+    else an image and a recording of the same digit (MNIST-style image first); else the first of each."""
+    if DEFAULT_IMAGE_SAMPLE in images and DEFAULT_AUDIO_SAMPLE in audios:
+        return DEFAULT_IMAGE_SAMPLE, DEFAULT_AUDIO_SAMPLE
     by_digit_aud: dict[int, str] = {}
     for name in sorted(audios, key=lambda n: ("noisy" in n, n)):
         d = sample_digit(name)

@@ -25,6 +25,12 @@ FALSE_WORDS = ("false", "0", "off", "no")
 SNR_CLEAN = 30.0  # the SNR slider's top end means "no added noise"
 SNR_MIN = -15.0
 MC_CHOICES = (2, 5, 10, 20, 50)
+# The example Explore opens with (when both files are among the samples): a scanned 4 and "four" said by a held-out
+# voice, each read as a 4 with confidence ≥ 0.8 by its own encoder (tests/aecf/app/test_lessons.py measures it), with
+# the page's exact caption for a 4. (MNIST test #18, the 3 before it, reads 9 alone: it looks like an S or an 8.)
+DEFAULT_IMAGE_SAMPLE = "scan_4.png"
+DEFAULT_AUDIO_SAMPLE = "spoken_4_espeak.wav"
+DETAILS_KEY = "details"  # Explore's "Each modality alone, and what the model sees" expander: open when true
 
 
 @dataclass
@@ -120,6 +126,15 @@ URL_KEYS = {
     "seed": "seed",
     "mc_samples": "k",
 }
+
+
+# --------------------------------------------------------------------------------------------
+# The guided mode: a lesson's step in the URL of the page it opens
+# --------------------------------------------------------------------------------------------
+
+LESSON_KEY = "lesson"  # a lesson's slug (the Lessons page's choice, and the lesson a guided page belongs to)
+STEP_KEY = "step"  # the step of that lesson, from 1, on the page the step opens
+TAB_KEY = "tab"  # the tab a page opens on (its label): Subsets and Curriculum bind their tabs to it
 
 
 def share_query(**changes) -> dict[str, str]:

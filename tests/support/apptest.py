@@ -70,3 +70,43 @@ def has_metric(at, label: str) -> bool:
 def bars(at) -> list[str]:
     """The texts of the bars (gate weights, top labels) on the page."""
     return [_html.unescape(t) for t in re.findall(r'data-bar="([^"]*)"', page_html(at))]
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a JSON-like value (a plotly figure's titles, axis titles, legend names ...)."""
+    if isinstance(value, str):
+        try:
+            inner = json.loads(value) if value[:1] in "{[" else None
+        except ValueError:
+            inner = None
+        return [value] if inner is None else _strings(inner)
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def all_text(at) -> str:
+    """Every name the page shows, as one string with single spaces: labels of tabs, expanders and widgets, widget
+    options, headers, markdown, captions, metrics, dataframe columns and cells, chart titles and the text of HTML
+    blocks (tags removed). For "is the name a lesson points at on this page"."""
+    from google.protobuf.json_format import MessageToDict
+
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if node.type in ("arrow_data_frame", "dataframe") and hasattr(node, "value"):
+            frame = node.value
+            parts.extend(str(c) for c in frame.columns)
+            parts.extend(str(v) for v in frame.astype(str).to_numpy().ravel())
+        elif proto is not None and hasattr(proto, "DESCRIPTOR"):
+            parts.extend(_strings(MessageToDict(proto)))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    text = "\n".join(parts + html_blocks(at))
+    text = _html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return re.sub(r"\s+", " ", text)
