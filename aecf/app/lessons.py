@@ -41,7 +41,7 @@ from aecf.app.state import (
     TAB_KEY,
     ExploreState,
 )
-from aecf.app.training import TrainKnobs, make_train_config
+from aecf.app.training import METRIC_NAMES, TrainKnobs, make_train_config
 from aecf.checkpoint import read_checkpoint_config
 from aecf.constants import MODALITIES
 from aecf.data.cache import load_split
@@ -1072,7 +1072,7 @@ def _try_train(ctx: LessonContext) -> Finding:
     ours, late = last["aecf"], last["late_fusion"]
     return Finding(
         ours["val_masked_acc"] > late["val_masked_acc"],
-        f"after {TRAIN_TRY_EPOCHS} epochs, val acc at 50 % drop: aecf {ours['val_masked_acc']:.1%}, "
+        f"after {TRAIN_TRY_EPOCHS} epochs, {METRIC_NAMES['val_masked_acc']}: aecf {ours['val_masked_acc']:.1%}, "
         f"late fusion {late['val_masked_acc']:.1%}",
     )
 
@@ -1085,7 +1085,7 @@ TRY_THIS: dict[str, Claim] = {
     ),
     "train": Claim(
         f"train `late_fusion` and `aecf` for {TRAIN_TRY_EPOCHS} epochs each with the same seed, then compare "
-        "their *val acc, 50 % drop* curves: aecf ends higher.",
+        f"their *{METRIC_NAMES['val_masked_acc']}* curves (the metric *Compare runs* offers): aecf ends higher.",
         _try_train,
     ),
     "explore": Claim(
