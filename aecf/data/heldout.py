@@ -56,14 +56,42 @@ VERSION = 1
 
 # Font families (Debian packages in scripts/setup.sh). Symbol/math fonts are left out.
 HANDWRITING_FAMILIES = (
-    "Because We Build", "Because We Connect", "Because We Create", "Because We Learn", "Because We Mentor",
-    "Because We Organize", "Breip", "Comic Neue", "Dancing Script", "DkgHandwriting", "Humor Sans",
-    "Kaushan Script", "Kristi", "femkeklaver", "Z003",
+    "Because We Build",
+    "Because We Connect",
+    "Because We Create",
+    "Because We Learn",
+    "Because We Mentor",
+    "Because We Organize",
+    "Breip",
+    "Comic Neue",
+    "Dancing Script",
+    "DkgHandwriting",
+    "Humor Sans",
+    "Kaushan Script",
+    "Kristi",
+    "femkeklaver",
+    "Z003",
 )
 ORDINARY_FAMILIES = (
-    "DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono", "Liberation Sans", "Liberation Serif", "Liberation Mono",
-    "Liberation Sans Narrow", "FreeSans", "FreeSerif", "FreeMono", "Nimbus Sans", "Nimbus Roman",
-    "Nimbus Mono PS", "Nimbus Sans Narrow", "URW Gothic", "URW Bookman", "C059", "P052", "Cantarell",
+    "DejaVu Sans",
+    "DejaVu Serif",
+    "DejaVu Sans Mono",
+    "Liberation Sans",
+    "Liberation Serif",
+    "Liberation Mono",
+    "Liberation Sans Narrow",
+    "FreeSans",
+    "FreeSerif",
+    "FreeMono",
+    "Nimbus Sans",
+    "Nimbus Roman",
+    "Nimbus Mono PS",
+    "Nimbus Sans Narrow",
+    "URW Gothic",
+    "URW Bookman",
+    "C059",
+    "P052",
+    "Cantarell",
 )
 # festival voices (Debian festvox-*). kal_diphone is left out: flite's kal, a training voice, is the same
 # diphone database.
@@ -97,15 +125,22 @@ def available_fonts() -> tuple[Font, ...]:
     fc = shutil.which("fc-list")
     if fc is None:
         return []
-    out = subprocess.run([fc, "--format", "%{file}|%{family[0]}|%{style[0]}\n"], capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        [fc, "--format", "%{file}|%{family[0]}|%{style[0]}\n"], capture_output=True, text=True, check=False
+    ).stdout
     seen: dict[str, Font] = {}
     for line in sorted(set(out.splitlines())):
         parts = line.split("|")
         if len(parts) != 3 or not parts[0].lower().endswith((".ttf", ".otf")):
             continue
         path, family, style = parts
-        kind = "handwriting" if family in HANDWRITING_FAMILIES else "ordinary" if family in ORDINARY_FAMILIES else None
+        kind = (
+            "handwriting"
+            if family in HANDWRITING_FAMILIES
+            else "ordinary"
+            if family in ORDINARY_FAMILIES
+            else None
+        )
         if kind is None:
             continue
         key = (family, style)
@@ -140,11 +175,14 @@ def render_font_digit(font: Font, digit: int, rng: np.random.Generator, px: int 
     f = ImageFont.truetype(font.path, size)
     canvas = Image.new("L", (size * 3, size * 3), 0)
     stroke = int(rng.choice([0, 0, 0, 1, 2, 3, 5])) * size // 100  # thickening
-    ImageDraw.Draw(canvas).text((size, size // 2), str(digit), fill=255, font=f, stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(canvas).text(
+        (size, size // 2), str(digit), fill=255, font=f, stroke_width=stroke, stroke_fill=255
+    )
     # slant (shear) and a small rotation, as handwriting leans
     shear = rng.uniform(-0.3, 0.3)
-    canvas = canvas.transform(canvas.size, Image.AFFINE, (1, shear, -shear * canvas.size[1] / 2, 0, 1, 0),
-                              resample=Image.BILINEAR)
+    canvas = canvas.transform(
+        canvas.size, Image.AFFINE, (1, shear, -shear * canvas.size[1] / 2, 0, 1, 0), resample=Image.BILINEAR
+    )
     canvas = canvas.rotate(rng.uniform(-10, 10), resample=Image.BILINEAR)
     a = np.asarray(canvas, np.float32) / 255.0
     if rng.random() < 0.25:  # thinner strokes
@@ -154,11 +192,16 @@ def render_font_digit(font: Font, digit: int, rng: np.random.Generator, px: int 
     ys, xs = np.nonzero(a > 0.3)
     if len(ys) == 0:
         raise ValueError(f"{font.family} {font.style}: digit {digit} rendered empty")
-    return a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    return a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def _place(ink: np.ndarray, shape: tuple[int, int], height_frac: float, rng: np.random.Generator,
-           centre_jitter: float) -> np.ndarray:
+def _place(
+    ink: np.ndarray,
+    shape: tuple[int, int],
+    height_frac: float,
+    rng: np.random.Generator,
+    centre_jitter: float,
+) -> np.ndarray:
     """Scale an ink mask to height_frac of the frame height and place it (jittered) in a frame."""
     h, w = shape
     th = max(8, int(round(height_frac * h)))
@@ -166,13 +209,15 @@ def _place(ink: np.ndarray, shape: tuple[int, int], height_frac: float, rng: np.
     if tw > 0.9 * w:
         tw = int(0.9 * w)
         th = max(8, int(round(ink.shape[0] * tw / ink.shape[1])))
-    small = np.asarray(Image.fromarray(ink).resize((tw, th), Image.BILINEAR if th > ink.shape[0] else Image.BOX))
+    small = np.asarray(
+        Image.fromarray(ink).resize((tw, th), Image.BILINEAR if th > ink.shape[0] else Image.BOX)
+    )
     out = np.zeros(shape, np.float32)
     cy = h / 2 + rng.uniform(-centre_jitter, centre_jitter) * (h - th) / 2
     cx = w / 2 + rng.uniform(-centre_jitter, centre_jitter) * (w - tw) / 2
     y0 = int(np.clip(round(cy - th / 2), 0, h - th))
     x0 = int(np.clip(round(cx - tw / 2), 0, w - tw))
-    out[y0:y0 + th, x0:x0 + tw] = np.clip(small, 0, 1)
+    out[y0 : y0 + th, x0 : x0 + tw] = np.clip(small, 0, 1)
     return out
 
 
@@ -218,27 +263,58 @@ def digit_strokes(digit: int, style: int) -> list[np.ndarray]:
     if digit == 2:
         top = _arc(0.5, 0.3, 0.28, 0.25, pi * 1.05, pi * 2.25, 20)
         if style == 1:  # with a loop at the bottom
-            return [np.concatenate([top, _line(top[-1], (0.2, 0.92)), _arc(0.3, 0.85, 0.08, 0.07, pi, 2.5 * pi, 10),
-                                    _line((0.3, 0.92), (0.85, 0.92))])]
+            return [
+                np.concatenate(
+                    [
+                        top,
+                        _line(top[-1], (0.2, 0.92)),
+                        _arc(0.3, 0.85, 0.08, 0.07, pi, 2.5 * pi, 10),
+                        _line((0.3, 0.92), (0.85, 0.92)),
+                    ]
+                )
+            ]
         return [np.concatenate([top, _line(top[-1], (0.18, 0.93), (0.85, 0.93))])]
     if digit == 3:
         if style == 1:  # flat top
-            return [np.concatenate([_line((0.2, 0.05), (0.8, 0.05), (0.45, 0.4)),
-                                    _arc(0.5, 0.67, 0.3, 0.28, -pi / 2 - 0.3, pi * 0.85, 24)])]
-        return [np.concatenate([_arc(0.48, 0.27, 0.27, 0.22, pi * 1.1, pi * 2.5, 20),
-                                _arc(0.48, 0.72, 0.3, 0.24, -pi / 2, pi * 0.9, 20)])]
+            return [
+                np.concatenate(
+                    [
+                        _line((0.2, 0.05), (0.8, 0.05), (0.45, 0.4)),
+                        _arc(0.5, 0.67, 0.3, 0.28, -pi / 2 - 0.3, pi * 0.85, 24),
+                    ]
+                )
+            ]
+        return [
+            np.concatenate(
+                [
+                    _arc(0.48, 0.27, 0.27, 0.22, pi * 1.1, pi * 2.5, 20),
+                    _arc(0.48, 0.72, 0.3, 0.24, -pi / 2, pi * 0.9, 20),
+                ]
+            )
+        ]
     if digit == 4:
         if style == 1:  # open four: two strokes
             return [_line((0.3, 0.05), (0.2, 0.6), (0.85, 0.6)), _line((0.65, 0.3), (0.65, 0.95))]
         return [_line((0.65, 0.95), (0.65, 0.05), (0.15, 0.65), (0.88, 0.65))]
     if digit == 5:
-        return [np.concatenate([_line((0.3, 0.08), (0.27, 0.45)),
-                                _arc(0.48, 0.66, 0.3, 0.27, -pi * 0.75, pi * 0.85, 24)]),
-                _line((0.3, 0.08), (0.8, 0.07))]
+        return [
+            np.concatenate(
+                [_line((0.3, 0.08), (0.27, 0.45)), _arc(0.48, 0.66, 0.3, 0.27, -pi * 0.75, pi * 0.85, 24)]
+            ),
+            _line((0.3, 0.08), (0.8, 0.07)),
+        ]
     if digit == 6:
         bowl = _arc(0.5, 0.7, 0.27, 0.24, pi, 3 * pi, 30)
-        return [np.concatenate([_line((0.7, 0.05), (0.35, 0.4), n=6) if style == 0 else
-                                _arc(0.75, 0.55, 0.52, 0.5, -pi * 0.55, -pi, 14), bowl])]
+        return [
+            np.concatenate(
+                [
+                    _line((0.7, 0.05), (0.35, 0.4), n=6)
+                    if style == 0
+                    else _arc(0.75, 0.55, 0.52, 0.5, -pi * 0.55, -pi, 14),
+                    bowl,
+                ]
+            )
+        ]
     if digit == 7:
         strokes = [_line((0.15, 0.08), (0.85, 0.08), (0.4, 0.95))]
         if style == 1:
@@ -254,7 +330,9 @@ def digit_strokes(digit: int, style: int) -> list[np.ndarray]:
         return [np.concatenate([top, bottom])]
     if digit == 9:
         loop = _arc(0.5, 0.3, 0.26, 0.24, 0.0, 2 * pi, 30)
-        tail = _line((0.76, 0.3), (0.72, 0.95)) if style == 0 else _arc(0.3, 0.3, 0.46, 0.65, 0.0, pi * 0.55, 14)
+        tail = (
+            _line((0.76, 0.3), (0.72, 0.95)) if style == 0 else _arc(0.3, 0.3, 0.46, 0.65, 0.0, pi * 0.55, 14)
+        )
         return [np.concatenate([loop, tail])]
     raise ValueError(digit)
 
@@ -268,8 +346,14 @@ def _smooth_noise(n: int, rng: np.random.Generator, scale: float) -> np.ndarray:
     return np.stack([np.interp(np.linspace(0, k - 1, n), np.arange(k), base[:, j]) for j in range(2)], 1)
 
 
-def stroke_mask(digit: int, rng: np.random.Generator, size: int = CANVAS_SIZE, width: float | None = None,
-                fill_range: tuple[float, float] = (0.4, 0.9), supersample: int = 3) -> np.ndarray:
+def stroke_mask(
+    digit: int,
+    rng: np.random.Generator,
+    size: int = CANVAS_SIZE,
+    width: float | None = None,
+    fill_range: tuple[float, float] = (0.4, 0.9),
+    supersample: int = 3,
+) -> np.ndarray:
     """Ink float32 [size, size] of a scripted drawing: random style, wobble, speed, affine, thickness."""
     strokes = digit_strokes(digit, int(rng.integers(STYLES[digit])))
     angle = math.radians(rng.uniform(-15, 15))
@@ -333,18 +417,23 @@ def photo_image(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     # paper: tint, grain; ink: colour and strength
     tint = np.array([1.0, rng.uniform(0.93, 1.0), rng.uniform(0.82, 1.0)], np.float32)
-    grain = np.asarray(Image.fromarray(rng.normal(0, 1, (H // 8 + 1, W // 8 + 1)).astype(np.float32)).resize(
-        (W, H), Image.BILINEAR))
+    grain = np.asarray(
+        Image.fromarray(rng.normal(0, 1, (H // 8 + 1, W // 8 + 1)).astype(np.float32)).resize(
+            (W, H), Image.BILINEAR
+        )
+    )
     paper = 0.9 + 0.02 * grain
-    ink_rgb = np.array(rng.choice([[0.1, 0.1, 0.12], [0.1, 0.15, 0.45], [0.35, 0.35, 0.38], [0.05, 0.05, 0.05]]),
-                       np.float32)
+    ink_rgb = np.array(
+        rng.choice([[0.1, 0.1, 0.12], [0.1, 0.15, 0.45], [0.35, 0.35, 0.38], [0.05, 0.05, 0.05]]), np.float32
+    )
     strength = rng.uniform(0.65, 0.95)
     rgb = paper[..., None] * tint * (1 - strength * big[..., None]) + strength * big[..., None] * ink_rgb
     # uneven light: a gradient from a random direction plus a vignette
     theta = rng.uniform(0, 2 * math.pi)
-    grad = ((xx / W - 0.5) * math.cos(theta) + (yy / H - 0.5) * math.sin(theta))
-    light = rng.uniform(0.65, 1.0) * (1 - rng.uniform(0.1, 0.45) * (grad + 0.5)) \
-        - rng.uniform(0, 0.3) * (((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2)
+    grad = (xx / W - 0.5) * math.cos(theta) + (yy / H - 0.5) * math.sin(theta)
+    light = rng.uniform(0.65, 1.0) * (1 - rng.uniform(0.1, 0.45) * (grad + 0.5)) - rng.uniform(0, 0.3) * (
+        ((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2
+    )
     # a soft shadow (a hand or a phone) over part of the sheet
     if rng.random() < 0.7:
         nx, ny = math.cos(rng.uniform(0, 2 * math.pi)), math.sin(rng.uniform(0, 2 * math.pi))
@@ -357,10 +446,16 @@ def photo_image(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     im = im.rotate(rng.uniform(-20, 20), resample=Image.BICUBIC, center=(W / 2, H / 2))
     x0, y0 = (W - w) / 2, (H - h) / 2
     j = 0.08
-    quad = [x0 + rng.uniform(-j, j) * w, y0 + rng.uniform(-j, j) * h,
-            x0 + rng.uniform(-j, j) * w, y0 + h + rng.uniform(-j, j) * h,
-            x0 + w + rng.uniform(-j, j) * w, y0 + h + rng.uniform(-j, j) * h,
-            x0 + w + rng.uniform(-j, j) * w, y0 + rng.uniform(-j, j) * h]
+    quad = [
+        x0 + rng.uniform(-j, j) * w,
+        y0 + rng.uniform(-j, j) * h,
+        x0 + rng.uniform(-j, j) * w,
+        y0 + h + rng.uniform(-j, j) * h,
+        x0 + w + rng.uniform(-j, j) * w,
+        y0 + h + rng.uniform(-j, j) * h,
+        x0 + w + rng.uniform(-j, j) * w,
+        y0 + rng.uniform(-j, j) * h,
+    ]
     im = im.transform((w, h), Image.QUAD, quad, resample=Image.BICUBIC)
     sigma = rng.uniform(0.0, 2.0)
     if sigma > 0.3:
@@ -382,8 +477,10 @@ def festival_available() -> bool:
 def synthesize_festival(jobs: list[tuple[str, str, float]], tmp: Path) -> list[tuple[np.ndarray, int]]:
     """[(voice, word, duration_stretch)] -> [(float32 mono wave, sample rate)], one festival run per voice."""
     if not festival_available():
-        raise RuntimeError("festival is not installed (apt-get install festival festvox-kdlpc16k "
-                           "festvox-us-slt-hts, or bash scripts/setup.sh)")
+        raise RuntimeError(
+            "festival is not installed (apt-get install festival festvox-kdlpc16k "
+            "festvox-us-slt-hts, or bash scripts/setup.sh)"
+        )
     from aecf.data.speech import festival_batch
 
     results: list[tuple[np.ndarray, int] | None] = [None] * len(jobs)
@@ -411,7 +508,7 @@ def _trim(wave: np.ndarray, sr: int) -> np.ndarray:
         return wave
     rms = np.sqrt((wave[: n * frame].reshape(n, frame) ** 2).mean(1) + 1e-12)
     on = np.nonzero(20 * np.log10(rms) > 20 * np.log10(rms.max()) - 40)[0]
-    return wave[max(0, on[0] - 2) * frame: min(n, on[-1] + 3) * frame]
+    return wave[max(0, on[0] - 2) * frame : min(n, on[-1] + 3) * frame]
 
 
 def _pitch_speed(wave: np.ndarray, factor: float) -> np.ndarray:
@@ -435,11 +532,13 @@ def room_impulse(sr: int, rng: np.random.Generator) -> np.ndarray:
     tail = low * np.exp(-6.9 * t / rt60) + high * np.exp(-6.9 * t / (0.5 * rt60))
     tail[: int(0.01 * sr)] = 0
     drr = 10 ** (rng.uniform(-6, 6) / 10)  # direct-to-reverberant energy ratio
-    tail *= math.sqrt(1.0 / drr / max((tail ** 2).sum(), 1e-12))
+    tail *= math.sqrt(1.0 / drr / max((tail**2).sum(), 1e-12))
     return (ir + tail).astype(np.float32)
 
 
-def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarray]) -> tuple[np.ndarray, str]:
+def _room_noise(
+    n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarray]
+) -> tuple[np.ndarray, str]:
     """(unit-scale noise of n samples, its kind: "pink", "fan" or "babble")."""
     kind = str(rng.choice(["pink", "fan", "babble"]))
     if kind == "babble" and babble:
@@ -448,8 +547,8 @@ def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarr
             w = babble[int(rng.integers(len(babble)))]
             pos = int(rng.integers(0, max(1, n - len(w) // 2)))
             seg = w[: n - pos]
-            out[pos: pos + len(seg)] += seg * rng.uniform(0.5, 1.0)
-        if (out ** 2).mean() > 0:
+            out[pos : pos + len(seg)] += seg * rng.uniform(0.5, 1.0)
+        if (out**2).mean() > 0:
             return out, kind
     if kind == "babble":  # no talkers to mix in: the noise is pink
         kind = "pink"
@@ -459,14 +558,17 @@ def _room_noise(n: int, sr: int, rng: np.random.Generator, babble: list[np.ndarr
     spec = spec / np.sqrt(np.maximum(f, 20.0))
     pink = np.fft.irfft(spec, n)
     if kind == "fan":
-        hum = sum(math.exp(-k / 3) * np.sin(2 * math.pi * 50 * (k + 1) * np.arange(n) / sr + rng.uniform(0, 6.3))
-                  for k in range(8))
+        hum = sum(
+            math.exp(-k / 3) * np.sin(2 * math.pi * 50 * (k + 1) * np.arange(n) / sr + rng.uniform(0, 6.3))
+            for k in range(8)
+        )
         pink = np.convolve(pink, np.ones(16) / 16, mode="same") + 0.5 * hum * pink.std() / np.std(hum)
     return pink.astype(np.float32), kind
 
 
-def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: list[np.ndarray]
-                   ) -> tuple[bytes, dict]:
+def room_recording(
+    wave: np.ndarray, sr: int, rng: np.random.Generator, babble: list[np.ndarray]
+) -> tuple[bytes, dict]:
     """A word said in a room, recorded on a laptop: reverb, noise, silence, 44.1/48 kHz stereo, compressed."""
     import soundfile as sf
 
@@ -480,12 +582,12 @@ def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: 
     a, b = int(pre * out_sr), int(post * out_sr)
     sig = np.concatenate([np.zeros(a, np.float32), wet, np.zeros(b, np.float32)])
     speech = np.zeros(len(sig), bool)
-    speech[a: a + len(x)] = True
+    speech[a : a + len(x)] = True
     babble_sr = [_resample(w, 16000, out_sr) for w in babble]
     noise, kind = _room_noise(len(sig), out_sr, rng, babble_sr)
     snr = rng.uniform(0, 20)
     p_sig = float((sig[speech] ** 2).mean())
-    p_noise = float((noise ** 2).mean())
+    p_noise = float((noise**2).mean())
     mix = sig + noise * math.sqrt(p_sig / max(p_noise, 1e-12) / 10 ** (snr / 10))
     delay = int(rng.integers(0, 30))
     right = np.concatenate([np.zeros(delay, np.float32), mix[: len(mix) - delay]]) * rng.uniform(0.7, 1.0)
@@ -499,8 +601,13 @@ def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: 
         sf.write(buf, stereo, out_sr, format="OGG", subtype="VORBIS")
     else:
         sf.write(buf, stereo, out_sr, format="FLAC", subtype="PCM_16")
-    return buf.getvalue(), {"format": fmt.lower(), "sample_rate": out_sr, "snr_db": round(float(snr), 2),
-                            "silence_s": [round(pre, 2), round(post, 2)], "noise": kind}
+    return buf.getvalue(), {
+        "format": fmt.lower(),
+        "sample_rate": out_sr,
+        "snr_db": round(float(snr), 2),
+        "silence_s": [round(pre, 2), round(post, 2)],
+        "noise": kind,
+    }
 
 
 # -------------------------------------------------------------------------------------------- build
@@ -508,8 +615,12 @@ def room_recording(wave: np.ndarray, sr: int, rng: np.random.Generator, babble: 
 
 def _write_set(root: Path, name: str, items: list[dict], seed: int) -> None:
     d = root / name
-    (d / "manifest.json").write_text(json.dumps({"set": name, "version": VERSION, "seed": seed,
-                                                 "halves": list(HALVES), "items": items}, indent=1) + "\n")
+    (d / "manifest.json").write_text(
+        json.dumps(
+            {"set": name, "version": VERSION, "seed": seed, "halves": list(HALVES), "items": items}, indent=1
+        )
+        + "\n"
+    )
 
 
 def _digit_labels(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -551,7 +662,7 @@ def build_image_sets(root: Path, per_set: dict[str, int], seed: int, sets=IMAGE_
                 else:
                     ink = stroke_mask(digit, r, size=256, width=r.uniform(8, 24), fill_range=(0.9, 0.95))
                     ys, xs = np.nonzero(ink > 0.2)
-                    ink = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+                    ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
                     src = {"kind": "strokes"}
                 rel = f"{half}/{i:05d}_{digit}.jpg"
                 (d / rel).write_bytes(photo_image(ink, r))
@@ -581,21 +692,33 @@ def build_audio_sets(root: Path, per_set: dict[str, int], seed: int, sets=AUDIO_
             if name == "voices_room":  # other words by the same engines, as background talkers
                 bj = [(v, w, 1.0) for v in FESTIVAL_VOICES for w in BABBLE_WORDS]
                 (Path(tmp) / "babble").mkdir()
-                babble = [_resample(_trim(w, s), s, 16000) for w, s in synthesize_festival(bj, Path(tmp) / "babble")]
+                babble = [
+                    _resample(_trim(w, s), s, 16000) for w, s in synthesize_festival(bj, Path(tmp) / "babble")
+                ]
         d = root / name
         for h in HALVES:
             (d / h).mkdir(parents=True, exist_ok=True)
         items = []
-        for i, ((voice, word, stretch), (wave, sr), (r, pitch)) in enumerate(zip(jobs, waves, params, strict=True)):
+        for i, ((voice, word, stretch), (wave, sr), (r, pitch)) in enumerate(
+            zip(jobs, waves, params, strict=True)
+        ):
             digit = CLASSES.index(word)
             half = half_of(i)
             w = _pitch_speed(_trim(wave, sr), pitch)  # resampling shifts pitch (and rate) a little
-            src = {"voice": f"festival:{voice}", "duration_stretch": round(stretch, 3), "pitch": round(pitch, 3)}
+            src = {
+                "voice": f"festival:{voice}",
+                "duration_stretch": round(stretch, 3),
+                "pitch": round(pitch, 3),
+            }
             if name == "voices":
                 rel = f"{half}/{i:05d}_{digit}.wav"
                 pad = np.zeros(int(r.uniform(0.02, 0.15) * sr), np.float32)
-                sf.write(d / rel, np.concatenate([pad, w, pad]) * 0.9 / max(1e-6, float(np.abs(w).max())), sr,
-                         subtype="PCM_16")
+                sf.write(
+                    d / rel,
+                    np.concatenate([pad, w, pad]) * 0.9 / max(1e-6, float(np.abs(w).max())),
+                    sr,
+                    subtype="PCM_16",
+                )
             else:
                 data, info = room_recording(w, sr, r, babble)
                 rel = f"{half}/{i:05d}_{digit}.{info['format']}"
@@ -615,8 +738,13 @@ def manifest(root: Path, name: str) -> dict | None:
         return None
 
 
-def build_heldout(root: Path = HELDOUT_DIR, per_set: dict[str, int] | None = None, seed: int = 0,
-                  sets: tuple[str, ...] = SETS, force: bool = False) -> Path:
+def build_heldout(
+    root: Path = HELDOUT_DIR,
+    per_set: dict[str, int] | None = None,
+    seed: int = 0,
+    sets: tuple[str, ...] = SETS,
+    force: bool = False,
+) -> Path:
     """Build the sets that are missing (or all with force) into root/<set>/{val,test}/ + manifest.json."""
     root = Path(root)
     sizes = dict(DEFAULT_PER_SET)
@@ -624,8 +752,13 @@ def build_heldout(root: Path = HELDOUT_DIR, per_set: dict[str, int] | None = Non
     todo = []
     for name in sets:
         m = manifest(root, name)
-        if force or m is None or m.get("seed") != seed or m.get("version") != VERSION \
-                or len(m.get("items", [])) != sizes[name]:
+        if (
+            force
+            or m is None
+            or m.get("seed") != seed
+            or m.get("version") != VERSION
+            or len(m.get("items", [])) != sizes[name]
+        ):
             if (root / name).exists():
                 shutil.rmtree(root / name)
             todo.append(name)
@@ -645,13 +778,23 @@ def build_heldout(root: Path = HELDOUT_DIR, per_set: dict[str, int] | None = Non
 def items(root: Path, name: str, half: str | None = "test") -> list[tuple[Path, int, dict]]:
     m = manifest(root, name)
     if m is None:
-        raise FileNotFoundError(f"{Path(root) / name / MANIFEST} not found: run `python -m aecf heldout build`.")
-    return [(Path(root) / name / it["file"], int(it["label"]), it) for it in m["items"]
-            if half is None or it["half"] == half]
+        raise FileNotFoundError(
+            f"{Path(root) / name / MANIFEST} not found: run `python -m aecf heldout build`."
+        )
+    return [
+        (Path(root) / name / it["file"], int(it["label"]), it)
+        for it in m["items"]
+        if half is None or it["half"] == half
+    ]
 
 
-def heldout_accuracy(model, root: Path = HELDOUT_DIR, half: str = "test", sets: tuple[str, ...] = SETS,
-                     details: dict | None = None) -> dict[str, float]:
+def heldout_accuracy(
+    model,
+    root: Path = HELDOUT_DIR,
+    half: str = "test",
+    sets: tuple[str, ...] = SETS,
+    details: dict | None = None,
+) -> dict[str, float]:
     """Accuracy of each set's half through `model.predict` (one modality at a time, its expert's argmax).
 
     An input the preprocessing refuses (InputError) counts as wrong. `details` (a dict) receives
@@ -677,8 +820,11 @@ def heldout_accuracy(model, root: Path = HELDOUT_DIR, half: str = "test", sets: 
             by_src[key][1] += 1
         out[name] = correct / max(1, total)
         if details is not None:
-            details[name] = {"n": total, "refused": refused,
-                             "by_source": {k: round(c / t, 4) for k, (c, t) in sorted(by_src.items())}}
+            details[name] = {
+                "n": total,
+                "refused": refused,
+                "by_source": {k: round(c / t, 4) for k, (c, t) in sorted(by_src.items())},
+            }
     return out
 
 

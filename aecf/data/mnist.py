@@ -51,7 +51,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         # Pickles written by numpy 1.x name `numpy.core`; numpy 2 moved it to `numpy._core`
         # (the old path still imports, with a DeprecationWarning, so map it explicitly).
         if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
-            module = "numpy._core" + module[len("numpy.core"):]
+            module = "numpy._core" + module[len("numpy.core") :]
         return super().find_class(module, name)
 
 

@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.coco_fixture import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip
-
 from aecf.data import coco
 from aecf.data.cache import load_split
+from tests.support.coco_fixture import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]
 CPU = torch.device("cpu")
