@@ -1,4 +1,4 @@
-"""Spoken digits "zero".."nine", synthesized offline with espeak-ng and flite (DESIGN.md §3).
+"""Spoken digits "zero".."nine", synthesized offline with espeak-ng and flite.
 
 No recorded spoken-digit corpus is available offline, so the audio modality is synthetic speech from
 many voices. A *voice* is engine + accent + timbre variant (`espeak:en-gb+m3`, `flite:slt`); speaking
@@ -123,78 +123,6 @@ PICO_SPEED = (80.0, 125.0)  # <speed level="…"> in %, 100 = default
 PICO_PITCH = (80.0, 125.0)  # <pitch level="…"> in %
 RHVOICE_RATE = (80.0, 125.0)  # RHVoice-test -r, % of default rate (100)
 RHVOICE_PITCH = (80.0, 125.0)  # RHVoice-test -t, % of default pitch (100)
-FESTIVAL_STRETCH = (0.85, 1.25)  # festival's Duration_Stretch (its voices keep their own pitch)
-# festival voices for the audio tower's training only (Debian festvox-*): disjoint from the held-out sets'
-# voices (aecf.data.heldout.FESTIVAL_VOICES: ked_diphone, cmu_us_slt_arctic_hts). ked and these diphone
-# voices share festival's engine; slt (HTS) is the held-out voice no training engine shares.
-FESTIVAL_TRAIN_VOICES: tuple[str, ...] = (
-    "rab_diphone",
-    "kal_diphone",
-    "don_diphone",
-    "us1_mbrola",
-    "us2_mbrola",
-    "us3_mbrola",
-    "en1_mbrola",
-)
-
-# Background talkers for the audio tower's training (`distractor_clips`): everyday words a classroom hears. Never a
-# digit or a digit's homophone (won, to, too, for, ate, ...), and never the held-out rooms' background words
-# (aecf.data.heldout.BABBLE_WORDS); a test checks both.
-DISTRACTOR_WORDS: tuple[str, ...] = (
-    "apple",
-    "yellow",
-    "garden",
-    "paper",
-    "music",
-    "river",
-    "chair",
-    "pencil",
-    "water",
-    "orange",
-    "student",
-    "teacher",
-    "happy",
-    "purple",
-    "monday",
-    "camera",
-    "basket",
-    "silver",
-    "doctor",
-    "button",
-    "coffee",
-    "rabbit",
-    "ocean",
-    "tiger",
-    "candle",
-    "lemon",
-    "planet",
-    "jacket",
-    "yes",
-    "okay",
-    "please",
-    "thanks",
-    "good",
-    "great",
-    "listen",
-    "again",
-    "maybe",
-    "sorry",
-    "question",
-    "answer",
-    "picture",
-    "number",
-    "banana",
-    "pocket",
-    "dinner",
-    "lesson",
-    "blue",
-    "green",
-    "house",
-    "little",
-    "very",
-    "because",
-)
-
 # Sanity checks on a processed clip (seconds, linear RMS before normalisation) and on a voice (median
 # fraction of voiced frames over its clips: whispered or noise-like voices have ~0).
 MIN_DURATION_S = 0.2
@@ -210,9 +138,7 @@ PEAK = 0.9
 class Voice:
     """One speaker: engine + accent + timbre variant (espeak) or engine + voice (flite)."""
 
-    engine: (
-        str  # "espeak" | "flite" | "mbrola" | "pico" | "festival" | "rhvoice" (the last four: training only)
-    )
+    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "rhvoice" (the last three: training only)
     name: str  # "en-gb+m3", "slt", "mb-de1-en", "en-GB"
 
     @property
@@ -234,23 +160,21 @@ class ClipSpec:
     """One rendering of one digit by one voice at a given rate and pitch."""
 
     voice: Voice
-    digit: int  # -1 for a distractor word (`word`)
+    digit: int
     speed: (
         float  # espeak, mbrola: words per minute; flite: duration stretch; pico, rhvoice: % of default rate
     )
     pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico, rhvoice: % of default pitch
-    word: str = ""  # set for a distractor: a word that is not a digit (DISTRACTOR_WORDS)
 
     @property
     def text(self) -> str:
-        return self.word or CLASSES[self.digit]
+        return CLASSES[self.digit]
 
     @property
     def name(self) -> str:
-        said = f":w{self.word}" if self.word else ""
         if self.voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
-            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}{said}"
-        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}{said}"
+            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}"
+        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}"
 
 
 @dataclass
@@ -298,23 +222,9 @@ def available_voices() -> list[Voice]:
     return voices
 
 
-def festival_voices() -> tuple[str, ...]:
-    """The voices the installed festival knows (empty without festival)."""
-    if shutil.which("festival") is None:
-        return ()
-    with tempfile.TemporaryDirectory() as tmp:
-        script = os.path.join(tmp, "list.scm")
-        with open(script, "w") as f:
-            f.write("(print (voice.list))\n")
-        out = subprocess.run(
-            ["festival", "-b", script], capture_output=True, text=True, timeout=60, check=False
-        )
-    return tuple(out.stdout.replace("(", " ").replace(")", " ").split())
-
-
 def training_extra_voices() -> list[Voice]:
-    """The installed MBROLA, Pico, RHVoice and training festival voices (training extras). Raises InputError if
-    none is installed."""
+    """The installed MBROLA, Pico and RHVoice voices (training extras). Raises InputError if none is
+    installed."""
     voices = [
         Voice("mbrola", v)
         for v in MBROLA_VOICES
@@ -324,10 +234,8 @@ def training_extra_voices() -> list[Voice]:
         voices += [Voice("pico", v) for v in PICO_VOICES]
     if shutil.which(RHVOICE):
         voices += [Voice("rhvoice", v) for v in RHVOICE_VOICES if os.path.isdir(os.path.join(RHVOICE_DIR, v))]
-    installed = set(festival_voices())
-    voices += [Voice("festival", v) for v in FESTIVAL_TRAIN_VOICES if v in installed]
     if not voices:
-        raise InputError(f"No MBROLA, Pico, RHVoice or festival voice is installed. {TRAIN_ONLY_HINT}")
+        raise InputError(f"No MBROLA, Pico or RHVoice voice is installed. {TRAIN_ONLY_HINT}")
     return voices
 
 
@@ -370,7 +278,6 @@ def _rate_and_pitch(voice: Voice, rng: np.random.Generator) -> tuple[float, floa
         "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
         "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
         "pico": (PICO_SPEED, PICO_PITCH),
-        "festival": (FESTIVAL_STRETCH, (1.0, 1.0)),
         "rhvoice": (RHVOICE_RATE, RHVOICE_PITCH),
     }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
     speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
@@ -388,26 +295,6 @@ def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
         for digit in range(len(CLASSES))
         for _ in range(augmentations)
     ]
-
-
-def distractor_specs(voice: Voice, n: int, seed: int) -> list[ClipSpec]:
-    """`n` renderings by `voice` of words drawn from DISTRACTOR_WORDS (without repeats while they last)."""
-    rng = _stable_rng(seed, "distractors:" + voice.id)
-    words = [
-        w for _ in range(-(-n // len(DISTRACTOR_WORDS))) for w in rng.permutation(DISTRACTOR_WORDS).tolist()
-    ]
-    return [ClipSpec(voice, -1, *_rate_and_pitch(voice, rng), word=str(w)) for w in words[:n]]
-
-
-def distractor_clips(
-    voices: Sequence[Voice], per_voice: int, seed: int, workers: int = 2
-) -> list[np.ndarray]:
-    """Other words than digits, said by `voices` (festival ones skipped): background talkers for the audio
-    tower's noise augmentation. A rendering that fails the clip checks is left out alone."""
-    specs = [s for v in voices if v.engine != "festival" for s in distractor_specs(v, per_voice, seed)]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rendered = list(pool.map(synthesize, specs))
-    return [w for w, reason in rendered if reason is None]
 
 
 def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
@@ -541,15 +428,7 @@ def synthesize_voice(voice: Voice, augmentations: int, seed: int) -> VoiceResult
     that every kept voice says all ten digits (no voice is a cue for some digits only)."""
     result = VoiceResult(voice)
     specs = clip_specs(voice, augmentations, seed)
-    if voice.engine == "festival":  # one festival run for all the voice's clips
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = festival_batch(voice.name, [(CLASSES[s.digit], s.speed) for s in specs], tmp)
-        rendered = [
-            process_wave(*r) if r is not None else (np.zeros(0, np.float32), "festival produced nothing")
-            for r in raw
-        ]
-    else:
-        rendered = (synthesize(spec) for spec in specs)
+    rendered = (synthesize(spec) for spec in specs)
     for spec, (wave, reason) in zip(specs, rendered, strict=True):
         if reason is not None:
             return VoiceResult(voice, rejected=f"{spec.name} ({CLASSES[spec.digit]}): {reason}")

@@ -224,7 +224,7 @@ def _load_cached(directory: str) -> Encoders:
     d = Path(directory)
     config = _read_config(d)
     try:
-        mel = MelConfig(**config["audio"]["mel"])
+        mel = MelConfig.from_dict(config["audio"]["mel"])
         net = AudioNetConfig.from_dict(config["audio"]["net"])
         model_name = config["clip"].get("model_name", DIGITS_MODEL)
     except (KeyError, TypeError) as e:

@@ -11,16 +11,11 @@ Three stages, seeded, on clean data only (the benchmark's corruptions are never 
    real scans and photos once preprocessed. Selection: zero-shot accuracy on MNIST val.
 2. Audio tower, CLAP-style with the text tower frozen: cross-entropy of clip-vs-class-prompt
    similarities at the CLIP temperature, on clean clips of the train voices with augmentation
-   (speed, shift, equaliser, room, band-limit, noise, SpecAugment: the "window" recipe, shipped), plus
+   (`augment.augment_audio`: speed, shift, equaliser, room, band-limit, noise; SpecAugment), plus
    renderings by 18 MBROLA, 2 Pico and 4 RHVoice voices, engines neither the benchmark nor the held-out
    sets use (`audio.extra_mbrola` = 12 per voice and digit, `audio.extra_pico` = 40, `audio.extra_rhvoice`
-   = 12; speech.training_extra_voices; chosen on the held-out val halves and a 1,000-clip second val set,
-   docs/encoders.md).
-   Selection: accuracy on the val voices (clean + noisy). The "room" recipe (`audio.recipe=room`:
-   each clip a room recording through the app's own trim and window, `augment.augment_recordings`,
-   plus `audio.extra_flite` renderings of the train-split flite voices; `audio.p_window` keeps a share of
-   each batch on the window recipe) reads the benchmark's noisy audio worse; it is not shipped (docs/encoders.md,
-   "Earlier audio work").
+   = 12; speech.training_extra_voices; chosen on the held-out val halves, docs/encoders.md).
+   Selection: accuracy on the val voices (clean + augmented).
 3. Image tower alone (text and audio frozen), cross-entropy against the class prompts for a few
    steps with the same augmentation plus flags and bases on some 1s (`ones_with_flag_and_base`); a
    quarter of each batch is typeset digits from 55 font families disjoint from the held-out sets'
@@ -36,7 +31,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +43,12 @@ from aecf.encoders.audio import MEL, AudioEncoder, AudioNetConfig, logmel_batch
 from aecf.encoders.augment import (
     augment_audio,
     augment_digits,
-    augment_recordings,
     ones_with_flag_and_base,
     place_in_window,
     spec_augment,
 )
 from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
-from aecf.errors import InputError
+from aecf.encoders.removed import strip_removed
 
 # ------------------------------------------------------------------------------------------ configs
 
@@ -85,46 +79,15 @@ class AudioTrainConfig:
     label_smoothing: float = 0.05
     spec_augment: float = 0.5  # probability of a frequency mask and (independently) a time mask
     evals: int = 6
-    # "room": each clip becomes a room recording (reverb, silence, noise) and goes through the app's own
-    # preprocessing (augment.augment_recordings); "window": the clean clip placed in the window with
-    # reverb/noise added there (augment.augment_audio, the recipe of the first shipped towers)
-    recipe: str = "window"
-    p_room: float = 0.6
-    p_noise: float = 0.75
-    p_window: float = 0.0  # share of each batch augmented the "window" way
-    # the "window" recipe's reverberation (augment.augment_audio): share of clips, tail/direct energy, length
+    # the reverberation of `augment.augment_audio`: share of clips, tail/direct energy, length (seconds)
     p_reverb: float = 0.45
     reverb_wet: tuple[float, float] = (0.2, 1.6)
     reverb_s: float = 0.5
-    # more renderings (rate, pitch) of the *train-split* voices, synthesised for this stage only (other
-    # seeds than the benchmark's); flite's voices are the few that are not formant synthesis
-    extra_flite: int = 0
-    extra_espeak: int = 0
-    # renderings of each digit by every installed MBROLA / Pico voice (speech.training_extra_voices):
-    # engines the benchmark and the held-out sets never use
+    # renderings of each digit by every installed MBROLA / Pico / RHVoice voice (speech.training_extra_voices):
+    # engines the benchmark and the held-out sets never use (RHVoice: never one of their speakers)
     extra_mbrola: int = 12
     extra_pico: int = 40
-    # renderings of each digit by every installed training festival voice (speech.FESTIVAL_TRAIN_VOICES;
-    # never the held-out sets' festival voices)
-    extra_festival: int = 0
-    # renderings of each digit by every installed RHVoice English voice (speech.RHVOICE_VOICES: never a
-    # speaker of the benchmark or the held-out sets)
     extra_rhvoice: int = 12
-    # background talkers of the noise augmentation: 0 = other training digits (the old pool); N = N renderings
-    # of other words (speech.DISTRACTOR_WORDS) by every train-split and training-extra voice, so the tower
-    # learns to pick the digit out of a room's talk instead of hearing other digits in it
-    babble_words: int = 0
-    p_babble: float = 0.3  # the "window" recipe: share of the noisy clips whose noise is talkers (babble)
-    # exponential moving average of the weights (and BatchNorm statistics), per step, decay min(ema,
-    # (1 + step) / (10 + step)); the snapshots validated and kept are the averaged ones. 0: off
-    ema: float = 0.0
-    # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
-    # (audio.warp_frequencies), on top of the speed change; 0: off
-    vtlp: float = 0.0
-    # consistency with the clean word: each batch also carries its clips clean in the window, trained with
-    # the same cross-entropy, and the noisy clip's class distribution is pulled towards the clean one's
-    # (KL, the clean side not differentiated), weighted by this; 0: off
-    consistency: float = 0.0
     # not training: the speeds an embedding is averaged over at test time (Encoders.audio_speeds), written
     # into encoders.json; chosen on the held-out val halves
     test_speeds: tuple[float, ...] = (0.9, 1.0, 1.1)
@@ -155,6 +118,28 @@ class TrainConfig:
     audio: AudioTrainConfig = field(default_factory=AudioTrainConfig)
     audio_net: AudioNetConfig = field(default_factory=AudioNetConfig)
     image: ImageFinetuneConfig = field(default_factory=ImageFinetuneConfig)
+
+    @classmethod
+    def from_record(cls, encoders_json: dict) -> TrainConfig:
+        """The configuration an encoders.json says its towers were trained with ("training" -> each stage's
+        "config", "audio" -> "net"), in this code's terms. Raises CheckpointError where it names an option
+        this code no longer has switched on, or a setting it does not know (`aecf.encoders.removed`)."""
+        t = encoders_json["training"]
+        return cls(
+            seed=int(t["seed"]),
+            threads=int(t["threads"]),
+            device=str(t["device"]),
+            clip=_stage(ClipTrainConfig, "training.clip", t["clip"]["config"]),
+            audio=_stage(AudioTrainConfig, "training.audio", t["audio"]["config"]),
+            audio_net=AudioNetConfig.from_dict(encoders_json["audio"]["net"]),
+            image=_stage(ImageFinetuneConfig, "training.image", t["image"]["config"]),
+        )
+
+
+def _stage(kind: type, section: str, recorded: dict):
+    """A stage's config from its JSON record (lists back to the tuples the dataclass holds)."""
+    values = strip_removed(section, recorded, {f.name for f in fields(kind)})
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -395,44 +380,14 @@ def _clips(data_dir: Path, split: str) -> tuple[list[np.ndarray], torch.Tensor]:
     return [audio[i, : length[i]].astype(np.float32) for i in range(len(keep))], torch.from_numpy(label)
 
 
-def _split_voices(data_dir: Path, split: str) -> list:
-    """The voices (engine + name, no rate/pitch) of one benchmark split, from clips.npz."""
-    from aecf.data.speech import Voice, voice_identity
-
-    with np.load(data_dir / "clips.npz", allow_pickle=False) as z:
-        ids = sorted({voice_identity(str(v)) for v in z["voice"][z["split"] == split]})
-    return [Voice(*i.split(":", 1)) for i in ids]
-
-
-def extra_train_clips(
-    data_dir: Path,
-    flite: int,
-    espeak: int,
-    seed: int,
-    mbrola: int = 0,
-    pico: int = 0,
-    festival: int = 0,
-    rhvoice: int = 0,
-) -> tuple[list[np.ndarray], torch.Tensor]:
-    """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
-    benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
-    renderings by every installed voice of those training-only engines, `festival` by every installed
-    training festival voice, `rhvoice` by every installed RHVoice voice of speech.RHVOICE_VOICES."""
+def extra_train_clips(counts: dict[str, int], seed: int) -> tuple[list[np.ndarray], torch.Tensor]:
+    """`counts[engine]` renderings of each digit by every installed voice of that training-only engine
+    (speech.training_extra_voices: "mbrola", "pico", "rhvoice"), seeded apart from the benchmark's."""
     from aecf.data import speech
 
-    counts = {
-        "flite": flite,
-        "espeak": espeak,
-        "mbrola": mbrola,
-        "pico": pico,
-        "festival": festival,
-        "rhvoice": rhvoice,
-    }
-    if max(counts.values()) <= 0:
+    if max(counts.values(), default=0) <= 0:
         return [], torch.zeros(0, dtype=torch.long)
-    voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
-    if mbrola > 0 or pico > 0 or festival > 0 or rhvoice > 0:
-        voices += [v for v in speech.training_extra_voices() if counts[v.engine] > 0]
+    voices = [v for v in speech.training_extra_voices() if counts.get(v.engine, 0) > 0]
     t0 = time.time()
     results = speech.synthesize_voices(voices, counts, seed=seed + 7919, progress=False)
     waves, labels = [], []
@@ -440,24 +395,8 @@ def extra_train_clips(
         for spec, w in zip(r.specs, r.waves, strict=True):
             waves.append(w.astype(np.float32))
             labels.append(spec.digit)
-    _log(f"audio: {len(waves)} extra renderings of {len(voices)} train voices in {time.time() - t0:.0f} s")
+    _log(f"audio: {len(waves)} renderings by {len(voices)} training-only voices in {time.time() - t0:.0f} s")
     return waves, torch.tensor(labels, dtype=torch.long)
-
-
-def distractor_pool(data_dir: Path, per_voice: int, seed: int) -> list[np.ndarray]:
-    """`per_voice` renderings of non-digit words (speech.DISTRACTOR_WORDS) by every train-split voice and every
-    installed training-extra voice: the background talkers of `audio.babble_words`."""
-    from aecf.data import speech
-
-    voices = _split_voices(data_dir, "train")
-    try:
-        voices += speech.training_extra_voices()
-    except InputError:  # the non-free extras are not installed: the benchmark's train voices alone
-        pass
-    t0 = time.time()
-    clips = speech.distractor_clips(voices, per_voice, seed=seed + 104729)
-    _log(f"audio: {len(clips)} background words by {len(voices)} train voices in {time.time() - t0:.0f} s")
-    return clips
 
 
 @torch.no_grad()
@@ -485,25 +424,13 @@ def train_audio(
     gen = torch.Generator().manual_seed(seed + 1)
     waves, labels = _clips(data_dir, "train")
     more, more_labels = extra_train_clips(
-        data_dir,
-        cfg.extra_flite,
-        cfg.extra_espeak,
-        seed,
-        mbrola=cfg.extra_mbrola,
-        pico=cfg.extra_pico,
-        festival=cfg.extra_festival,
-        rhvoice=cfg.extra_rhvoice,
+        {"mbrola": cfg.extra_mbrola, "pico": cfg.extra_pico, "rhvoice": cfg.extra_rhvoice}, seed
     )
     waves, labels = waves + more, torch.cat([labels, more_labels])
-    pool = waves
-    if cfg.babble_words > 0:
-        pool = distractor_pool(data_dir, cfg.babble_words, seed)
     val_waves, val_labels = _clips(data_dir, "val")
     window = MEL.window_samples
-    # validation: the clean val voices, and the same clips augmented once with a fixed seed
-    val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
 
-    def window_way(batch, gen_, pool):
+    def augment(batch, gen_, pool):
         return augment_audio(
             batch,
             window,
@@ -512,35 +439,15 @@ def train_audio(
             p_reverb=cfg.p_reverb,
             reverb_wet=cfg.reverb_wet,
             reverb_s=cfg.reverb_s,
-            p_babble=cfg.p_babble,
         )
 
-    def augment(batch, gen_, pool):
-        if cfg.recipe != "room":
-            return window_way(batch, gen_, pool)
-        # a share of each batch keeps the window recipe: it matches the benchmark's own corruption (noise
-        # on the word, silence padding), the rest are room recordings through the app's preprocessing
-        k = int(round(cfg.p_window * len(batch)))
-        parts = [window_way(batch[:k], gen_, pool)] if k else []
-        if k < len(batch):
-            parts.append(
-                augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise)
-            )
-        return torch.cat(parts)
-
-    # (background words, when training has them, are the val clips' background too)
-    val_noisy = augment(
-        val_waves, torch.Generator().manual_seed(1), pool if cfg.babble_words > 0 else val_waves
-    )
+    # validation: the clean val voices, and the same clips augmented once with a fixed seed
+    val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
+    val_noisy = augment(val_waves, torch.Generator().manual_seed(1), val_waves)
     val_mels = (logmel_batch(val_clean), logmel_batch(val_noisy))
 
     model = AudioEncoder(net).to(device)
     model.train()
-    averaged = None
-    if cfg.ema > 0:  # a second copy holds the averaged weights; it is what validation reads and keeps
-        averaged = AudioEncoder(net).to(device)
-        averaged.load_state_dict(model.state_dict())
-        averaged.eval()
     class_emb = class_emb.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = math.ceil(len(waves) / cfg.batch_size)
@@ -554,50 +461,23 @@ def train_audio(
         order = torch.randperm(len(waves), generator=gen).tolist()
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment([waves[i] for i in idx], gen, pool)
-            warp = 1 + (torch.rand(len(idx), generator=gen) * 2 - 1) * cfg.vtlp if cfg.vtlp > 0 else None
-            mel = logmel_batch(x.to(device), warp=warp)
+            x = augment([waves[i] for i in idx], gen, waves)
+            mel = logmel_batch(x.to(device))
             if cfg.spec_augment > 0:
                 mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
             y = labels[idx].to(device)
-            if cfg.consistency > 0:
-                clean_x, _ = place_in_window([waves[i] for i in idx], window, gen)
-                logits = logit_scale * model(torch.cat([mel, logmel_batch(clean_x.to(device))])) @ class_emb.T
-                noisy_logits, clean_logits = logits[: len(idx)], logits[len(idx) :]
-                loss = 0.5 * (
-                    F.cross_entropy(noisy_logits, y, label_smoothing=cfg.label_smoothing)
-                    + F.cross_entropy(clean_logits, y, label_smoothing=cfg.label_smoothing)
-                )
-                loss = loss + cfg.consistency * F.kl_div(
-                    F.log_softmax(noisy_logits, 1),
-                    F.log_softmax(clean_logits.detach(), 1),
-                    log_target=True,
-                    reduction="batchmean",
-                )
-            else:
-                emb = model(mel)
-                loss = F.cross_entropy(
-                    logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing
-                )
+            emb = model(mel)
+            loss = F.cross_entropy(logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            if averaged is not None:
-                decay = min(cfg.ema, (1 + step) / (10 + step))
-                with torch.no_grad():
-                    for a, v in zip(averaged.state_dict().values(), model.state_dict().values(), strict=True):
-                        if a.dtype.is_floating_point:
-                            a.mul_(decay).add_(v, alpha=1 - decay)
-                        else:
-                            a.copy_(v)
             _progress("audio", step, total, t0, loss.item())
             if step % eval_every == 0 or step == total:
-                judged = model if averaged is None else averaged
-                clean = _audio_accuracy(judged, val_mels[0], val_labels, class_emb)
-                noisy = _audio_accuracy(judged, val_mels[1], val_labels, class_emb)
+                clean = _audio_accuracy(model, val_mels[0], val_labels, class_emb)
+                noisy = _audio_accuracy(model, val_mels[1], val_labels, class_emb)
                 rec = {
                     "step": step,
                     "loss": loss.item(),
@@ -614,7 +494,7 @@ def train_audio(
                         "step": step,
                         "clean": clean,
                         "noisy": noisy,
-                        "state": {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()},
+                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                     }
     model.cpu().load_state_dict(best["state"])
     model.eval()

@@ -362,28 +362,6 @@ def test_logmel_is_gain_invariant():
     assert np.abs(logmel(wave) - logmel(0.05 * wave)).max() < 1e-3
 
 
-def test_noise_floor_option_removes_steady_noise_the_same_in_numpy_and_torch():
-    import dataclasses
-
-    import torch
-
-    assert MEL.noise_floor == 0.0  # shipped off: the features the towers were trained on
-    cfg = dataclasses.replace(MEL, noise_floor=1.0)
-    rng = np.random.default_rng(0)
-    word = tone_word(pad=0.1)
-    noisy = (word + 0.02 * rng.normal(size=len(word))).astype(np.float32)
-    a, b = logmel(noisy, cfg), logmel_batch(torch.from_numpy(fit_window(noisy))[None], cfg)[0].numpy()
-    assert np.abs(a - b).max() < 1e-3
-    # the noise-only frames (0.1 s before the word, after the window's zero padding) drop towards the floor,
-    # the word's frames stay near the top
-    lead = (MEL.window_samples - len(noisy)) // 2 // MEL.hop_length
-    noise = slice(lead + 2, lead + 8)
-    assert a[:, noise].mean() < logmel(noisy)[:, noise].mean() - 0.05 and a.max() == pytest.approx(1.0)
-    # a clean word padded with digital silence: the padding is left out of the estimate, the word kept
-    clean_on, clean_off = logmel(word, cfg), logmel(word)
-    assert np.abs(clean_on - clean_off).max() < 0.35 and clean_on.max() == pytest.approx(1.0)
-
-
 def test_fit_window_pads_and_crops():
     assert len(fit_window(np.ones(100))) == MEL.window_samples
     long = np.zeros(3 * MEL.window_samples, np.float32)
