@@ -26,9 +26,9 @@ CAPTIONS = {"seven": "a handwritten seven", "two": "the digit two", "three": "an
 def build_encoders(out: Path) -> Path:
     import torch
 
+    from aecf.encoders import save_encoders
     from aecf.encoders.audio import AudioEncoder, AudioNetConfig
     from aecf.encoders.clip import build_clip
-    from aecf.encoders.train import save_encoders
 
     torch.manual_seed(0)
     clip_model, _ = build_clip()

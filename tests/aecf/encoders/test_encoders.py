@@ -381,7 +381,7 @@ def test_training_only_engines_have_commands_and_are_never_benchmark_voices():
 )
 def test_training_only_voices_say_every_digit():
     from aecf.data import speech
-    from aecf.encoders.train import extra_train_clips
+    from aecf.encoders.training.audio import extra_train_clips
 
     voices = speech.training_extra_voices()
     assert {"pico", "mbrola"} <= {v.engine for v in voices}
@@ -392,7 +392,7 @@ def test_training_only_voices_say_every_digit():
 
 def test_rhvoice_training_voices_are_no_benchmark_or_heldout_speaker_and_say_every_digit():
     from aecf.data import speech
-    from aecf.encoders.train import extra_train_clips
+    from aecf.encoders.training.audio import extra_train_clips
 
     # RHVoice's slt and alan are CMU ARCTIC slt and awb: the held-out / benchmark-val slt and the benchmark's
     # test voice awb. They are left out by name, and no kept voice is a flite speaker of the benchmark.

@@ -12,7 +12,8 @@ import pytest
 import aecf.encoders as E
 from aecf.constants import CHECKPOINT_DIR
 from aecf.encoders import encoder_dir, load_encoders
-from aecf.encoders.train import TrainConfig, apply_override, main
+from aecf.encoders.train import main
+from aecf.encoders.training.config import TrainConfig, apply_override
 from aecf.errors import CheckpointError
 
 SHIPPED = encoder_dir(CHECKPOINT_DIR)
