@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"  # built benchmark, downloads (git-ignored)
+HELDOUT_DIR = DATA_DIR / "heldout"  # the held-out real-input sets (`python -m aecf heldout build`)
 CHECKPOINT_DIR = ROOT / "checkpoints"  # encoders/ and fusion/
 FUSION_DIR = CHECKPOINT_DIR / "fusion"
 ENCODER_DIR = CHECKPOINT_DIR / "encoders"

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aecf.data import heldout as H  # noqa: E402
+from aecf.data.heldout.sets import items  # noqa: E402
 from aecf.errors import InputError  # noqa: E402
 
 BANDS = ((0.0, 7.0), (7.0, 14.0), (14.0, 20.01))
@@ -45,14 +45,14 @@ def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
 
 def score_rows(model, root: Path, half: str | None) -> list[dict]:
     """One row per recording: its noise kind, SNR, and whether each way read the digit (a refusal is wrong)."""
-    items = H.items(root, "voices_room", half)
-    if items and "noise" not in items[0][2]:
+    recordings = items(root, "voices_room", half)
+    if recordings and "noise" not in recordings[0][2]:
         raise SystemExit(
             f"{Path(root) / 'voices_room'} was built before the noise kind was recorded: delete that "
             "folder and run `python -m aecf heldout build` again (same seed: the same recordings)."
         )
     rows = []
-    for path, label, info in items:
+    for path, label, info in recordings:
         row = {"noise": info["noise"], "snr_db": info["snr_db"]}
         for way in WAYS:
             try:

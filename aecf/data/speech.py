@@ -239,34 +239,6 @@ def training_extra_voices() -> list[Voice]:
     return voices
 
 
-def festival_batch(
-    voice: str, jobs: Sequence[tuple[str, float]], tmp: str | os.PathLike
-) -> list[tuple[np.ndarray, int] | None]:
-    """[(word, duration stretch)] said by one festival voice, in ONE festival run (it starts in ~0.4 s, a
-    word takes ~30 ms) -> [(float32 mono wave, sample rate) or None where it produced nothing]."""
-    from pathlib import Path
-
-    tmp = Path(tmp)
-    lines = [f"(voice_{voice})"]
-    for i, (word, stretch) in enumerate(jobs):
-        lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
-        lines.append(
-            f'(set! u (Utterance Text "{word}")) (utt.synth u) (utt.save.wave u "{tmp / f"{i}.wav"}" \'riff)'
-        )
-    script = tmp / f"{voice}.scm"
-    script.write_text("\n".join(lines) + "\n")
-    subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=600, check=False)
-    out: list[tuple[np.ndarray, int] | None] = []
-    for i in range(len(jobs)):
-        path = tmp / f"{i}.wav"
-        if path.exists():
-            wave, sr = sf.read(path, dtype="float32", always_2d=True)
-            out.append((wave.mean(1), int(sr)))
-        else:
-            out.append(None)
-    return out
-
-
 def _stable_rng(seed: int, key: str) -> np.random.Generator:
     # Keyed by the voice, not by its position in a list, so that a voice says the same thing in the
     # full and the small build, whatever else is selected and whichever worker renders it.

@@ -421,7 +421,7 @@ def test_rhvoice_training_voices_are_no_benchmark_or_heldout_speaker_and_say_eve
 
 
 def test_training_fonts_are_disjoint_from_the_heldout_fonts():
-    from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
+    from aecf.data.heldout.images import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
     from aecf.encoders import fonts
 
     assert not set(fonts.TRAIN_FAMILIES) & (set(HANDWRITING_FAMILIES) | set(ORDINARY_FAMILIES))
