@@ -22,7 +22,7 @@ from aecf.app.state import SNR_CLEAN, SNR_MIN
 from aecf.constants import MODALITIES, SAMPLE_RATE
 from aecf.encoders.preprocess import NOISY_RECORDING_DB
 from aecf.figures.app import mc_passes_svg, probs_svg
-from aecf.lattice import lattice_svg
+from aecf.figures.lattice import lattice_svg
 
 MAX_CAPTION_CHARS = 1000  # the caption box takes this many characters, and the model reads all of them
 TOP_K = 5  # labels shown for a multi-label (COCO) checkpoint
