@@ -11,9 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from aecf.paths import ROOT
-
-METHOD_DOC = ROOT / "docs" / "method.md"
+from aecf.paths import METHOD_DOC
 
 # topic -> [(regex the method.md block must match at its start, built-in fallback LaTeX), ...]
 TOPICS: dict[str, list[tuple[str, str]]] = {

@@ -18,14 +18,13 @@ import numpy as np
 import soundfile as sf
 from PIL import Image, ImageDraw, ImageFilter
 
-from aecf.constants import ASSETS_DIR, CLASSES, SAMPLE_RATE
-from aecf.data import BENCHMARK_DIR
+from aecf.constants import CLASSES, SAMPLE_RATE
 from aecf.data import captions as cap
 from aecf.data.corruption import corrupt_audio
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
+from aecf.paths import BENCHMARK_DIR, SAMPLES_DIR
 
-SAMPLES_DIR = ASSETS_DIR / "samples"
 MNIST_DIGITS = (0, 2, 3, 5, 7, 9)
 SCAN_DIGITS = (4, 1)
 PHOTO_DIGIT = 6

@@ -26,16 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from aecf.constants import DATA_DIR, NUM_CLASSES, SAMPLE_RATE
-from aecf.data import BENCHMARK_DIR, speech
+from aecf.constants import NUM_CLASSES, SAMPLE_RATE
 from aecf.data import captions as cap
+from aecf.data import speech
 from aecf.data.corruption import audio_severity
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
+from aecf.paths import BENCHMARK_DIR, SMALL_BENCHMARK_DIR, show
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-DEFAULT_OUT = BENCHMARK_DIR
-SMALL_OUT = DATA_DIR / "benchmark-small"
 
 
 @dataclass(frozen=True)
@@ -350,15 +349,14 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help=f"output directory (default {DEFAULT_OUT.relative_to(DATA_DIR.parent)}, "
-        f"--small: {SMALL_OUT.relative_to(DATA_DIR.parent)})",
+        help=f"output directory (default {show(BENCHMARK_DIR)}, --small: {show(SMALL_BENCHMARK_DIR)})",
     )
     parser.add_argument("--assets", action="store_true", help="then write the demo inputs in assets/samples/")
     parser.add_argument("--workers", type=int, default=2, help="speech synthesis processes")
     args = parser.parse_args(argv)
     config = BenchmarkConfig.small() if args.small else BenchmarkConfig()
     config = replace(config, workers=args.workers)
-    out = args.out or (SMALL_OUT if args.small else DEFAULT_OUT)
+    out = args.out or (SMALL_BENCHMARK_DIR if args.small else BENCHMARK_DIR)
     try:
         path = build_benchmark(out, config, seed=args.seed)
         meta = json.loads((path / "meta.json").read_text())

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from aecf.constants import DATA_DIR, FEATURE_DIR
 from aecf.data.cache import save_split
 from aecf.errors import InputError
+from aecf.paths import ALL_FEATURE_DIR, BENCHMARK_DIR, FEATURE_DIR
 
 SPLITS = ("train", "val", "test")
 SHIPPED_TRAIN_LIMIT = 12_000
@@ -89,7 +89,7 @@ def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.nd
 
 def digits_features(args: argparse.Namespace, encoders) -> list[Path]:
     """The tri-modal digits benchmark (`python -m aecf data build`) -> <out>/{train,val,test}.npz."""
-    data = Path(args.data or DATA_DIR / "benchmark")
+    data = Path(args.data or BENCHMARK_DIR)
     clips = load_npz(data / "clips.npz", ("audio", "length"))
     class_emb = encoders.class_embeddings().numpy()
     written = []
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.out is None:
-        args.out = FEATURE_DIR if args.train_limit > 0 else DATA_DIR / "features"
+        args.out = FEATURE_DIR if args.train_limit > 0 else ALL_FEATURE_DIR
     if args.threads:
         torch.set_num_threads(args.threads)
 

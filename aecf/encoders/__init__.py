@@ -21,7 +21,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, EMBED_DIM, NUM_CLASSES
+from aecf.constants import EMBED_DIM, NUM_CLASSES
 from aecf.data.captions import class_prompt
 from aecf.encoders.audio import (
     MEL,
@@ -33,10 +33,11 @@ from aecf.encoders.audio import (
     logmel_many,
     speed_perturb,
 )
-from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip, to_clip_pixels
+from aecf.encoders.clip import DIGITS_MODEL, build_clip, to_clip_pixels
 from aecf.encoders.preprocess import preprocess_audio, preprocess_caption, preprocess_image
 from aecf.errors import CheckpointError
 from aecf.files import write_atomic
+from aecf.paths import CHECKPOINT_DIR, ENCODER_DIR, MODEL_CONFIG_DIR
 
 __all__ = [
     "Encoders",
@@ -51,7 +52,7 @@ __all__ = [
     "preprocess_caption",
 ]
 
-ENCODER_SUBDIR = "encoders"
+ENCODER_SUBDIR = ENCODER_DIR.name  # checkpoints/encoders/
 CONFIG_FILE = "encoders.json"
 CLIP_FILE = "clip.safetensors"
 AUDIO_FILE = "audio.safetensors"

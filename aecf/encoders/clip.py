@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from aecf.errors import CheckpointError
+from aecf.paths import MODEL_CONFIG_DIR
 
-MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
 DIGITS_MODEL = "aecf-digits-resnet"
 OUR_MODELS = ("aecf-digits-resnet", "aecf-digits-vit")  # configs in model_configs/, MNIST normalisation
 # MNIST pixel statistics: our tower normalises with these instead of the ImageNet ones.

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import DATA_DIR, MODALITIES, NUM_CLASSES
+from aecf.constants import MODALITIES, NUM_CLASSES
 from aecf.data.cache import load_split
 from aecf.data.captions import exact_captions
 from aecf.data.features import encode_digits_split, load_npz
@@ -34,7 +34,7 @@ from aecf.data.mnist import load_mnist
 from aecf.encoders import load_encoders
 from aecf.errors import InputError
 from aecf.inference import load
-from aecf.paths import HELDOUT_DIR
+from aecf.paths import BENCHMARK_DIR, HELDOUT_DIR
 
 TARGETS = {
     "clean": {"image": (0.98, 1.0), "caption": (0.99, 1.0), "audio": (0.95, 1.0)},
@@ -191,7 +191,7 @@ def format_report(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aecf encoders report", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, default=None, help="also write the report to this JSON file")
-    p.add_argument("--data", type=Path, default=DATA_DIR / "benchmark", help="raw benchmark directory")
+    p.add_argument("--data", type=Path, default=BENCHMARK_DIR, help="raw benchmark directory")
     p.add_argument(
         "--features",
         type=Path,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, DATA_DIR, NUM_CLASSES
+from aecf.constants import NUM_CLASSES
 from aecf.data.captions import class_prompt
 from aecf.encoders import load_encoders, save_encoders
 from aecf.encoders.clip import DIGITS_MODEL
@@ -31,12 +31,13 @@ from aecf.encoders.training.config import TrainConfig, apply_override
 from aecf.encoders.training.image_caption import train_clip
 from aecf.encoders.training.image_finetune import finetune_image
 from aecf.encoders.training.loop import log
+from aecf.paths import BENCHMARK_DIR, ENCODER_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aecf encoders train", description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DATA_DIR / "benchmark", help="raw benchmark (for clips.npz)")
-    p.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "encoders")
+    p.add_argument("--data", type=Path, default=BENCHMARK_DIR, help="raw benchmark (for clips.npz)")
+    p.add_argument("--out", type=Path, default=ENCODER_DIR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda); the shipped weights: cpu")

@@ -16,11 +16,12 @@ import torch
 from PIL import Image
 
 import aecf.encoders as E
-from aecf.constants import CHECKPOINT_DIR, EMBED_DIM, NUM_CLASSES
-from aecf.encoders import encoder_dir, load_encoders, logmel, preprocess_audio, preprocess_image
+from aecf.constants import EMBED_DIM, NUM_CLASSES
+from aecf.encoders import load_encoders, logmel, preprocess_audio, preprocess_image
 from aecf.errors import CheckpointError
+from aecf.paths import ENCODER_DIR, MODEL_CONFIG_DIR
 
-SHIPPED = encoder_dir(CHECKPOINT_DIR)
+SHIPPED = ENCODER_DIR
 
 
 class NoNetwork(socket.socket):
@@ -236,7 +237,7 @@ def test_shipped_image_tower_is_a_convolutional_open_clip_config():
     cfg = json.loads((SHIPPED / "encoders.json").read_text())
     name = cfg["clip"]["model_name"]
     assert name == E.clip.DIGITS_MODEL
-    assert (E.clip.MODEL_CONFIG_DIR / f"{name}.json").is_file()  # the JSON config the factory reads
+    assert (MODEL_CONFIG_DIR / f"{name}.json").is_file()  # the JSON config the factory reads
     enc = load_encoders()
     assert type(enc.clip.visual).__name__ == "ModifiedResNet"
     assert cfg["clip"]["model_config"]["vision_cfg"]["layers"] == [1, 1, 1, 1]

@@ -22,6 +22,7 @@ from aecf.encoders.preprocess import (
     preprocess_image,
 )
 from aecf.errors import InputError
+from aecf.paths import SAMPLES_DIR
 
 # ------------------------------------------------------------------------------------------ helpers
 
@@ -386,10 +387,7 @@ def test_empty_caption_refused(bad):
 
 def test_shipped_sample_recordings_are_accepted():
     """Demo WAVs are cut to the word (no silence around it) or noisy; the VAD must keep them, not refuse them."""
-    from aecf.constants import ASSETS_DIR
-    from aecf.encoders.preprocess import preprocess_audio
-
-    wavs = sorted((ASSETS_DIR / "samples").glob("*.wav"))
+    wavs = sorted(SAMPLES_DIR.glob("*.wav"))
     assert wavs, "no sample recordings shipped"
     for wav in wavs:
         wave = preprocess_audio(wav)

@@ -10,13 +10,13 @@ import shutil
 import pytest
 
 import aecf.encoders as E
-from aecf.constants import CHECKPOINT_DIR
-from aecf.encoders import encoder_dir, load_encoders
+from aecf.encoders import load_encoders
 from aecf.encoders.train import main
 from aecf.encoders.training.config import TrainConfig, apply_override
 from aecf.errors import CheckpointError
+from aecf.paths import ENCODER_DIR
 
-SHIPPED = encoder_dir(CHECKPOINT_DIR)
+SHIPPED = ENCODER_DIR
 
 
 @pytest.fixture(scope="module")
