@@ -46,7 +46,7 @@ def _fusion_layer_seconds(model, batch: int, repeats: int) -> float:
 
 def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True) -> dict:
     from aecf.encoders import load_encoders
-    from aecf.encoders.clip import build_clip, to_clip_pixels
+    from aecf.encoders.clip import load_clip, to_clip_pixels
     from aecf.fusion import FusionConfig, FusionModel
     from aecf.inference import load
 
@@ -70,7 +70,7 @@ def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True)
         "layer_over_encoders": t_layer / enc_total,
     }
     if big:
-        clip, tokenizer = build_clip("ViT-B-32", None)
+        clip, _, tokenizer = load_clip("ViT-B-32")
         size = clip.visual.image_size
         size = size[0] if isinstance(size, tuple | list) else size
         pixels = to_clip_pixels(torch.rand(batch, 1, 28, 28), clip)

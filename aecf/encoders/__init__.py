@@ -33,7 +33,7 @@ from aecf.encoders.audio import (
     logmel_many,
     speed_perturb,
 )
-from aecf.encoders.clip import DIGITS_MODEL, build_clip, to_clip_pixels
+from aecf.encoders.clip import DIGITS_MODEL, load_clip, to_clip_pixels
 from aecf.encoders.preprocess import preprocess_audio, preprocess_caption, preprocess_image
 from aecf.errors import CheckpointError
 from aecf.files import write_atomic
@@ -44,7 +44,7 @@ __all__ = [
     "load_encoders",
     "save_encoders",
     "encoder_dir",
-    "build_clip",
+    "load_clip",
     "logmel",
     "logmel_batch",
     "preprocess_image",
@@ -245,7 +245,7 @@ def _load_cached(directory: str) -> Encoders:
         )
     clip_path = _check_file(d, config["clip"])
     audio_path = _check_file(d, config["audio"])
-    clip_model, tokenizer = build_clip(model_name, clip_path)
+    clip_model, _, tokenizer = load_clip(model_name, clip_path)
     audio_model = _load_audio(audio_path, net)
     prompts = list(config["class_prompts"])
     if len(prompts) != NUM_CLASSES:

@@ -21,7 +21,7 @@ from aecf.constants import NUM_CLASSES
 from aecf.data import captions as C
 from aecf.data.mnist import load_mnist
 from aecf.encoders.augment import augment_digits
-from aecf.encoders.clip import build_clip, to_clip_pixels
+from aecf.encoders.clip import load_clip, to_clip_pixels
 from aecf.encoders.training.config import ClipTrainConfig
 from aecf.encoders.training.loop import log, lr_at, param_groups, progress
 
@@ -120,8 +120,8 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
     val_images = torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None]
     val_labels = torch.from_numpy(y_va[: cfg.val_size])
 
-    model, tokenizer = build_clip(cfg.model, None)
-    model.to(device).train()
+    model, _, tokenizer = load_clip(cfg.model)
+    model.requires_grad_(True).to(device).train()
     bank = CaptionBank.build(tokenizer)
     prompts = [C.class_prompt(d) for d in range(NUM_CLASSES)]
     class_tokens = tokenizer(prompts)

@@ -221,7 +221,7 @@ def test_unreadable_config(ckpt_copy):
 
 
 def test_public_model_builds_offline_through_the_same_factory(offline):
-    model, tokenizer = E.build_clip("ViT-B-32", pretrained=None)
+    model, _, tokenizer = E.load_clip("ViT-B-32", pretrained=None)
     with torch.no_grad():
         from aecf.encoders.clip import to_clip_pixels
 
@@ -244,7 +244,7 @@ def test_shipped_image_tower_is_a_convolutional_open_clip_config():
 
 
 def test_previous_vit_config_still_builds():
-    model, _ = E.build_clip("aecf-digits-vit", None)
+    model, _, _ = E.load_clip("aecf-digits-vit", None)
     with torch.no_grad():
         from aecf.encoders.clip import to_clip_pixels
 
