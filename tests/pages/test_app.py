@@ -288,16 +288,6 @@ def test_mask_simulator_uses_the_real_sampler():
     assert normalise_gate({"image": 1, "audio": 1}, ("image",)).tolist() == [1.0, 0.0, 0.0]
 
 
-def test_equations_come_from_method_md_with_fallbacks(tmp_path):
-    from aecf.app.teaching import TOPICS, equations
-
-    doc = tmp_path / "method.md"
-    doc.write_text("Intro\n$$\nH(p) = \\text{from the docs}\n$$\n")
-    eq = equations("entropy", doc)
-    assert eq[0] == "H(p) = \\text{from the docs}" and len(eq) == len(TOPICS["entropy"])
-    assert all(equations(t, tmp_path / "missing.md") for t in TOPICS)
-
-
 def test_samples_captions_and_canvas():
     from aecf.app import samples as X
     from aecf.app.explore import canvas_image
