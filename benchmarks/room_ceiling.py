@@ -1,7 +1,7 @@
 """How far the audio tower is from the voices-in-a-room target, and what stands in the way. A diagnostic: nothing
 here is part of the shipped model.
 
-    .venv/bin/python scripts/room_ceiling.py read DIR [TOWER ...] [--half val|test|all] [--json FILE]
+    .venv/bin/python benchmarks/room_ceiling.py read DIR [TOWER ...] [--half val|test|all] [--json FILE]
 
 `read` scores a held-out rooms set by noise kind (pink, fan hum, other talkers) and SNR band (0-7, 7-14,
 14-20 dB), two ways:

@@ -6,7 +6,7 @@
                drawn (the metric shows the new value and the script is idle); target ≤ 1.5× the same
                toggle on a two-widget app measured in the same run (printed as ratio_to_reference).
 
-    .venv/bin/python scripts/measure_app.py [--repeats 8] [--screenshots test-artifacts/measure]
+    .venv/bin/python benchmarks/measure_app.py [--repeats 8] [--screenshots test-artifacts/measure]
 
 Times are wall-clock from the click (a playwright click, itself ~30-60 ms) to the moment the new view is on
 screen (polled every 5 ms); `settled` adds the wait until the server's redraw is done too and the script is
