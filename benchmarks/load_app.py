@@ -67,6 +67,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.async_api import async_playwright
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.browser import (  # noqa: E402
@@ -575,8 +577,6 @@ async def run(
     rounds: int = 3,
     acked: bool = False,
 ) -> dict:
-    from playwright.async_api import async_playwright
-
     res: dict = {
         "sessions": sessions,
         "seconds": seconds,

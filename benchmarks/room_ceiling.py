@@ -22,11 +22,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aecf.data.heldout.sets import items  # noqa: E402
+from aecf.encoders import load_encoders  # noqa: E402
 from aecf.errors import InputError  # noqa: E402
+from aecf.inference import load  # noqa: E402
 
 BANDS = ((0.0, 7.0), (7.0, 14.0), (14.0, 20.01))
 KINDS = ("pink", "fan", "babble")
@@ -35,8 +38,6 @@ WAYS = ("app", "word")
 
 def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
     """The recording's louder channel between the silences the generator put around the word."""
-    import soundfile as sf
-
     wave, sr = sf.read(path, dtype="float32", always_2d=True)
     channel = wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))]
     pre, post = info["silence_s"]
@@ -83,9 +84,6 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def _load_model(tower: str):
-    from aecf.encoders import load_encoders
-    from aecf.inference import load
-
     return load() if tower == "shipped" else load(encoders=load_encoders(tower))
 
 

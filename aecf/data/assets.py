@@ -2,7 +2,7 @@
 
 Written by `python -m aecf data build --assets` (or `python -m aecf.data.assets [--benchmark DIR]`)
 from MNIST *test* digits and *test* voices, so that a demo never shows the encoders their training data.
-The guises are the ones the preprocessing must handle (DESIGN.md §3): MNIST style (white ink on
+The guises are the ones the preprocessing must handle: MNIST style (white ink on
 black), a black-on-white scan, a phone photo (small off-centre digit, uneven light, blur, JPEG) and a
 drawing-canvas export (thick strokes on a transparent RGBA canvas).
 """

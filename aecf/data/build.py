@@ -29,6 +29,7 @@ import numpy as np
 from aecf.constants import NUM_CLASSES, SAMPLE_RATE
 from aecf.data import captions as cap
 from aecf.data import speech
+from aecf.data.assets import write_assets
 from aecf.data.corruption import audio_severity
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
@@ -366,8 +367,6 @@ def main(argv: list[str] | None = None) -> int:
             f"voices { {s: len(v) for s, v in meta['voices'].items()} }"
         )
         if args.assets:
-            from aecf.data.assets import write_assets
-
             written = write_assets(path)
             print(f"{len(written)} demo inputs written to {written[0].parent}")
     except InputError as e:

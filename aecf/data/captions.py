@@ -1,4 +1,4 @@
-"""Captions with graded information about the digit, like real web captions (DESIGN.md §3).
+"""Captions with graded information about the digit, like real web captions.
 
 Four levels, recorded per sample:
 

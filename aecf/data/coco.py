@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from tqdm.auto import tqdm
 
 from aecf.data import distributed
 from aecf.data.cache import save_split
@@ -185,8 +187,6 @@ class _Images(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        from PIL import Image
-
         path = self.root / self.files[i]
         try:
             with Image.open(path) as im:
@@ -240,8 +240,6 @@ def encode_shards(
     ctx: distributed.Context,
 ) -> None:
     """Encode and write the given shards; one DataLoader over all of them, batches never cross a shard."""
-    from tqdm.auto import tqdm
-
     root, out, size = Path(args.root), Path(args.out), args.shard_size
     files: list[str] = []
     entries: list[dict] = []

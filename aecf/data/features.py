@@ -25,9 +25,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from aecf.data import coco
 from aecf.data.cache import save_split
+from aecf.data.corruption import corrupt_audio, corrupt_image
+from aecf.encoders import load_encoders
 from aecf.errors import InputError
-from aecf.paths import ALL_FEATURE_DIR, BENCHMARK_DIR, FEATURE_DIR
+from aecf.paths import ALL_FEATURE_DIR, BENCHMARK_DIR, FEATURE_DIR, show
 
 SPLITS = ("train", "val", "test")
 SHIPPED_TRAIN_LIMIT = 12_000
@@ -36,8 +39,6 @@ CHUNK = 1024  # samples corrupted and encoded at a time
 
 def corrupted_images(images: np.ndarray, severity: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """uint8 [N,28,28] -> float32 [N,1,28,28] in [0,1], each corrupted from its own seed."""
-    from aecf.data.corruption import corrupt_image
-
     out = np.stack(
         [corrupt_image(img, float(s), int(sd)) for img, s, sd in zip(images, severity, seed, strict=True)]
     )
@@ -48,8 +49,6 @@ def corrupted_clips(
     clips: np.ndarray, lengths: np.ndarray, index: np.ndarray, snr_db: np.ndarray, seed: np.ndarray
 ) -> list[np.ndarray]:
     """The clip of each sample (without its zero padding) with noise at that sample's SNR."""
-    from aecf.data.corruption import corrupt_audio
-
     return [
         corrupt_audio(clips[c, : lengths[c]], float(snr), int(sd))
         for c, snr, sd in zip(index, snr_db, seed, strict=True)
@@ -131,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         a == "--dataset" and b == "coco" for a, b in zip(argv, argv[1:], strict=False)
     ):
         # COCO has its own options (open_clip model, sharding, torchrun): see aecf/data/coco.py
-        from aecf.data import coco
-
         return coco.main(argv)
     p = argparse.ArgumentParser(
         prog="python -m aecf features", description="Encode a dataset into the embedding cache."
@@ -143,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help=f"output dir (default {FEATURE_DIR.relative_to(FEATURE_DIR.parents[1])} with the "
-        "train limit, data/features with --train-limit 0)",
+        help=f"output dir (default {show(FEATURE_DIR)} with the train limit, {show(ALL_FEATURE_DIR)} with "
+        "--train-limit 0)",
     )
     p.add_argument(
         "--train-limit",
@@ -162,8 +159,6 @@ def main(argv: list[str] | None = None) -> int:
         args.out = FEATURE_DIR if args.train_limit > 0 else ALL_FEATURE_DIR
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    from aecf.encoders import load_encoders
 
     encoders = load_encoders() if args.checkpoint_dir is None else load_encoders(args.checkpoint_dir)
     t0 = time.time()

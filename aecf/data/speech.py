@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile as sf
 import soxr
+from tqdm.auto import tqdm
 
 from aecf.constants import CLASSES, SAMPLE_RATE
 from aecf.errors import InputError
@@ -427,7 +428,7 @@ def synthesize_voices(
     per_engine = augmentations if isinstance(augmentations, dict) else {}
     n_aug = [per_engine.get(v.engine, 1) if per_engine else int(augmentations) for v in voices]
     results: list[VoiceResult | None] = [None] * len(voices)
-    bar = _progress(total=len(voices), desc="speech", unit="voice", disable=not progress)
+    bar = tqdm(total=len(voices), desc="speech", unit="voice", disable=not progress)
     if workers <= 1:
         for i, voice in enumerate(voices):
             results[i] = synthesize_voice(voice, n_aug[i], seed)
@@ -443,12 +444,6 @@ def synthesize_voices(
                 bar.update()
     bar.close()
     return [r for r in results if r is not None]
-
-
-def _progress(**kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(**kwargs)
 
 
 def pad_clips(waves: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def mel_filterbank(cfg: MelConfig = MEL) -> np.ndarray:
-    import librosa
+    import librosa  # deferred: half a second to import; the filterbank is built once, at the first clip
 
     return librosa.filters.mel(
         sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
@@ -96,7 +96,7 @@ def _to_scaled_db(power_mel, cfg: MelConfig, xp):
 
 def logmel(wave: np.ndarray, cfg: MelConfig = MEL) -> np.ndarray:
     """One mono 16 kHz clip -> float32 [n_mels, n_frames] (reference implementation, librosa)."""
-    import librosa
+    import librosa  # deferred: half a second to import; the app needs it only once a recording comes
 
     y = fit_window(wave, cfg.window_samples)
     spec = (

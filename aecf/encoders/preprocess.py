@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
@@ -491,8 +492,6 @@ SOUND_GAP_S, SOUND_MIN_S = 0.15, 0.08
 
 
 def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
     try:
         wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
         return wave, int(sr)
@@ -672,7 +671,7 @@ def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
         else wave[:, 0]
     )
     if sr != SAMPLE_RATE:
-        import librosa
+        import librosa  # deferred: half a second to import, and most uploads are already 16 kHz
 
         mono = librosa.resample(mono, orig_sr=sr, target_sr=SAMPLE_RATE)
     mono = mono.astype(np.float32)

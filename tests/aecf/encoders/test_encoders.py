@@ -230,7 +230,7 @@ def test_public_model_builds_offline_through_the_same_factory(offline):
     assert img.shape == (2, 512) and txt.shape == (1, 512)
 
 
-# ------------------------------------------------------------------------- issue 8: real inputs
+# -------------------------------------------------------------------------------- real inputs
 
 
 def test_shipped_image_tower_is_a_convolutional_open_clip_config():

@@ -404,7 +404,7 @@ def test_long_steady_noise_is_refused():
 
 @pytest.mark.parametrize("ms", [20, 50, 100])
 def test_short_noise_burst_refused(ms):
-    """A click or a 50 ms noise burst is not a word: refused with a message, not classified (issue 8)."""
+    """A click or a 50 ms noise burst is not a word: refused with a message, not classified."""
     burst = np.random.default_rng(ms).standard_normal(SAMPLE_RATE * ms // 1000).astype(np.float32) * 0.3
     with pytest.raises(InputError, match="too short to be a spoken word"):
         preprocess_audio((burst, SAMPLE_RATE))
