@@ -194,6 +194,6 @@ def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[to
         "history": history,
         "seconds": round(time.time() - t0, 1),
         "train_images": len(images),
-        "logit_scale": float(model.logit_scale.exp()),
+        "logit_scale": float(model.logit_scale.detach().exp()),
     }
     return model, tokenizer, info
