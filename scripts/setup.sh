@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# festival + festvox-* and the fonts-* build the held-out real-input sets (aecf/data/heldout.py)
+# festival + festvox-* and the fonts-* build the held-out real-input sets (aecf/data/heldout/)
 APT_PACKAGES=(espeak-ng flite ffmpeg chromium libsndfile1 festival festvox-kdlpc16k festvox-us-slt-hts
   fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-cantarell fonts-comic-neue
   fonts-humor-sans fonts-dancingscript fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver
