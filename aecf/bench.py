@@ -23,6 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aecf.data.cache import load_split
+from aecf.encoders import load_encoders
+from aecf.encoders.clip import load_clip, to_clip_pixels
+from aecf.fusion import FusionConfig, FusionModel
+from aecf.inference import load
+from aecf.train import make_config, train
+
 
 def _median_seconds(fn, repeats: int, warmup: int = 2) -> float:
     for _ in range(warmup):
@@ -45,11 +52,6 @@ def _fusion_layer_seconds(model, batch: int, repeats: int) -> float:
 
 
 def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True) -> dict:
-    from aecf.encoders import load_encoders
-    from aecf.encoders.clip import build_clip, to_clip_pixels
-    from aecf.fusion import FusionConfig, FusionModel
-    from aecf.inference import load
-
     out: dict = {"batch": batch}
     enc = load_encoders()
     model = load().fusion
@@ -70,7 +72,7 @@ def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True)
         "layer_over_encoders": t_layer / enc_total,
     }
     if big:
-        clip, tokenizer = build_clip("ViT-B-32", None)
+        clip, _, tokenizer = load_clip("ViT-B-32")
         size = clip.visual.image_size
         size = size[0] if isinstance(size, tuple | list) else size
         pixels = to_clip_pixels(torch.rand(batch, 1, 28, 28), clip)
@@ -103,9 +105,6 @@ def bench_layer_vs_encoders(batch: int = 32, repeats: int = 5, big: bool = True)
 
 def bench_predict(repeats: int = 20, mc_samples: int = 20) -> dict:
     """predict() on cached embeddings: every subset of the three modalities, K MC-dropout passes."""
-    from aecf.data.cache import load_split
-    from aecf.inference import load
-
     model = load()
     split = load_split("test")
     emb = {m: split.x[0, i].numpy() for i, m in enumerate(split.modalities)}
@@ -115,9 +114,6 @@ def bench_predict(repeats: int = 20, mc_samples: int = 20) -> dict:
 
 
 def bench_training(epochs: int = 1, method: str = "aecf") -> dict:
-    from aecf.data.cache import load_split
-    from aecf.train import make_config, train
-
     tr, va = load_split("train"), load_split("val")
     config = make_config(method, epochs=epochs, seed=0)
     t0 = time.perf_counter()

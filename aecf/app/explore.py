@@ -22,7 +22,7 @@ from aecf.app.state import SNR_CLEAN, SNR_MIN
 from aecf.constants import MODALITIES, SAMPLE_RATE
 from aecf.encoders.preprocess import NOISY_RECORDING_DB, NOT_SPEECH_REASONS, known_caption_words
 from aecf.figures.app import mc_passes_svg, probs_svg
-from aecf.lattice import lattice_svg
+from aecf.figures.lattice import lattice_svg
 
 MAX_CAPTION_CHARS = 1000  # a caption is kept up to this many characters (box, link or call), all read
 CAPTION_FROM = {"box": "pasted into the box", "link": "in the link"}  # where a caption came from, in words

@@ -2,7 +2,7 @@
 
 Written by `python -m aecf data build --assets` (or `python -m aecf.data.assets [--benchmark DIR]`)
 from MNIST *test* digits and *test* voices, so that a demo never shows the encoders their training data.
-The guises are the ones the preprocessing must handle (DESIGN.md §3): MNIST style (white ink on
+The guises are the ones the preprocessing must handle: MNIST style (white ink on
 black), a black-on-white scan, a phone photo (small off-centre digit, uneven light, blur, JPEG) and a
 drawing-canvas export (thick strokes on a transparent RGBA canvas).
 """
@@ -18,14 +18,13 @@ import numpy as np
 import soundfile as sf
 from PIL import Image, ImageDraw, ImageFilter
 
-from aecf.constants import ASSETS_DIR, CLASSES, SAMPLE_RATE
-from aecf.data import BENCHMARK_DIR
+from aecf.constants import CLASSES, SAMPLE_RATE
 from aecf.data import captions as cap
 from aecf.data.corruption import corrupt_audio
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
+from aecf.paths import BENCHMARK_DIR, SAMPLES_DIR
 
-SAMPLES_DIR = ASSETS_DIR / "samples"
 MNIST_DIGITS = (0, 2, 3, 5, 7, 9)
 SCAN_DIGITS = (4, 1)
 PHOTO_DIGIT = 6
@@ -50,7 +49,9 @@ def _photo(digit: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = 
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     # Light falls from the top left and fades towards the opposite corner, plus a soft vignette.
-    light = 225 - 55 * (xx / w * 0.6 + yy / h * 0.4) - 25 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2)
+    light = (
+        225 - 55 * (xx / w * 0.6 + yy / h * 0.4) - 25 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2)
+    )
     ink_img = Image.fromarray(digit).resize((150, 150), Image.BICUBIC).rotate(-9, resample=Image.BICUBIC)
     ink = np.zeros((h, w), np.float32)
     top, left = 120, 360  # off-centre: right of and above the middle
@@ -66,7 +67,10 @@ def _canvas(size: int = 280) -> Image.Image:
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     s = size / 280
-    arc = [(140 + 60 * np.cos(a) * s, 100 + 50 * np.sin(a) * s) for a in np.linspace(np.pi * 1.05, np.pi * 2.2, 24)]
+    arc = [
+        (140 + 60 * np.cos(a) * s, 100 + 50 * np.sin(a) * s)
+        for a in np.linspace(np.pi * 1.05, np.pi * 2.2, 24)
+    ]
     stroke = [(x * 1.0, y * 1.0) for x, y in arc] + [(82 * s, 215 * s), (205 * s, 212 * s)]
     draw.line(stroke, fill=(20, 20, 20, 255), width=int(22 * s), joint="curve")
     for x, y in (stroke[0], stroke[-1]):  # round caps, as a brush leaves them
@@ -83,8 +87,9 @@ def _caption_examples(rng: np.random.Generator) -> list[tuple[str, str, int]]:
     return rows
 
 
-def write_assets(benchmark_dir: str | Path | None = None, out_dir: str | Path = SAMPLES_DIR,
-                 seed: int = 0) -> list[Path]:
+def write_assets(
+    benchmark_dir: str | Path | None = None, out_dir: str | Path = SAMPLES_DIR, seed: int = 0
+) -> list[Path]:
     """Write the demo inputs into `out_dir` from MNIST test and the test voices of a built benchmark."""
     benchmark_dir = Path(benchmark_dir) if benchmark_dir is not None else BENCHMARK_DIR
     clips_path = benchmark_dir / "clips.npz"
@@ -111,8 +116,10 @@ def write_assets(benchmark_dir: str | Path | None = None, out_dir: str | Path = 
     path = out / f"photo_{PHOTO_DIGIT}.jpg"
     _photo(images[i], rng).save(path, quality=55)
     written.append(path)
-    manifest[path.name] = (f"MNIST test #{i} as a phone photo (640x480 JPEG: small, rotated, off-centre, "
-                           f"uneven light, blurred), digit {PHOTO_DIGIT}")
+    manifest[path.name] = (
+        f"MNIST test #{i} as a phone photo (640x480 JPEG: small, rotated, off-centre, "
+        f"uneven light, blurred), digit {PHOTO_DIGIT}"
+    )
     path = out / "canvas_2.png"
     _canvas().save(path, optimize=True)
     written.append(path)
@@ -156,7 +163,9 @@ def write_assets(benchmark_dir: str | Path | None = None, out_dir: str | Path = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aecf.data.assets", description="Write assets/samples/.")
-    parser.add_argument("--benchmark", type=Path, default=None, help="built benchmark (default data/benchmark)")
+    parser.add_argument(
+        "--benchmark", type=Path, default=None, help="built benchmark (default data/benchmark)"
+    )
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR)
     args = parser.parse_args(argv)
     try:

@@ -26,16 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from aecf.constants import DATA_DIR, NUM_CLASSES, SAMPLE_RATE
-from aecf.data import BENCHMARK_DIR, speech
+from aecf.constants import NUM_CLASSES, SAMPLE_RATE
 from aecf.data import captions as cap
+from aecf.data import speech
+from aecf.data.assets import write_assets
 from aecf.data.corruption import audio_severity
 from aecf.data.mnist import load_mnist
 from aecf.errors import InputError
+from aecf.paths import BENCHMARK_DIR, SMALL_BENCHMARK_DIR, show
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-DEFAULT_OUT = BENCHMARK_DIR
-SMALL_OUT = DATA_DIR / "benchmark-small"
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,14 @@ class BenchmarkConfig:
     @classmethod
     def small(cls) -> BenchmarkConfig:
         """A fast variant for tests and demos (seconds, not minutes)."""
-        return cls(train_size=2_000, val_size=500, test_size=500, max_espeak_variants=24,
-                   accents_per_variant=2, flite_augmentations=2)
+        return cls(
+            train_size=2_000,
+            val_size=500,
+            test_size=500,
+            max_espeak_variants=24,
+            accents_per_variant=2,
+            flite_augmentations=2,
+        )
 
     def size(self, split: str) -> int:
         return {"train": self.train_size, "val": self.val_size, "test": self.test_size}[split]
@@ -94,17 +100,23 @@ def _rng(seed: int, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(str(k).encode()) for k in keys)])
 
 
-def _split_groups(groups: Sequence[str], fractions: Sequence[float], rng: np.random.Generator,
-                  ) -> dict[str, list[str]]:
+def _split_groups(
+    groups: Sequence[str],
+    fractions: Sequence[float],
+    rng: np.random.Generator,
+) -> dict[str, list[str]]:
     """Shuffle groups and cut them by `fractions`; val and test get at least one each."""
     order = [groups[i] for i in rng.permutation(len(groups))]
     n_val = max(1, int(round(fractions[1] * len(order))))
     n_test = max(1, int(round(fractions[2] * len(order))))
-    return {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    return {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
 
 
-def select_voices(config: BenchmarkConfig, seed: int, voices: Sequence[speech.Voice] | None = None,
-                  ) -> dict[str, list[speech.Voice]]:
+def select_voices(
+    config: BenchmarkConfig,
+    seed: int,
+    voices: Sequence[speech.Voice] | None = None,
+) -> dict[str, list[speech.Voice]]:
     """Voices of each split. No voice, espeak variant or flite speaker is in two splits."""
     voices = list(voices) if voices is not None else speech.available_voices()
     by_group: dict[str, list[speech.Voice]] = {}
@@ -136,12 +148,17 @@ def select_voices(config: BenchmarkConfig, seed: int, voices: Sequence[speech.Vo
 # ---------------------------------------------------------------------------------------- severities
 
 
-def draw_severities(labels: np.ndarray, config: BenchmarkConfig, rng: np.random.Generator,
-                    ) -> dict[str, np.ndarray]:
+def draw_severities(
+    labels: np.ndarray,
+    config: BenchmarkConfig,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Per-sample caption, caption level, image severity, SNR and derived severities."""
     n = len(labels)
     heavy = rng.random(n) < config.image_heavy_prob
-    image_sev = np.where(heavy, rng.uniform(*config.image_heavy_range, n), rng.uniform(*config.image_light_range, n))
+    image_sev = np.where(
+        heavy, rng.uniform(*config.image_heavy_range, n), rng.uniform(*config.image_light_range, n)
+    )
     snr = rng.uniform(*config.audio_snr_db_range, n)
     captions, levels = cap.sample_captions(labels, config.caption_level_probs, rng)
 
@@ -171,8 +188,15 @@ def draw_severities(labels: np.ndarray, config: BenchmarkConfig, rng: np.random.
     }
 
 
-def make_split(split: str, images: np.ndarray, labels: np.ndarray, clip_label: np.ndarray,
-               clip_split: np.ndarray, config: BenchmarkConfig, seed: int) -> tuple[dict[str, np.ndarray], int]:
+def make_split(
+    split: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    clip_label: np.ndarray,
+    clip_split: np.ndarray,
+    config: BenchmarkConfig,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], int]:
     """Sample `config.size(split)` digits, pair each with a same-label clip of this split, draw the rest.
 
     Returns (arrays per the contract, number of samples rescued by `ensure_one_usable`).
@@ -221,8 +245,9 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(f, **arrays)
 
 
-def build_benchmark(out: str | Path, config: BenchmarkConfig | None = None, seed: int = 0,
-                    progress: bool = True) -> Path:
+def build_benchmark(
+    out: str | Path, config: BenchmarkConfig | None = None, seed: int = 0, progress: bool = True
+) -> Path:
     """Build the benchmark into `out` atomically: written to a temp dir beside it, then renamed."""
     config = config or BenchmarkConfig()
     out = Path(out).resolve()
@@ -234,8 +259,11 @@ def build_benchmark(out: str | Path, config: BenchmarkConfig | None = None, seed
     ordered = [(split, v) for split in SPLITS for v in voices[split]]
     t0 = time.perf_counter()
     results = speech.synthesize_voices(
-        [v for _, v in ordered], {"espeak": config.espeak_augmentations, "flite": config.flite_augmentations},
-        seed=seed, workers=config.workers, progress=progress,
+        [v for _, v in ordered],
+        {"espeak": config.espeak_augmentations, "flite": config.flite_augmentations},
+        seed=seed,
+        workers=config.workers,
+        progress=progress,
     )
     speech_s = time.perf_counter() - t0
 
@@ -261,15 +289,22 @@ def build_benchmark(out: str | Path, config: BenchmarkConfig | None = None, seed
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        _save_npz(tmp / "clips.npz", {
-            "audio": audio, "length": length, "label": clip_label_arr,
-            "voice": np.asarray(names, dtype=np.str_), "split": clip_split_arr,
-        })
+        _save_npz(
+            tmp / "clips.npz",
+            {
+                "audio": audio,
+                "length": length,
+                "label": clip_label_arr,
+                "voice": np.asarray(names, dtype=np.str_),
+                "split": clip_split_arr,
+            },
+        )
         rescued = {}
         for split in SPLITS:
             images, labels = mnist[split]
-            arrays, rescued[split] = make_split(split, images, labels, clip_label_arr, clip_split_arr,
-                                                config, seed)
+            arrays, rescued[split] = make_split(
+                split, images, labels, clip_label_arr, clip_split_arr, config, seed
+            )
             _save_npz(tmp / f"{split}.npz", arrays)
         meta = {
             "name": "aecf-digits (MNIST + synthesized speech + captions; not AV-MNIST)",
@@ -311,24 +346,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aecf data build", description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="2,000/500/500 samples, fewer voices (< 1 min)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output directory (default {DEFAULT_OUT.relative_to(DATA_DIR.parent)}, "
-                             f"--small: {SMALL_OUT.relative_to(DATA_DIR.parent)})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output directory (default {show(BENCHMARK_DIR)}, --small: {show(SMALL_BENCHMARK_DIR)})",
+    )
     parser.add_argument("--assets", action="store_true", help="then write the demo inputs in assets/samples/")
     parser.add_argument("--workers", type=int, default=2, help="speech synthesis processes")
     args = parser.parse_args(argv)
     config = BenchmarkConfig.small() if args.small else BenchmarkConfig()
     config = replace(config, workers=args.workers)
-    out = args.out or (SMALL_OUT if args.small else DEFAULT_OUT)
+    out = args.out or (SMALL_BENCHMARK_DIR if args.small else BENCHMARK_DIR)
     try:
         path = build_benchmark(out, config, seed=args.seed)
         meta = json.loads((path / "meta.json").read_text())
-        print(f"benchmark written to {path} in {meta['timings']['total_s']:.1f} s: "
-              f"samples {meta['sizes']}, clips {meta['clips']}, "
-              f"voices { {s: len(v) for s, v in meta['voices'].items()} }")
+        print(
+            f"benchmark written to {path} in {meta['timings']['total_s']:.1f} s: "
+            f"samples {meta['sizes']}, clips {meta['clips']}, "
+            f"voices { {s: len(v) for s, v in meta['voices'].items()} }"
+        )
         if args.assets:
-            from aecf.data.assets import write_assets
-
             written = write_assets(path)
             print(f"{len(written)} demo inputs written to {written[0].parent}")
     except InputError as e:

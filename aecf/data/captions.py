@@ -1,4 +1,4 @@
-"""Captions with graded information about the digit, like real web captions (DESIGN.md §3).
+"""Captions with graded information about the digit, like real web captions.
 
 Four levels, recorded per sample:
 
@@ -30,9 +30,23 @@ ALL_DIGITS = frozenset(range(NUM_CLASSES))
 
 # {w} = the word ("seven"), {d} = the numeral ("7"), {a_w}/{a_d} = with its article ("an eight", "an 8").
 _EXACT_TEMPLATES: tuple[str, ...] = (
-    "{w}", "{d}", "{a_w}", "{a_d}", "the digit {w}", "the digit {d}", "a handwritten {d}",
-    "a handwritten {w}", "number {w}", "the number {d}", "digit {d}", "a scribbled {w}", "it's {a_w}",
-    "{a_d} written in ink", "a photo of the number {w}", "a hand-drawn {d}", "the numeral {d}",
+    "{w}",
+    "{d}",
+    "{a_w}",
+    "{a_d}",
+    "the digit {w}",
+    "the digit {d}",
+    "a handwritten {d}",
+    "a handwritten {w}",
+    "number {w}",
+    "the number {d}",
+    "digit {d}",
+    "a scribbled {w}",
+    "it's {a_w}",
+    "{a_d} written in ink",
+    "a photo of the number {w}",
+    "a hand-drawn {d}",
+    "the numeral {d}",
     "looks like {a_w} to me",
 )
 
@@ -77,9 +91,20 @@ PARTIAL_CAPTIONS: dict[str, frozenset[int]] = {
 }
 
 NONE_CAPTIONS: tuple[str, ...] = (
-    "a handwritten digit", "a number", "some ink on paper", "a digit", "a scanned character",
-    "handwriting", "a single digit", "a black and white picture", "a number written by hand", "a symbol",
-    "an image of a number", "a photo", "a digit from a form", "a scribble",
+    "a handwritten digit",
+    "a number",
+    "some ink on paper",
+    "a digit",
+    "a scanned character",
+    "handwriting",
+    "a single digit",
+    "a black and white picture",
+    "a number written by hand",
+    "a symbol",
+    "an image of a number",
+    "a photo",
+    "a digit from a form",
+    "a scribble",
 )
 
 

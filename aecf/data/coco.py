@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -41,10 +40,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from tqdm.auto import tqdm
 
 from aecf.data import distributed
 from aecf.data.cache import save_split
-from aecf.errors import InputError
+from aecf.encoders.clip import load_clip
+from aecf.errors import CheckpointError, InputError
 from aecf.files import write_atomic
 
 SPLITS = ("train", "val", "test")
@@ -154,98 +156,7 @@ def build_plan(root: Path, seed: int, captions: str, limit: int | None) -> dict[
     return {"categories": train2014["categories"], "splits": splits}
 
 
-# ----------------------------------------------------------------------------------- the model
-
-
-def _cached_weights(cfg: dict, cache_dir: str | None) -> tuple[str | None, list[str]]:
-    """Where open_clip would find a pretrained tag's weights without the network (None if nowhere)."""
-    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
-
-    looked: list[str] = []
-    if cfg.get("file"):
-        return cfg["file"], looked
-    hub = cfg.get("hf_hub", "")
-    if hub:
-        model_id, filename = os.path.split(hub)
-        filename = filename or HF_WEIGHTS_NAME
-        names = [HF_SAFE_WEIGHTS_NAME] if filename == HF_WEIGHTS_NAME else []
-        if filename.endswith((".bin", ".pth")):
-            names.append(filename[:-4] + ".safetensors")
-        names.append(filename)
-        looked.append(f"Hugging Face cache ({cache_dir or '$HF_HOME/hub'}): {model_id}")
-        try:
-            from huggingface_hub import hf_hub_download
-
-            for name in names:
-                try:
-                    return hf_hub_download(model_id, name, cache_dir=cache_dir, local_files_only=True), looked
-                except Exception:
-                    continue
-        except ImportError:
-            pass
-    url = cfg.get("url", "")
-    if url:
-        target = os.path.join(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url))
-        looked.append(target)
-        if os.path.isfile(target):
-            return target, looked
-    return None, looked
-
-
-def load_clip(clip: str, pretrained: str, device: torch.device, seed: int = 0, cache_dir: str | None = None):
-    """(model, image transform, tokenizer) of an open_clip model, built without the network.
-
-    clip: a registered open_clip name (ViT-B-32), `local-dir:DIR` (open_clip_config.json + weights), or
-    a model-config JSON file (registered under its file stem). pretrained: an open_clip tag found in
-    the local cache (`openai`), a weights file (.safetensors preferred; .pt/.bin/.pth are read by
-    open_clip's `torch.load(weights_only=True)`), or `none` for random weights drawn from `seed`.
-    """
-    import open_clip
-
-    name = clip
-    if clip.endswith(".json"):
-        config = Path(clip).expanduser()
-        if not config.is_file():
-            raise InputError(f"Model config {config} not found.")
-        open_clip.add_model_config(config)
-        name = config.stem
-    kwargs: dict[str, Any] = {}
-    weights: str | None
-    if name.startswith("local-dir:") or pretrained.lower() == "none":
-        weights = None
-    elif Path(pretrained).expanduser().is_file():
-        weights = str(Path(pretrained).expanduser())
-    elif os.sep in pretrained or pretrained.endswith((".safetensors", ".pt", ".pth", ".bin")):
-        raise InputError(f"Weights file {pretrained} not found.")
-    else:
-        cfg = open_clip.get_pretrained_cfg(name, pretrained)
-        if not cfg:
-            tags = open_clip.list_pretrained_tags_by_model(name)
-            raise InputError(
-                f"'{pretrained}' is neither a weights file nor an open_clip tag of {name} "
-                f"(tags: {', '.join(tags) or 'none'}). Use a file path or `none`."
-            )
-        weights, looked = _cached_weights(cfg, cache_dir)
-        if weights is None:
-            raise InputError(
-                f"Weights '{pretrained}' of {name} are not cached on this machine (looked in: "
-                f"{'; '.join(looked)}), and this tool never downloads. Where there is network, run "
-                f"`python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\"` "
-                "and copy the Hugging Face cache (~/.cache/huggingface) here, or save the weights to a "
-                ".safetensors file and pass --pretrained PATH (see docs/coco.md)."
-            )
-        # A tag records how its weights were trained (QuickGELU, normalisation); a bare file does not.
-        kwargs["force_quick_gelu"] = bool(cfg.get("quick_gelu", False))
-        kwargs["force_preprocess_cfg"] = {
-            k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg
-        }
-    torch.manual_seed(seed)  # `none` gives the same random model on every rank and every run
-    try:
-        model, _, transform = open_clip.create_model_and_transforms(name, pretrained=weights, **kwargs)
-        tokenizer = open_clip.get_tokenizer(name)
-    except RuntimeError as e:
-        raise InputError(f"Cannot build open_clip model {name!r} with weights {pretrained!r}: {e}") from e
-    return model.to(device).eval().requires_grad_(False), transform, tokenizer
+# ------------------------------------------------------------------------------------ settings
 
 
 def fingerprint(args: argparse.Namespace) -> dict[str, Any]:
@@ -276,8 +187,6 @@ class _Images(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        from PIL import Image
-
         path = self.root / self.files[i]
         try:
             with Image.open(path) as im:
@@ -331,8 +240,6 @@ def encode_shards(
     ctx: distributed.Context,
 ) -> None:
     """Encode and write the given shards; one DataLoader over all of them, batches never cross a shard."""
-    from tqdm.auto import tqdm
-
     root, out, size = Path(args.root), Path(args.out), args.shard_size
     files: list[str] = []
     entries: list[dict] = []
@@ -575,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = distributed.start(args.device)
     try:
         run(args, ctx)
-    except InputError as e:
+    except (InputError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:

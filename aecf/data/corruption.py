@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from aecf.constants import SAMPLE_RATE
-from aecf.data.mnist import RAW_DIR, load_mnist
+from aecf.data.mnist import load_mnist
 from aecf.files import write_atomic
-
-PCA_CACHE = RAW_DIR / "mnist_pca.npz"
+from aecf.paths import MNIST_PCA
 
 # Image: severity 1 removes this fraction of PCA energy, adds noise of this std (fraction of full
 # scale), and with probability OCCLUSION_PROB·s hides a block of up to this many pixels a side.
@@ -57,7 +56,7 @@ def _fit_pca() -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=1)
-def mnist_pca(cache: str | Path = PCA_CACHE) -> dict[str, np.ndarray]:
+def mnist_pca(cache: str | Path = MNIST_PCA) -> dict[str, np.ndarray]:
     """PCA of MNIST train (pixels in [0, 1]): mean [784], components [784, 784], explained_ratio [784].
 
     Fitted once, then read from `data/raw/mnist_pca.npz`.

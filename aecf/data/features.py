@@ -25,9 +25,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from aecf.constants import DATA_DIR, FEATURE_DIR
+from aecf.data import coco
 from aecf.data.cache import save_split
+from aecf.data.corruption import corrupt_audio, corrupt_image
+from aecf.encoders import load_encoders
 from aecf.errors import InputError
+from aecf.paths import ALL_FEATURE_DIR, BENCHMARK_DIR, FEATURE_DIR, show
 
 SPLITS = ("train", "val", "test")
 SHIPPED_TRAIN_LIMIT = 12_000
@@ -36,9 +39,9 @@ CHUNK = 1024  # samples corrupted and encoded at a time
 
 def corrupted_images(images: np.ndarray, severity: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """uint8 [N,28,28] -> float32 [N,1,28,28] in [0,1], each corrupted from its own seed."""
-    from aecf.data.corruption import corrupt_image
-
-    out = np.stack([corrupt_image(img, float(s), int(sd)) for img, s, sd in zip(images, severity, seed, strict=True)])
+    out = np.stack(
+        [corrupt_image(img, float(s), int(sd)) for img, s, sd in zip(images, severity, seed, strict=True)]
+    )
     return (out.astype(np.float32) / 255.0)[:, None]
 
 
@@ -46,19 +49,21 @@ def corrupted_clips(
     clips: np.ndarray, lengths: np.ndarray, index: np.ndarray, snr_db: np.ndarray, seed: np.ndarray
 ) -> list[np.ndarray]:
     """The clip of each sample (without its zero padding) with noise at that sample's SNR."""
-    from aecf.data.corruption import corrupt_audio
-
     return [
         corrupt_audio(clips[c, : lengths[c]], float(snr), int(sd))
         for c, snr, sd in zip(index, snr_db, seed, strict=True)
     ]
 
 
-def encode_digits_split(split: dict[str, np.ndarray], clips: dict[str, np.ndarray], encoders,
-                        desc: str = "") -> dict[str, np.ndarray]:
+def encode_digits_split(
+    split: dict[str, np.ndarray], clips: dict[str, np.ndarray], encoders, desc: str = ""
+) -> dict[str, np.ndarray]:
     """Embeddings {image, caption, audio} float32 [N,64] of one (possibly limited) benchmark split."""
     n = len(split["label"])
-    out = {m: np.zeros((n, encoders.class_embeddings().shape[1]), np.float32) for m in ("image", "caption", "audio")}
+    out = {
+        m: np.zeros((n, encoders.class_embeddings().shape[1]), np.float32)
+        for m in ("image", "caption", "audio")
+    }
     # captions repeat a lot (a few hundred distinct strings): encode each once
     uniq, inverse = np.unique(split["caption"], return_inverse=True)
     out["caption"] = encoders.encode_text([str(c) for c in uniq]).numpy()[inverse]
@@ -66,8 +71,9 @@ def encode_digits_split(split: dict[str, np.ndarray], clips: dict[str, np.ndarra
         s = slice(i, min(n, i + CHUNK))
         imgs = corrupted_images(split["image"][s], split["image_severity"][s], split["seed"][s])
         out["image"][s] = encoders.encode_image(torch.from_numpy(imgs)).numpy()
-        waves = corrupted_clips(clips["audio"], clips["length"], split["clip"][s], split["audio_snr_db"][s],
-                                split["seed"][s])
+        waves = corrupted_clips(
+            clips["audio"], clips["length"], split["clip"][s], split["audio_snr_db"][s], split["seed"][s]
+        )
         out["audio"][s] = encoders.encode_waves(waves).numpy()
     return out
 
@@ -82,7 +88,7 @@ def load_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.nd
 
 def digits_features(args: argparse.Namespace, encoders) -> list[Path]:
     """The tri-modal digits benchmark (`python -m aecf data build`) -> <out>/{train,val,test}.npz."""
-    data = Path(args.data or DATA_DIR / "benchmark")
+    data = Path(args.data or BENCHMARK_DIR)
     clips = load_npz(data / "clips.npz", ("audio", "length"))
     class_emb = encoders.class_embeddings().numpy()
     written = []
@@ -96,15 +102,21 @@ def digits_features(args: argparse.Namespace, encoders) -> list[Path]:
             Path(args.out) / f"{name}.npz",
             emb,
             split["label"],
-            {"image": split["image_severity"], "caption": split["caption_severity"],
-             "audio": split["audio_severity"]},
+            {
+                "image": split["image_severity"],
+                "caption": split["caption_severity"],
+                "audio": split["audio_severity"],
+            },
             class_emb,
             encoders.logit_scale,
             caption_level=split["caption_level"],
         )
         os.chmod(path, 0o644)  # save_split's temp file is private; the cache is shared
-        print(f"[features] {name}: {len(split['label'])} samples -> {path} "
-              f"({path.stat().st_size / 1e6:.1f} MB, {time.time() - t0:.0f} s)", flush=True)
+        print(
+            f"[features] {name}: {len(split['label'])} samples -> {path} "
+            f"({path.stat().st_size / 1e6:.1f} MB, {time.time() - t0:.0f} s)",
+            flush=True,
+        )
         written.append(path)
     return written
 
@@ -114,29 +126,39 @@ DATASETS: dict[str, Callable[[argparse.Namespace, object], list[Path]]] = {"digi
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--dataset=coco" in argv or any(a == "--dataset" and b == "coco" for a, b in zip(argv, argv[1:], strict=False)):
+    if "--dataset=coco" in argv or any(
+        a == "--dataset" and b == "coco" for a, b in zip(argv, argv[1:], strict=False)
+    ):
         # COCO has its own options (open_clip model, sharding, torchrun): see aecf/data/coco.py
-        from aecf.data import coco
-
         return coco.main(argv)
-    p = argparse.ArgumentParser(prog="python -m aecf features", description="Encode a dataset into the embedding cache.")
+    p = argparse.ArgumentParser(
+        prog="python -m aecf features", description="Encode a dataset into the embedding cache."
+    )
     p.add_argument("--dataset", choices=sorted([*DATASETS, "coco"]), default="digits")
     p.add_argument("--data", type=Path, default=None, help="raw dataset dir (digits: data/benchmark)")
-    p.add_argument("--out", type=Path, default=None,
-                   help=f"output dir (default {FEATURE_DIR.relative_to(FEATURE_DIR.parents[1])} with the "
-                        "train limit, data/features with --train-limit 0)")
-    p.add_argument("--train-limit", type=int, default=SHIPPED_TRAIN_LIMIT,
-                   help="train samples to encode (0 = all); the shipped cache holds the first 12,000")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output dir (default {show(FEATURE_DIR)} with the train limit, {show(ALL_FEATURE_DIR)} with "
+        "--train-limit 0)",
+    )
+    p.add_argument(
+        "--train-limit",
+        type=int,
+        default=SHIPPED_TRAIN_LIMIT,
+        help="train samples to encode (0 = all); the shipped cache holds the first 12,000",
+    )
     p.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
-    p.add_argument("--checkpoint-dir", type=Path, default=None, help="encoder checkpoints (default checkpoints/)")
+    p.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="encoder checkpoints (default checkpoints/)"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.out is None:
-        args.out = FEATURE_DIR if args.train_limit > 0 else DATA_DIR / "features"
+        args.out = FEATURE_DIR if args.train_limit > 0 else ALL_FEATURE_DIR
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    from aecf.encoders import load_encoders
 
     encoders = load_encoders() if args.checkpoint_dir is None else load_encoders(args.checkpoint_dir)
     t0 = time.time()

@@ -15,13 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aecf.constants import DATA_DIR
 from aecf.errors import InputError
 from aecf.files import write_atomic
+from aecf.paths import MNIST_CACHE, MNIST_PICKLE, RAW_DIR
 
-RAW_DIR = DATA_DIR / "raw"
-MNIST_PICKLE = RAW_DIR / "mnist.pkl.gz"
-MNIST_CACHE = RAW_DIR / "mnist.npz"
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # The only globals a pickle of numpy arrays needs. Anything else (os.system, builtins.eval, ...) is refused.
@@ -51,7 +48,7 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         # Pickles written by numpy 1.x name `numpy.core`; numpy 2 moved it to `numpy._core`
         # (the old path still imports, with a DeprecationWarning, so map it explicitly).
         if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
-            module = "numpy._core" + module[len("numpy.core"):]
+            module = "numpy._core" + module[len("numpy.core") :]
         return super().find_class(module, name)
 
 

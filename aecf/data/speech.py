@@ -1,4 +1,4 @@
-"""Spoken digits "zero".."nine", synthesized offline with espeak-ng and flite (DESIGN.md §3).
+"""Spoken digits "zero".."nine", synthesized offline with espeak-ng and flite.
 
 No recorded spoken-digit corpus is available offline, so the audio modality is synthetic speech from
 many voices. A *voice* is engine + accent + timbre variant (`espeak:en-gb+m3`, `flite:slt`); speaking
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile as sf
 import soxr
+from tqdm.auto import tqdm
 
 from aecf.constants import CLASSES, SAMPLE_RATE
 from aecf.errors import InputError
@@ -33,18 +34,37 @@ ESPEAK = "espeak-ng"
 FLITE = "flite"
 PICO = "pico2wave"
 RHVOICE = "RHVoice-test"
-INSTALL_HINT = "Install the speech engines with `apt-get install espeak-ng flite` (or `bash scripts/setup.sh`)."
+INSTALL_HINT = (
+    "Install the speech engines with `apt-get install espeak-ng flite` (or `bash scripts/setup.sh`)."
+)
 
 # Engines only the audio tower's training sees (never the benchmark, never the held-out sets): MBROLA
 # diphone voices spoken through espeak-ng's English front end (`mb-us1`, and English with a German,
 # French, ... accent: `mb-de1-en`), and SVOX Pico. Both are Debian non-free; scripts/setup.sh adds the
 # component. They are natural-sounding concatenative/HMM voices, unlike espeak's formant synthesis.
-TRAIN_ONLY_HINT = ("The extra training voices need Debian's non-free mbrola, libttspico-utils and rhvoice-english packages "
-                   "(`bash scripts/setup.sh` installs them).")
+TRAIN_ONLY_HINT = (
+    "The extra training voices need Debian's non-free mbrola, libttspico-utils and rhvoice-english packages "
+    "(`bash scripts/setup.sh` installs them)."
+)
 MBROLA_DIR = "/usr/share/mbrola"
 MBROLA_VOICES: tuple[str, ...] = (
-    "mb-us1", "mb-us2", "mb-us3", "mb-en1", "mb-af1-en", "mb-de1-en", "mb-de2-en", "mb-de3-en", "mb-de5-en",
-    "mb-fr1-en", "mb-fr4-en", "mb-gr2-en", "mb-hu1-en", "mb-nl2-en", "mb-pl1-en", "mb-ro1-en", "mb-sw1-en",
+    "mb-us1",
+    "mb-us2",
+    "mb-us3",
+    "mb-en1",
+    "mb-af1-en",
+    "mb-de1-en",
+    "mb-de2-en",
+    "mb-de3-en",
+    "mb-de5-en",
+    "mb-fr1-en",
+    "mb-fr4-en",
+    "mb-gr2-en",
+    "mb-hu1-en",
+    "mb-nl2-en",
+    "mb-pl1-en",
+    "mb-ro1-en",
+    "mb-sw1-en",
     "mb-sw2-en",
 )
 PICO_VOICES: tuple[str, ...] = ("en-US", "en-GB")
@@ -55,14 +75,22 @@ PICO_VOICES: tuple[str, ...] = ("en-US", "en-GB")
 # clb (LGPL), and evgeniy-eng and lyubov (CC BY-NC-ND 4.0: their output trains the tower, nothing of the voices
 # is shipped, as with MBROLA's non-commercial voices).
 RHVOICE_VOICES: tuple[str, ...] = ("bdl", "clb", "evgeniy-eng", "lyubov")
-RHVOICE_EXCLUDED: dict[str, str] = {"slt": "CMU ARCTIC slt: held-out festival voice, benchmark val voice",
-                                    "alan": "by all signs CMU ARCTIC awb: the benchmark's test flite voice"}
+RHVOICE_EXCLUDED: dict[str, str] = {
+    "slt": "CMU ARCTIC slt: held-out festival voice, benchmark val voice",
+    "alan": "by all signs CMU ARCTIC awb: the benchmark's test flite voice",
+}
 RHVOICE_DIR = "/usr/share/RHVoice/voices"
 
 # English accents shipped with espeak-ng (`espeak-ng --voices=en`, the gmw/ ones; the mb/ voices need
 # MBROLA databases that are not installed).
 ESPEAK_ACCENTS: tuple[str, ...] = (
-    "en-gb", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
+    "en-gb",
+    "en-us",
+    "en-gb-x-rp",
+    "en-gb-scotland",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-029",
     "en-us-nyc",
 )
 
@@ -96,24 +124,6 @@ PICO_SPEED = (80.0, 125.0)  # <speed level="…"> in %, 100 = default
 PICO_PITCH = (80.0, 125.0)  # <pitch level="…"> in %
 RHVOICE_RATE = (80.0, 125.0)  # RHVoice-test -r, % of default rate (100)
 RHVOICE_PITCH = (80.0, 125.0)  # RHVoice-test -t, % of default pitch (100)
-FESTIVAL_STRETCH = (0.85, 1.25)  # festival's Duration_Stretch (its voices keep their own pitch)
-# festival voices for the audio tower's training only (Debian festvox-*): disjoint from the held-out sets'
-# voices (aecf.data.heldout.FESTIVAL_VOICES: ked_diphone, cmu_us_slt_arctic_hts). ked and these diphone
-# voices share festival's engine; slt (HTS) is the held-out voice no training engine shares.
-FESTIVAL_TRAIN_VOICES: tuple[str, ...] = ("rab_diphone", "kal_diphone", "don_diphone", "us1_mbrola", "us2_mbrola",
-                                          "us3_mbrola", "en1_mbrola")
-
-# Background talkers for the audio tower's training (`distractor_clips`): everyday words a classroom hears. Never a
-# digit or a digit's homophone (won, to, too, for, ate, ...), and never the held-out rooms' background words
-# (aecf.data.heldout.BABBLE_WORDS); a test checks both.
-DISTRACTOR_WORDS: tuple[str, ...] = (
-    "apple", "yellow", "garden", "paper", "music", "river", "chair", "pencil", "water", "orange", "student",
-    "teacher", "happy", "purple", "monday", "camera", "basket", "silver", "doctor", "button", "coffee",
-    "rabbit", "ocean", "tiger", "candle", "lemon", "planet", "jacket", "yes", "okay", "please", "thanks",
-    "good", "great", "listen", "again", "maybe", "sorry", "question", "answer", "picture", "number",
-    "banana", "pocket", "dinner", "lesson", "blue", "green", "house", "little", "very", "because",
-)
-
 # Sanity checks on a processed clip (seconds, linear RMS before normalisation) and on a voice (median
 # fraction of voiced frames over its clips: whispered or noise-like voices have ~0).
 MIN_DURATION_S = 0.2
@@ -129,7 +139,7 @@ PEAK = 0.9
 class Voice:
     """One speaker: engine + accent + timbre variant (espeak) or engine + voice (flite)."""
 
-    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "festival" | "rhvoice" (the last four: training only)
+    engine: str  # "espeak" | "flite" | "mbrola" | "pico" | "rhvoice" (the last three: training only)
     name: str  # "en-gb+m3", "slt", "mb-de1-en", "en-GB"
 
     @property
@@ -151,21 +161,21 @@ class ClipSpec:
     """One rendering of one digit by one voice at a given rate and pitch."""
 
     voice: Voice
-    digit: int  # -1 for a distractor word (`word`)
-    speed: float  # espeak, mbrola: words per minute; flite: duration stretch; pico, rhvoice: % of default rate
+    digit: int
+    speed: (
+        float  # espeak, mbrola: words per minute; flite: duration stretch; pico, rhvoice: % of default rate
+    )
     pitch: float  # espeak, mbrola: 0..99; flite: f0 multiplier; pico, rhvoice: % of default pitch
-    word: str = ""  # set for a distractor: a word that is not a digit (DISTRACTOR_WORDS)
 
     @property
     def text(self) -> str:
-        return self.word or CLASSES[self.digit]
+        return CLASSES[self.digit]
 
     @property
     def name(self) -> str:
-        said = f":w{self.word}" if self.word else ""
         if self.voice.engine in ("espeak", "mbrola", "pico", "rhvoice"):
-            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}{said}"
-        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}{said}"
+            return f"{self.voice.id}:s{self.speed:.0f}:p{self.pitch:.0f}"
+        return f"{self.voice.id}:s{self.speed:.2f}:p{self.pitch:.2f}"
 
 
 @dataclass
@@ -213,57 +223,21 @@ def available_voices() -> list[Voice]:
     return voices
 
 
-def festival_voices() -> tuple[str, ...]:
-    """The voices the installed festival knows (empty without festival)."""
-    if shutil.which("festival") is None:
-        return ()
-    with tempfile.TemporaryDirectory() as tmp:
-        script = os.path.join(tmp, "list.scm")
-        with open(script, "w") as f:
-            f.write("(print (voice.list))\n")
-        out = subprocess.run(["festival", "-b", script], capture_output=True, text=True, timeout=60, check=False)
-    return tuple(out.stdout.replace("(", " ").replace(")", " ").split())
-
-
 def training_extra_voices() -> list[Voice]:
-    """The installed MBROLA, Pico, RHVoice and training festival voices (training extras). Raises InputError if
-    none is installed."""
-    voices = [Voice("mbrola", v) for v in MBROLA_VOICES if shutil.which("mbrola")
-              and os.path.isdir(os.path.join(MBROLA_DIR, v.split("-")[1]))]
+    """The installed MBROLA, Pico and RHVoice voices (training extras). Raises InputError if none is
+    installed."""
+    voices = [
+        Voice("mbrola", v)
+        for v in MBROLA_VOICES
+        if shutil.which("mbrola") and os.path.isdir(os.path.join(MBROLA_DIR, v.split("-")[1]))
+    ]
     if shutil.which(PICO):
         voices += [Voice("pico", v) for v in PICO_VOICES]
     if shutil.which(RHVOICE):
         voices += [Voice("rhvoice", v) for v in RHVOICE_VOICES if os.path.isdir(os.path.join(RHVOICE_DIR, v))]
-    installed = set(festival_voices())
-    voices += [Voice("festival", v) for v in FESTIVAL_TRAIN_VOICES if v in installed]
     if not voices:
-        raise InputError(f"No MBROLA, Pico, RHVoice or festival voice is installed. {TRAIN_ONLY_HINT}")
+        raise InputError(f"No MBROLA, Pico or RHVoice voice is installed. {TRAIN_ONLY_HINT}")
     return voices
-
-
-def festival_batch(voice: str, jobs: Sequence[tuple[str, float]], tmp: str | os.PathLike
-                   ) -> list[tuple[np.ndarray, int] | None]:
-    """[(word, duration stretch)] said by one festival voice, in ONE festival run (it starts in ~0.4 s, a
-    word takes ~30 ms) -> [(float32 mono wave, sample rate) or None where it produced nothing]."""
-    from pathlib import Path
-
-    tmp = Path(tmp)
-    lines = [f"(voice_{voice})"]
-    for i, (word, stretch) in enumerate(jobs):
-        lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
-        lines.append(f'(set! u (Utterance Text "{word}")) (utt.synth u) (utt.save.wave u "{tmp / f"{i}.wav"}" \'riff)')
-    script = tmp / f"{voice}.scm"
-    script.write_text("\n".join(lines) + "\n")
-    subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=600, check=False)
-    out: list[tuple[np.ndarray, int] | None] = []
-    for i in range(len(jobs)):
-        path = tmp / f"{i}.wav"
-        if path.exists():
-            wave, sr = sf.read(path, dtype="float32", always_2d=True)
-            out.append((wave.mean(1), int(sr)))
-        else:
-            out.append(None)
-    return out
 
 
 def _stable_rng(seed: int, key: str) -> np.random.Generator:
@@ -274,8 +248,9 @@ def _stable_rng(seed: int, key: str) -> np.random.Generator:
 
 def _rate_and_pitch(voice: Voice, rng: np.random.Generator) -> tuple[float, float]:
     speed_range, pitch_range = {
-        "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH), "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
-        "pico": (PICO_SPEED, PICO_PITCH), "festival": (FESTIVAL_STRETCH, (1.0, 1.0)),
+        "espeak": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
+        "mbrola": (ESPEAK_SPEED_WPM, ESPEAK_PITCH),
+        "pico": (PICO_SPEED, PICO_PITCH),
         "rhvoice": (RHVOICE_RATE, RHVOICE_PITCH),
     }.get(voice.engine, (FLITE_STRETCH, FLITE_F0_SHIFT))
     speed, pitch = rng.uniform(*speed_range), rng.uniform(*pitch_range)
@@ -288,39 +263,57 @@ def _rate_and_pitch(voice: Voice, rng: np.random.Generator) -> tuple[float, floa
 def clip_specs(voice: Voice, augmentations: int, seed: int) -> list[ClipSpec]:
     """`augmentations` random (rate, pitch) renderings of each digit by `voice`, deterministic by seed."""
     rng = _stable_rng(seed, voice.id)
-    return [ClipSpec(voice, digit, *_rate_and_pitch(voice, rng))
-            for digit in range(len(CLASSES)) for _ in range(augmentations)]
-
-
-def distractor_specs(voice: Voice, n: int, seed: int) -> list[ClipSpec]:
-    """`n` renderings by `voice` of words drawn from DISTRACTOR_WORDS (without repeats while they last)."""
-    rng = _stable_rng(seed, "distractors:" + voice.id)
-    words = [w for _ in range(-(-n // len(DISTRACTOR_WORDS))) for w in rng.permutation(DISTRACTOR_WORDS).tolist()]
-    return [ClipSpec(voice, -1, *_rate_and_pitch(voice, rng), word=str(w)) for w in words[:n]]
-
-
-def distractor_clips(voices: Sequence[Voice], per_voice: int, seed: int, workers: int = 2) -> list[np.ndarray]:
-    """Other words than digits, said by `voices` (festival ones skipped): background talkers for the audio
-    tower's noise augmentation. A rendering that fails the clip checks is left out alone."""
-    specs = [s for v in voices if v.engine != "festival" for s in distractor_specs(v, per_voice, seed)]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rendered = list(pool.map(synthesize, specs))
-    return [w for w, reason in rendered if reason is None]
+    return [
+        ClipSpec(voice, digit, *_rate_and_pitch(voice, rng))
+        for digit in range(len(CLASSES))
+        for _ in range(augmentations)
+    ]
 
 
 def _engine_command(spec: ClipSpec, wav_path: str) -> list[str]:
     word = spec.text
     if spec.voice.engine in ("espeak", "mbrola"):
-        return [ESPEAK, "-v", spec.voice.name, "-s", f"{spec.speed:.0f}", "-p", f"{spec.pitch:.0f}",
-                "-w", wav_path, word]
+        return [
+            ESPEAK,
+            "-v",
+            spec.voice.name,
+            "-s",
+            f"{spec.speed:.0f}",
+            "-p",
+            f"{spec.pitch:.0f}",
+            "-w",
+            wav_path,
+            word,
+        ]
     if spec.voice.engine == "flite":
-        return [FLITE, "-voice", spec.voice.name, "--setf", f"duration_stretch={spec.speed:.2f}",
-                "--setf", f"f0_shift={spec.pitch:.2f}", "-t", word, "-o", wav_path]
+        return [
+            FLITE,
+            "-voice",
+            spec.voice.name,
+            "--setf",
+            f"duration_stretch={spec.speed:.2f}",
+            "--setf",
+            f"f0_shift={spec.pitch:.2f}",
+            "-t",
+            word,
+            "-o",
+            wav_path,
+        ]
     if spec.voice.engine == "pico":
         markup = f'<speed level="{spec.speed:.0f}"><pitch level="{spec.pitch:.0f}">{word}</pitch></speed>'
         return [PICO, "-l", spec.voice.name, "-w", wav_path, markup]
     if spec.voice.engine == "rhvoice":  # reads the text from stdin (_engine_input)
-        return [RHVOICE, "-p", spec.voice.name, "-r", f"{spec.speed:.0f}", "-t", f"{spec.pitch:.0f}", "-o", wav_path]
+        return [
+            RHVOICE,
+            "-p",
+            spec.voice.name,
+            "-r",
+            f"{spec.speed:.0f}",
+            "-t",
+            f"{spec.pitch:.0f}",
+            "-o",
+            wav_path,
+        ]
     raise ValueError(f"unknown speech engine {spec.voice.engine!r}")
 
 
@@ -329,8 +322,9 @@ def _engine_input(spec: ClipSpec) -> str | None:
     return spec.text if spec.voice.engine == "rhvoice" else None
 
 
-def trim_silence(wave: np.ndarray, sr: int = SAMPLE_RATE, top_db: float = TRIM_TOP_DB,
-                 margin_s: float = TRIM_MARGIN_S) -> np.ndarray:
+def trim_silence(
+    wave: np.ndarray, sr: int = SAMPLE_RATE, top_db: float = TRIM_TOP_DB, margin_s: float = TRIM_MARGIN_S
+) -> np.ndarray:
     """Cut leading/trailing frames quieter than `top_db` below the loudest frame (energy VAD)."""
     frame, hop = int(0.02 * sr), int(0.005 * sr)
     if len(wave) < frame:
@@ -386,8 +380,14 @@ def synthesize(spec: ClipSpec, workdir: str | None = None) -> tuple[np.ndarray, 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         wav_path = os.path.join(tmp, "clip.wav")
         try:
-            subprocess.run(_engine_command(spec, wav_path), input=_engine_input(spec), text=True, check=True,
-                           capture_output=True, timeout=30)
+            subprocess.run(
+                _engine_command(spec, wav_path),
+                input=_engine_input(spec),
+                text=True,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
         except FileNotFoundError as e:
             raise InputError(f"Speech engine not found ({e.filename}). {INSTALL_HINT}") from e
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
@@ -401,14 +401,8 @@ def synthesize_voice(voice: Voice, augmentations: int, seed: int) -> VoiceResult
     that every kept voice says all ten digits (no voice is a cue for some digits only)."""
     result = VoiceResult(voice)
     specs = clip_specs(voice, augmentations, seed)
-    if voice.engine == "festival":  # one festival run for all the voice's clips
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = festival_batch(voice.name, [(CLASSES[s.digit], s.speed) for s in specs], tmp)
-        rendered = [process_wave(*r) if r is not None else (np.zeros(0, np.float32), "festival produced nothing")
-                    for r in raw]
-    else:
-        rendered = (synthesize(spec) for spec in specs)
-    for spec, (wave, reason) in zip(specs, rendered):
+    rendered = (synthesize(spec) for spec in specs)
+    for spec, (wave, reason) in zip(specs, rendered, strict=True):
         if reason is not None:
             return VoiceResult(voice, rejected=f"{spec.name} ({CLASSES[spec.digit]}): {reason}")
         result.specs.append(spec)
@@ -434,7 +428,7 @@ def synthesize_voices(
     per_engine = augmentations if isinstance(augmentations, dict) else {}
     n_aug = [per_engine.get(v.engine, 1) if per_engine else int(augmentations) for v in voices]
     results: list[VoiceResult | None] = [None] * len(voices)
-    bar = _progress(total=len(voices), desc="speech", unit="voice", disable=not progress)
+    bar = tqdm(total=len(voices), desc="speech", unit="voice", disable=not progress)
     if workers <= 1:
         for i, voice in enumerate(voices):
             results[i] = synthesize_voice(voice, n_aug[i], seed)
@@ -450,12 +444,6 @@ def synthesize_voices(
                 bar.update()
     bar.close()
     return [r for r in results if r is not None]
-
-
-def _progress(**kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(**kwargs)
 
 
 def pad_clips(waves: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@
     probs = enc.zero_shot(z_img)               # [B,10], against enc.class_embeddings()
 
 Real inputs go through `preprocess_image` / `preprocess_audio` + `logmel` / `preprocess_caption` first.
+`save_encoders` writes what `load_encoders` reads (`python -m aecf encoders train` calls it).
 """
 
 from __future__ import annotations
@@ -17,19 +18,33 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import torch
 
-from aecf.constants import CHECKPOINT_DIR, EMBED_DIM, NUM_CLASSES
-from aecf.encoders.audio import MEL, AudioEncoder, AudioNetConfig, MelConfig, logmel, logmel_batch
-from aecf.encoders.clip import DIGITS_MODEL, build_clip, to_clip_pixels
+from aecf.constants import EMBED_DIM, NUM_CLASSES
+from aecf.data.captions import class_prompt
+from aecf.encoders.audio import (
+    MEL,
+    AudioEncoder,
+    AudioNetConfig,
+    MelConfig,
+    logmel,
+    logmel_batch,
+    logmel_many,
+    speed_perturb,
+)
+from aecf.encoders.clip import DIGITS_MODEL, load_clip, to_clip_pixels
 from aecf.encoders.preprocess import preprocess_audio, preprocess_caption, preprocess_image
 from aecf.errors import CheckpointError
+from aecf.files import write_atomic
+from aecf.paths import CHECKPOINT_DIR, ENCODER_DIR, MODEL_CONFIG_DIR
 
 __all__ = [
     "Encoders",
     "load_encoders",
+    "save_encoders",
     "encoder_dir",
-    "build_clip",
+    "load_clip",
     "logmel",
     "logmel_batch",
     "preprocess_image",
@@ -37,7 +52,7 @@ __all__ = [
     "preprocess_caption",
 ]
 
-ENCODER_SUBDIR = "encoders"
+ENCODER_SUBDIR = ENCODER_DIR.name  # checkpoints/encoders/
 CONFIG_FILE = "encoders.json"
 CLIP_FILE = "clip.safetensors"
 AUDIO_FILE = "audio.safetensors"
@@ -136,8 +151,6 @@ class Encoders:
     def encode_waves(self, waves: list[np.ndarray]) -> torch.Tensor:
         """Mono 16 kHz clips of any length -> [B,64] (windowing + batched log-mel + audio tower), averaged
         over `audio_speeds`."""
-        from aecf.encoders.audio import logmel_many
-
         waves = list(waves)
         return self._over_speeds(
             lambda s: self.encode_audio(logmel_many([_at_speed(w, s) for w in waves], self.mel))
@@ -173,8 +186,6 @@ class Encoders:
 
 
 def _at_speed(wave: np.ndarray, speed: float) -> np.ndarray:
-    from aecf.encoders.audio import speed_perturb
-
     return wave if speed == 1.0 else speed_perturb(np.asarray(wave, np.float32), speed)
 
 
@@ -208,11 +219,9 @@ def _check_file(directory: Path, entry: dict) -> Path:
 
 
 def _load_audio(path: Path, cfg: AudioNetConfig) -> AudioEncoder:
-    from safetensors.torch import load_file
-
     model = AudioEncoder(cfg)
     try:
-        state = load_file(str(path))
+        state = safetensors.torch.load_file(str(path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as e:
         raise CheckpointError(f"Audio weights {path} do not match the audio tower ({e}).") from e
@@ -224,7 +233,7 @@ def _load_cached(directory: str) -> Encoders:
     d = Path(directory)
     config = _read_config(d)
     try:
-        mel = MelConfig(**config["audio"]["mel"])
+        mel = MelConfig.from_dict(config["audio"]["mel"])
         net = AudioNetConfig.from_dict(config["audio"]["net"])
         model_name = config["clip"].get("model_name", DIGITS_MODEL)
     except (KeyError, TypeError) as e:
@@ -236,7 +245,7 @@ def _load_cached(directory: str) -> Encoders:
         )
     clip_path = _check_file(d, config["clip"])
     audio_path = _check_file(d, config["audio"])
-    clip_model, tokenizer = build_clip(model_name, clip_path)
+    clip_model, _, tokenizer = load_clip(model_name, clip_path)
     audio_model = _load_audio(audio_path, net)
     prompts = list(config["class_prompts"])
     if len(prompts) != NUM_CLASSES:
@@ -247,6 +256,48 @@ def _load_cached(directory: str) -> Encoders:
     for p in list(enc.clip.parameters()) + list(enc.audio.parameters()):
         p.requires_grad_(False)
     return enc
+
+
+def save_encoders(
+    out: Path,
+    clip_model,
+    audio_model: AudioEncoder,
+    net: AudioNetConfig,
+    info: dict,
+    model_name: str = DIGITS_MODEL,
+    test_speeds: tuple[float, ...] = (1.0,),
+) -> Path:
+    """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
+    out.mkdir(parents=True, exist_ok=True)
+    clip_state = {
+        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+        for k, v in clip_model.state_dict().items()
+    }
+    audio_state = {k: v.detach().contiguous() for k, v in audio_model.state_dict().items()}
+    for name, state in ((CLIP_FILE, clip_state), (AUDIO_FILE, audio_state)):
+        write_atomic(out / name, safetensors.torch.save(state))
+    model_config = json.loads((MODEL_CONFIG_DIR / f"{model_name}.json").read_text())
+    config = {
+        "clip": {
+            "model_name": model_name,
+            "model_config": model_config,
+            "weights": CLIP_FILE,
+            "dtype": "float16",
+            "sha256": sha256_file(out / CLIP_FILE),
+        },
+        "audio": {
+            "net": net.to_dict(),
+            "mel": MEL.to_dict(),
+            "weights": AUDIO_FILE,
+            "sha256": sha256_file(out / AUDIO_FILE),
+            "test_speeds": [float(v) for v in test_speeds],
+        },
+        "class_prompts": [class_prompt(d) for d in range(NUM_CLASSES)],
+        "logit_scale": float(clip_model.logit_scale.detach().float().exp()),
+        "training": info,
+    }
+    write_atomic(out / CONFIG_FILE, json.dumps(config, indent=1))
+    return out
 
 
 def load_encoders(checkpoint_dir: str | Path = CHECKPOINT_DIR) -> Encoders:

@@ -9,7 +9,7 @@ reference) and `logmel_batch` (torch, many clips at once, used for training and 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from aecf.constants import EMBED_DIM, SAMPLE_RATE
+from aecf.encoders.removed import strip_removed
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,11 @@ class MelConfig:
     fmin: float = 40.0
     fmax: float = 8000.0
     top_db: float = 80.0  # dB below the clip's loudest bin that map to 0
-    # steady-noise floor removed before the dB: each band loses noise_floor x its noise_quantile over the window's
-    # frames that hold sound (digital-silence padding left out), kept at >= 5 % of its power. 0: off (shipped).
-    # One constant of the code, like every field here (load_encoders refuses a tower made with other features):
-    # to try 1.0, change it here and retrain. Tried on the held-out val halves: docs/encoders.md, "Where the rooms still fail".
-    noise_floor: float = 0.0
-    noise_quantile: float = 0.1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MelConfig:
+        """From encoders.json "audio" -> "mel" (options the code no longer has: `aecf.encoders.removed`)."""
+        return cls(**strip_removed("audio.mel", d, {f.name for f in fields(cls)}))
 
     @property
     def window_samples(self) -> int:
@@ -74,41 +74,17 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def mel_filterbank(cfg: MelConfig = MEL) -> np.ndarray:
-    import librosa
+    import librosa  # deferred: half a second to import; the filterbank is built once, at the first clip
 
     return librosa.filters.mel(
         sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
     ).astype(np.float32)
 
 
-def _remove_floor(power_mel, cfg: MelConfig, xp):
-    """Per band, subtract noise_floor x the noise_quantile of its frames that hold sound ([..., n_mels, T])."""
-    if xp is np:
-        p = np.asarray(power_mel, dtype=np.float64)
-        frame = p.sum(axis=-2, keepdims=True)
-        sound = frame > 1e-8 * frame.max(axis=-1, keepdims=True)
-        vals = np.sort(np.where(sound, p, np.inf), axis=-1)
-        n = sound.sum(axis=-1, keepdims=True)
-        k = np.maximum(0, np.floor(cfg.noise_quantile * (n - 1))).astype(np.int64)
-        q = np.take_along_axis(vals, np.broadcast_to(k, p.shape[:-1] + (1,)), axis=-1)
-        q = np.where(np.isfinite(q), q, 0.0)
-        return np.maximum(p - cfg.noise_floor * q, 0.05 * p).astype(power_mel.dtype)
-    frame = power_mel.sum(dim=-2, keepdim=True)
-    sound = frame > 1e-8 * frame.amax(dim=-1, keepdim=True)
-    vals = torch.where(sound, power_mel, torch.full_like(power_mel, float("inf"))).sort(dim=-1).values
-    n = sound.sum(dim=-1, keepdim=True)
-    k = (cfg.noise_quantile * (n - 1)).floor().clamp_min(0).long().expand(*power_mel.shape[:-1], 1)
-    q = vals.gather(-1, k)
-    q = torch.where(torch.isfinite(q), q, torch.zeros_like(q))
-    return torch.maximum(power_mel - cfg.noise_floor * q, 0.05 * power_mel)
-
-
 def _to_scaled_db(power_mel, cfg: MelConfig, xp):
     """Power mel -> dB relative to the clip's loudest bin, floored at -top_db, scaled to [0, 1].
 
     Relative dB makes the features invariant to recording gain."""
-    if cfg.noise_floor > 0:
-        power_mel = _remove_floor(power_mel, cfg, xp)
     if xp is np:
         db = 10.0 * np.log10(np.maximum(power_mel, 1e-10))
         ref = db.max(axis=(-2, -1), keepdims=True)
@@ -120,7 +96,7 @@ def _to_scaled_db(power_mel, cfg: MelConfig, xp):
 
 def logmel(wave: np.ndarray, cfg: MelConfig = MEL) -> np.ndarray:
     """One mono 16 kHz clip -> float32 [n_mels, n_frames] (reference implementation, librosa)."""
-    import librosa
+    import librosa  # deferred: half a second to import; the app needs it only once a recording comes
 
     y = fit_window(wave, cfg.window_samples)
     spec = (
@@ -141,23 +117,8 @@ def logmel(wave: np.ndarray, cfg: MelConfig = MEL) -> np.ndarray:
     return _to_scaled_db(mel, cfg, np).astype(np.float32)
 
 
-def warp_frequencies(spec: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """Vocal-tract length perturbation: power spectra [B, F, T] with each clip's frequency axis stretched by
-    its factor (out(f) = in(f / factor), linear interpolation; > 1 moves the formants up, as a shorter
-    vocal tract does). The pitch and the timing are left alone."""
-    n_freq = spec.shape[1]
-    pos = (torch.arange(n_freq, dtype=spec.dtype, device=spec.device)[None] / factors[:, None]).clamp(
-        0, n_freq - 1
-    )
-    lo = pos.floor().long().clamp(max=n_freq - 2)
-    frac = (pos - lo)[:, :, None]
-    idx = lo[:, :, None].expand(-1, -1, spec.shape[2])
-    return spec.gather(1, idx) * (1 - frac) + spec.gather(1, idx + 1) * frac
-
-
-def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL, warp: torch.Tensor | None = None) -> torch.Tensor:
-    """Windowed clips float32 [B, window_samples] -> [B, n_mels, n_frames] (torch, batched). `warp`: one
-    frequency-warp factor per clip (training augmentation, `warp_frequencies`)."""
+def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL) -> torch.Tensor:
+    """Windowed clips float32 [B, window_samples] -> [B, n_mels, n_frames] (torch, batched)."""
     window = torch.hann_window(cfg.win_length, periodic=True, dtype=waves.dtype, device=waves.device)
     spec = (
         torch.stft(
@@ -173,8 +134,6 @@ def logmel_batch(waves: torch.Tensor, cfg: MelConfig = MEL, warp: torch.Tensor |
         .abs()
         .pow(2)
     )
-    if warp is not None:
-        spec = warp_frequencies(spec, warp.to(spec))
     fb = torch.from_numpy(mel_filterbank(cfg)).to(waves)
     return _to_scaled_db(fb @ spec, cfg, torch)
 
@@ -195,9 +154,6 @@ class AudioNetConfig:
     hidden: int = 128
     embed_dim: int = EMBED_DIM
     dropout: float = 0.2
-    # subtract each mel band's mean over the window (cepstral mean normalisation): a microphone's or a
-    # room's colouring is a constant offset per band in log-mel, so the tower no longer sees it
-    cmvn: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -206,7 +162,8 @@ class AudioNetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> AudioNetConfig:
-        d = dict(d)
+        """From encoders.json "audio" -> "net" (options the code no longer has: `aecf.encoders.removed`)."""
+        d = strip_removed("audio.net", d, {f.name for f in fields(cls)})
         d["channels"] = tuple(d["channels"])
         return cls(**d)
 
@@ -242,8 +199,6 @@ class AudioEncoder(nn.Module):
         )
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        if self.cfg.cmvn:
-            mel = mel - mel.mean(dim=2, keepdim=True)
         h = self.features(mel[:, None])
         h = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return F.normalize(self.head(h), dim=-1)

@@ -1,14 +1,14 @@
 """Training augmentations that make the towers read real inputs, not just clean benchmark ones.
 
-Images (DESIGN.md §3: lifts scans of other writers from ~97 % to ~99 %): random affine with aspect,
-rotation, shear and shift; stroke thickening/thinning (max/min pooling); blur; binarisation (what
-`preprocess_image` produces from a photo); contrast/gamma; a little noise.
+Images (`augment_digits`, so that scans, photos and drawings of other writers read like MNIST): random
+affine with aspect, rotation, shear and shift; elastic wobble; stroke thickening/thinning (max/min pooling);
+a small digit's resolution loss; the preprocessing's own frame and binary ink (what `preprocess_image`
+produces from a photo); blur; contrast/gamma; a little noise. `ones_with_flag_and_base` draws the flag and
+base many writers give a 1.
 
-Audio (`augment_recordings`, the shipped recipe): speed jitter, then a room recording of the word (a
-synthetic impulse response with early reflections and a two-band tail, 0-1 s of room tone either side,
-tilted noise, mains hum or babble of other training words at -5..30 dB SNR, a random gain), then the
-app's own trim and window (`preprocess_like_app`), then a random equaliser and band-limit.
-`augment_audio` is the first towers' recipe (reverb and noise added inside the window).
+Audio (`augment_audio`, the shipped recipe): speed jitter, the clip placed in the tower's window with a
+random shift, a random equaliser, room reverberation, band-limiting, then noise or babble of other training
+clips at -8..30 dB SNR over the word; `spec_augment` masks the log-mels.
 
 All functions take a torch.Generator so that a training run is reproducible from its seed.
 """
@@ -346,132 +346,3 @@ def spec_augment(
     out[fmask[:, :, None].expand_as(out)] = 0.0
     out[tmask[:, None, :].expand_as(out)] = 0.0
     return out
-
-
-# ------------------------------------------------------------------------------ recordings in a room
-
-
-def _np_rng(gen: torch.Generator) -> np.random.Generator:
-    """A numpy generator seeded from the torch one (per-clip numpy work stays reproducible)."""
-    return np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=gen)))
-
-
-def room_impulse_response(rng: np.random.Generator, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """A synthetic room: direct path, a few early reflections, and a diffuse tail whose high band decays
-    faster than its low band. RT60 0.15-1.0 s, direct-to-reverberant ratio -8..+12 dB."""
-    rt60 = rng.uniform(0.15, 1.0)
-    n = int(sr * min(1.0, 1.1 * rt60))
-    t = np.arange(n) / sr
-    tail = rng.normal(0.0, 1.0, n)
-    k = int(rng.integers(3, 12))  # one-pole low-pass split into two bands
-    low = np.convolve(tail, np.ones(k) / k, mode="same")
-    tail = low * np.exp(-6.9 * t / rt60) + (tail - low) * np.exp(-6.9 * t / (rng.uniform(0.35, 0.8) * rt60))
-    tail[: int(rng.uniform(0.003, 0.012) * sr)] = 0.0
-    drr_db = rng.uniform(-8.0, 12.0)
-    tail *= math.sqrt(10 ** (-drr_db / 10) / max(float((tail**2).sum()), 1e-12))
-    ir = tail
-    ir[0] += 1.0
-    for _ in range(int(rng.integers(0, 10))):  # early reflections off walls and the desk
-        d = int(rng.uniform(0.001, 0.03) * sr)
-        ir[d] += rng.choice((-1.0, 1.0)) * rng.uniform(0.1, 0.6) * math.exp(-6.9 * d / sr / rt60)
-    return ir.astype(np.float32)
-
-
-def _background(n: int, rng: np.random.Generator, babble_pool: list[np.ndarray]) -> np.ndarray:
-    """Unit-power background of n samples: tilted noise, mains hum over noise, or other talkers."""
-    kind = rng.choice(3, p=(0.45, 0.2, 0.35))
-    if kind == 2 and babble_pool:
-        out = np.zeros(n, np.float32)
-        for _ in range(int(rng.integers(1, 5))):
-            w = babble_pool[int(rng.integers(len(babble_pool)))]
-            pos = int(rng.integers(-len(w) // 2, max(1, n - len(w) // 2)))
-            lo, hi = max(0, pos), min(n, pos + len(w))
-            if hi > lo:
-                out[lo:hi] += w[lo - pos : hi - pos] * rng.uniform(0.4, 1.0)
-        if float((out**2).mean()) > 0:
-            return out / math.sqrt(float((out**2).mean()))
-    spec = np.fft.rfft(rng.normal(0.0, 1.0, n))
-    f = np.maximum(np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE), 20.0)
-    y = np.fft.irfft(spec * f ** (-rng.uniform(0.0, 2.0) / 2), n)
-    if kind == 1:
-        base = rng.choice((50.0, 60.0))
-        tt = np.arange(n) / SAMPLE_RATE
-        hum = sum(
-            math.exp(-h / 3) * np.sin(2 * math.pi * base * (h + 1) * tt + rng.uniform(0, 6.3))
-            for h in range(8)
-        )
-        y = y / y.std() + rng.uniform(0.5, 2.0) * hum / hum.std()
-    return (y / max(float(y.std()), 1e-12)).astype(np.float32)
-
-
-def record_in_room(
-    wave: np.ndarray,
-    rng: np.random.Generator,
-    babble_pool: list[np.ndarray],
-    p_room: float = 0.6,
-    p_noise: float = 0.75,
-    p_silence: float = 0.6,
-    snr_db: tuple[float, float] = (-5.0, 30.0),
-) -> np.ndarray:
-    """A clean word -> what a laptop microphone in a room would hand `preprocess_audio` (16 kHz mono):
-    reverberation, 0-1 s of room tone either side, background noise at an SNR measured over the word,
-    a random microphone gain. The caller then applies the app's own preprocessing (trim, window)."""
-    x = wave.astype(np.float32)
-    if rng.random() < p_room:
-        from scipy.signal import fftconvolve
-
-        x = fftconvolve(x, room_impulse_response(rng))[: len(x) + int(rng.uniform(0.1, 0.6) * SAMPLE_RATE)]
-    pre = int(rng.uniform(0.0, 1.0) * SAMPLE_RATE) if rng.random() < p_silence else 0
-    post = int(rng.uniform(0.0, 1.0) * SAMPLE_RATE) if rng.random() < p_silence else 0
-    sig = np.concatenate([np.zeros(pre, np.float32), x.astype(np.float32), np.zeros(post, np.float32)])
-    if rng.random() < p_noise:
-        p_sig = float((wave.astype(np.float64) ** 2).mean())
-        noise = _background(len(sig), rng, babble_pool)
-        sig = sig + noise * math.sqrt(p_sig / 10 ** (rng.uniform(*snr_db) / 10))
-    peak = float(np.abs(sig).max())
-    return (sig * (rng.uniform(0.05, 1.0) / max(peak, 1e-9))).astype(np.float32)
-
-
-def preprocess_like_app(wave: np.ndarray, window: int) -> np.ndarray:
-    """The app's path for an upload (trim with the energy VAD, peak 0.9) then the tower's window. A clip
-    the VAD refuses (noise it cannot tell from the word) is kept whole, as training data."""
-    from aecf.encoders.audio import fit_window
-    from aecf.encoders.preprocess import PEAK, trim_silence
-    from aecf.errors import InputError
-
-    try:
-        w = trim_silence(wave)
-    except InputError:
-        w = wave
-    w = fit_window(w, window)
-    return (w * (PEAK / max(float(np.abs(w).max()), 1e-9))).astype(np.float32)
-
-
-def augment_recordings(
-    waves: list[np.ndarray], window: int, gen: torch.Generator, babble_pool: list[np.ndarray], **room
-) -> torch.Tensor:
-    """Clean clips -> speed jitter -> a room recording (`record_in_room`) -> the app's preprocessing ->
-    windowed batch [B, window]; spectral equaliser and band-limit as in `augment_audio`."""
-    rng = _np_rng(gen)
-    out = []
-    for w in waves:
-        if rng.random() < 0.8:
-            w = speed_perturb(w, float(rng.uniform(0.85, 1.18)))
-        out.append(preprocess_like_app(record_in_room(w, rng, babble_pool, **room), window))
-    x = torch.from_numpy(np.stack(out))
-    b = len(waves)
-    spec = torch.fft.rfft(x, n=2 * window)
-    f = torch.fft.rfftfreq(2 * window, d=1.0 / SAMPLE_RATE)
-    eq = _coin(gen, b, 0.5)
-    if eq.any():  # another voice / microphone: a smooth random equaliser (+-9 dB over log frequency)
-        pos = (torch.log2(f.clamp_min(50.0) / 50.0) / math.log2(SAMPLE_RATE / 2 / 50.0)).clamp(0, 1) * 5
-        knots = _u(gen, 6 * b, -9.0, 9.0).view(b, 6)
-        lo_i = pos.floor().long().clamp(max=4)
-        frac = pos - lo_i
-        gain_db = knots[:, lo_i] * (1 - frac) + knots[:, lo_i + 1] * frac
-        spec = torch.where(eq[:, None], spec * 10 ** (gain_db / 20), spec)
-    band = _coin(gen, b, 0.2)
-    lo, hi = _u(gen, b, 50, 400), _u(gen, b, 3000, 7500)
-    keep = ((f[None] >= lo[:, None]) & (f[None] <= hi[:, None])).float()
-    spec = torch.where(band[:, None], spec * keep, spec)
-    return torch.fft.irfft(spec, n=2 * window)[:, :window]

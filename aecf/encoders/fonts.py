@@ -1,9 +1,9 @@
 """Typeset digits for the image tower's fine-tune (stage 3), from font families the held-out sets never use.
 
 MNIST alone teaches the tower one population of writers; typeset and script digits (a serif 1 with its
-base, a closed 4, a flat-topped 7) are read worse (DESIGN.md §3). Stage 3 can mix in digits rendered
+base, a closed 4, a flat-topped 7) are read worse. Stage 3 can mix in digits rendered
 from the Debian font packages in `TRAIN_FONT_PACKAGES`. Their families are disjoint from the held-out
-sets' (`aecf.data.heldout.HANDWRITING_FAMILIES` / `ORDINARY_FAMILIES`), and `check_disjoint` also refuses
+sets' (`aecf.data.heldout.images.HANDWRITING_FAMILIES` / `ORDINARY_FAMILIES`), and `check_disjoint` also refuses
 a training font whose digits look like a held-out font's (a clone or a derivative of the same design:
 Verana is Bitstream Vera, like DejaVu, and is left out for that reason). The renderer here is our own
 and simple (size, weight, margins); all other variation comes from the training augmentation
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from aecf.data.heldout.images import HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts, digits_ok
+from aecf.encoders.preprocess import preprocess_image
 from aecf.errors import InputError
 
 # Debian packages (scripts/setup.sh installs them); the families below come from these.
@@ -162,11 +164,9 @@ def _fc_list() -> list[tuple[str, str, str]]:
 
 def training_fonts() -> list[TrainFont]:
     """The installed files of TRAIN_FAMILIES whose ten digits are distinct glyphs (one per family+style)."""
-    from aecf.data.heldout import _digits_ok
-
     seen: dict[tuple[str, str], TrainFont] = {}
     for path, family, style in _fc_list():
-        if family in TRAIN_FAMILIES and (family, style) not in seen and _digits_ok(path):
+        if family in TRAIN_FAMILIES and (family, style) not in seen and digits_ok(path):
             seen[(family, style)] = TrainFont(path, family, style)
     return sorted(seen.values(), key=lambda f: (f.family, f.style))
 
@@ -197,8 +197,6 @@ def design_overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def check_disjoint(train: list[TrainFont], heldout_paths: list[str]) -> tuple[list[TrainFont], list[str]]:
     """Drop every training font that shares a family with, or looks like, a held-out font."""
-    from aecf.data.heldout import HANDWRITING_FAMILIES, ORDINARY_FAMILIES
-
     held = set(HANDWRITING_FAMILIES) | set(ORDINARY_FAMILIES)
     held_sigs = [glyph_signature(p) for p in heldout_paths]
     kept, dropped = [], []
@@ -237,9 +235,6 @@ def font_digit_pool(variants: int, seed: int, log=print) -> tuple[np.ndarray, np
 
     Returns (uint8 [N, 28, 28] white ink on black, int64 labels [N], info). Raises InputError when no
     training font is installed."""
-    from aecf.data.heldout import available_fonts
-    from aecf.encoders.preprocess import preprocess_image
-
     t0 = time.time()
     fonts, dropped = check_disjoint(training_fonts(), [f.path for f in available_fonts()])
     if not fonts:

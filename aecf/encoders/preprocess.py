@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
@@ -494,8 +495,6 @@ SOUND_GAP_S, SOUND_MIN_S = 0.15, 0.08
 
 
 def _decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
     try:
         wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
         return wave, int(sr)
@@ -831,7 +830,7 @@ def preprocess_audio(source, info: dict | None = None) -> np.ndarray:
         else wave[:, 0]
     )
     if sr != SAMPLE_RATE:
-        import librosa
+        import librosa  # deferred: half a second to import, and most uploads are already 16 kHz
 
         mono = librosa.resample(mono, orig_sr=sr, target_sr=SAMPLE_RATE)
     mono = mono.astype(np.float32)
@@ -863,7 +862,7 @@ def preprocess_caption(text: str) -> str:
 
 
 def caption_tower_texts() -> tuple[str, ...]:
-    """Every caption the digits caption tower is trained on (`aecf.encoders.train.CaptionBank`): the benchmark
+    """Every caption the digits caption tower is trained on (`aecf.encoders.training.image_caption.CaptionBank`): the benchmark
     grammar's exact captions of each digit (a wrong caption is another digit's exact one), its partial and its
     none captions, and the class prompts it is scored against."""
     texts = [t for d in range(NUM_CLASSES) for t in grammar.exact_captions(d)]

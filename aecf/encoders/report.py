@@ -24,7 +24,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import DATA_DIR, MODALITIES, NUM_CLASSES
+from aecf.constants import MODALITIES, NUM_CLASSES
+from aecf.data.cache import load_split
+from aecf.data.captions import exact_captions
+from aecf.data.features import encode_digits_split, load_npz
+from aecf.data.heldout.build import build_heldout
+from aecf.data.heldout.sets import IMAGE_SETS, SETS, items
+from aecf.data.mnist import load_mnist
+from aecf.encoders import load_encoders
+from aecf.errors import InputError
+from aecf.inference import load
+from aecf.paths import BENCHMARK_DIR, HELDOUT_DIR
 
 TARGETS = {
     "clean": {"image": (0.98, 1.0), "caption": (0.99, 1.0), "audio": (0.95, 1.0)},
@@ -74,9 +84,6 @@ def _acc(probs: torch.Tensor, labels) -> float:
 
 
 def clean_accuracy(encoders, data_dir: Path) -> dict[str, float]:
-    from aecf.data.captions import exact_captions
-    from aecf.data.mnist import load_mnist
-
     x, y = load_mnist("test")
     image = _acc(encoders.zero_shot(encoders.encode_image(torch.from_numpy(x).float().div(255)[:, None])), y)
     texts, labels = zip(*[(c, d) for d in range(NUM_CLASSES) for c in exact_captions(d)], strict=True)
@@ -90,8 +97,6 @@ def clean_accuracy(encoders, data_dir: Path) -> dict[str, float]:
 
 
 def benchmark_embeddings(encoders, data_dir: Path, split: str, limit: int) -> dict[str, np.ndarray]:
-    from aecf.data.features import encode_digits_split, load_npz
-
     clips = load_npz(data_dir / "clips.npz", ("audio", "length"))
     raw = load_npz(data_dir / f"{split}.npz")
     if limit > 0:
@@ -102,8 +107,6 @@ def benchmark_embeddings(encoders, data_dir: Path, split: str, limit: int) -> di
 
 
 def _cached_embeddings(feature_dir: Path, split: str) -> dict[str, np.ndarray]:
-    from aecf.data.cache import load_split
-
     fs = load_split(split, feature_dir)
     out = {m: fs.x[:, i].numpy() for i, m in enumerate(fs.modalities)}
     out["label"] = fs.label.numpy()
@@ -126,17 +129,52 @@ def benchmark_zero_shot(encoders, test: dict) -> dict[str, float]:
     return {m: _acc(encoders.zero_shot(torch.as_tensor(test[m]).float()), test["label"]) for m in MODALITIES}
 
 
+def heldout_accuracy(
+    model,
+    root: Path = HELDOUT_DIR,
+    half: str = "test",
+    sets: tuple[str, ...] = SETS,
+    details: dict | None = None,
+) -> dict[str, float]:
+    """Accuracy of each set's half through `model.predict` (one modality at a time, its expert's argmax).
+
+    An input the preprocessing refuses (InputError) counts as wrong. `details` (a dict) receives
+    per-source accuracies and the refusals."""
+    out = {}
+    for name in sets:
+        modality = "image" if name in IMAGE_SETS else "audio"
+        correct, total, refused = 0, 0, 0
+        by_src: dict[str, list[int]] = {}
+        for path, label, info in items(root, name, half):
+            try:
+                r = model.predict(**{modality: path}, mc_samples=2)
+                ok = int(int(np.argmax(r.experts[modality])) == label)
+            except InputError:
+                ok, refused = 0, refused + 1
+            correct += ok
+            total += 1
+            key = info.get("voice") or info.get("kind") or "all"
+            by_src.setdefault(key, [0, 0])
+            by_src[key][0] += ok
+            by_src[key][1] += 1
+        out[name] = correct / max(1, total)
+        if details is not None:
+            details[name] = {
+                "n": total,
+                "refused": refused,
+                "by_source": {k: round(c / t, 4) for k, (c, t) in sorted(by_src.items())},
+            }
+    return out
+
+
 def heldout_report(encoders, root: Path | None = None) -> tuple[dict[str, float], dict]:
     """Accuracy on the test halves of the held-out sets through `aecf.load().predict` (the same
     `aecf.inference.load`, given these encoders)."""
-    from aecf.data import heldout as H
-    from aecf.inference import load
-
-    root = Path(root) if root is not None else H.HELDOUT_DIR
-    H.build_heldout(root)
+    root = Path(root) if root is not None else HELDOUT_DIR
+    build_heldout(root)
     model = load(encoders=encoders)
     details: dict = {"half": "test", "root": str(root)}
-    acc = H.heldout_accuracy(model, root, "test", details=details)
+    acc = heldout_accuracy(model, root, "test", details=details)
     return acc, details
 
 
@@ -153,7 +191,7 @@ def format_report(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aecf encoders report", description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, default=None, help="also write the report to this JSON file")
-    p.add_argument("--data", type=Path, default=DATA_DIR / "benchmark", help="raw benchmark directory")
+    p.add_argument("--data", type=Path, default=BENCHMARK_DIR, help="raw benchmark directory")
     p.add_argument(
         "--features",
         type=Path,
@@ -169,8 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-heldout", action="store_true", help="skip the held-out sets")
     args = p.parse_args(argv)
-
-    from aecf.encoders import load_encoders
 
     t0 = time.time()
     encoders = load_encoders() if args.checkpoint_dir is None else load_encoders(args.checkpoint_dir)

@@ -1,805 +1,43 @@
 """`python -m aecf encoders train`: train the frozen encoders shipped in checkpoints/encoders/.
 
-Three stages, seeded, on clean data only (the benchmark's corruptions are never seen in training):
+Three stages, seeded, on clean data only (the benchmark's corruptions are never seen in training), each in
+`aecf.encoders.training` with its recipe in `training/config.py` (the defaults are the shipped encoders'):
 
-1. Image + caption towers (open_clip, `aecf-digits-resnet`), contrastive on MNIST train digits and
-   captions of the benchmark grammar. A caption is consistent with a *set* of digits (one for
-   "a seven", five for "an odd number", ten for "a digit"), so targets are soft multi-positives:
-   image->caption spreads over the batch's captions that fit the image (weighted 1/|set|), and
-   caption->image over the images that fit the caption. A class-prompt cross-entropy ties the
-   images to the zero-shot prompts. Heavy augmentation (`augment.py`) makes the tower read
-   real scans and photos once preprocessed. Selection: zero-shot accuracy on MNIST val.
-2. Audio tower, CLAP-style with the text tower frozen: cross-entropy of clip-vs-class-prompt
-   similarities at the CLIP temperature, on clean clips of the train voices with augmentation
-   (speed, shift, equaliser, room, band-limit, noise, SpecAugment: the "window" recipe, shipped), plus
-   renderings by 18 MBROLA, 2 Pico and 4 RHVoice voices, engines neither the benchmark nor the held-out
-   sets use (`audio.extra_mbrola` = 12 per voice and digit, `audio.extra_pico` = 40, `audio.extra_rhvoice`
-   = 12; speech.training_extra_voices; chosen on the held-out val halves and a 1,000-clip second val set,
-   docs/encoders.md).
-   Selection: accuracy on the val voices (clean + noisy). The "room" recipe (`audio.recipe=room`:
-   each clip a room recording through the app's own trim and window, `augment.augment_recordings`,
-   plus `audio.extra_flite` renderings of the train-split flite voices; `audio.p_window` keeps a share of
-   each batch on the window recipe) reads the benchmark's noisy audio worse; it is not shipped (docs/encoders.md,
-   "Earlier audio work").
-3. Image tower alone (text and audio frozen), cross-entropy against the class prompts for a few
-   steps with the same augmentation plus flags and bases on some 1s (`ones_with_flag_and_base`); a
-   quarter of each batch is typeset digits from 55 font families disjoint from the held-out sets'
-   (`image.font_share`, aecf.encoders.fonts).
+1. `image_caption`: the image and caption towers, contrastive on MNIST train digits and the benchmark's
+   caption grammar (soft multi-positive targets), plus a class-prompt cross-entropy.
+2. `audio`: the audio tower, CLAP-style against the frozen class prompts, on the benchmark's train voices
+   and the MBROLA, Pico and RHVoice voices no benchmark or held-out set uses.
+3. `image_finetune`: the image tower alone against the frozen prompts, with typeset digits and flagged 1s.
 
-Writes clip.safetensors (float16), audio.safetensors and encoders.json to --out.
+Writes clip.safetensors (float16), audio.safetensors and encoders.json to --out (`save_encoders`); `--only`
+retrains one stage and keeps the others from --out.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from aecf.constants import CHECKPOINT_DIR, DATA_DIR, NUM_CLASSES
-from aecf.encoders.audio import MEL, AudioEncoder, AudioNetConfig, logmel_batch
-from aecf.encoders.augment import (
-    augment_audio,
-    augment_digits,
-    augment_recordings,
-    ones_with_flag_and_base,
-    place_in_window,
-    spec_augment,
-)
-from aecf.encoders.clip import DIGITS_MODEL, MODEL_CONFIG_DIR, build_clip
-from aecf.errors import InputError
-
-# ------------------------------------------------------------------------------------------ configs
-
-
-@dataclass
-class ClipTrainConfig:
-    model: str = DIGITS_MODEL  # a config in model_configs/ (aecf-digits-resnet, aecf-digits-vit)
-    epochs: float = 1.5  # the ResNet tower reaches 0.988 MNIST-val zero-shot in 1.5 epochs
-    batch_size: int = 256
-    lr: float = 1.5e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 100
-    # caption levels drawn for a training image: exact, partial (a set holding its digit), none
-    caption_mix: tuple[float, float, float] = (0.7, 0.2, 0.1)
-    class_loss_weight: float = 0.5
-    augment_prob: float = 0.85
-    val_size: int = 2000
-    evals: int = 6  # validation points over the run (best one kept)
-
-
-@dataclass
-class AudioTrainConfig:
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 1e-3
-    warmup_steps: int = 30
-    label_smoothing: float = 0.05
-    spec_augment: float = 0.5  # probability of a frequency mask and (independently) a time mask
-    evals: int = 6
-    # "room": each clip becomes a room recording (reverb, silence, noise) and goes through the app's own
-    # preprocessing (augment.augment_recordings); "window": the clean clip placed in the window with
-    # reverb/noise added there (augment.augment_audio, the recipe of the first shipped towers)
-    recipe: str = "window"
-    p_room: float = 0.6
-    p_noise: float = 0.75
-    p_window: float = 0.0  # share of each batch augmented the "window" way
-    # the "window" recipe's reverberation (augment.augment_audio): share of clips, tail/direct energy, length
-    p_reverb: float = 0.45
-    reverb_wet: tuple[float, float] = (0.2, 1.6)
-    reverb_s: float = 0.5
-    # more renderings (rate, pitch) of the *train-split* voices, synthesised for this stage only (other
-    # seeds than the benchmark's); flite's voices are the few that are not formant synthesis
-    extra_flite: int = 0
-    extra_espeak: int = 0
-    # renderings of each digit by every installed MBROLA / Pico voice (speech.training_extra_voices):
-    # engines the benchmark and the held-out sets never use
-    extra_mbrola: int = 12
-    extra_pico: int = 40
-    # renderings of each digit by every installed training festival voice (speech.FESTIVAL_TRAIN_VOICES;
-    # never the held-out sets' festival voices)
-    extra_festival: int = 0
-    # renderings of each digit by every installed RHVoice English voice (speech.RHVOICE_VOICES: never a
-    # speaker of the benchmark or the held-out sets)
-    extra_rhvoice: int = 12
-    # background talkers of the noise augmentation: 0 = other training digits (the old pool); N = N renderings
-    # of other words (speech.DISTRACTOR_WORDS) by every train-split and training-extra voice, so the tower
-    # learns to pick the digit out of a room's talk instead of hearing other digits in it
-    babble_words: int = 0
-    p_babble: float = 0.3  # the "window" recipe: share of the noisy clips whose noise is talkers (babble)
-    # exponential moving average of the weights (and BatchNorm statistics), per step, decay min(ema,
-    # (1 + step) / (10 + step)); the snapshots validated and kept are the averaged ones. 0: off
-    ema: float = 0.0
-    # vocal-tract length perturbation: each clip's frequency axis stretched by a factor in 1 +- vtlp
-    # (audio.warp_frequencies), on top of the speed change; 0: off
-    vtlp: float = 0.0
-    # consistency with the clean word: each batch also carries its clips clean in the window, trained with
-    # the same cross-entropy, and the noisy clip's class distribution is pulled towards the clean one's
-    # (KL, the clean side not differentiated), weighted by this; 0: off
-    consistency: float = 0.0
-    # not training: the speeds an embedding is averaged over at test time (Encoders.audio_speeds), written
-    # into encoders.json; chosen on the held-out val halves
-    test_speeds: tuple[float, ...] = (0.9, 1.0, 1.1)
-
-
-@dataclass
-class ImageFinetuneConfig:
-    """Stage 3: the image tower alone, against the frozen class prompts (text and audio untouched)."""
-
-    steps: int = 150  # 0: skip the stage
-    batch_size: int = 256
-    lr: float = 3e-4
-    weight_decay: float = 0.05
-    ones_prob: float = 0.5  # share of 1s given a flag/base (augment.ones_with_flag_and_base)
-    val_size: int = 2000
-    # share of each batch drawn from typeset digits of the training fonts (aecf.encoders.fonts; families
-    # disjoint from the held-out sets'), `font_variants` renderings of each digit per font
-    font_share: float = 0.25
-    font_variants: int = 2
-
-
-@dataclass
-class TrainConfig:
-    seed: int = 0
-    threads: int = 2
-    device: str = "cpu"
-    clip: ClipTrainConfig = field(default_factory=ClipTrainConfig)
-    audio: AudioTrainConfig = field(default_factory=AudioTrainConfig)
-    audio_net: AudioNetConfig = field(default_factory=AudioNetConfig)
-    image: ImageFinetuneConfig = field(default_factory=ImageFinetuneConfig)
-
-
-def lr_at(step: int, total: int, warmup: int, base: float) -> float:
-    """Linear warmup then cosine decay to zero."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        # no decay on gains, biases, embeddings, the temperature
-        if p.ndim < 2 or "embedding" in name or "logit_scale" in name or name.endswith("class_embedding"):
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _log(msg: str) -> None:
-    print(f"[encoders] {msg}", flush=True)
-
-
-def _progress(stage: str, step: int, total: int, t0: float, loss: float) -> None:
-    """One line every ~5 % of a stage: step, loss, elapsed and the time left at the current pace."""
-    every = max(1, total // 20)
-    if step % every and step != total:
-        return
-    elapsed = time.time() - t0
-    left = elapsed / max(1, step) * (total - step)
-    _log(
-        f"{stage} {step}/{total} ({100 * step / total:.0f} %) loss {loss:.3f}  "
-        f"{elapsed / 60:.1f} min elapsed, ~{left / 60:.1f} min left"
-    )
-
-
-# ------------------------------------------------------------------------------------ caption bank
-
-
-@dataclass
-class CaptionBank:
-    """Every grammar caption with its consistent digits, tokenised once."""
-
-    texts: list[str]
-    consistent: torch.Tensor  # bool [V, 10]
-    level: torch.Tensor  # int [V]: 0 exact, 1 partial, 2 none
-    tokens: torch.Tensor  # [V, context]
-    by_level_digit: list[list[torch.Tensor]]  # [level][digit] -> caption indices
-
-    @classmethod
-    def build(cls, tokenizer) -> CaptionBank:
-        from aecf.data import captions as C
-
-        texts, sets, levels = [], [], []
-        for d in range(NUM_CLASSES):
-            for t in C.exact_captions(d):
-                texts.append(t)
-                sets.append({d})
-                levels.append(0)
-        for t, digits in C.PARTIAL_CAPTIONS.items():
-            texts.append(t)
-            sets.append(set(digits))
-            levels.append(1)
-        for t in C.NONE_CAPTIONS:
-            texts.append(t)
-            sets.append(set(range(NUM_CLASSES)))
-            levels.append(2)
-        consistent = torch.zeros(len(texts), NUM_CLASSES, dtype=torch.bool)
-        for i, s in enumerate(sets):
-            consistent[i, sorted(s)] = True
-        level = torch.tensor(levels)
-        by = [
-            [torch.nonzero((level == lv) & consistent[:, d]).flatten() for d in range(NUM_CLASSES)]
-            for lv in range(3)
-        ]
-        return cls(texts, consistent, level, tokenizer(texts), by)
-
-    def sample(
-        self, labels: torch.Tensor, mix: tuple[float, float, float], gen: torch.Generator
-    ) -> torch.Tensor:
-        """One caption index per label: level from `mix`, then uniform among that level's fits."""
-        levels = torch.multinomial(torch.tensor(mix, dtype=torch.float), len(labels), True, generator=gen)
-        out = torch.empty(len(labels), dtype=torch.long)
-        for i, (lv, d) in enumerate(zip(levels.tolist(), labels.tolist(), strict=True)):
-            pool = self.by_level_digit[lv][d]
-            out[i] = pool[torch.randint(len(pool), (1,), generator=gen)]
-        return out
-
-
-def soft_contrastive_loss(
-    img: torch.Tensor, txt: torch.Tensor, fits: torch.Tensor, set_size: torch.Tensor, scale: torch.Tensor
-) -> torch.Tensor:
-    """Symmetric CLIP loss with multi-positive soft targets.
-
-    img [B,D], txt [U,D] unit vectors; fits bool [B,U] (caption u is consistent with image b);
-    set_size [U] (how many digits caption u allows). Image->caption targets weigh a fitting caption by
-    1/|set| (an exact caption is stronger evidence than "an odd number"); caption->image targets are
-    uniform over the fitting images.
-    """
-    logits = scale * img @ txt.T
-    w = fits.float() / set_size.float()[None]
-    t_img = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    t_txt = (fits.float() / fits.float().sum(dim=0, keepdim=True).clamp_min(1)).T
-    loss_i = -(t_img * F.log_softmax(logits, dim=1)).sum(1).mean()
-    has = fits.any(dim=0)
-    loss_t = -(t_txt * F.log_softmax(logits.T, dim=1)).sum(1)[has].mean()
-    return 0.5 * (loss_i + loss_t)
-
-
-# --------------------------------------------------------------------------------------- stage 1
-
-
-@torch.no_grad()
-def zero_shot_accuracy(
-    model, images: torch.Tensor, labels: torch.Tensor, class_tokens: torch.Tensor
-) -> float:
-    from aecf.encoders.clip import to_clip_pixels
-
-    was = model.training
-    model.eval()
-    dev = model.logit_scale.device
-    t = model.encode_text(class_tokens.to(dev), normalize=True)
-    correct = 0
-    for i in range(0, len(images), 1024):
-        e = model.encode_image(to_clip_pixels(images[i : i + 1024], model).to(dev), normalize=True)
-        correct += int(((e @ t.T).argmax(1).cpu() == labels[i : i + 1024]).sum())
-    model.train(was)
-    return correct / max(1, len(images))
-
-
-def train_clip(cfg: ClipTrainConfig, seed: int, device: str = "cpu") -> tuple[torch.nn.Module, object, dict]:
-    from aecf.data.captions import class_prompt
-    from aecf.data.mnist import load_mnist
-    from aecf.encoders.clip import to_clip_pixels
-
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    x_tr, y_tr = load_mnist("train")
-    x_va, y_va = load_mnist("val")
-    images = torch.from_numpy(x_tr).float().div_(255)[:, None]
-    labels = torch.from_numpy(y_tr)
-    val_images = torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None]
-    val_labels = torch.from_numpy(y_va[: cfg.val_size])
-
-    model, tokenizer = build_clip(cfg.model, None)
-    model.to(device).train()
-    bank = CaptionBank.build(tokenizer)
-    prompts = [class_prompt(d) for d in range(NUM_CLASSES)]
-    class_tokens = tokenizer(prompts)
-    set_size = bank.consistent.sum(1)
-
-    steps_per_epoch = len(images) // cfg.batch_size
-    total = int(round(cfg.epochs * steps_per_epoch))
-    eval_every = max(1, total // cfg.evals)
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98))
-    best = {"acc": -1.0, "step": 0, "state": None}
-    history = []
-    t0 = time.time()
-    order = torch.randperm(len(images), generator=gen)
-    pos = 0
-    for step in range(total):
-        if pos + cfg.batch_size > len(order):
-            order, pos = torch.randperm(len(images), generator=gen), 0
-        idx = order[pos : pos + cfg.batch_size]
-        pos += cfg.batch_size
-        y = labels[idx]
-        x = augment_digits(images[idx], gen, p=cfg.augment_prob)
-        cap = bank.sample(y, cfg.caption_mix, gen)
-        uniq, inverse = torch.unique(cap, return_inverse=True)
-        del inverse
-        tokens = torch.cat([bank.tokens[uniq], class_tokens])
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
-
-        img = model.encode_image(to_clip_pixels(x, model).to(device), normalize=True)
-        txt_all = model.encode_text(tokens.to(device), normalize=True)
-        txt, cls = txt_all[: len(uniq)], txt_all[len(uniq) :]
-        scale = model.logit_scale.exp()
-        fits = bank.consistent[uniq][:, y].T.to(device)  # [B, U]
-        loss = soft_contrastive_loss(img, txt, fits, set_size[uniq].to(device), scale)
-        loss = loss + cfg.class_loss_weight * F.cross_entropy(scale * img @ cls.T, y.to(device))
-
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        _progress("clip", step + 1, total, t0, loss.item())
-
-        if (step + 1) % eval_every == 0 or step + 1 == total:
-            acc = zero_shot_accuracy(model, val_images, val_labels, class_tokens)
-            rec = {
-                "step": step + 1,
-                "epoch": round((step + 1) / steps_per_epoch, 2),
-                "loss": loss.item(),
-                "val_zero_shot": acc,
-                "logit_scale": float(scale),
-                "seconds": round(time.time() - t0, 1),
-            }
-            history.append(rec)
-            _log(f"clip {rec}")
-            if acc > best["acc"]:
-                best = {
-                    "acc": acc,
-                    "step": step + 1,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                }
-    model.cpu().load_state_dict(best["state"])
-    model.eval()
-    info = {
-        "config": asdict(cfg),
-        "steps": total,
-        "best_step": best["step"],
-        "val_zero_shot": best["acc"],
-        "history": history,
-        "seconds": round(time.time() - t0, 1),
-        "train_images": len(images),
-        "logit_scale": float(model.logit_scale.exp()),
-    }
-    return model, tokenizer, info
-
-
-# --------------------------------------------------------------------------------------- stage 2
-
-
-def _clips(data_dir: Path, split: str) -> tuple[list[np.ndarray], torch.Tensor]:
-    path = data_dir / "clips.npz"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: build the benchmark first (`python -m aecf data build`).")
-    with np.load(path, allow_pickle=False) as z:
-        keep = np.nonzero(z["split"] == split)[0]
-        audio, length, label = z["audio"][keep], z["length"][keep], z["label"][keep]
-    return [audio[i, : length[i]].astype(np.float32) for i in range(len(keep))], torch.from_numpy(label)
-
-
-def _split_voices(data_dir: Path, split: str) -> list:
-    """The voices (engine + name, no rate/pitch) of one benchmark split, from clips.npz."""
-    from aecf.data.speech import Voice, voice_identity
-
-    with np.load(data_dir / "clips.npz", allow_pickle=False) as z:
-        ids = sorted({voice_identity(str(v)) for v in z["voice"][z["split"] == split]})
-    return [Voice(*i.split(":", 1)) for i in ids]
-
-
-def extra_train_clips(
-    data_dir: Path,
-    flite: int,
-    espeak: int,
-    seed: int,
-    mbrola: int = 0,
-    pico: int = 0,
-    festival: int = 0,
-    rhvoice: int = 0,
-) -> tuple[list[np.ndarray], torch.Tensor]:
-    """`flite`/`espeak` more renderings of each digit by every train-split voice (seeded apart from the
-    benchmark's renderings, so they are new rates and pitches of the same speakers), and `mbrola`/`pico`
-    renderings by every installed voice of those training-only engines, `festival` by every installed
-    training festival voice, `rhvoice` by every installed RHVoice voice of speech.RHVOICE_VOICES."""
-    from aecf.data import speech
-
-    counts = {
-        "flite": flite,
-        "espeak": espeak,
-        "mbrola": mbrola,
-        "pico": pico,
-        "festival": festival,
-        "rhvoice": rhvoice,
-    }
-    if max(counts.values()) <= 0:
-        return [], torch.zeros(0, dtype=torch.long)
-    voices = [v for v in _split_voices(data_dir, "train") if counts[v.engine] > 0]
-    if mbrola > 0 or pico > 0 or festival > 0 or rhvoice > 0:
-        voices += [v for v in speech.training_extra_voices() if counts[v.engine] > 0]
-    t0 = time.time()
-    results = speech.synthesize_voices(voices, counts, seed=seed + 7919, progress=False)
-    waves, labels = [], []
-    for r in results:
-        for spec, w in zip(r.specs, r.waves, strict=True):
-            waves.append(w.astype(np.float32))
-            labels.append(spec.digit)
-    _log(f"audio: {len(waves)} extra renderings of {len(voices)} train voices in {time.time() - t0:.0f} s")
-    return waves, torch.tensor(labels, dtype=torch.long)
-
-
-def distractor_pool(data_dir: Path, per_voice: int, seed: int) -> list[np.ndarray]:
-    """`per_voice` renderings of non-digit words (speech.DISTRACTOR_WORDS) by every train-split voice and every
-    installed training-extra voice: the background talkers of `audio.babble_words`."""
-    from aecf.data import speech
-
-    voices = _split_voices(data_dir, "train")
-    try:
-        voices += speech.training_extra_voices()
-    except InputError:  # the non-free extras are not installed: the benchmark's train voices alone
-        pass
-    t0 = time.time()
-    clips = speech.distractor_clips(voices, per_voice, seed=seed + 104729)
-    _log(f"audio: {len(clips)} background words by {len(voices)} train voices in {time.time() - t0:.0f} s")
-    return clips
-
-
-@torch.no_grad()
-def _audio_accuracy(model, mels: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor) -> float:
-    was = model.training
-    model.eval()
-    dev = class_emb.device
-    pred = torch.cat(
-        [(model(mels[i : i + 512].to(dev)) @ class_emb.T).argmax(1).cpu() for i in range(0, len(mels), 512)]
-    )
-    model.train(was)
-    return float((pred == labels).float().mean())
-
-
-def train_audio(
-    cfg: AudioTrainConfig,
-    net: AudioNetConfig,
-    data_dir: Path,
-    class_emb: torch.Tensor,
-    logit_scale: float,
-    seed: int,
-    device: str = "cpu",
-) -> tuple[AudioEncoder, dict]:
-    torch.manual_seed(seed + 1)
-    gen = torch.Generator().manual_seed(seed + 1)
-    waves, labels = _clips(data_dir, "train")
-    more, more_labels = extra_train_clips(
-        data_dir,
-        cfg.extra_flite,
-        cfg.extra_espeak,
-        seed,
-        mbrola=cfg.extra_mbrola,
-        pico=cfg.extra_pico,
-        festival=cfg.extra_festival,
-        rhvoice=cfg.extra_rhvoice,
-    )
-    waves, labels = waves + more, torch.cat([labels, more_labels])
-    pool = waves
-    if cfg.babble_words > 0:
-        pool = distractor_pool(data_dir, cfg.babble_words, seed)
-    val_waves, val_labels = _clips(data_dir, "val")
-    window = MEL.window_samples
-    # validation: the clean val voices, and the same clips augmented once with a fixed seed
-    val_clean, _ = place_in_window(val_waves, window, torch.Generator().manual_seed(0), max_shift=0.0)
-
-    def window_way(batch, gen_, pool):
-        return augment_audio(
-            batch,
-            window,
-            gen_,
-            pool,
-            p_reverb=cfg.p_reverb,
-            reverb_wet=cfg.reverb_wet,
-            reverb_s=cfg.reverb_s,
-            p_babble=cfg.p_babble,
-        )
-
-    def augment(batch, gen_, pool):
-        if cfg.recipe != "room":
-            return window_way(batch, gen_, pool)
-        # a share of each batch keeps the window recipe: it matches the benchmark's own corruption (noise
-        # on the word, silence padding), the rest are room recordings through the app's preprocessing
-        k = int(round(cfg.p_window * len(batch)))
-        parts = [window_way(batch[:k], gen_, pool)] if k else []
-        if k < len(batch):
-            parts.append(
-                augment_recordings(batch[k:], window, gen_, pool, p_room=cfg.p_room, p_noise=cfg.p_noise)
-            )
-        return torch.cat(parts)
-
-    # (background words, when training has them, are the val clips' background too)
-    val_noisy = augment(
-        val_waves, torch.Generator().manual_seed(1), pool if cfg.babble_words > 0 else val_waves
-    )
-    val_mels = (logmel_batch(val_clean), logmel_batch(val_noisy))
-
-    model = AudioEncoder(net).to(device)
-    model.train()
-    averaged = None
-    if cfg.ema > 0:  # a second copy holds the averaged weights; it is what validation reads and keeps
-        averaged = AudioEncoder(net).to(device)
-        averaged.load_state_dict(model.state_dict())
-        averaged.eval()
-    class_emb = class_emb.to(device)
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    steps_per_epoch = math.ceil(len(waves) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    eval_every = max(1, total // cfg.evals)
-    best = {"score": -1.0, "step": 0, "state": None}
-    history = []
-    t0 = time.time()
-    step = 0
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(waves), generator=gen).tolist()
-        for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment([waves[i] for i in idx], gen, pool)
-            warp = 1 + (torch.rand(len(idx), generator=gen) * 2 - 1) * cfg.vtlp if cfg.vtlp > 0 else None
-            mel = logmel_batch(x.to(device), warp=warp)
-            if cfg.spec_augment > 0:
-                mel = spec_augment(mel.cpu(), gen, p=cfg.spec_augment).to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
-            y = labels[idx].to(device)
-            if cfg.consistency > 0:
-                clean_x, _ = place_in_window([waves[i] for i in idx], window, gen)
-                logits = logit_scale * model(torch.cat([mel, logmel_batch(clean_x.to(device))])) @ class_emb.T
-                noisy_logits, clean_logits = logits[: len(idx)], logits[len(idx) :]
-                loss = 0.5 * (
-                    F.cross_entropy(noisy_logits, y, label_smoothing=cfg.label_smoothing)
-                    + F.cross_entropy(clean_logits, y, label_smoothing=cfg.label_smoothing)
-                )
-                loss = loss + cfg.consistency * F.kl_div(
-                    F.log_softmax(noisy_logits, 1),
-                    F.log_softmax(clean_logits.detach(), 1),
-                    log_target=True,
-                    reduction="batchmean",
-                )
-            else:
-                emb = model(mel)
-                loss = F.cross_entropy(
-                    logit_scale * emb @ class_emb.T, y, label_smoothing=cfg.label_smoothing
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if averaged is not None:
-                decay = min(cfg.ema, (1 + step) / (10 + step))
-                with torch.no_grad():
-                    for a, v in zip(averaged.state_dict().values(), model.state_dict().values(), strict=True):
-                        if a.dtype.is_floating_point:
-                            a.mul_(decay).add_(v, alpha=1 - decay)
-                        else:
-                            a.copy_(v)
-            _progress("audio", step, total, t0, loss.item())
-            if step % eval_every == 0 or step == total:
-                judged = model if averaged is None else averaged
-                clean = _audio_accuracy(judged, val_mels[0], val_labels, class_emb)
-                noisy = _audio_accuracy(judged, val_mels[1], val_labels, class_emb)
-                rec = {
-                    "step": step,
-                    "loss": loss.item(),
-                    "val_clean": clean,
-                    "val_augmented": noisy,
-                    "seconds": round(time.time() - t0, 1),
-                }
-                history.append(rec)
-                _log(f"audio {rec}")
-                score = clean + noisy
-                if score > best["score"]:
-                    best = {
-                        "score": score,
-                        "step": step,
-                        "clean": clean,
-                        "noisy": noisy,
-                        "state": {k: v.detach().cpu().clone() for k, v in judged.state_dict().items()},
-                    }
-    model.cpu().load_state_dict(best["state"])
-    model.eval()
-    info = {
-        "config": asdict(cfg),
-        "steps": total,
-        "best_step": best["step"],
-        "val_clean": best["clean"],
-        "val_augmented": best["noisy"],
-        "history": history,
-        "seconds": round(time.time() - t0, 1),
-        "train_clips": len(waves),
-        "val_clips": len(val_waves),
-    }
-    return model, info
-
-
-# --------------------------------------------------------------------------------------- stage 3
-
-
-def finetune_image(
-    model,
-    class_emb: torch.Tensor,
-    logit_scale: float,
-    cfg: ImageFinetuneConfig,
-    seed: int,
-    device: str = "cpu",
-) -> dict:
-    """Fine-tune only the image tower (cross-entropy against the frozen class-prompt embeddings), with
-    the full augmentation plus flags and bases on some 1s. Chosen on the held-out val halves: +3.6 pp
-    handwriting, +4 pp canvas, +2.7 pp photos over the same steps without the 1s (docs/architecture.md)."""
-    from aecf.data.mnist import load_mnist
-    from aecf.encoders.clip import to_clip_pixels
-
-    torch.manual_seed(seed + 2)
-    gen = torch.Generator().manual_seed(seed + 2)
-    x_tr, y_tr = load_mnist("train")
-    x_va, y_va = load_mnist("val")
-    images, labels = torch.from_numpy(x_tr).float().div_(255)[:, None], torch.from_numpy(y_tr)
-    val_images, val_labels = (
-        torch.from_numpy(x_va[: cfg.val_size]).float().div_(255)[:, None],
-        torch.from_numpy(y_va[: cfg.val_size]),
-    )
-    for p_ in model.parameters():
-        p_.requires_grad_(False)
-    for p_ in model.visual.parameters():
-        p_.requires_grad_(True)
-    model.to(device)
-    model.visual.train()
-    cls = class_emb.to(device)
-    opt = torch.optim.AdamW(
-        [p_ for p_ in model.visual.parameters()], lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
-
-    @torch.no_grad()
-    def val_acc() -> float:
-        model.visual.eval()
-        e = torch.cat(
-            [
-                model.encode_image(to_clip_pixels(val_images[i : i + 1024], model).to(device), normalize=True)
-                for i in range(0, len(val_images), 1024)
-            ]
-        )
-        model.visual.train()
-        return float(((e @ cls.T).argmax(1).cpu() == val_labels).float().mean())
-
-    info: dict = {}
-    n_font = int(round(cfg.font_share * cfg.batch_size))
-    if n_font:
-        from aecf.encoders.fonts import font_digit_pool
-
-        fx, fy, info["fonts"] = font_digit_pool(cfg.font_variants, seed, log=_log)
-        font_images, font_labels = torch.from_numpy(fx).float().div_(255)[:, None], torch.from_numpy(fy)
-    before = val_acc()
-    t0 = time.time()
-    for step in range(cfg.steps):
-        idx = torch.randint(len(images), (cfg.batch_size - n_font,), generator=gen)
-        y = labels[idx]
-        x = ones_with_flag_and_base(images[idx], y, gen, cfg.ones_prob)
-        if n_font:
-            fidx = torch.randint(len(font_images), (n_font,), generator=gen)
-            x, y = torch.cat([x, font_images[fidx]]), torch.cat([y, font_labels[fidx]])
-        x = augment_digits(x, gen)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg.steps, 0, cfg.lr)
-        e = model.encode_image(to_clip_pixels(x, model).to(device), normalize=True)
-        loss = F.cross_entropy(logit_scale * e @ cls.T, y.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        _progress("image", step + 1, cfg.steps, t0, loss.item())
-    model.cpu().eval()
-    for p_ in model.parameters():
-        p_.requires_grad_(False)
-    after = val_acc()
-    _log(f"image fine-tune: MNIST val zero-shot {before:.4f} -> {after:.4f}")
-    return {
-        "config": asdict(cfg),
-        "val_zero_shot_before": before,
-        "val_zero_shot": after,
-        "seconds": round(time.time() - t0, 1),
-        **info,
-    }
-
-
-# ------------------------------------------------------------------------------------------ saving
-
-
-def save_encoders(
-    out: Path,
-    clip_model,
-    audio_model: AudioEncoder,
-    net: AudioNetConfig,
-    info: dict,
-    model_name: str = DIGITS_MODEL,
-    test_speeds: tuple[float, ...] = (1.0,),
-) -> Path:
-    """Write clip.safetensors (float16), audio.safetensors, encoders.json into `out`, atomically per file."""
-    from safetensors.torch import save
-
-    from aecf.data.captions import class_prompt
-    from aecf.encoders import AUDIO_FILE, CLIP_FILE, CONFIG_FILE, sha256_file
-    from aecf.files import write_atomic
-
-    out.mkdir(parents=True, exist_ok=True)
-    clip_state = {
-        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
-        for k, v in clip_model.state_dict().items()
-    }
-    audio_state = {k: v.detach().contiguous() for k, v in audio_model.state_dict().items()}
-    for name, state in ((CLIP_FILE, clip_state), (AUDIO_FILE, audio_state)):
-        write_atomic(out / name, save(state))
-    model_config = json.loads((MODEL_CONFIG_DIR / f"{model_name}.json").read_text())
-    config = {
-        "clip": {
-            "model_name": model_name,
-            "model_config": model_config,
-            "weights": CLIP_FILE,
-            "dtype": "float16",
-            "sha256": sha256_file(out / CLIP_FILE),
-        },
-        "audio": {
-            "net": net.to_dict(),
-            "mel": MEL.to_dict(),
-            "weights": AUDIO_FILE,
-            "sha256": sha256_file(out / AUDIO_FILE),
-            "test_speeds": [float(v) for v in test_speeds],
-        },
-        "class_prompts": [class_prompt(d) for d in range(NUM_CLASSES)],
-        "logit_scale": float(clip_model.logit_scale.detach().float().exp()),
-        "training": info,
-    }
-    write_atomic(out / CONFIG_FILE, json.dumps(config, indent=1))
-    return out
-
-
-# -------------------------------------------------------------------------------------------- main
-
-
-def apply_override(cfg: TrainConfig, item: str) -> None:
-    """`section.field=value` -> set it on cfg, parsed to the field's current type."""
-    from dataclasses import replace
-
-    key, _, value = item.partition("=")
-    section, _, name = key.partition(".")
-    target = getattr(cfg, section, None)
-    if target is None or not hasattr(target, name):
-        raise SystemExit(f"unknown config field {key!r}")
-    old = getattr(target, name)
-    if isinstance(old, tuple):
-        new = tuple(type(old[0])(v) for v in value.split(","))
-    elif isinstance(old, bool):
-        new = value.lower() in ("1", "true", "yes")
-    else:
-        new = type(old)(value)
-    if section == "audio_net":  # frozen dataclass
-        cfg.audio_net = replace(cfg.audio_net, **{name: new})
-    else:
-        setattr(target, name, new)
+from aecf.constants import NUM_CLASSES
+from aecf.data.captions import class_prompt
+from aecf.encoders import load_encoders, save_encoders
+from aecf.encoders.clip import DIGITS_MODEL
+from aecf.encoders.training.audio import train_audio
+from aecf.encoders.training.config import TrainConfig, apply_override
+from aecf.encoders.training.image_caption import train_clip
+from aecf.encoders.training.image_finetune import finetune_image
+from aecf.encoders.training.loop import log
+from aecf.paths import BENCHMARK_DIR, ENCODER_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aecf encoders train", description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DATA_DIR / "benchmark", help="raw benchmark (for clips.npz)")
-    p.add_argument("--out", type=Path, default=CHECKPOINT_DIR / "encoders")
+    p.add_argument("--data", type=Path, default=BENCHMARK_DIR, help="raw benchmark (for clips.npz)")
+    p.add_argument("--out", type=Path, default=ENCODER_DIR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda); the shipped weights: cpu")
@@ -833,13 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
 
     if args.only in ("audio", "image"):
-        from aecf.encoders import load_encoders
-
         enc = load_encoders(args.out)
         clip_model, tokenizer = enc.clip, enc.tokenizer
         clip_info = enc.info.get("training", {}).get("clip", {})
     else:
-        _log(f"stage 1/3: image + caption towers ({cfg.clip.epochs} epochs)")
+        log(f"stage 1/3: image + caption towers ({cfg.clip.epochs} epochs)")
         clip_model, tokenizer, clip_info = train_clip(cfg.clip, cfg.seed, cfg.device)
     clip_model.eval()
     for p_ in clip_model.parameters():
@@ -849,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         {k: v.half().float() if v.is_floating_point() else v for k, v in clip_model.state_dict().items()}
     )
 
-    from aecf.data.captions import class_prompt
-
     with torch.no_grad():
         class_emb = clip_model.encode_text(
             tokenizer([class_prompt(d) for d in range(NUM_CLASSES)]), normalize=True
@@ -858,21 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         logit_scale = float(clip_model.logit_scale.exp())
 
     if args.only in ("clip", "image"):
-        from aecf.encoders import load_encoders
-
         enc = load_encoders(args.out)
         audio_model, audio_info, net = enc.audio, enc.info.get("training", {}).get("audio", {}), enc.audio.cfg
         if args.only == "clip":
-            _log("keeping the existing audio tower (it was trained against the previous text tower)")
+            log("keeping the existing audio tower (it was trained against the previous text tower)")
     else:
-        _log(f"stage 2/3: audio tower ({cfg.audio.epochs} epochs, CLAP-style on frozen class prompts)")
+        log(f"stage 2/3: audio tower ({cfg.audio.epochs} epochs, CLAP-style on frozen class prompts)")
         audio_model, audio_info = train_audio(
             cfg.audio, cfg.audio_net, args.data, class_emb, logit_scale, cfg.seed, cfg.device
         )
         net = cfg.audio_net
     image_info = enc.info.get("training", {}).get("image", {}) if args.only in ("audio", "clip") else {}
     if args.only in (None, "image") and cfg.image.steps > 0:
-        _log(f"stage 3/3: image tower fine-tune ({cfg.image.steps} steps, text and audio frozen)")
+        log(f"stage 3/3: image tower fine-tune ({cfg.image.steps} steps, text and audio frozen)")
         image_info = finetune_image(clip_model, class_emb, logit_scale, cfg.image, cfg.seed, cfg.device)
     info = {
         "argv": list(argv if argv is not None else []),
@@ -890,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in ("audio", "image"):
         model_name = enc.info["clip"].get("model_name", DIGITS_MODEL)
     save_encoders(args.out, clip_model, audio_model, net, info, model_name, test_speeds=cfg.audio.test_speeds)
-    _log(
+    log(
         f"wrote {args.out} in {info['seconds']:.0f} s "
         f"(val zero-shot image {clip_info.get('val_zero_shot', float('nan')):.4f}, "
         f"audio val voices {audio_info.get('val_clean', float('nan')):.4f})"

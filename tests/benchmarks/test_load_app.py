@@ -1,6 +1,6 @@
-"""scripts/load_app.py's arithmetic: the classroom ratio over rounds (the browser run itself is a benchmark)."""
+"""benchmarks/load_app.py's arithmetic: the classroom ratio over rounds (the browser run itself is a benchmark)."""
 
-from scripts.load_app import _summary, combine_rounds
+from benchmarks.load_app import _summary, combine_rounds
 
 
 def _redraws(view_ms: list[float], kind: str = "switch") -> list:

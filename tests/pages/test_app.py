@@ -1,4 +1,4 @@
-"""The AECF Explorer app: its view-models (aecf/app/, aecf/lattice.py) and every page through AppTest.
+"""The AECF Explorer app: its view-models (aecf/app/) and every page through AppTest.
 
 Pages run against the test assets of the `app_env` fixture (tests/conftest.py): copies of the shipped
 checkpoints and samples when they exist, stand-ins otherwise, a small synthetic feature cache, a fresh
@@ -78,66 +78,6 @@ def tone(seconds: float, freq: float = 440.0) -> np.ndarray:
     return 0.5 * np.sin(2 * np.pi * freq * t) * np.hanning(len(t))
 
 
-# ============================================================================================ lattice
-
-
-SUBSETS = {
-    "image": {"label": 7, "confidence": 0.90},
-    "caption": {"label": 1, "confidence": 0.30},
-    "audio": {"label": 7, "confidence": 0.50},
-    "image+caption": {"label": 7, "confidence": 0.95},
-    "audio+image": {"label": 7, "confidence": 0.80},  # any order; canonical name is image+audio
-    "caption+audio": {"label": 7, "confidence": 0.60},
-    "image+caption+audio": {"label": 7, "confidence": 0.97},
-}
-
-
-def test_lattice_cover_edges_and_violations():
-    from aecf.lattice import build_lattice
-
-    lat = build_lattice(SUBSETS)
-    assert set(lat.nodes) == {
-        "image",
-        "caption",
-        "audio",
-        "image+caption",
-        "image+audio",
-        "caption+audio",
-        "image+caption+audio",
-    }
-    assert len(lat.edges) == 9  # Hasse diagram of a 3-set: only |B| = |A| + 1
-    assert lat.violations == [("image", "image+audio")]  # 0.90 > 0.80 + 0.01
-    assert [(e.lower, e.upper) for e in lat.edges if e.violated] == [("image", "image+audio")]
-    assert not lat.is_monotone
-
-
-def test_lattice_tolerance_and_non_cover_pairs():
-    from aecf.lattice import build_lattice
-
-    within = {
-        "image": {"label": 1, "confidence": 0.505},
-        "image+audio": {"label": 1, "confidence": 0.5},
-        "audio": {"label": 1, "confidence": 0.1},
-    }
-    assert build_lattice(within).is_monotone  # 0.005 over is inside the 0.01 tolerance
-    # image > image+caption+audio is a violation even though it is not a cover edge
-    skip = {"image": {"label": 1, "confidence": 0.9}, "image+caption+audio": {"label": 1, "confidence": 0.5}}
-    lat = build_lattice(skip)
-    assert lat.violations == [("image", "image+caption+audio")] and lat.edges == []
-
-
-def test_lattice_figure_and_svg_mark_violations():
-    from aecf.lattice import lattice_figure, lattice_svg
-
-    fig = lattice_figure(SUBSETS)
-    red = [t for t in fig.data if t.mode == "lines" and t.line.color == "#E03131"]
-    assert len(red) == 1 and "violation" in fig.layout.title.text
-    svg = lattice_svg(SUBSETS, title="aecf")
-    assert 'data-violations="1"' in svg and svg.count("<circle") == 7 and 'stroke="#E03131"' in svg
-    mono = {k: v for k, v in SUBSETS.items() if k != "audio+image"}
-    assert 'data-violations="0"' in lattice_svg(mono) and "monotone" in lattice_svg(mono)
-
-
 # ============================================================================================ state
 
 
@@ -212,16 +152,6 @@ def test_mask_simulator_uses_the_real_sampler():
     uniform_gate = gate_with_entropy(np.log(3), "image", present)
     assert np.allclose(simulate_masks(uniform_gate, present, 0.5, "acm").drop_probs["image"], 0.5, atol=1e-4)
     assert normalise_gate({"image": 1, "audio": 1}, ("image",)).tolist() == [1.0, 0.0, 0.0]
-
-
-def test_equations_come_from_method_md_with_fallbacks(tmp_path):
-    from aecf.app.teaching import TOPICS, equations
-
-    doc = tmp_path / "method.md"
-    doc.write_text("Intro\n$$\nH(p) = \\text{from the docs}\n$$\n")
-    eq = equations("entropy", doc)
-    assert eq[0] == "H(p) = \\text{from the docs}" and len(eq) == len(TOPICS["entropy"])
-    assert all(equations(t, tmp_path / "missing.md") for t in TOPICS)
 
 
 def test_samples_captions_and_canvas():

@@ -587,7 +587,7 @@ def test_other_pages_render(page, server):
 
 
 def test_the_in_page_wait_wakes_on_a_change_and_gives_up_after_its_timeout(browser):
-    """scripts/load_app.py waits inside the page (WAIT_IN_PAGE_JS) instead of polling it: a DOM change wakes
+    """benchmarks/load_app.py waits inside the page (WAIT_IN_PAGE_JS) instead of polling it: a DOM change wakes
     it, a change outside the DOM is seen within its 100 ms tick, and a condition that never holds rejects."""
     from tests.support.browser import WAIT_IN_PAGE_JS
 

@@ -1,5 +1,5 @@
 """Drive the real app in a real browser: start `streamlit run app.py` on a free local port, open Debian's
-chromium through playwright, wait for reruns. Used by tests/pages/test_browser.py and scripts/measure_app.py.
+chromium through playwright, wait for reruns. Used by tests/pages/test_browser.py and benchmarks/measure_app.py.
 
 Never downloads a browser (no `playwright install`): it uses the chromium on PATH.
 """

@@ -26,12 +26,12 @@ CAPTIONS = {"seven": "a handwritten seven", "two": "the digit two", "three": "an
 def build_encoders(out: Path) -> Path:
     import torch
 
+    from aecf.encoders import save_encoders
     from aecf.encoders.audio import AudioEncoder, AudioNetConfig
-    from aecf.encoders.clip import build_clip
-    from aecf.encoders.train import save_encoders
+    from aecf.encoders.clip import load_clip
 
     torch.manual_seed(0)
-    clip_model, _ = build_clip()
+    clip_model, _, _ = load_clip()
     net = AudioNetConfig()
     return save_encoders(out, clip_model, AudioEncoder(net), net, {"dev": "untrained stand-in"})
 

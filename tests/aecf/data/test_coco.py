@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.coco_fixture import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip
-
 from aecf.data import coco
 from aecf.data.cache import load_split
+from aecf.encoders.clip import load_clip
+from tests.support.coco_fixture import COCO_CATEGORIES, expected_labels, make_coco, write_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]
 CPU = torch.device("cpu")
@@ -36,7 +36,7 @@ def fixture(tmp_path_factory):
     # Seeded random weights saved to a file: the `--pretrained PATH` route users take with real CLIP.
     from safetensors.torch import save_file
 
-    model, _, _ = coco.load_clip(str(config), "none", CPU, seed=7)
+    model, _, _ = load_clip(str(config), "none", CPU, seed=7)
     weights = base / "tiny.safetensors"
     save_file(model.state_dict(), weights)
     return SimpleNamespace(base=base, root=root, config=config, weights=weights)
@@ -156,7 +156,7 @@ def test_features_follow_the_annotations_and_the_model(fixture, reference):
         first.setdefault(a["image_id"], a["caption"])
     train_index = index(reference, "train")
     assert [first[int(i)] for i in train_index["image_id"]] == list(train_index["caption"])
-    model, transform, tokenizer = coco.load_clip(str(fixture.config), str(fixture.weights), CPU)
+    model, transform, tokenizer = load_clip(str(fixture.config), str(fixture.weights), CPU)
     from PIL import Image
 
     with torch.no_grad(), Image.open(fixture.root / str(train_index["file_name"][5])) as im:
@@ -233,7 +233,7 @@ def test_captions_all_is_the_mean_of_every_caption(fixture, tmp_path):
     split = load_split("test", out)
     captions = str(index(out, "test")["caption"][1]).split("\n")
     assert len(split) == 2 and len(captions) >= 2
-    model, _, tokenizer = coco.load_clip(str(fixture.config), str(fixture.weights), CPU)
+    model, _, tokenizer = load_clip(str(fixture.config), str(fixture.weights), CPU)
     mean = torch.nn.functional.normalize(coco.encode_texts(model, tokenizer, captions, CPU).mean(0), dim=0)
     assert torch.allclose(split.x[1, 1], mean, atol=2e-3)
 

@@ -1,50 +1,51 @@
-"""The held-out real-input sets (aecf.data.heldout): sources, determinism, halves, formats, scoring.
+"""The held-out real-input sets (aecf.data.heldout): sources, determinism, halves, formats.
 
 Builds a small subset (a few items per set, seconds) into a temporary directory; the full sets are
-built by `python -m aecf heldout build` and scored by `python -m aecf encoders report`."""
+built by `python -m aecf heldout build` and scored by `python -m aecf encoders report` (tests/aecf/encoders/test_report.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image
 
-from aecf.data import heldout as H
+from aecf.data.heldout.build import build_heldout
+from aecf.data.heldout.images import CANVAS_SIZE, HANDWRITING_FAMILIES, ORDINARY_FAMILIES, available_fonts
+from aecf.data.heldout.recordings import FESTIVAL_VOICES
+from aecf.data.heldout.sets import AUDIO_SETS, HALVES, MANIFEST, SETS, items, manifest
 from aecf.encoders import preprocess_audio, preprocess_image
 from aecf.errors import InputError
 
-PER_SET = {s: 12 for s in H.SETS}
+PER_SET = {s: 12 for s in SETS}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("heldout")
-    H.build_heldout(root, PER_SET, seed=3)
+    build_heldout(root, PER_SET, seed=3)
     return root
 
 
 def test_fonts_of_both_kinds_are_installed():
-    fonts = H.available_fonts()
+    fonts = available_fonts()
     families = {k: {f.family for f in fonts if f.kind == k} for k in ("handwriting", "ordinary")}
     assert len(families["handwriting"]) >= 8, families
     assert len(families["ordinary"]) >= 10, families
-    assert all(f.family in H.HANDWRITING_FAMILIES + H.ORDINARY_FAMILIES for f in fonts)
+    assert all(f.family in HANDWRITING_FAMILIES + ORDINARY_FAMILIES for f in fonts)
 
 
 def test_every_set_has_named_disjoint_halves(built):
-    for name in H.SETS:
-        m = H.manifest(built, name)
+    for name in SETS:
+        m = manifest(built, name)
         assert m is not None and m["halves"] == ["val", "test"]
-        files = {h: {it["file"] for it in m["items"] if it["half"] == h} for h in H.HALVES}
+        files = {h: {it["file"] for it in m["items"] if it["half"] == h} for h in HALVES}
         assert len(files["val"]) == len(files["test"]) == PER_SET[name] // 2
         assert not files["val"] & files["test"]
-        assert all(f.startswith(h + "/") for h in H.HALVES for f in files[h])
+        assert all(f.startswith(h + "/") for h in HALVES for f in files[h])
         labels = [it["label"] for it in m["items"]]
         assert set(labels) == set(range(10)), (name, labels)
         assert all((built / name / it["file"]).is_file() for it in m["items"])
@@ -52,32 +53,32 @@ def test_every_set_has_named_disjoint_halves(built):
 
 def test_build_is_deterministic_and_skips_what_exists(built, tmp_path):
     again = tmp_path / "again"
-    H.build_heldout(again, PER_SET, seed=3, sets=("handwriting", "canvas"))
+    build_heldout(again, PER_SET, seed=3, sets=("handwriting", "canvas"))
     for name in ("handwriting", "canvas"):
-        a, b = H.manifest(built, name), H.manifest(again, name)
+        a, b = manifest(built, name), manifest(again, name)
         assert a == b
         first = a["items"][0]["file"]
         assert (built / name / first).read_bytes() == (again / name / first).read_bytes()
-    stamp = (again / "canvas" / H.MANIFEST).stat().st_mtime_ns
-    H.build_heldout(again, PER_SET, seed=3, sets=("canvas",))
-    assert (again / "canvas" / H.MANIFEST).stat().st_mtime_ns == stamp  # present: not rebuilt
-    H.build_heldout(again, PER_SET, seed=4, sets=("canvas",))
-    assert H.manifest(again, "canvas")["seed"] == 4  # another seed: rebuilt
+    stamp = (again / "canvas" / MANIFEST).stat().st_mtime_ns
+    build_heldout(again, PER_SET, seed=3, sets=("canvas",))
+    assert (again / "canvas" / MANIFEST).stat().st_mtime_ns == stamp  # present: not rebuilt
+    build_heldout(again, PER_SET, seed=4, sets=("canvas",))
+    assert manifest(again, "canvas")["seed"] == 4  # another seed: rebuilt
 
 
 def test_handwriting_uses_every_font_once_then_both_kinds_at_random(tmp_path):
-    fonts = H.available_fonts()
-    H.build_heldout(tmp_path, {"handwriting": len(fonts) + 20}, seed=0, sets=("handwriting",))
-    items = H.manifest(tmp_path, "handwriting")["items"]
+    fonts = available_fonts()
+    build_heldout(tmp_path, {"handwriting": len(fonts) + 20}, seed=0, sets=("handwriting",))
+    items = manifest(tmp_path, "handwriting")["items"]
     assert [it["font"] for it in items[: len(fonts)]] == [f"{f.family} {f.style}" for f in fonts]
     assert {it["kind"] for it in items} == {"handwriting", "ordinary"}
     assert {it["kind"] for it in items[::2]} == {it["kind"] for it in items[1::2]}  # in both halves
 
 
 def test_canvas_images_are_what_the_app_canvas_returns(built):
-    for path, _label, _ in H.items(built, "canvas", None):
+    for path, _label, _ in items(built, "canvas", None):
         im = Image.open(path)
-        assert im.mode == "RGBA" and im.size == (H.CANVAS_SIZE, H.CANVAS_SIZE)
+        assert im.mode == "RGBA" and im.size == (CANVAS_SIZE, CANVAS_SIZE)
         x = preprocess_image(path)
         assert x.shape == (28, 28) and x.max() > 0.9
         ys, xs = np.nonzero(x > 0.1)
@@ -86,7 +87,7 @@ def test_canvas_images_are_what_the_app_canvas_returns(built):
 
 def test_photos_are_jpeg_frames_with_a_small_digit(built):
     read = 0
-    photos = H.items(built, "photos", None)
+    photos = items(built, "photos", None)
     for path, _, _ in photos:
         im = Image.open(path)
         assert im.format == "JPEG" and im.mode == "RGB" and max(im.size) >= 480 and min(im.size) >= 360
@@ -100,15 +101,15 @@ def test_photos_are_jpeg_frames_with_a_small_digit(built):
 
 
 def test_voice_sets_use_engines_outside_the_benchmark(built):
-    for name in H.AUDIO_SETS:
-        voices = {it["voice"] for it in H.manifest(built, name)["items"]}
-        assert voices == {f"festival:{v}" for v in H.FESTIVAL_VOICES}
+    for name in AUDIO_SETS:
+        voices = {it["voice"] for it in manifest(built, name)["items"]}
+        assert voices == {f"festival:{v}" for v in FESTIVAL_VOICES}
         assert not any(v.startswith(("espeak", "flite")) for v in voices)
 
 
 def test_room_recordings_are_stereo_44_or_48_khz_compressed(built):
     formats, trimmed = set(), 0
-    recordings = H.items(built, "voices_room", None)
+    recordings = items(built, "voices_room", None)
     for path, _, info in recordings:
         wave, sr = sf.read(io.BytesIO(path.read_bytes()), always_2d=True)
         assert sr in (44100, 48000) and wave.shape[1] == 2
@@ -125,81 +126,16 @@ def test_room_recordings_are_stereo_44_or_48_khz_compressed(built):
 
 
 def test_clean_voices_are_readable_words(built):
-    for path, _, _ in H.items(built, "voices", None):
+    for path, _, _ in items(built, "voices", None):
         info = {}
         out = preprocess_audio(path, info)
         assert 0.2 < len(out) / 16000 < 1.6
         assert info["sounds"] == 1  # one word: Explore says nothing of other sounds
 
 
-class _FakeModel:
-    """predict() answers digit 3 for everything and refuses one file."""
-
-    def __init__(self, refuse):
-        self.refuse = refuse
-
-    def predict(self, image=None, audio=None, mc_samples=20):
-        path = image if image is not None else audio
-        if path.name == self.refuse:
-            raise InputError("no")
-        m = "image" if image is not None else "audio"
-        return SimpleNamespace(experts={m: np.eye(10)[3]})
-
-
-def test_heldout_accuracy_scores_the_test_half_and_counts_refusals_as_wrong(built):
-    test = H.items(built, "canvas", "test")
-    threes = [p for p, y, _ in test if y == 3]
-    refuse = threes[0].name if threes else "none"
-    details = {}
-    acc = H.heldout_accuracy(_FakeModel(refuse), built, "test", sets=("canvas",), details=details)
-    expected = (sum(y == 3 for _, y, _ in test) - (1 if threes else 0)) / len(test)
-    assert acc["canvas"] == pytest.approx(expected)
-    assert details["canvas"]["n"] == len(test) and details["canvas"]["refused"] == (1 if threes else 0)
-
-
 def test_cli_builds_a_subset(tmp_path, capsys):
     from aecf.__main__ import main
 
     assert main(["heldout", "build", "--out", str(tmp_path), "--per-set", "4", "--sets", "canvas"]) == 0
-    assert json.loads((tmp_path / "canvas" / H.MANIFEST).read_text())["items"]
+    assert json.loads((tmp_path / "canvas" / MANIFEST).read_text())["items"]
     assert "canvas" in capsys.readouterr().out
-
-
-class _WordOnlyModel:
-    """Reads 3 from a recording cut to its word (an array) and 0 from a whole file."""
-
-    def predict(self, audio=None, mc_samples=20):
-        return SimpleNamespace(experts={"audio": np.eye(10)[3 if isinstance(audio, tuple) else 0]})
-
-
-def test_room_ceiling_reads_each_recording_whole_and_cut_to_its_word(built):
-    from scripts.room_ceiling import score_rows, summarise, word_only
-
-    for path, _, info in H.items(built, "voices_room", None):
-        wave, sr = sf.read(io.BytesIO(path.read_bytes()), always_2d=True)
-        word, word_sr = word_only(path, info)
-        cut = sum(int(s * sr) for s in info["silence_s"])
-        assert word_sr == sr and len(word) == len(wave) - cut  # only the generator's silences go
-    rows = score_rows(_WordOnlyModel(), built, None)
-    labels = [y for _, y, _ in H.items(built, "voices_room", None)]
-    table = summarise(rows)
-    assert table["app"]["n"] == len(labels)
-    assert table["app"]["all"] == pytest.approx(np.mean([y == 0 for y in labels]), abs=1e-3)
-    assert table["word"]["all"] == pytest.approx(np.mean([y == 3 for y in labels]), abs=1e-3)
-    kinds = {r["noise"] for r in rows}
-    for kind in ("pink", "fan", "babble"):
-        cells = table["word"][kind]
-        assert len(cells) == 3 and all(c is None or 0.0 <= c <= 1.0 for c in cells)
-        assert (kind in kinds) == any(c is not None for c in cells)
-
-
-def test_room_ceiling_asks_for_a_rebuild_of_a_set_without_noise_kinds(built, tmp_path):
-    from scripts.room_ceiling import score_rows
-
-    shutil.copytree(built / "voices_room", tmp_path / "voices_room")
-    m = json.loads((tmp_path / "voices_room" / H.MANIFEST).read_text())
-    for it in m["items"]:
-        del it["noise"]
-    (tmp_path / "voices_room" / H.MANIFEST).write_text(json.dumps(m))
-    with pytest.raises(SystemExit, match="heldout build"):
-        score_rows(_WordOnlyModel(), tmp_path, None)

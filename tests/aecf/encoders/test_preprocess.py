@@ -14,14 +14,24 @@ import soundfile as sf
 from PIL import Image
 
 from aecf.constants import SAMPLE_RATE
+from aecf.data.captions import class_prompt
+from aecf.data.heldout.recordings import room_recording
 from aecf.encoders.audio import MEL, fit_window, logmel, logmel_batch
+from aecf.encoders.clip import load_clip
 from aecf.encoders.preprocess import (
     MAX_AUDIO_SECONDS,
+    NOT_SPEECH_REASONS,
+    NOT_SPEECH_THRESHOLDS,
+    caption_tower_texts,
+    known_caption_words,
+    not_speech,
     preprocess_audio,
     preprocess_caption,
     preprocess_image,
 )
+from aecf.encoders.training.image_caption import CaptionBank
 from aecf.errors import InputError
+from aecf.paths import SAMPLES_DIR
 from tests.support.sounds import chord, click_track, noise_bursts, pulsing_tune, tone
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -363,28 +373,6 @@ def test_logmel_is_gain_invariant():
     assert np.abs(logmel(wave) - logmel(0.05 * wave)).max() < 1e-3
 
 
-def test_noise_floor_option_removes_steady_noise_the_same_in_numpy_and_torch():
-    import dataclasses
-
-    import torch
-
-    assert MEL.noise_floor == 0.0  # shipped off: the features the towers were trained on
-    cfg = dataclasses.replace(MEL, noise_floor=1.0)
-    rng = np.random.default_rng(0)
-    word = tone_word(pad=0.1)
-    noisy = (word + 0.02 * rng.normal(size=len(word))).astype(np.float32)
-    a, b = logmel(noisy, cfg), logmel_batch(torch.from_numpy(fit_window(noisy))[None], cfg)[0].numpy()
-    assert np.abs(a - b).max() < 1e-3
-    # the noise-only frames (0.1 s before the word, after the window's zero padding) drop towards the floor,
-    # the word's frames stay near the top
-    lead = (MEL.window_samples - len(noisy)) // 2 // MEL.hop_length
-    noise = slice(lead + 2, lead + 8)
-    assert a[:, noise].mean() < logmel(noisy)[:, noise].mean() - 0.05 and a.max() == pytest.approx(1.0)
-    # a clean word padded with digital silence: the padding is left out of the estimate, the word kept
-    clean_on, clean_off = logmel(word, cfg), logmel(word)
-    assert np.abs(clean_on - clean_off).max() < 0.35 and clean_on.max() == pytest.approx(1.0)
-
-
 def test_fit_window_pads_and_crops():
     assert len(fit_window(np.ones(100))) == MEL.window_samples
     long = np.zeros(3 * MEL.window_samples, np.float32)
@@ -409,10 +397,7 @@ def test_empty_caption_refused(bad):
 
 def test_shipped_sample_recordings_are_accepted():
     """Demo WAVs are cut to the word (no silence around it) or noisy; the VAD must keep them, not refuse them."""
-    from aecf.constants import ASSETS_DIR
-    from aecf.encoders.preprocess import preprocess_audio
-
-    wavs = sorted((ASSETS_DIR / "samples").glob("*.wav"))
+    wavs = sorted(SAMPLES_DIR.glob("*.wav"))
     assert wavs, "no sample recordings shipped"
     for wav in wavs:
         wave = preprocess_audio(wav)
@@ -429,7 +414,7 @@ def test_long_steady_noise_is_refused():
 
 @pytest.mark.parametrize("ms", [20, 50, 100])
 def test_short_noise_burst_refused(ms):
-    """A click or a 50 ms noise burst is not a word: refused with a message, not classified (issue 8)."""
+    """A click or a 50 ms noise burst is not a word: refused with a message, not classified."""
     burst = np.random.default_rng(ms).standard_normal(SAMPLE_RATE * ms // 1000).astype(np.float32) * 0.3
     with pytest.raises(InputError, match="too short to be a spoken word"):
         preprocess_audio((burst, SAMPLE_RATE))
@@ -546,9 +531,7 @@ def test_every_shipped_recording_sounds_like_speech():
 @pytest.mark.parametrize("seed", range(4))
 def test_a_spoken_word_in_silence_noise_or_a_room_still_sounds_like_speech(seed):
     """The shipped words as uploads: with silence and hiss around them, in pink noise, and said in a simulated
-    room (reverberation, noise at 0-20 dB, 44.1/48 kHz stereo, compressed: aecf.data.heldout.room_recording)."""
-    from aecf.data.heldout import room_recording
-
+    room (reverberation, noise at 0-20 dB, 44.1/48 kHz stereo, compressed: aecf.data.heldout.recordings.room_recording)."""
     rng = np.random.default_rng(seed)
     for name, word in _shipped_words().items():
         pad = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE), np.float32)
@@ -570,8 +553,6 @@ def test_a_spoken_word_in_silence_noise_or_a_room_still_sounds_like_speech(seed)
 
 
 def test_not_speech_reads_each_threshold_on_its_side():
-    from aecf.encoders.preprocess import NOT_SPEECH_REASONS, NOT_SPEECH_THRESHOLDS, not_speech
-
     word = {"held_pitch_s": 0.1, "held_spectrum_s": 0.2, "notes": 1, "voiced_run_s": 0.3, "beat": 0.0}
     word |= {"onsets": 2, "beat_cv": float("inf")}
     assert not_speech(word) is None
@@ -588,12 +569,7 @@ def test_not_speech_reads_each_threshold_on_its_side():
 
 
 def test_the_caption_vocabulary_is_the_caption_towers_training_captions():
-    from aecf.data.captions import class_prompt
-    from aecf.encoders.clip import build_clip
-    from aecf.encoders.preprocess import caption_tower_texts
-    from aecf.encoders.train import CaptionBank
-
-    _, tokenizer = build_clip()
+    _, _, tokenizer = load_clip()
     bank = CaptionBank.build(tokenizer)
     assert set(caption_tower_texts()) == set(bank.texts) | {class_prompt(d) for d in range(10)}
 
@@ -613,8 +589,5 @@ def test_the_caption_vocabulary_is_the_caption_towers_training_captions():
     ],
 )
 def test_known_caption_words_from_the_tokenizer_and_the_training_captions(caption, known):
-    from aecf.encoders.clip import build_clip
-    from aecf.encoders.preprocess import known_caption_words
-
-    _, tokenizer = build_clip()
+    _, _, tokenizer = load_clip()
     assert known_caption_words(caption, tokenizer) == known

@@ -1,6 +1,6 @@
 """A classroom on one server: N concurrent sessions toggle and slide on Explore while one of them trains.
 
-    .venv/bin/python scripts/load_app.py [--sessions 10] [--seconds 60] [--think 1 2] [--rounds 3] [--json FILE]
+    .venv/bin/python benchmarks/load_app.py [--sessions 10] [--seconds 60] [--think 1 2] [--rounds 3] [--json FILE]
 
 One `streamlit run app.py` on 127.0.0.1 (its own runs/ directory, so nothing is left in the project), one
 Debian chromium (playwright, never `playwright install`), one browser context per session. Bounded: at most
@@ -42,7 +42,7 @@ a switch as a person does, a mouse click at it, and waits inside the page, woken
 (tests/support/browser.WAIT_IN_PAGE_JS). Its press and release go out together, as a hand's do: playwright's
 mouse sends the release only once the browser has handled the press (CDP answers a mouse event then), a round
 trip through the browser that ten busy sessions lengthen and no mouse has; `--clicks person-acked` is that
-(sessions 25-26's instrument). `--clicks playwright` is earlier sessions' instrument: playwright's
+(an earlier version of this instrument). `--clicks playwright` is the first version: playwright's
 `locator.click` (visible, stable over two animation frames, a hit test, before the press) and waits polled
 every 10 ms. One user alone, per action: ~160 against ~200 ms of chromium CPU, ~23 against ~30 ms of the
 playwright driver. A slider step is the keyboard on the focused slider in both.
@@ -51,7 +51,7 @@ playwright driver. A slider step is the keyboard on the focused slider in both.
 key down). The driver's approach to the control before that (reading the switch's box, moving the pointer to it,
 focusing the slider: three to four round trips through the browser, which under ten sessions took p90 45 ms of
 the 133 ms view p90 for the box read alone) is done first: a person's hand makes it without the page.
-`--clock-from approach` starts the clock before the approach, as earlier sessions did.
+`--clock-from approach` starts the clock before the approach, as the first versions of this instrument did.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -168,7 +170,7 @@ Redraw = tuple[float, float, float | None, float, str, float | None, float | Non
 def _summary(times: list[Redraw], by_action: bool = True) -> dict:
     """The redraws (new view on screen) and, under "settled", the same actions until the server's redraw was
     done too; under "press_to_view_in_page", from the press to the new view, timed inside the page; under
-    "approach_to_view", with the driver's approach before the press counted too (earlier sessions' window);
+    "approach_to_view", with the driver's approach before the press counted too (the first versions' window);
     under "release_to_view_in_page", from the browser's time stamp of the input that acts (the release of a
     click: between a click's press and release lies the driver's own round trip, which ten sessions slow; a key's
     press) to the new view; under "by_action", the same for the switch clicks and the slider steps apart."""
@@ -245,7 +247,7 @@ async def _redraw(
     before the clock starts): the driver's own approach to the control, before the press.
 
     person: wait inside the page, woken by its changes (WAIT_IN_PAGE_JS); else playwright's wait_for_function
-    polled every 10 ms (the instrument of earlier sessions: ten pages polled at 100 Hz).
+    polled every 10 ms (the first version of this instrument: ten pages polled at 100 Hz).
 
     watch_while_acting (with person): the wait is sent along with the action, not after the browser has
     answered it (CDP answers an input event once the page has handled it): the clock stops when the driver hears
@@ -576,8 +578,6 @@ async def run(
     rounds: int = 3,
     acked: bool = False,
 ) -> dict:
-    from playwright.async_api import async_playwright
-
     res: dict = {
         "sessions": sessions,
         "seconds": seconds,
@@ -676,8 +676,8 @@ def main(argv: list[str] | None = None) -> int:
         default="person",
         help="person (default): a mouse click at the switch, press and release sent together, and "
         "waits woken by the page; person-acked: the same, but the release sent once the browser "
-        "has handled the press (playwright's mouse; sessions 25-26); playwright: locator.click "
-        "with its checks and waits polled at 100 Hz (earlier sessions' instrument)",
+        "has handled the press (playwright's mouse); playwright: locator.click "
+        "with its checks and waits polled at 100 Hz (the first version of this instrument)",
     )
     ap.add_argument(
         "--clock-from",
@@ -685,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         default="press",
         help="press (default): a redraw is timed from the press (mouse button or key down), the "
         "driver's approach (reading the switch's box, moving the pointer, focusing the slider) "
-        "done before; approach: from before the approach (earlier sessions' window)",
+        "done before; approach: from before the approach (the first versions' window)",
     )
     ap.add_argument("--max-sessions", type=int, default=12, help="refuse more than this many contexts")
     ap.add_argument("--json", type=Path, default=None)

@@ -1,8 +1,8 @@
 """Where Explore's redraw time goes: the page rebuilt from a mock-up one feature at a time, each step its own
 small Streamlit app, all toggled in ONE browser, interleaved (a bare mouse click at the Image switch, then
-the wait until the "Modalities used" value changes and the script is idle, as in scripts/measure_app.py).
+the wait until the "Modalities used" value changes and the script is idle, as in benchmarks/measure_app.py).
 
-    .venv/bin/python scripts/speed_decomposition.py [--rounds 8]
+    .venv/bin/python benchmarks/speed_decomposition.py [--rounds 8]
 
 Steps (each adds to the one before, except `full_rerun`, the same widgets without fragments):
   reference    the two-element app of measure_app.py (Streamlit's own floor);
@@ -29,9 +29,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aecf.paths import ROOT, SAMPLES_DIR  # noqa: E402
 from tests.support.browser import (  # noqa: E402
     chromium_path,
     free_port,
@@ -144,9 +146,7 @@ STEPS = [  # (name, app, flags)
 
 
 def measure(rounds: int) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
-
-    image = str(next(p for p in sorted((ROOT / "assets" / "samples").glob("*.png"))))
+    image = str(next(p for p in sorted(SAMPLES_DIR.glob("*.png"))))
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "mock.py").write_text(MOCK.format(root=str(ROOT), image=image))

@@ -12,7 +12,7 @@ DIR/<half>/ with a manifest.json each:
           (`aecf.data.heldout`: `voices` and `voices_room`, val and test halves). Each synthesised word comes
           one of four ways: cut to the word (like the shipped samples), with silence and a faint hiss around
           it (an upload), with the benchmark's noise at 0-20 dB SNR, or said in a simulated room with
-          other talkers (`heldout.room_recording`).
+          other talkers (`aecf.data.heldout.recordings.room_recording`).
   other   sounds that are not speech, generated from the seed: tunes (notes of one length, "pulsing", or
           of mixed lengths; sine, square, sawtooth, triangle, plucked, FM and organ timbres, some with
           vibrato), steady tones and beeps, chords, sirens and glides, rhythmic noise bursts, click tracks,
@@ -36,13 +36,24 @@ import json
 import math
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aecf.constants import CLASSES, SAMPLE_RATE  # noqa: E402
+
+from aecf.constants import CLASSES, SAMPLE_RATE  # noqa: E402 - after the path insert
+from aecf.data import build as B
+from aecf.data import speech
+from aecf.data.corruption import corrupt_audio
+from aecf.data.heldout.build import build_audio_sets
+from aecf.data.heldout.recordings import room_recording
+from aecf.encoders import preprocess as P
+from aecf.encoders.preprocess import preprocess_audio
+from aecf.errors import InputError
 
 HALVES = ("val", "test")
 SR = SAMPLE_RATE
@@ -294,7 +305,6 @@ def other_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def _wav(wave: np.ndarray, sr: int = SR) -> bytes:
-    import soundfile as sf
 
     buf = io.BytesIO()
     sf.write(buf, np.clip(wave, -1, 1).astype(np.float32), sr, format="WAV", subtype="PCM_16")
@@ -305,8 +315,6 @@ def present(
     wave: np.ndarray, way: str, rng: np.random.Generator, babble: list[np.ndarray]
 ) -> tuple[bytes, str, dict]:
     """A 16 kHz sound as the app would receive it: (file bytes, extension, details)."""
-    from aecf.data import heldout as H
-    from aecf.data.corruption import corrupt_audio
 
     gain = rng.uniform(0.2, 0.95)
     if way == "cut":
@@ -320,7 +328,7 @@ def present(
         snr = float(rng.uniform(0, 20))
         x = corrupt_audio(wave, snr, int(rng.integers(1 << 30)))
         return _wav(x / (np.abs(x).max() + 1e-9) * gain), "wav", {"snr_db": round(snr, 1)}
-    data, info = H.room_recording(np.asarray(wave, np.float32), SR, rng, babble)
+    data, info = room_recording(np.asarray(wave, np.float32), SR, rng, babble)
     return data, info["format"], info
 
 
@@ -328,9 +336,6 @@ def present(
 
 
 def _synth(specs) -> list[np.ndarray]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from aecf.data import speech
 
     def one(spec):
         if spec.voice.engine == "festival":
@@ -345,8 +350,6 @@ def _synth(specs) -> list[np.ndarray]:
 
 def speech_specs(half: str, n: int, seed: int) -> list:
     """n random (voice, digit, rate, pitch) renderings by the half's voices."""
-    from aecf.data import build as B
-    from aecf.data import speech
 
     split = B.select_voices(B.BenchmarkConfig(), 0)  # the benchmark's own voice split (seed 0)
     voices = split["train"] + split["val"] if half == "val" else split["test"]
@@ -365,12 +368,10 @@ def speech_specs(half: str, n: int, seed: int) -> list:
 
 
 def build(root: Path, per_kind: int, seed: int) -> None:
-    from aecf.data import heldout as H
-    from aecf.data import speech
 
     held = root / "heldout"
     if not (held / "voices_room" / "manifest.json").exists():
-        H.build_audio_sets(held, {"voices": 4 * per_kind, "voices_room": 4 * per_kind}, seed)
+        build_audio_sets(held, {"voices": 4 * per_kind, "voices_room": 4 * per_kind}, seed)
     for h_i, half in enumerate(HALVES):
         out = root / half
         (out / "files").mkdir(parents=True, exist_ok=True)
@@ -398,7 +399,7 @@ def build(root: Path, per_kind: int, seed: int) -> None:
                 }
             )
         for set_name in ("voices", "voices_room"):
-            for path, digit, info in H.items(held, set_name, half):
+            for path, digit, info in items(held, set_name, half):
                 items.append(
                     {
                         "file": str(path.resolve()),
@@ -454,8 +455,6 @@ RULES = {
 def read_half(root: Path, half: str) -> list[dict]:
     """Every item of a half through `preprocess_audio`, as an upload, with the check's features (or why it was
     refused)."""
-    from aecf.encoders.preprocess import preprocess_audio
-    from aecf.errors import InputError
 
     items = json.loads((root / half / "manifest.json").read_text())["items"]
     rows = []
@@ -526,7 +525,6 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def measure(root: Path, json_path: Path | None, halves: list[str]) -> None:
-    from aecf.encoders import preprocess as P
 
     report: dict = {"thresholds": P.NOT_SPEECH_THRESHOLDS, "halves": {}}
     for half in halves:

@@ -6,7 +6,7 @@
                drawn (the metric shows the new value and the script is idle); target ≤ 1.5× the same
                toggle on a two-widget app measured in the same run (printed as ratio_to_reference).
 
-    .venv/bin/python scripts/measure_app.py [--repeats 8] [--screenshots test-artifacts/measure]
+    .venv/bin/python benchmarks/measure_app.py [--repeats 8] [--screenshots test-artifacts/measure]
 
 Times are wall-clock from the click (a playwright click, itself ~30-60 ms) to the moment the new view is on
 screen (polled every 5 ms); `settled` adds the wait until the server's redraw is done too and the script is
@@ -29,10 +29,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,9 +45,11 @@ from tests.support.browser import (  # noqa: E402
     SENT_AHEAD_JS,
     VIEW_SIGNATURE_JS,
     chromium_path,
+    free_port,
     launch_args,
     metric_value_js,
     streamlit_server,
+    wait_healthy,
     wait_idle,
     wait_rerun,
     wait_view,
@@ -119,8 +126,6 @@ def toggle_series(
 
 
 def measure(repeats: int = 10, screenshots: Path | None = None, log: Path | None = None) -> dict:
-    from playwright.sync_api import sync_playwright
-
     out: dict = {}
     t_launch = time.perf_counter()
     with streamlit_server(log_path=log) as (url, _proc, healthy_s):
@@ -190,13 +195,6 @@ st.metric("Modalities used", "image + caption + audio" if on else "caption + aud
 
 def measure_reference(repeats: int = 10) -> dict:
     """The same toggle on a two-element app: Streamlit's own floor on this machine right now."""
-    import subprocess
-    import tempfile
-
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import free_port, wait_healthy
-
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "reference.py"
         app.write_text(REFERENCE_APP)
@@ -283,8 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         "toggle": round(res["toggle_redraw"]["browser_task_ms"] / ref_work, 2),
         "slider": round(res["slider_redraw_new_view"]["browser_task_ms"] / ref_work, 2),
     }
-    import os
-
     res["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(res, indent=2))
     return 0

@@ -1,8 +1,7 @@
 """How far the audio tower is from the voices-in-a-room target, and what stands in the way. A diagnostic: nothing
 here is part of the shipped model.
 
-    .venv/bin/python scripts/room_ceiling.py read DIR [TOWER ...] [--half val|test|all] [--json FILE]
-    .venv/bin/python scripts/room_ceiling.py oracle OUT [--epochs 20] [--threads 2]
+    .venv/bin/python benchmarks/room_ceiling.py read DIR [TOWER ...] [--half val|test|all] [--json FILE]
 
 `read` scores a held-out rooms set by noise kind (pink, fan hum, other talkers) and SNR band (0-7, 7-14,
 14-20 dB), two ways:
@@ -13,41 +12,32 @@ here is part of the shipped model.
 
 DIR is `data/heldout` or a second rendering (`python -m aecf heldout build --seed 1 --per-set 1000 --sets voices
 voices_room --out DIR`: "val2", for choices only); TOWER is an encoders directory, or "shipped" (the default).
-
-`oracle` trains the audio tower as `encoders train --only audio` does (the shipped recipe, over the shipped image
-and text towers) with one thing the held-out rule forbids: the held-out sets' own festival voices (ked, slt; clean
-renderings) added to the training voices. It measures how much of the gap is the held-out voices' sound. Its
-encoders.json says so under "diagnostic"; never ship it, and never report its held-out numbers as results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aecf.data import heldout as H  # noqa: E402
+from aecf.data.heldout.sets import items  # noqa: E402
+from aecf.encoders import load_encoders  # noqa: E402
 from aecf.errors import InputError  # noqa: E402
+from aecf.inference import load  # noqa: E402
 
 BANDS = ((0.0, 7.0), (7.0, 14.0), (14.0, 20.01))
 KINDS = ("pink", "fan", "babble")
 WAYS = ("app", "word")
-ORACLE_NOTE = (
-    "trained on the held-out sets' own festival voices (scripts/room_ceiling.py oracle): a measurement "
-    "of the voices' share of the rooms gap; not a model to ship, its held-out numbers are not results"
-)
 
 
 def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
     """The recording's louder channel between the silences the generator put around the word."""
-    import soundfile as sf
-
     wave, sr = sf.read(path, dtype="float32", always_2d=True)
     channel = wave[:, int(np.argmax(np.square(wave, dtype=np.float64).sum(axis=0)))]
     pre, post = info["silence_s"]
@@ -56,14 +46,14 @@ def word_only(path: Path, info: dict) -> tuple[np.ndarray, int]:
 
 def score_rows(model, root: Path, half: str | None) -> list[dict]:
     """One row per recording: its noise kind, SNR, and whether each way read the digit (a refusal is wrong)."""
-    items = H.items(root, "voices_room", half)
-    if items and "noise" not in items[0][2]:
+    recordings = items(root, "voices_room", half)
+    if recordings and "noise" not in recordings[0][2]:
         raise SystemExit(
             f"{Path(root) / 'voices_room'} was built before the noise kind was recorded: delete that "
             "folder and run `python -m aecf heldout build` again (same seed: the same recordings)."
         )
     rows = []
-    for path, label, info in items:
+    for path, label, info in recordings:
         row = {"noise": info["noise"], "snr_db": info["snr_db"]}
         for way in WAYS:
             try:
@@ -94,9 +84,6 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def _load_model(tower: str):
-    from aecf.encoders import load_encoders
-    from aecf.inference import load
-
     return load() if tower == "shipped" else load(encoders=load_encoders(tower))
 
 
@@ -121,38 +108,6 @@ def read(args) -> int:
     return 0
 
 
-def oracle(args) -> int:
-    from aecf.data import speech
-    from aecf.encoders import CONFIG_FILE, encoder_dir
-    from aecf.encoders import train as T
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for (
-        f
-    ) in encoder_dir().iterdir():  # the shipped towers (--only audio keeps image and text), not their report
-        if f.name == CONFIG_FILE or f.suffix == ".safetensors":
-            shutil.copy2(f, out / f.name)
-    speech.FESTIVAL_TRAIN_VOICES = tuple(H.FESTIVAL_VOICES)  # the forbidden part, on purpose
-    rc = T.main(
-        [
-            "--only",
-            "audio",
-            "--out",
-            str(out),
-            "--threads",
-            str(args.threads),
-            "--set",
-            f"audio.extra_festival={args.renderings}",
-            f"audio.epochs={args.epochs}",
-        ]
-    )
-    config = json.loads((out / CONFIG_FILE).read_text())
-    config["diagnostic"] = ORACLE_NOTE
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
-    return rc
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -163,17 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("towers", nargs="*", help='encoders directories, or "shipped" (default)')
     r.add_argument("--half", choices=("val", "test", "all"), default="val")
     r.add_argument("--json", default=None)
-    o = sub.add_parser(
-        "oracle", help="train the audio tower WITH the held-out voices (a measurement, never shipped)"
-    )
-    o.add_argument("out", type=Path)
-    o.add_argument("--epochs", type=int, default=20)
-    o.add_argument(
-        "--renderings", type=int, default=12, help="renderings of each digit by each held-out voice"
-    )
-    o.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    return read(args) if args.cmd == "read" else oracle(args)
+    return read(args)
 
 
 if __name__ == "__main__":
