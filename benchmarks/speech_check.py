@@ -1,7 +1,7 @@
 """Choose and measure the "does not sound like speech" check (`aecf.encoders.preprocess.not_speech`).
 
-    .venv/bin/python scripts/speech_check.py build DIR [--per-kind N] [--seed S]
-    .venv/bin/python scripts/speech_check.py measure DIR [--json FILE]
+    .venv/bin/python benchmarks/speech_check.py build DIR [--per-kind N] [--seed S]
+    .venv/bin/python benchmarks/speech_check.py measure DIR [--json FILE]
 
 `build` renders two disjoint sets, `val` (for choosing the thresholds) and `test` (only for reporting), into
 DIR/<half>/ with a manifest.json each:

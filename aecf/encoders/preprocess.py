@@ -623,7 +623,7 @@ def separate_sounds(wave: np.ndarray) -> int:
 # `not_speech`: does a recording (its sound, as `trim_bounds` cuts it) sound like a spoken word, or like music,
 # tones, a beat, noise? Simple measures on 40 ms frames every 10 ms: held pitch (notes), held spectrum, the longest
 # unbroken voice, and a beat (a flux envelope that repeats at a steady period, or onsets evenly spaced). Each
-# threshold is a margin beyond the most extreme spoken digit of the val half of `scripts/speech_check.py` (1.4x the
+# threshold is a margin beyond the most extreme spoken digit of the val half of `benchmarks/speech_check.py` (1.4x the
 # largest, or half the smallest): spoken digits by the benchmark's train and val voices, the audio tower's extra
 # training voices and the held-out festival voices, cut, padded, in noise and in simulated rooms, against generated
 # tunes, tones, beeps, chords, glides, noise bursts, clicks, drums and music. Its test half only reports: on a

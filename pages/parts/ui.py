@@ -161,7 +161,7 @@ function holdFade(data) {
 function sendAhead(data) {
   holdFade(data);
   const around = new Set(Object.values(data.views));  // the view drawn in the same run is one of them
-  const n = window.__aecfAhead ? window.__aecfAhead.n + 1 : 1;  // how many sets came (scripts/measure_app.py)
+  const n = window.__aecfAhead ? window.__aecfAhead.n + 1 : 1;  // how many sets came (benchmarks/measure_app.py)
   window.__aecfAhead = { ...data, around, n };
   if (!window.__aecfAheadWatch) {
     window.__aecfAheadWatch = true;

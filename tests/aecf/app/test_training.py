@@ -59,7 +59,7 @@ def test_only_the_page_that_started_a_run_may_stop_it(tmp_path):
     assert "you started it" in T.busy_message(state, mine, manager)
     told = T.busy_message(state, theirs, manager)
     assert "started by another session on this server" in told and "only that session can stop it" in told
-    assert "is training on this server now" in told  # what scripts/load_app.py waits for
+    assert "is training on this server now" in told  # what benchmarks/load_app.py waits for
     assert manager.stop_by(mine)
     manager.join(10)
     info = T.read_run(tmp_path / run_id, manager)
