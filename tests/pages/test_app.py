@@ -128,13 +128,14 @@ def test_lattice_tolerance_and_non_cover_pairs():
 
 
 def test_lattice_figure_and_svg_mark_violations():
+    from aecf.figures.palette import VIOLATION
     from aecf.lattice import lattice_figure, lattice_svg
 
     fig = lattice_figure(SUBSETS)
-    red = [t for t in fig.data if t.mode == "lines" and t.line.color == "#E03131"]
+    red = [t for t in fig.data if t.mode == "lines" and t.line.color == VIOLATION]
     assert len(red) == 1 and "violation" in fig.layout.title.text
     svg = lattice_svg(SUBSETS, title="aecf")
-    assert 'data-violations="1"' in svg and svg.count("<circle") == 7 and 'stroke="#E03131"' in svg
+    assert 'data-violations="1"' in svg and svg.count("<circle") == 7 and f'stroke="{VIOLATION}"' in svg
     mono = {k: v for k, v in SUBSETS.items() if k != "audio+image"}
     assert 'data-violations="0"' in lattice_svg(mono) and "monotone" in lattice_svg(mono)
 
@@ -659,7 +660,11 @@ def test_explore_canvas_and_tabs(app_env):
 def test_subsets_page(app_env):
     at = page("subsets")
     no_exception(at)
-    assert at.dataframe and len(at.get("plotly_chart")) >= 2
+    assert at.table and len(at.get("plotly_chart")) >= 2
+    summary = at.table[0].value  # a missing value (late fusion has no gate, so no H(p)) reads "–", not None
+    assert not summary.astype(str).isin(["None", "nan", "NaN", "<NA>"]).any().any()
+    gateless = summary[summary["method"] == "late_fusion"]
+    assert list(gateless["H(p)"]) == ["–"]
     at.multiselect(key="methods").set_value(["aecf"]).run()
     no_exception(at)
 
