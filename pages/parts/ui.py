@@ -10,6 +10,7 @@ import streamlit.components.v2  # noqa: F401  (st.components.v2)
 
 from aecf.app.problems import Problem
 from aecf.app.teaching import equations
+from aecf.figures.palette import css_variables
 from pages.parts import url
 
 
@@ -45,13 +46,19 @@ def ensure_navigation() -> None:
         PagesManager.uses_pages_directory = False
         st.rerun()
     url.note_page(getattr(get_script_run_ctx(), "page_script_hash", None))
+    st.html(_APP_STYLE)
 
+
+_HERE = Path(__file__).parent
+# Every page's CSS (room at 1400 and 1920 px, tables that wrap their headers), with the palette's colours as
+# CSS variables: sent once per full run, as a style-only element (it takes no space on the page).
+APP_CSS = (_HERE / "app.css").read_text(encoding="utf-8")
+_APP_STYLE = f"<style>{css_variables()}{APP_CSS}</style>"
 
 # One element whose HTML the browser parses itself (innerHTML): Streamlit's markdown element runs every redraw's
 # HTML through react-markdown (a parse in JavaScript and one React node per HTML node, ~400 for the Explore
 # results); this sets it directly, and only when it changed. Mounted in the page's DOM (no shadow root), so the
 # page's fonts apply and tests can read it. Its JavaScript and CSS are files beside this one, read once.
-_HERE = Path(__file__).parent
 HTML_BLOCK_JS = (_HERE / "html_block.js").read_text(encoding="utf-8")
 HTML_BLOCK_CSS = (_HERE / "html_block.css").read_text(encoding="utf-8")
 _html_component = None
@@ -61,7 +68,7 @@ def _component():
     global _html_component
     if _html_component is None:
         _html_component = st.components.v2.component(
-            "aecf_html_block", js=HTML_BLOCK_JS, css=HTML_BLOCK_CSS, isolate_styles=False
+            "aecf_html_block", js=HTML_BLOCK_JS, css=css_variables() + HTML_BLOCK_CSS, isolate_styles=False
         )
     return _html_component
 
