@@ -268,6 +268,18 @@ def _legend_rows(
     return rows
 
 
+def _wrap(text: str, width: float, font: int) -> list[str]:
+    """`text` in lines that fit `width` (at ~0.55 em a character, a semibold title's width), broken at spaces."""
+    per_line = max(8, int(width / (0.55 * font)))
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= per_line:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def _bars_svg(rows, title, width, height, colors) -> str:
     """Grouped bars of class probabilities (one series per row), with a legend."""
     legend = _legend_rows([name for name, _ in rows], 4, width)
@@ -316,7 +328,7 @@ def _bars_svg(rows, title, width, height, colors) -> str:
 
 
 def mc_passes_svg(
-    mc_probs: np.ndarray, label: int, title: str | None = None, width: int = 440, height: int = 150
+    mc_probs: np.ndarray, label: int, title: str | None = None, width: int = 420, height: int = 150
 ) -> str:
     """One dot per MC-dropout pass at that pass's probability of the predicted class, plus mean ± std."""
     mc = np.asarray(mc_probs, dtype=float)
@@ -324,12 +336,18 @@ def mc_passes_svg(
     left, right = 16, 16
     span = width - left - right
     title = title or f"K = {len(per)} MC-dropout passes"
-    axis_y = 72
-    out = [
-        _svg_open(width, height, title, "mc-svg"),
-        f'<text x="4" y="20" font-size="{SVG_TITLE_FONT}" font-weight="600">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="{palette.NEUTRAL}"/>',
+    lines = _wrap(title, width - 8, SVG_TITLE_FONT)
+    shift = 22 * (len(lines) - 1)  # a title on two lines moves the strip down
+    height += shift
+    axis_y = 72 + shift
+    out = [_svg_open(width, height, title, "mc-svg")]
+    out += [
+        f'<text x="4" y="{20 + 22 * i}" font-size="{SVG_TITLE_FONT}" font-weight="600">{escape(line)}</text>'
+        for i, line in enumerate(lines)
     ]
+    out.append(
+        f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="{palette.NEUTRAL}"/>'
+    )
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         x = left + span * tick
         out.append(
