@@ -24,7 +24,7 @@ SIZES = [(1400, 900), (1920, 1080)]
 # each page of the app, and the tabs a reader opens on it
 PAGES = {
     "": [None],
-    "explore": [None],
+    "explore": [None, "Each modality alone, and what the model sees"],  # (an expander, opened like a tab)
     "subsets": ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"],
     "curriculum": ["On the test split", "During training", "Simulator"],
     "train": [None],
@@ -108,9 +108,12 @@ def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, wid
         for path, tabs in PAGES.items():
             _open(page, f"{server}/{path}")
             for tab in tabs:
-                view = (path or "home") + (f"_{tab.replace(' ', '-')}" if tab else "")
+                view = (path or "home") + (f"_{tab.split(',')[0].replace(' ', '-')}" if tab else "")
                 if tab:
-                    page.get_by_role("tab", name=tab).click()
+                    if page.get_by_role("tab", name=tab).count():
+                        page.get_by_role("tab", name=tab).click()
+                    else:
+                        page.get_by_text(tab, exact=True).click()
                     _settle(page)
                 found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, SVG_MIN_PX[width]])
                 page.screenshot(path=str(SHOTS / f"{view}_{width}.png"))
