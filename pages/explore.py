@@ -305,7 +305,7 @@ def caption_text() -> None:
     caption = st.text_area(
         "Caption",
         key=K["caption"],
-        height=76,
+        height=100,
         max_chars=X.MAX_CAPTION_CHARS,
         help="Try an exact one ('a seven'), a vague one ('an odd number') or a wrong one.",
     )
