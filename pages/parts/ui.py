@@ -38,7 +38,8 @@ def ensure_navigation() -> None:
     """Call first in every page. A deep link (e.g. /explore?...) opened as the very first request of a
     fresh server runs the page file directly in Streamlit's legacy pages/ mode, so app.py's
     st.navigation (wide layout, titles, icons) never runs. Switch the server to st.navigation and
-    rerun: the rerun goes through app.py and lands on the same page with the same query params."""
+    rerun: the rerun goes through app.py and lands on the same page with the same query params.
+    Then the page's CSS (app.css, with the palette's colours), as a style-only element."""
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
