@@ -11,6 +11,7 @@ from aecf.app.lessons import TRY_THIS
 from aecf.app.state import TAB_KEY
 from aecf.constants import MODALITIES
 from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
+from aecf.figures.palette import METHOD_COLORS
 from pages.parts import guide
 from pages.parts.ui import ensure_navigation, teaching_box
 
@@ -210,11 +211,9 @@ with tab_sim:
             per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
         )
         d3, d4 = st.columns(2)
-        d3.plotly_chart(
-            mask_distribution_figure(sim_acm.kept, "ACM: which modalities a mask keeps"), key="sim_kept"
-        )
+        d3.plotly_chart(mask_distribution_figure(sim_acm.kept, "ACM: what a mask keeps"), key="sim_kept")
         d4.plotly_chart(
-            mask_distribution_figure(sim_uni.kept, "ModDrop: which modalities a mask keeps"),
+            mask_distribution_figure(sim_uni.kept, "ModDrop: what a mask keeps", METHOD_COLORS["moddrop"]),
             key="sim_kept_uni",
         )
         st.caption(

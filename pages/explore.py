@@ -173,7 +173,8 @@ def clear_canvas() -> None:
 # Every group of controls is its own fragment: a toggle, a slider step or a new input reruns only that
 # control and the results (written into the placeholders below, which every fragment shares), not the page
 # and not the other controls. A full run (the sidebar, a new link) draws the results once, from the last one.
-col_img, col_cap, col_aud = st.columns(3, border=True)
+# compact cards (pages/parts/app.css: .st-key-explore_inputs): the switches and the results on one screen
+col_img, col_cap, col_aud = st.container(key="explore_inputs").columns(3, border=True)
 results = st.empty()  # the placeholder every fragment writes into (each one more costs a redraw ~15 ms)
 details = st.expander(
     "Each modality alone, and what the model sees", key=seeded("details"), on_change="rerun"
@@ -250,12 +251,21 @@ def switch(label: str, key: str) -> None:
 @st.fragment
 def image_source() -> None:
     image = None
-    source = st.segmented_control("Image from", IMAGE_SOURCES, key=seeded(K["image_source"]), required=True)
+    source = st.segmented_control(
+        "Image from",
+        IMAGE_SOURCES,
+        key=seeded(K["image_source"]),
+        required=True,
+        label_visibility="collapsed",
+    )
     if source == "sample":
         if samples_img:
-            name = st.selectbox("Sample image", samples_img, key=seeded(K["image_sample"]))
+            pick, thumb = st.columns([3, 1], vertical_alignment="center")
+            name = pick.selectbox(
+                "Sample image", samples_img, key=seeded(K["image_sample"]), label_visibility="collapsed"
+            )
             path = str(S.sample_path(name))
-            st.image(path, width=96)
+            thumb.image(path, width=64)
             image = cache.sample_bytes(path)
         else:
             st.caption("No sample images in assets/samples/.")
@@ -334,10 +344,18 @@ def caption_text() -> None:
 @st.fragment
 def audio_source() -> None:
     audio = None
-    source = st.segmented_control("Audio from", AUDIO_SOURCES, key=seeded(K["audio_source"]), required=True)
+    source = st.segmented_control(
+        "Audio from",
+        AUDIO_SOURCES,
+        key=seeded(K["audio_source"]),
+        required=True,
+        label_visibility="collapsed",
+    )
     if source == "sample":
         if samples_aud:
-            name = st.selectbox("Sample recording", samples_aud, key=seeded(K["audio_sample"]))
+            name = st.selectbox(
+                "Sample recording", samples_aud, key=seeded(K["audio_sample"]), label_visibility="collapsed"
+            )
             audio = cache.sample_bytes(str(S.sample_path(name)))
         else:
             st.caption("No sample recordings in assets/samples/.")

@@ -57,27 +57,8 @@ st.caption(
 )
 
 st.subheader("Summary")
-st.dataframe(
-    R.summary_rows(methods),
-    hide_index=True,
-    key="summary_table",
-    column_config={
-        k: st.column_config.NumberColumn(format="%.3f")
-        for k in (
-            "mAP (all)",
-            "mAP @ 50 % drop",
-            "worst subset mAP",
-            "acc (all)",
-            "ECE (all)",
-            "acc @ 50 % drop",
-            "ECE @ 50 % drop",
-            "worst subset acc",
-            "monotonicity violations",
-            "H(p)",
-            "ρ(λ, severity)",
-        )
-    },
-)
+# every table is static (st.table): headers wrap instead of being cut, a missing value reads "–"
+st.table(R.readable(R.summary_rows(methods)), hide_index=True)
 
 tab_drop, tab_subsets, tab_rel, tab_mono, tab_mech = st.tabs(
     ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"],
@@ -89,24 +70,26 @@ with tab_drop:
         "temperature-scaled ECE (temperature fitted on validation, all inputs)", False, key="ece_ts"
     )
     charts = [
-        ("acc_vs_drop", figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods))
+        ("acc_vs_drop", figures.map_vs_drop(methods) if multilabel else figures.accuracy_vs_drop(methods)),
+        ("ece_vs_drop", figures.ece_vs_drop(methods, calibrated=ts)),
     ]
     if not multilabel and R.has_map(methods):
         charts.append(("map_vs_drop", figures.map_vs_drop(methods)))
-    charts.append(("ece_vs_drop", figures.ece_vs_drop(methods, calibrated=ts)))
-    for col, (key, fig) in zip(st.columns(len(charts)), charts, strict=True):
-        col.plotly_chart(fig, key=key)
-    st.dataframe(R.drop_rows(methods), hide_index=True, key="drop_table")
+    # two charts a row: at 1400 px a third of the page is too narrow for a chart's text at projector size
+    for start in range(0, len(charts), 2):
+        for col, (key, fig) in zip(st.columns(2), charts[start : start + 2], strict=False):
+            col.plotly_chart(fig, key=key)
+    st.table(R.readable(R.drop_rows(methods), formats={"drop rate": "{:g}"}), hide_index=True, height=420)
 with tab_subsets:
     c1, c2 = st.columns(2)
     c1.plotly_chart(
-        figures.subset_metric_figure(methods, "map", "mAP with each modality subset")
+        figures.subset_metric_figure(methods, "map", "mAP per modality subset")
         if multilabel
         else figures.subset_bars(methods),
         key="subset_acc",
     )
     c2.plotly_chart(figures.subset_metric_figure(methods, "ece"), key="subset_ece")
-    st.dataframe(R.subset_rows(methods), hide_index=True, key="subset_table")
+    st.table(R.readable(R.subset_rows(methods)), hide_index=True, height=420)
 with tab_rel:
     condition = st.segmented_control(
         "Inputs",
@@ -124,7 +107,7 @@ with tab_mono:
         "caption is wrong, falling is the right answer: the last column counts how often adding a wrong "
         "caption lowers the confidence."
     )
-    st.dataframe(R.monotonicity_rows(methods), hide_index=True, key="monotonicity_table")
+    st.table(R.readable(R.monotonicity_rows(methods)), hide_index=True)
 with tab_mech:
     st.markdown(
         "Is each mechanism at work on the test split? λ(x)'s spread and its correlation with corruption "
@@ -134,6 +117,6 @@ with tab_mech:
     )
     rows = R.mechanism_rows(methods)
     if rows:
-        st.dataframe(rows, hide_index=True, key="mechanisms_table")
+        st.table(R.readable(rows), hide_index=True)
     else:
         st.info("None of the chosen methods has a gate: pick `aecf` or one of its ablations.")

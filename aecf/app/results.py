@@ -9,6 +9,7 @@ the project (results/*.json, <features>/results/*.json), never an arbitrary serv
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,3 +196,29 @@ def summary_rows(methods: dict) -> list[dict]:
             }
         )
     return rows
+
+
+MISSING = "–"  # what a table shows for a value a method does not have (never "None" or "nan")
+
+
+def readable(
+    rows: list[dict], digits: int = 3, formats: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Rows as a page's table shows them: floats with `digits` decimals (or a column's own format from
+    `formats`, e.g. {"drop rate": "{:g}"}), integers and text as they are, a missing value as MISSING; every
+    row has every column any row has (in first-seen order), so a table never fills a gap itself."""
+    formats = formats or {}
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(column: str, value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return MISSING
+        if column in formats and isinstance(value, int | float):
+            return formats[column].format(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, int):
+            return str(value)
+        return f"{value:.{digits}f}"
+
+    return [{k: cell(k, row.get(k)) for k in columns} for row in rows]

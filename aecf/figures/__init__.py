@@ -1,8 +1,9 @@
 """Pure figure builders (plotly and inline SVG): `report` for evaluation results (the reports and the
-Subsets page), `app` for the app's other pages (one example's diagnostics, training curves, masks)."""
+Subsets page), `app` for the app's other pages (one example's diagnostics, training curves, masks); every
+colour from `palette`, every font size and margin from `style`."""
 
+from aecf.figures.palette import METHOD_COLORS, MODALITY_COLORS
 from aecf.figures.report import (
-    METHOD_COLORS,
     accuracy_vs_drop,
     ece_vs_drop,
     map_vs_drop,
@@ -15,6 +16,7 @@ from aecf.figures.report import (
 
 __all__ = [
     "METHOD_COLORS",
+    "MODALITY_COLORS",
     "accuracy_vs_drop",
     "ece_vs_drop",
     "map_vs_drop",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 
 from aecf.constants import CLASSES, MODALITIES
+from aecf.figures import palette
+from aecf.figures.style import SVG_FONT, SVG_SMALL_FONT, SVG_TITLE_FONT
 from aecf.lattice import VIOLATION_TOL, Lattice, LatticeNode, build_lattice
 
 
@@ -35,23 +37,29 @@ def _viridis(c: float) -> str:
 
 
 def lattice_svg(
-    subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 600, class_names=None
+    subsets: dict, tol: float = VIOLATION_TOL, title: str | None = None, width: int = 500, class_names=None
 ) -> str:
     """The Hasse diagram of `aecf.lattice.build_lattice(subsets)` as a self-contained SVG string: nodes
     coloured by confidence, violated cover edges red and thick. `class_names`: the model's classes (default:
     the digits); with them a node shows only the class name (e.g. COCO).
 
     The Explore page redraws on every toggle; an inline SVG costs the browser almost nothing where a
-    plotly chart costs tens of milliseconds."""
+    plotly chart costs tens of milliseconds. Text at the house sizes (aecf.figures.style), each node's label
+    on three short lines so that neighbours never touch."""
     lattice = build_lattice(subsets, tol)
     pos = layout(lattice)
+    per_level: dict[float, int] = {}
+    for _, level in pos.values():
+        per_level[level] = per_level.get(level, 0) + 1
     top = max((len(n.members) for n in lattice.nodes.values()), default=1)
-    row_h, pad_top = 92, 40
-    height = pad_top + row_h * top + 6
+    row_h, pad_top = 104, 112
+    height = pad_top + row_h * top - 8
 
     def xy(name: str) -> tuple[float, float]:
         x, level = pos[name]
-        return 10 + x * (width - 20), pad_top + 14 + (top - level) * row_h
+        n = per_level[level]  # spread a level over the whole width: (i + 1)/(n + 1) -> (i + 0.5)/n
+        x = 0.5 + (x - 0.5) * (n + 1) / n
+        return 12 + x * (width - 24), pad_top + 14 + (top - level) * row_h
 
     names = tuple(class_names) if class_names else None
 
@@ -59,17 +67,27 @@ def lattice_svg(
         return escape(str(names[label])) if names else f"{label} ({CLASSES[label]})"
 
     status = "monotone ✓" if lattice.is_monotone else f"{len(lattice.violations)} violation(s) in red"
+    status_color = palette.TEXT if lattice.is_monotone else palette.VIOLATION
+    halo = 'paint-order="stroke" stroke="white" stroke-width="5" stroke-linejoin="round"'
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="subset lattice" data-testid="lattice-svg" data-violations="{len(lattice.violations)}" '
-        'style="font-family: sans-serif; max-width: 640px">',
-        f'<text x="4" y="16" font-size="14" font-weight="600">{escape(title or "Subset lattice")} — {escape(status)}</text>',
-        '<text x="4" y="32" font-size="10" fill="#868E96">bottom: one modality · top: all present · colour: confidence '
-        "c(S), dark = low, yellow = high · red: c(A) &gt; c(B) + 0.01 for A ⊂ B</text>",
+        f'style="font-family: inherit; max-width: {int(width * 1.25)}px; display: block">',
+        f'<text x="4" y="20" font-size="{SVG_TITLE_FONT}" font-weight="600">{escape(title or "Subset lattice")}</text>',
+        f'<text x="4" y="42" font-size="{SVG_FONT}" font-weight="600" fill="{status_color}">{escape(status)}</text>',
     ]
+    key = (
+        "bottom: one modality · top: all present",
+        "colour: confidence c(S), dark = low, yellow = high",
+        f"red: c(A) &gt; c(B) + {tol:g} for A ⊂ B",
+    )
+    for i, line in enumerate(key):
+        parts.append(
+            f'<text x="4" y="{64 + 19 * i}" font-size="{SVG_SMALL_FONT}" fill="{palette.MUTED_TEXT}">{line}</text>'
+        )
     for e in sorted(lattice.edges, key=lambda e: e.violated):
         (x0, y0), (x1, y1) = xy(e.lower), xy(e.upper)
-        color, w = ("#E03131", 4) if e.violated else ("#ADB5BD", 2)
+        color, w = (palette.VIOLATION, 5) if e.violated else ("#ADB5BD", 2)
         parts.append(
             f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="{color}" stroke-width="{w}"/>'
         )
@@ -77,19 +95,18 @@ def lattice_svg(
     for name, node in lattice.nodes.items():
         x, y = xy(name)
         ring = (
-            ' stroke="#E03131" stroke-width="3"'
+            f' stroke="{palette.VIOLATION}" stroke-width="4"'
             if name in violators
             else ' stroke="#343A40" stroke-width="1"'
         )
         parts.append(
             f'<g data-subset="{escape(name)}" data-confidence="{node.confidence:.3f}">'
             f"<title>{escape(name)}: predicts {cls(node.label)} with confidence {node.confidence:.3f}</title>"
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="11" fill="{_viridis(node.confidence)}"{ring}/>'
-            f'<text x="{x:.1f}" y="{y + 26:.1f}" font-size="12" font-weight="600" text-anchor="middle" '
-            f'paint-order="stroke" stroke="white" stroke-width="4">{escape(name)}</text>'
-            f'<text x="{x:.1f}" y="{y + 40:.1f}" font-size="11" fill="#495057" text-anchor="middle" '
-            f'paint-order="stroke" stroke="white" stroke-width="4">{cls(node.label)} · '
-            f"c = {node.confidence:.2f}</text></g>"
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="12" fill="{_viridis(node.confidence)}"{ring}/>'
+            f'<text x="{x:.1f}" y="{y + 31:.1f}" font-size="{SVG_FONT}" font-weight="600" text-anchor="middle" '
+            f"{halo}>{escape(name)}</text>"
+            f'<text x="{x:.1f}" y="{y + 50:.1f}" font-size="{SVG_SMALL_FONT}" fill="{palette.TEXT}" '
+            f'text-anchor="middle" {halo}>{cls(node.label)} · c = {node.confidence:.2f}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)

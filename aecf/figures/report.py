@@ -15,24 +15,27 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# a fixed colour per method, so every figure of the project agrees
-METHOD_COLORS = {
-    "aecf": "#d62728",
-    "late_fusion": "#1f77b4",
-    "moddrop": "#2ca02c",
-    "mean": "#9467bd",
-    "gate": "#8c564b",
-    "fixed_lambda": "#e377c2",
-    "authors_recipe": "#ff7f0e",
-    "aecf_no_adaptive_lambda": "#bcbd22",
-    "aecf_no_cec": "#17becf",
-    "aecf_no_acm": "#7f7f7f",
-    "aecf_paper_fusion": "#393b79",
-}
+from aecf.figures import palette, style
+from aecf.figures.style import house_style
 
 
 def _color(name: str) -> str:
-    return METHOD_COLORS.get(name, "#333333")
+    return palette.method_color(name, palette.NEUTRAL)
+
+
+def _line(name: str) -> dict:
+    return dict(
+        color=_color(name),
+        width=3.5 if name == "aecf" else 2,
+        dash="dash" if palette.is_variant(name) else "solid",
+    )
+
+
+def _bar_marker(name: str) -> dict:
+    marker = dict(color=_color(name))
+    if palette.is_variant(name):
+        marker["pattern"] = dict(shape="/", fgcolor="white", solidity=0.25)
+    return marker
 
 
 def _drop_rates(entry: dict) -> list[str]:
@@ -48,6 +51,11 @@ def _std(entry: dict, *path):
     return node if isinstance(node, int | float) else None
 
 
+DROP_AXIS = "drop rate r (≥ 1 modality kept)"
+# the metrics' names on axes and in titles: short, so that a chart a third of a 1400 px page wide keeps them whole
+METRIC_LABELS = {"acc": "accuracy", "ece": "ECE", "ece_ts": "ECE, temperature-scaled", "map": "mAP"}
+
+
 def _metric_vs_drop(methods: dict, metric: str, title: str, yaxis: str) -> go.Figure:
     fig = go.Figure()
     for name, entry in methods.items():
@@ -60,49 +68,45 @@ def _metric_vs_drop(methods: dict, metric: str, title: str, yaxis: str) -> go.Fi
                 y=y,
                 name=name,
                 mode="lines+markers",
-                line=dict(color=_color(name), width=3 if name == "aecf" else 1.5),
+                line=_line(name),
+                marker=dict(size=7),
                 error_y=dict(type="data", array=[e or 0 for e in err], visible=any(e for e in err)),
             )
         )
-    fig.update_layout(
-        title=title,
-        xaxis_title="probability that each modality is dropped (≥ 1 kept)",
-        yaxis_title=yaxis,
-        template="plotly_white",
-        legend_title="method",
-    )
-    return fig
+    fig.update_xaxes(title=DROP_AXIS)
+    fig.update_yaxes(title=yaxis)
+    return house_style(fig, height=420, title=title)
 
 
 def accuracy_vs_drop(methods: dict) -> go.Figure:
     """Test accuracy against the random modality-drop rate (mean ± std over training seeds)."""
-    return _metric_vs_drop(methods, "acc", "Accuracy under random missing modalities", "accuracy")
+    return _metric_vs_drop(methods, "acc", "Accuracy vs drop rate", "accuracy")
 
 
 def map_vs_drop(methods: dict) -> go.Figure:
     """Test mAP (multi-label, macro over classes) against the random modality-drop rate."""
-    return _metric_vs_drop(methods, "map", "mAP under random missing modalities", "mAP")
+    return _metric_vs_drop(methods, "map", "mAP vs drop rate", "mAP")
 
 
 def ece_vs_drop(methods: dict, calibrated: bool = False) -> go.Figure:
     """ECE (15 bins) against the drop rate, raw or after the temperature fit on validation."""
     key = "ece_ts" if calibrated else "ece"
-    title = "ECE under random missing modalities" + (" (temperature-scaled)" if calibrated else " (raw)")
-    return _metric_vs_drop(methods, key, title, "expected calibration error")
+    title = "ECE vs drop rate" + (", temperature-scaled" if calibrated else " (raw)")
+    return _metric_vs_drop(methods, key, title, METRIC_LABELS[key])
 
 
 def reliability_diagrams(methods: dict, condition: str = "full") -> go.Figure:
     """One panel per method: accuracy per confidence bin against the diagonal (condition: 'full' or 'drop_0.5')."""
     names = [n for n, e in methods.items() if condition in e.get("reliability", {})]
-    cols = min(5, max(1, len(names)))
+    cols = min(4, max(1, len(names)))
     rows = max(1, -(-len(names) // cols))
     fig = make_subplots(
         rows=rows,
         cols=cols,
         subplot_titles=names,
         shared_yaxes=True,
-        horizontal_spacing=0.03,
-        vertical_spacing=0.12,
+        horizontal_spacing=0.04,
+        vertical_spacing=0.16 if rows > 1 else 0.1,
     )
     for i, name in enumerate(names):
         bins = methods[name]["reliability"][condition]
@@ -114,7 +118,7 @@ def reliability_diagrams(methods: dict, condition: str = "full") -> go.Figure:
                 x=centers,
                 y=[a or 0 for a in bins["accuracy"]],
                 width=width * 0.95,
-                marker_color=_color(name),
+                marker=_bar_marker(name),
                 name=name,
                 showlegend=False,
                 customdata=bins["count"],
@@ -128,7 +132,7 @@ def reliability_diagrams(methods: dict, condition: str = "full") -> go.Figure:
                 x=[0, 1],
                 y=[0, 1],
                 mode="lines",
-                line=dict(color="black", dash="dot", width=1),
+                line=dict(color=palette.BLACK, dash="dot", width=1),
                 showlegend=False,
                 hoverinfo="skip",
             ),
@@ -136,70 +140,55 @@ def reliability_diagrams(methods: dict, condition: str = "full") -> go.Figure:
             col=c,
         )
     label = "all inputs" if condition == "full" else condition.replace("drop_", "random drop ")
-    fig.update_layout(
-        title=f"Reliability diagrams ({label}): accuracy per confidence bin",
-        template="plotly_white",
-        height=300 * rows + 80,
-    )
-    fig.update_xaxes(range=[0, 1])
-    fig.update_yaxes(range=[0, 1])
+    fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1])
+    fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1])
     for i in range(len(names)):
         r, c = i // cols + 1, i % cols + 1
         if r == rows:
             fig.update_xaxes(title_text="confidence", row=r, col=c)
         if c == 1:
             fig.update_yaxes(title_text="accuracy", row=r, col=c)
+    house_style(
+        fig, height=300 * rows + 90, title=f"Reliability, {label}: accuracy per confidence bin", legend=False
+    )
+    fig.update_annotations(font_size=style.FONT_SIZE)  # the panel titles
     return fig
 
 
 def subset_bars(methods: dict) -> go.Figure:
     """Accuracy with each of the non-empty modality subsets, one bar group per subset."""
+    return subset_metric_figure(methods, "acc", "Accuracy per modality subset", errors=True)
+
+
+def subset_metric_figure(
+    methods: dict, metric: str = "ece", title: str | None = None, errors: bool = False
+) -> go.Figure:
+    """Grouped bars of one metric ('acc', 'ece', 'ece_ts', 'map') per subset; `errors`: ± std over seeds."""
     fig = go.Figure()
     for name, entry in methods.items():
         subsets = list(entry.get("subsets", {}))
-        fig.add_trace(
-            go.Bar(
-                x=subsets,
-                y=[entry["subsets"][s]["acc"] for s in subsets],
-                name=name,
-                marker_color=_color(name),
-                error_y=dict(type="data", array=[_std(entry, "subsets", s, "acc") or 0 for s in subsets]),
-            )
+        bar = go.Bar(
+            x=[_subset_tick(s) for s in subsets],
+            y=[entry["subsets"][s].get(metric) for s in subsets],
+            name=name,
+            marker=_bar_marker(name),
+            customdata=subsets,
+            hovertemplate="%{customdata}: %{y:.3f}<extra>" + name + "</extra>",
         )
-    fig.update_layout(
-        barmode="group",
-        title="Accuracy with each modality subset",
-        yaxis_title="accuracy",
-        template="plotly_white",
-        legend_title="method",
-    )
-    return fig
+        if errors:
+            bar.error_y = dict(type="data", array=[_std(entry, "subsets", s, metric) or 0 for s in subsets])
+        fig.add_trace(bar)
+    label = METRIC_LABELS.get(metric, metric)
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(title="modalities present", tickangle=0)
+    fig.update_yaxes(title=label)
+    return house_style(fig, height=440, title=title or f"{label} per modality subset")
 
 
-def subset_metric_figure(methods: dict, metric: str = "ece", title: str | None = None) -> go.Figure:
-    """Grouped bars of one metric ('acc', 'ece', 'ece_ts', 'map') per subset."""
-    fig = go.Figure()
-    for name, entry in methods.items():
-        subsets = list(entry.get("subsets", {}))
-        fig.add_trace(
-            go.Bar(
-                x=subsets,
-                y=[entry["subsets"][s].get(metric) for s in subsets],
-                name=name,
-                marker_color=_color(name),
-            )
-        )
-    label = {"acc": "accuracy", "ece": "ECE (raw)", "ece_ts": "ECE (temperature-scaled)", "map": "mAP"}.get(
-        metric, metric
-    )
-    fig.update_layout(
-        barmode="group",
-        title=title or f"{label} with each modality subset",
-        yaxis_title=label,
-        template="plotly_white",
-        legend_title="method",
-    )
-    return fig
+def _subset_tick(subset: str) -> str:
+    """'image+caption+audio' -> 'image<br>caption<br>audio': a subset's tick stays as wide as its longest
+    modality name, so seven groups fit under a chart half a 1400 px page wide."""
+    return "<br>".join(subset.split("+"))
 
 
 def report_figures(methods: dict) -> dict[str, go.Figure]:

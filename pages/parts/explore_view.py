@@ -9,6 +9,7 @@ import streamlit as st
 from aecf.app.explore import ExploreView
 from aecf.app.problems import Problem
 from aecf.figures.app import bars_html, metric_cards_html
+from aecf.figures.palette import MODALITY_COLORS, NEUTRAL
 from pages.parts.ui import html_block, instant_views, show
 
 
@@ -72,42 +73,38 @@ def next_views(
 
 
 def results_markup(view: ExploreView) -> str:
-    """The results of a plain view as HTML (the one element `results` draws)."""
+    """The results of a plain view as HTML (the one element `results` draws), laid out so that the prediction,
+    the metrics (H(p), λ(x)) and the gate sit side by side right under the inputs, on the first screen at
+    1400×900 and 1920×1080; then the class probabilities beside the K passes; then the lattices, side by side
+    where there is room for both at full size (classes from html_block.css)."""
     metrics = [(m.label, m.value, m.help) for m in view.metrics]
     compare = [(m.label, m.value, m.help) for m in view.compare]
     left = view.probs_svg + "".join(
         f"<p><b>{escape(title)}</b></p>" + bars_html(rows) for title, rows in view.top_labels
     )
-    gate = bars_html(view.gate) if view.gate else ""
-    note = (
-        f'<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">{escape(view.gate_note)}</p>'
-        if view.gate_note
-        else ""
-    )
-    lattices = "".join(
-        f'<div style="flex:1 1 0;min-width:0">{svg_markup}</div>' for svg_markup in view.lattices
-    )
+    gate = bars_html(view.gate, [_modality_color(text) for text, _ in view.gate]) if view.gate else ""
+    note = f'<p class="aecf-note">{escape(view.gate_note)}</p>' if view.gate_note else ""
+    lattices = "".join(f"<div>{svg_markup}</div>" for svg_markup in view.lattices)
     if len(view.lattices) < 2:
-        lattices += (
-            '<div style="flex:1 1 0;font-size:0.875rem;color:rgba(49,51,63,0.75)">Pick a baseline in the '
-            "sidebar to see its lattice here.</div>"
-        )
-    mc = (
-        f'<h4>{escape(view.mc_tab)}</h4>{view.mc_svg}<p style="font-size:0.875rem;color:rgba(49,51,63,0.75)">'
-        f"{escape(view.mc_caption)}</p>"
-    )
+        lattices += '<div class="aecf-note">Pick a baseline in the sidebar to see its lattice here.</div>'
     return (
+        '<div class="aecf-row"><div class="aecf-main">'
         f'<h3 data-testid="explore-headline">{headline_html(view.headline)}</h3>'
         + metric_cards_html(metrics, 4)
         + metric_cards_html(compare, 3)
-        + '<div style="display:flex;gap:1.5rem;align-items:flex-start">'
-        + f'<div style="flex:3 1 0;min-width:0">{left}</div>'
-        + '<div style="flex:2 1 0;min-width:0"><p><b>Gate weights p</b> (a missing modality gets exactly 0)</p>'
-        + f"{gate}{note}</div></div>"
+        + '</div><div class="aecf-side"><p class="aecf-head"><b>Gate weights p</b> (a missing modality gets '
+        f"exactly 0)</p>{gate}{note}</div></div>"
+        + f'<div class="aecf-row"><div class="aecf-main">{left}</div>'
+        + f'<div class="aecf-side"><h4>{escape(view.mc_tab)}</h4>{view.mc_svg}'
+        + f'<p class="aecf-note">{escape(view.mc_caption)}</p></div></div>'
         + f"<h4>{escape(view.lattice_title)}</h4>"
-        + f'<div style="display:flex;gap:1.5rem;align-items:flex-start">{lattices}</div>'
-        + mc
+        + f'<div class="aecf-lattices">{lattices}</div>'
     )
+
+
+def _modality_color(gate_row: str) -> str:
+    """A gate row ('image: p = 0.262', 'audio: absent, p = 0') in its modality's colour."""
+    return MODALITY_COLORS.get(gate_row.split(":", 1)[0].strip(), NEUTRAL)
 
 
 def details(view: ExploreView, container) -> None:
@@ -115,11 +112,11 @@ def details(view: ExploreView, container) -> None:
     if view.prediction is None:
         return
     bars = "".join(
-        f'<div style="flex:1 1 0"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
+        f'<div class="aecf-main"><p><b>{escape(title)}</b></p>{bars_html(rows)}</div>'
         for title, rows in view.experts_bars
     )
     html_block(
-        view.experts_svg + (f'<div style="display:flex;gap:1.5rem">{bars}</div>' if bars else ""),
+        view.experts_svg + (f'<div class="aecf-row">{bars}</div>' if bars else ""),
         "explore_experts",
         container,
     )

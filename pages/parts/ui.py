@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import streamlit as st
 import streamlit.components.v2  # noqa: F401  (st.components.v2)
 
 from aecf.app.problems import Problem
 from aecf.app.teaching import equations
+from aecf.figures.palette import css_variables
 from pages.parts import url
 
 
@@ -36,7 +38,8 @@ def ensure_navigation() -> None:
     """Call first in every page. A deep link (e.g. /explore?...) opened as the very first request of a
     fresh server runs the page file directly in Streamlit's legacy pages/ mode, so app.py's
     st.navigation (wide layout, titles, icons) never runs. Switch the server to st.navigation and
-    rerun: the rerun goes through app.py and lands on the same page with the same query params."""
+    rerun: the rerun goes through app.py and lands on the same page with the same query params.
+    Then the page's CSS (app.css, with the palette's colours), as a style-only element."""
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -44,209 +47,21 @@ def ensure_navigation() -> None:
         PagesManager.uses_pages_directory = False
         st.rerun()
     url.note_page(getattr(get_script_run_ctx(), "page_script_hash", None))
+    st.html(_APP_STYLE)
 
+
+_HERE = Path(__file__).parent
+# Every page's CSS (room at 1400 and 1920 px, tables that wrap their headers), with the palette's colours as
+# CSS variables: sent once per full run, as a style-only element (it takes no space on the page).
+APP_CSS = (_HERE / "app.css").read_text(encoding="utf-8")
+_APP_STYLE = f"<style>{css_variables()}{APP_CSS}</style>"
 
 # One element whose HTML the browser parses itself (innerHTML): Streamlit's markdown element runs every redraw's
 # HTML through react-markdown (a parse in JavaScript and one React node per HTML node, ~400 for the Explore
 # results); this sets it directly, and only when it changed. Mounted in the page's DOM (no shadow root), so the
-# page's fonts apply and tests can read it.
-_HTML_JS = """
-// Bring the live nodes in line with the new markup in place: a redraw changes numbers, widths and colours,
-// rarely the shape, so most nodes keep their identity and only what changed is restyled and repainted.
-function morph(live, next) {
-  if (live.nodeType === 1 && next.nodeType === 1) {
-    for (let i = live.attributes.length - 1; i >= 0; i--) {
-      const name = live.attributes[i].name;
-      if (!next.hasAttribute(name)) live.removeAttribute(name);
-    }
-    for (const attr of next.attributes) {
-      if (live.getAttribute(attr.name) !== attr.value) live.setAttribute(attr.name, attr.value);
-    }
-  }
-  let a = live.firstChild, b = next.firstChild;
-  while (b) {
-    const after = b.nextSibling;
-    if (!a) {
-      live.appendChild(b);
-    } else if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName) {
-      live.replaceChild(b, a);
-      a = b.nextSibling;
-    } else {
-      if (a.nodeType === 1) morph(a, b);
-      else if (a.nodeValue !== b.nodeValue) a.nodeValue = b.nodeValue;
-      a = a.nextSibling;
-    }
-    b = after;
-  }
-  while (a) {
-    const after = a.nextSibling;
-    live.removeChild(a);
-    a = after;
-  }
-}
-
-function show(box, html) {
-  box.__html = html;
-  const next = document.createElement("template");
-  next.innerHTML = html;
-  morph(box, next.content);
-}
-
-// Views sent ahead (instant_views): when a watched switch or slider lands on one of them, show it now; the
-// server's redraw of the same view, a moment later, then changes nothing.
-function widgetKey(controls) {
-  const parts = [];
-  for (const [key, digits] of controls) {
-    const scope = document.querySelector(`.st-key-${key}`);
-    const el = scope && scope.querySelector(digits === null ? 'input[type="checkbox"]' : 'input[type="range"]');
-    if (!el) return null;
-    parts.push(digits === null ? (el.checked ? "1" : "0") : Number(el.value).toFixed(digits));
-  }
-  return parts.join("|");
-}
-
-function showSentAhead() {
-  const ahead = window.__aecfAhead;
-  if (!ahead) return;
-  // (a block drawn twice in one script run takes the key `${target}_2`: _free_key)
-  const box = document.querySelector(`.st-key-${ahead.target} [data-html-block], [class*="st-key-${ahead.target}_"] [data-html-block]`);
-  // only from a view these were computed around (not after a caption or a sample changed since)
-  if (!box || !ahead.around.has(box.__html)) return;
-  const key = widgetKey(ahead.controls);
-  const html = key === null ? undefined : ahead.views[key];
-  if (html === undefined) {
-    box.setAttribute("data-stale", "");  // not sent ahead (a jump of several steps): faded until the server's view
-    return;
-  }
-  box.removeAttribute("data-stale");
-  if (box.__html !== html) show(box, html);
-  // the view on screen is the right one: Streamlit's own stale fade (after 0.5 s of a slow server) is held off
-  // the results and these controls until the server's view comes (a 1 s opacity animation in every browser)
-  document.body.setAttribute("data-aecf-ahead-shown", "");
-  for (const [key, digits] of ahead.controls) {
-    const text = digits === null ? undefined : (ahead.captions[key] || {})[widgetValue(key, digits)];
-    if (text !== undefined) setCaptionAfter(key, text);
-  }
-}
-
-function widgetValue(key, digits) {
-  const el = document.querySelector(`.st-key-${key} input[type="range"]`);
-  return el ? Number(el.value).toFixed(digits) : null;
-}
-
-// The caption the page writes right under a slider: its one text node is changed in place (the node stays
-// the one React knows, so the server's redraw of the same caption later finds it as it left it).
-function setCaptionAfter(key, text) {
-  const scope = document.querySelector(`.st-key-${key}`);
-  const p = scope && scope.nextElementSibling && scope.nextElementSibling.querySelector('[data-testid="stCaptionContainer"] p');
-  if (p && p.childNodes.length === 1 && p.firstChild.nodeType === 3 && p.firstChild.nodeValue !== text) {
-    p.firstChild.nodeValue = text;
-  }
-}
-
-function holdFade(data) {
-  // one rule for the widgets this page watches (their keys come with the data) and the results block
-  if (document.getElementById("aecf-ahead-style")) return;
-  const style = document.createElement("style");
-  style.id = "aecf-ahead-style";
-  // (a slider's caption is the element right after it: it is set from the set too)
-  const scopes = data.controls.flatMap(([key, digits]) => digits === null ? [`.st-key-${key}`]
-                                                          : [`.st-key-${key}`, `.st-key-${key} + .stElementContainer`]);
-  scopes.push(`[class*="st-key-${data.target}"]`);
-  style.textContent = `body[data-aecf-ahead-shown] :is(${scopes.join(", ")})[data-stale="true"] ` +
-                      "{ opacity: 1 !important; transition: none !important; }";
-  document.head.appendChild(style);
-}
-
-function sendAhead(data) {
-  holdFade(data);
-  const around = new Set(Object.values(data.views));  // the view drawn in the same run is one of them
-  const n = window.__aecfAhead ? window.__aecfAhead.n + 1 : 1;  // how many sets came (benchmarks/measure_app.py)
-  window.__aecfAhead = { ...data, around, n };
-  if (!window.__aecfAheadWatch) {
-    window.__aecfAheadWatch = true;
-    // a switch's label flips data-selected, a slider's input its aria-valuetext, in the render of the change
-    new MutationObserver(showSentAhead).observe(document.body, { subtree: true, attributes: true,
-                                                               attributeFilter: ["data-selected", "aria-valuetext"] });
-  }
-}
-
-// The view's address (pages/parts/url.py): written here, so that Streamlit's client gets no message for it (on
-// one it re-renders the whole app), and once the view rests: a history entry costs ~30 ms of the browser's CPU
-// (its own process, the compositor and this page's), measured per click on Explore at ~125 ms in all, and a
-// person exploring clicks every second or two. So one entry per view that stayed URL_REST_MS (Back goes back
-// through the views that rested, not through every slider step), or at once when the address bar or Back may be
-// next: the pointer leaves the page, the page loses focus or is hidden, a Ctrl/Cmd/Alt shortcut, F5, or the
-// mouse's back button. A write pending when another page of the app is opened, or Back/Forward moved, is dropped.
-const URL_REST_MS = 2000;
-const urlState = { pending: null, timer: 0, writes: 0 };  // (writes: counted by tests/pages/test_browser.py)
-
-function flushUrl() {
-  clearTimeout(urlState.timer);
-  const pending = urlState.pending;
-  urlState.pending = null;
-  if (pending === null || location.pathname !== pending.path) return;
-  const url = pending.path + pending.search + location.hash;
-  if (location.search !== pending.search) {
-    urlState.writes += 1;
-    history.pushState({}, "", url);
-  }
-}
-
-function dropUrl() {
-  clearTimeout(urlState.timer);
-  urlState.pending = null;
-}
-
-function writeUrl(query) {
-  if (!urlState.watching) {
-    urlState.watching = true;
-    window.__aecfUrl = urlState;
-    window.addEventListener("blur", flushUrl);
-    window.addEventListener("pagehide", flushUrl);
-    window.addEventListener("popstate", dropUrl);
-    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flushUrl(); });
-    document.documentElement.addEventListener("mouseleave", flushUrl);
-    window.addEventListener("keydown", (e) => { if (e.ctrlKey || e.metaKey || e.altKey || e.key === "F5") flushUrl(); }, true);
-    window.addEventListener("mousedown", (e) => { if (e.button === 3 || e.button === 4) flushUrl(); }, true);
-  }
-  urlState.pending = { path: location.pathname, search: query ? `?${query}` : "" };
-  clearTimeout(urlState.timer);
-  urlState.timer = setTimeout(flushUrl, URL_REST_MS);
-}
-
-export default function (component) {
-  const { data, parentElement } = component;
-  if (data !== null && typeof data === "object") {
-    if (typeof data.url === "string") writeUrl(data.url);
-    if (data.views) sendAhead(data);
-    return;
-  }
-  let box = parentElement.querySelector(":scope > [data-html-block]");
-  if (!box) {
-    box = document.createElement("div");
-    box.setAttribute("data-html-block", "");
-    parentElement.appendChild(box);
-  }
-  box.removeAttribute("data-stale");
-  document.body.removeAttribute("data-aecf-ahead-shown");  // the server's view: its own stale fade again
-  if (box.__html === data) return;
-  show(box, data);
-}
-"""
-_HTML_CSS = """
-[data-html-block] { font-family: "Source Sans", sans-serif; color: rgb(49, 51, 63); line-height: 1.6; }
-[data-html-block] h3 { font-size: 1.75rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.5rem 0 0 0; }
-[data-html-block] h4 { font-size: 1.5rem; font-weight: 600; line-height: 1.2; margin: 0 0 1rem 0; padding: 0.75rem 0 0 0; }
-[data-html-block] p { margin: 0 0 1rem 0; }
-[data-html-block] > :last-child { margin-bottom: 0; }
-[class*="st-key-sent_ahead_"], [class*="st-key-address_bar"] { display: none; }
-[data-html-block][data-stale] { opacity: 0.45; transition: opacity 0.15s 0.05s; }
-/* switches and sliders snap: a switch's 150 ms slide, or the 0.3 s fade of a slider's min/max labels when it takes
-   the focus, is every frame of the whole pipeline (~40 ms of the browser's CPU for a switch's click) */
-[data-testid="stCheckbox"] label *, [data-testid="stCheckbox"] label *::before,
-[data-testid="stCheckbox"] label *::after, [data-testid="stSlider"] * { transition: none !important; }
-"""
+# page's fonts apply and tests can read it. Its JavaScript and CSS are files beside this one, read once.
+HTML_BLOCK_JS = (_HERE / "html_block.js").read_text(encoding="utf-8")
+HTML_BLOCK_CSS = (_HERE / "html_block.css").read_text(encoding="utf-8")
 _html_component = None
 
 
@@ -254,7 +69,7 @@ def _component():
     global _html_component
     if _html_component is None:
         _html_component = st.components.v2.component(
-            "aecf_html_block", js=_HTML_JS, css=_HTML_CSS, isolate_styles=False
+            "aecf_html_block", js=HTML_BLOCK_JS, css=css_variables() + HTML_BLOCK_CSS, isolate_styles=False
         )
     return _html_component
 

@@ -455,7 +455,11 @@ def test_explore_canvas_and_tabs(app_env):
 def test_subsets_page(app_env):
     at = page("subsets")
     no_exception(at)
-    assert at.dataframe and len(at.get("plotly_chart")) >= 2
+    assert at.table and len(at.get("plotly_chart")) >= 2
+    summary = at.table[0].value  # a missing value (late fusion has no gate, so no H(p)) reads "–", not None
+    assert not summary.astype(str).isin(["None", "nan", "NaN", "<NA>"]).any().any()
+    gateless = summary[summary["method"] == "late_fusion"]
+    assert list(gateless["H(p)"]) == ["–"]
     at.multiselect(key="methods").set_value(["aecf"]).run()
     no_exception(at)
 

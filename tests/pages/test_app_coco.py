@@ -157,4 +157,4 @@ def test_subsets_page_shows_map_for_a_coco_results_file(coco_env, tmp_path, monk
     monkeypatch.setenv("AECF_APP_RESULTS_JSON", str(out))
     at = AppTest.from_file(str(PAGES / "subsets.py"), default_timeout=90).run()
     _no_exception(at)
-    assert any("mAP" in str(c) for c in at.dataframe[0].value.columns)
+    assert any("mAP" in str(c) for c in at.table[0].value.columns)

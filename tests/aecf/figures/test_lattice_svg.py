@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aecf.figures.lattice import lattice_svg
+from aecf.figures.palette import VIOLATION
 
 SUBSETS = {
     "image": {"label": 7, "confidence": 0.90},
@@ -17,10 +18,12 @@ SUBSETS = {
 
 def test_lattice_svg_marks_violations():
     svg = lattice_svg(SUBSETS, title="aecf")
-    assert 'data-violations="1"' in svg and svg.count("<circle") == 7 and svg.count('stroke="#E03131"') >= 2
+    assert (
+        'data-violations="1"' in svg and svg.count("<circle") == 7 and svg.count(f'stroke="{VIOLATION}"') >= 2
+    )
     mono = {k: v for k, v in SUBSETS.items() if k != "audio+image"}
     assert 'data-violations="0"' in lattice_svg(mono) and "monotone" in lattice_svg(mono)
-    assert 'stroke="#E03131"' not in lattice_svg(mono)
+    assert f'stroke="{VIOLATION}"' not in lattice_svg(mono)
 
 
 def test_class_names_replace_the_digits():
