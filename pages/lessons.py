@@ -40,7 +40,7 @@ st.markdown(f"*{lesson.why}*")
 guide.link(L.step_link(lesson, 1), "Start the lesson", icon=":material/play_arrow:")
 for i, step in enumerate(lesson.steps, start=1):
     with st.container(border=True):
-        head, go = st.columns([3, 1])
+        head, go = st.columns([5, 3])  # the link names page and tab: room for both at 1400 px
         head.markdown(f"**Step {i}. {step.title}**")
         where = guide.PAGE_TITLES[step.page] + (f" · {step.tab}" if step.tab else "")
         with go:

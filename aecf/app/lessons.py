@@ -721,7 +721,7 @@ LESSON_CALIBRATION = Lesson(
         Step(
             "Accuracy",
             "subsets",
-            "the *vs drop rate* tab: *Accuracy under random missing modalities*",
+            "the *vs drop rate* tab: *Accuracy vs drop rate*",
             Claim(
                 "At 50 % random drop, late fusion's accuracy is within 4 pp of AECF's.",
                 _late_fusion_accuracy_close,
@@ -741,7 +741,7 @@ LESSON_CALIBRATION = Lesson(
         Step(
             "Calibration",
             "subsets",
-            "the *vs drop rate* tab: *ECE under random missing modalities (raw)*; then the *reliability "
+            "the *vs drop rate* tab: *ECE vs drop rate (raw)*; then the *reliability "
             "diagrams* tab at *random drop 0.5*",
             Claim(
                 "At 50 % drop late fusion's raw ECE is at least twice AECF's: its confidence does not fall when "
@@ -753,7 +753,7 @@ LESSON_CALIBRATION = Lesson(
         Step(
             "Ranking (mAP)",
             "subsets",
-            "the *vs drop rate* tab: *mAP under random missing modalities*",
+            "the *vs drop rate* tab: *mAP vs drop rate*",
             Claim(
                 "At 50 % drop AECF's macro mAP is at least 1 pp above late fusion's: mixing examples with "
                 "different missing modalities, its confidences rank them better.",

@@ -83,7 +83,7 @@ HEADLINE_ROWS = [
     ("mAP at 50 % drop (%)", ("drop", "0.5", "map"), True, True),
     ("raw ECE at 50 % drop (lower is better)", ("drop", "0.5", "ece"), False, False),
     (
-        "subset inversions where the caption is not wrong (lower is better)",
+        "subset violations where the caption is not wrong (lower is better)",
         ("monotonicity", "consistent"),
         False,
         False,
@@ -107,7 +107,7 @@ BUYS_RATIO = 0.8  # an error measure at ≤ 0.8 × the other's is a gain, at ≥
 
 def _versus(a: float | None, b: float | None, pct: bool, higher_better: bool) -> str:
     """AECF against another method and what that buys: a difference in pp of the values shown for a share,
-    the ratio of the unrounded means for an error measure (ECE, inversions)."""
+    the ratio of the unrounded means for an error measure (ECE, violations)."""
     if a is None or b is None or (not pct and not b):
         return "–"
     if pct:

@@ -97,7 +97,7 @@ def all_text(at) -> str:
 
     def walk(node) -> None:
         proto = getattr(node, "proto", None)
-        if node.type in ("arrow_data_frame", "dataframe") and hasattr(node, "value"):
+        if node.type in ("arrow_data_frame", "dataframe", "table") and hasattr(node, "value"):
             frame = node.value
             parts.extend(str(c) for c in frame.columns)
             parts.extend(str(v) for v in frame.astype(str).to_numpy().ravel())
