@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aecf import paths
+from aecf import paths, runs
 from aecf.app.problems import describe
+from aecf.app.training import get_run_manager
 from aecf.checkpoint import checkpoint_info, checkpoint_stem, list_checkpoints
+from aecf.encoders import load_encoders
 from aecf.errors import CheckpointError
-from aecf.inference import TRAIN_SHIPPED_COMMAND
+from aecf.inference import TRAIN_SHIPPED_COMMAND, load
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,6 @@ def shipped_checkpoints() -> list[Path]:
 def _runs_dir(runs_dir: str | Path | None) -> Path:
     if runs_dir is not None:
         return Path(runs_dir)
-    from aecf.app.training import get_run_manager
 
     return get_run_manager().runs_dir
 
@@ -77,8 +78,6 @@ def checkpoint_choices(
             )
         )
     if include_runs:
-        from aecf import runs
-
         for run_dir in runs.list_runs(_runs_dir(runs_dir)):
             weights = run_dir / "model.safetensors"
             status = runs.read_status(run_dir) or {}
@@ -136,9 +135,6 @@ def load_model(key: str = ""):
     if not path.exists():
         raise CheckpointError(f"Checkpoint {paths.show(path)} not found.")
     try:
-        from aecf.encoders import load_encoders
-        from aecf.inference import load
-
         if checkpoint_info(path).encoder == "open_clip":
             return load(path)  # a COCO checkpoint rebuilds its own open_clip encoders from its spec
         return load(path, encoders=load_encoders(paths.checkpoint_root()))

@@ -12,17 +12,27 @@ page renders the view it returns and computes nothing itself.
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import soundfile as sf
 
 from aecf.app.problems import Problem, describe
 from aecf.app.state import SNR_CLEAN, SNR_MIN
 from aecf.constants import MODALITIES, SAMPLE_RATE
+from aecf.data.corruption import (
+    MAX_ENERGY_REMOVED,
+    MAX_NOISE_STD,
+    MAX_OCCLUSION_SIDE,
+    OCCLUSION_PROB,
+    audio_severity,
+)
 from aecf.encoders.preprocess import NOISY_RECORDING_DB, NOT_SPEECH_REASONS, known_caption_words
 from aecf.figures.app import mc_passes_svg, probs_svg
 from aecf.figures.lattice import lattice_svg
+from aecf.paths import encoder_dir
 
 MAX_CAPTION_CHARS = 1000  # a caption is kept up to this many characters (box, link or call), all read
 CAPTION_FROM = {"box": "pasted into the box", "link": "in the link"}  # where a caption came from, in words
@@ -288,7 +298,6 @@ def canvas_image(rgba: np.ndarray | None, skip_top: int = 0) -> np.ndarray | Non
 
 def image_corruption_text(severity: float) -> str:
     """What the image slider does at this severity, in words (the benchmark's corruption, aecf.data.corruption)."""
-    from aecf.data.corruption import MAX_ENERGY_REMOVED, MAX_NOISE_STD, MAX_OCCLUSION_SIDE, OCCLUSION_PROB
 
     if severity <= 0:
         return "severity 0: the image as given."
@@ -300,7 +309,6 @@ def image_corruption_text(severity: float) -> str:
 
 
 def audio_corruption_text(snr_db: float | None) -> str:
-    from aecf.data.corruption import audio_severity
 
     if snr_db is None:
         return "no noise added: the recording as given."
@@ -330,7 +338,6 @@ def logmel_image(logmel: np.ndarray, height: int = 160) -> np.ndarray:
 
 def wav_bytes(wave: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
     """Float wave -> 16-bit WAV bytes (to play back what the model hears)."""
-    import soundfile as sf
 
     buf = io.BytesIO()
     peak = float(np.max(np.abs(wave), initial=0.0))
@@ -526,9 +533,6 @@ def explore_model(model, inputs: ExploreInputs, baseline=None, baseline_name: st
 
 def _heldout_accuracy() -> dict:
     """The shipped encoders' held-out accuracies (`encoders report`, checkpoints/encoders/report.json), or {}."""
-    import json
-
-    from aecf.paths import encoder_dir
 
     try:
         return dict(json.loads((encoder_dir() / "report.json").read_text()).get("heldout") or {})

@@ -7,16 +7,22 @@ contrast.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aecf import paths
+from aecf import paths, runs
+from aecf.app.training import step_x
+from aecf.checkpoint import read_checkpoint_config
 from aecf.constants import MODALITIES, subset_name
+from aecf.data.cache import load_split
+from aecf.evaluate import checkpoint_acm_drop_ratios
 from aecf.masking import acm_drop_probs, curriculum_rate, sample_keep_mask, uniform_drop_probs
 
 
@@ -125,7 +131,6 @@ def simulate_masks(
 
 def all_subset_names(present: tuple[str, ...]) -> list[str]:
     """Non-empty subsets of the present modalities, largest first, then MODALITIES order."""
-    from itertools import combinations
 
     out = []
     for k in range(len(present), 0, -1):
@@ -162,7 +167,6 @@ def metrics_sources(
     runs_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None
 ) -> dict[str, Path]:
     """Label -> metrics.jsonl path: the shipped checkpoints' metrics first, then every run (newest first)."""
-    from aecf import runs
 
     runs_dir = runs_dir or paths.runs_dir()
     checkpoint_dir = checkpoint_dir or paths.fusion_dir()
@@ -176,12 +180,10 @@ def metrics_sources(
 
 def read_metrics_file(path: str | Path) -> list[dict]:
     """metrics.jsonl rows from a file path (a torn last line is skipped)."""
-    from aecf import runs
 
     path = Path(path)
     if path.name == "metrics.jsonl":
         return runs.read_metrics(path.parent)
-    import json
 
     rows = []
     try:
@@ -202,15 +204,12 @@ def has_mask_metrics(rows: list[dict]) -> bool:
 def train_config_for(metrics_path: str | Path) -> dict:
     """The training config behind a metrics file: runs/<id>/config.json, or a shipped checkpoint's
     <name>.json "train" section for <name>.metrics.jsonl."""
-    from aecf import runs
 
     path = Path(metrics_path)
     if path.name == "metrics.jsonl":
         return runs.read_config(path.parent) or {}
     if path.name.endswith(".metrics.jsonl"):
         try:
-            from aecf.checkpoint import read_checkpoint_config
-
             doc = read_checkpoint_config(path.with_name(path.name[: -len(".metrics.jsonl")] + ".json"))
             return doc.get("train") or {}
         except Exception:  # noqa: BLE001 - a missing config only loses the schedule's parameters
@@ -221,7 +220,6 @@ def train_config_for(metrics_path: str | Path) -> dict:
 def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
     """From step rows: the overall mask rate and how uneven it is across modalities (max − min of the
     per-modality rates), x in fractional epochs. ModDrop's unevenness is ~0; ACM's grows with a sure gate."""
-    from aecf.app.training import step_x
 
     steps = step_x([r for r in rows if r.get("kind") == "step" and "mask_rate" in r])
     xs = [r["x"] for r in steps]
@@ -256,9 +254,6 @@ def drop_ratios(
     checkpoint_path: str | Path, split: str = "test", feature_dir: str | Path | None = None
 ) -> DropRatios | None:
     """`DropRatios` of a checkpoint on a split of the embedding cache; None for a run without ACM or gate."""
-    from aecf.checkpoint import read_checkpoint_config
-    from aecf.data.cache import load_split
-    from aecf.evaluate import checkpoint_acm_drop_ratios
 
     data = load_split(split, paths.feature_dir() if feature_dir is None else feature_dir)
     train_cfg = read_checkpoint_config(checkpoint_path).get("train") or {}

@@ -36,8 +36,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+
 from aecf import paths, runs
 from aecf.constants import MODALITIES
+from aecf.data.cache import load_split
+from aecf.train import METHODS, make_config, train
 
 # methods offered on the page (aecf.train.METHODS has more ablations; these are the teaching set)
 PAGE_METHODS = ("aecf", "late_fusion", "moddrop", "gate", "aecf_no_cec", "aecf_no_acm", "authors_recipe")
@@ -45,7 +49,6 @@ PAGE_METHODS = ("aecf", "late_fusion", "moddrop", "gate", "aecf_no_cec", "aecf_n
 
 def _aecf_default(name: str):
     """The shipped AECF recipe's value of a knob, so a run with the page's defaults trains what ships."""
-    from aecf.train import METHODS
 
     preset = METHODS["aecf"]
     return getattr(preset.model, name) if name == "lambda_max" else getattr(preset, name)
@@ -92,7 +95,6 @@ def knobs_used(method: str) -> str:
 
 def applicable_knobs(method: str) -> set[str]:
     """Which of the page's knobs change anything for this method's preset (the others are disabled)."""
-    from aecf.train import METHODS
 
     preset = METHODS[method]
     knobs = {"epochs", "seed"}
@@ -111,10 +113,8 @@ def applicable_knobs(method: str) -> set[str]:
 
 def make_train_config(knobs: dict):
     """The aecf.train.TrainConfig for these knobs (only the ones the method uses are applied)."""
-    from aecf.train import make_config
 
     k = TrainKnobs(**{key: knobs[key] for key in TrainKnobs.__dataclass_fields__ if key in knobs})
-    from aecf.train import METHODS
 
     preset = METHODS[k.method]
     overrides: dict = {"epochs": int(k.epochs), "seed": int(k.seed)}
@@ -136,8 +136,6 @@ def run_training(
     knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None
 ):
     """Train on assets/features (train + val splits) into run_dir; the thread target of RunManager."""
-    from aecf.data.cache import load_split
-    from aecf.train import train
 
     feature_dir = paths.feature_dir() if feature_dir is None else feature_dir
     config = make_train_config(knobs)
@@ -560,7 +558,6 @@ def _worker_main(argv: list[str]) -> None:
     """The training process: read the knobs (one JSON line) and then "stop" lines from stdin, train. Its stdin
     closing before a "stop" means the server that started it went away: the run stops and is marked
     "interrupted" (not "stopped": nobody asked)."""
-    import torch
 
     if hasattr(os, "nice"):
         try:

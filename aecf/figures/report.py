@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from aecf.figures import palette, style
@@ -226,7 +227,6 @@ def save_figures(figs: dict[str, go.Figure], out_dir: str | Path, png: bool = Tr
 
 
 def _write_pngs(figs: dict[str, go.Figure], out_dir: Path) -> list[Path]:
-    import plotly.io as pio
 
     paths = [out_dir / f"{stem}.png" for stem in figs]
     last_error = None

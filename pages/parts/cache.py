@@ -6,6 +6,8 @@ content of each input, and its own lock (aecf.inference.Model), so nothing else 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 import torch
 
@@ -31,6 +33,5 @@ def checkpoint_choices() -> list:
 def sample_bytes(path: str) -> bytes:
     """A sample file's bytes, read once per server: every redraw hands the model the same bytes (it keys its
     embedding cache by content) instead of a path it would stat and read again on every rerun."""
-    from pathlib import Path
 
     return Path(path).read_bytes()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 import streamlit.components.v2  # noqa: F401  (st.components.v2)
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from aecf.app.problems import Problem
 from aecf.app.teaching import equations
@@ -40,8 +42,6 @@ def ensure_navigation() -> None:
     st.navigation (wide layout, titles, icons) never runs. Switch the server to st.navigation and
     rerun: the rerun goes through app.py and lands on the same page with the same query params.
     Then the page's CSS (app.css, with the palette's colours), as a style-only element."""
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
@@ -78,7 +78,6 @@ def _free_key(key: str) -> str:
     """`key`, or `key_2`, ... if an element took it earlier in this script run: Streamlit runs fragment
     reruns that queued up (clicks faster than the server) one after the other in ONE script run, so a block
     each of them redraws into the same placeholder would otherwise be a duplicate key (the page's error)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
     shared = getattr(ctx, "shared", ctx)

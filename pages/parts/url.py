@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 VIEW = "_explore_url"  # the view's query params as the page last wrote them
 LINK = "_explore_url_link"  # the link the view was last set from: the client may send it with every rerun
@@ -28,7 +29,6 @@ KEEP = 64
 
 
 def _ctx():
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     return get_script_run_ctx()
 
