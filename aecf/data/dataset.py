@@ -269,11 +269,13 @@ class FeatureSplit:
             index = np.arange(start, min(start + size, len(self)))
             yield index, self.batch(index)
 
-    def feature_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def feature_stats(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """Per-modality mean and std [M, D_max] over the rows where the modality is present (float64 sums,
-        in chunks; std 1 where a feature is constant and in the padding): the standardisation of aecf.fusion."""
+        in chunks; std 1 where a feature is constant and in the padding), and whether every present input
+        is a unit vector (within 1 %: CLIP-style embeddings). The standardisation of aecf.fusion."""
         M, D = len(self.modalities), self.embed_dim
         mean, std = torch.zeros(M, D, dtype=torch.float64), torch.ones(M, D, dtype=torch.float64)
+        unit = True
         for m, f in enumerate(self.features):
             d, s, ss, n = self.dims[m], np.zeros(self.dims[m]), np.zeros(self.dims[m]), 0
             for start in range(0, len(self), _CHUNK):
@@ -283,13 +285,13 @@ class FeatureSplit:
                 s += chunk.sum(0)
                 ss += np.square(chunk).sum(0)
                 n += len(chunk)
+                unit = unit and bool(np.all(np.abs(np.linalg.norm(chunk, axis=1) - 1) <= 0.01))
             if n:
                 mu = s / n
-                var = np.maximum(ss / n - mu**2, 0.0)
-                sd = np.sqrt(var)
+                sd = np.sqrt(np.maximum(ss / n - mu**2, 0.0))
                 mean[m, :d] = torch.from_numpy(mu)
                 std[m, :d] = torch.from_numpy(np.where(sd > 1e-6 * np.maximum(1.0, np.abs(mu)), sd, 1.0))
-        return mean.float(), std.float()
+        return mean.float(), std.float(), unit
 
     # ------------------------------------------------------------------------------ selections
 

@@ -115,7 +115,8 @@ def test_feature_split_selections():
     only_a = s.select_modalities(["a"])
     assert len(only_a) == 9 and only_a.x.shape == (9, 1, 4)  # the row without "a" is gone
     assert len(s.complete_rows()) == 9
-    mean, std = s.feature_stats()
+    mean, std, unit = s.feature_stats()
+    assert not unit
     keep = present[:, 0]
     assert torch.allclose(mean[0], x[keep, 0].mean(0), atol=1e-5)
     assert torch.allclose(std[0], x[keep, 0].std(0, unbiased=False), atol=1e-5)
