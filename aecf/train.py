@@ -597,11 +597,14 @@ class Progress:
             self.bar.update(n)
             if postfix:
                 self.bar.set_postfix(postfix, refresh=False)
-        elif self.enabled and time.perf_counter() - self.last >= self.every:
+        else:
             self.line(postfix)
 
-    def line(self, info: dict) -> None:
+    def line(self, info: dict, force: bool = False) -> None:
+        """A log line (no terminal): at most one per `every` seconds unless forced."""
         if not self.enabled or self.bar is not None:
+            return
+        if not force and time.perf_counter() - self.last < self.every:
             return
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / max(self.done, 1) * (self.total - self.done)
@@ -726,8 +729,9 @@ def train(
             if cb.on_epoch:
                 cb.on_epoch(epoch_rec)
             bar.line(
-                {k: f"{epoch_rec[k]:.4f}" for k in ("val_acc", "val_map") if k in epoch_rec}
-                | {"epoch": epoch + 1}
+                {"epoch": f"{epoch + 1}/{config.epochs}"}
+                | {k: f"{epoch_rec[k]:.4f}" for k in ("val_acc", "val_map") if k in epoch_rec},
+                force=epoch + 1 == config.epochs,
             )
             if stopped:
                 break
