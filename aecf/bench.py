@@ -5,7 +5,12 @@
     shipped width);
 (b) one `predict()` on cached embeddings with every subset and K = 20 MC-dropout passes;
 (c) training throughput (examples/s) at the K used in training, on the shipped feature cache;
-(d) peak resident memory of the process.
+(d) peak resident memory of the process;
+(e) scale: AECF training examples/s on a generated 100,000-example, 3-modality x 512-d float32 dataset
+    read memory-mapped from disk, beside the digits cache's in the same run (goal >= 0.5x), and the
+    training process's peak memory against the dataset's bytes (goal <= 2x). Each run is its own process
+    (`--scale-child`), so its peak memory is its own; a run trains `--scale-steps` steps, then calibrates
+    (the lambda knots over the whole training split) as a full run does.
 
 Timings are medians over repeats after a warm-up; the machine is shared, so read them as ±20 %.
 """
@@ -16,12 +21,20 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from aecf.data.dataset import read_dataset, read_spec
+from aecf.data.generated import generate_dataset
+from aecf.errors import InputError
+from aecf.paths import BENCH_DATA_DIR, FEATURE_DIR
+from aecf.train import make_config, train
 
 
 def _median_seconds(fn, repeats: int, warmup: int = 2) -> float:
@@ -133,12 +146,89 @@ def bench_training(epochs: int = 1, method: str = "aecf") -> dict:
     }
 
 
+SCALE_DIMS = {"image": 512, "text": 512, "audio": 512}
+SCALE_N = 100_000
+
+
+def scale_dataset(n: int = SCALE_N, directory: Path | None = None) -> Path:
+    """The generated scale dataset (built once into data/bench/, reused while its spec matches)."""
+    directory = directory or BENCH_DATA_DIR / f"generated-{n}x3x512"
+    try:
+        spec = read_spec(directory)
+        if (
+            spec.dims == tuple(SCALE_DIMS.values())
+            and (directory / "train.npz").stat().st_size > n * 512 * 12
+        ):
+            return directory
+    except (InputError, OSError):
+        pass
+    return generate_dataset(directory, SCALE_DIMS, n_train=n, n_test=2000, num_classes=10, name="bench-scale")
+
+
+def scale_child(data: str, steps: int) -> dict:
+    """One training run in this process (`--scale-child`): AECF for `steps` steps (then calibration as in
+    any run) on `data`; examples/s over the steps after the first `log_every` (warm-up), peak memory."""
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    dataset = read_dataset(data, allow_absent_classes=True)
+    read_seconds = time.perf_counter() - t0
+    tr, va = dataset.split("train"), dataset.split("val")
+    stop = threading.Event()
+    records = []
+
+    def on_step(rec):
+        records.append(rec)
+        if rec["step"] >= steps:
+            stop.set()
+
+    config = make_config("aecf", epochs=max(1, -(-steps * 256 // len(tr))), log_every=10)
+    t0 = time.perf_counter()
+    train(config, tr, va, callbacks={"on_step": on_step}, stop_event=stop)
+    rates = [r["examples_per_s"] for r in records[1:]] or [r["examples_per_s"] for r in records]
+    return {
+        "examples_per_s": float(statistics.median(rates)),
+        "steps": records[-1]["step"] if records else 0,
+        "train_rows": len(tr),
+        "dataset_mb": dataset.nbytes() / 2**20,
+        "memory_mapped": any(isinstance(f, np.memmap) for f in tr.features),
+        "read_validate_s": read_seconds,
+        "seconds": time.perf_counter() - t0,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+def bench_scale(steps: int = 100, n: int = SCALE_N) -> dict:
+    """(e): the digits cache and the generated scale dataset, each trained in a fresh process."""
+
+    def child(data) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "aecf.bench", "--scale-child", str(data), "--scale-steps", str(steps)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    t0 = time.perf_counter()
+    big_dir = scale_dataset(n)
+    generate_s = time.perf_counter() - t0
+    digits, big = child(FEATURE_DIR), child(big_dir)
+    return {
+        "digits": digits,
+        "scale": big,
+        "generate_s": generate_s,
+        "speed_ratio": big["examples_per_s"] / digits["examples_per_s"],
+        "memory_ratio": big["peak_memory_mb"] / big["dataset_mb"],
+        "steps": steps,
+    }
+
+
 def peak_memory_mb() -> float:
     # ru_maxrss is in KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, scale: bool = True, scale_steps: int = 100) -> dict:
     torch.manual_seed(0)
     np.random.seed(0)
     results = {
@@ -148,6 +238,8 @@ def run(quick: bool = False) -> dict:
         "training": bench_training(epochs=1),
     }
     results["peak_memory_mb"] = peak_memory_mb()
+    if scale:
+        results["scale"] = bench_scale(scale_steps)
     return results
 
 
@@ -166,18 +258,52 @@ def format_report(r: dict) -> str:
     t = r["training"]
     lines.append(f"training ({t['method']}, K = {t['mc_samples']}): {t['examples_per_s']:.0f} examples/s")
     lines.append(f"peak memory: {r['peak_memory_mb']:.0f} MB (torch threads: {r['torch_threads']})")
+    if "scale" in r:
+        lines.append(format_scale(r["scale"]))
     return "\n".join(lines)
+
+
+def format_scale(s: dict) -> str:
+    d, b = s["digits"], s["scale"]
+    return "\n".join(
+        [
+            f"scale: AECF training on {b['train_rows']:,} generated rows x 3 x 512 ({b['dataset_mb']:.0f} MiB, "
+            f"memory-mapped: {b['memory_mapped']}): {b['examples_per_s']:.0f} examples/s vs the digits cache "
+            f"{d['examples_per_s']:.0f} -> {s['speed_ratio']:.2f}x (goal >= 0.5x)",
+            f"scale: peak memory of that training process {b['peak_memory_mb']:.0f} MiB = "
+            f"{s['memory_ratio']:.2f}x the dataset's bytes (goal <= 2x); the digits run's: "
+            f"{d['peak_memory_mb']:.0f} MiB",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aecf bench", description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, skip the ViT-B-32 part")
+    parser.add_argument("--no-scale", action="store_true", help="skip (e), the 100,000-example dataset")
+    parser.add_argument("--scale-only", action="store_true", help="only (e)")
+    parser.add_argument("--scale-steps", type=int, default=100, help="training steps of each (e) run")
+    parser.add_argument("--scale-child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    results = run(quick=args.quick)
+    if args.scale_child:
+        print(json.dumps(scale_child(args.scale_child, args.scale_steps)))
+        return 0
+    if args.scale_only:
+        results = {"scale": bench_scale(args.scale_steps)}
+        print(format_scale(results["scale"]))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
+    results = run(quick=args.quick, scale=not args.no_scale, scale_steps=args.scale_steps)
     print(format_report(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -651,19 +651,19 @@ def train(
     try:
         torch.manual_seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)
-        # the order of the data: one generator shared by every rank; masks: this rank's own (one process:
-        # the same generator, as before data parallelism)
-        order_gen = generator
-        if distributed_run:
-            torch.manual_seed(config.seed + 1000 * ctx.rank)
-            generator = torch.Generator().manual_seed(config.seed + 1000 * (ctx.rank + 1))
         N = len(split_train)
         if config.epochs is None:
             config = replace(config, epochs=epochs_for(N, config.batch_size))
         standardize, stats = resolve_inputs(config, split_train)
-        model = build_model(config, split_train, standardize)
+        model = build_model(config, split_train, standardize)  # the same initial weights on every rank
         if stats is not None:
             model.set_standardization(*stats)
+        # the order of the data: one generator shared by every rank; dropout and masks: each rank its own
+        # (one process: the same generator for both, as before data parallelism)
+        order_gen = generator
+        if distributed_run:
+            torch.manual_seed(config.seed + 1000 * (ctx.rank + 1))
+            generator = torch.Generator().manual_seed(config.seed + 1000 * (ctx.rank + 1))
         config = replace(config, model=model.config)
         if writer:
             writer.write_config(config.to_dict())

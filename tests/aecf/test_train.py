@@ -336,3 +336,74 @@ def test_default_epochs_follow_the_number_of_steps():
     assert epochs_for(12_000, 256) == 20  # the shipped digits runs
     assert epochs_for(100_000, 256) == round(DEFAULT_STEPS / 391)
     assert epochs_for(50, 256) == MAX_EPOCHS and epochs_for(10**8, 256) == 1
+
+
+# ------------------------------------------------------------------------------------ torchrun
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+DDP_SCRIPT = """
+import sys, torch
+from aecf.data import distributed
+from aecf.data.dataset import read_dataset
+from aecf.train import make_config, train
+from safetensors.torch import save_file
+torch.set_num_threads(1)
+ctx = distributed.start("cpu")
+data = read_dataset(sys.argv[1])
+config = make_config("late_fusion", epochs=2, batch_size=64, model={"feature_dropout": 0.0})
+model, _ = train(config, data.split("train"), data.split("val"), ctx=ctx)
+save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f"{sys.argv[2]}.{ctx.rank}.safetensors")
+distributed.stop(ctx)
+"""
+
+
+def _torchrun(args, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_two_processes_average_gradients_exactly_like_one(tmp_path):
+    """Data parallel on gloo: each rank takes half of every batch; with dropout off (the only randomness of
+    late fusion) two processes train the same weights as one process on whole batches."""
+    from safetensors.torch import load_file
+
+    from aecf.data.dataset import read_dataset
+    from aecf.data.generated import generate_dataset
+
+    data = generate_dataset(tmp_path / "d", {"a": 8, "b": 5, "c": 3}, n_train=300, n_test=50, num_classes=3)
+    (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
+    _torchrun([str(tmp_path / "ddp.py"), str(data), str(tmp_path / "w")], tmp_path)
+    ranks = [load_file(tmp_path / f"w.{r}.safetensors") for r in (0, 1)]
+    ds = read_dataset(data)
+    config = make_config("late_fusion", epochs=2, batch_size=64, model={"feature_dropout": 0.0})
+    one, _ = train(config, ds.split("train"), ds.split("val"))
+    for k, v in one.state_dict().items():
+        torch.testing.assert_close(ranks[1][k], ranks[0][k], rtol=0, atol=0)  # the ranks stay identical
+        torch.testing.assert_close(ranks[0][k], v, rtol=1e-4, atol=1e-5)
+
+
+def test_torchrun_trains_aecf_from_the_command_line(tmp_path):
+    from aecf.data.dataset import read_dataset
+    from aecf.data.generated import generate_dataset
+
+    data = generate_dataset(tmp_path / "d", {"a": 12, "b": 6, "c": 4}, n_train=800, n_test=200, num_classes=4)
+    argv = ["--data", str(data), "--method", "aecf", "--epochs", "3", "--no-run-dir", "--quiet"]
+    done = _torchrun(["-m", "aecf", "train", *argv, "--out", str(tmp_path / "two")], tmp_path)
+    assert "on 2 processes" in done.stdout and done.stdout.count("checkpoint:") == 1
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    test = read_dataset(data).split("test")
+    acc = {}
+    for name in ("one", "two"):
+        model = load_checkpoint(tmp_path / name)
+        assert model.config.lambda_knots is not None and model.config.standardize
+        acc[name] = float((model(test.x, test.present)["logits"].argmax(1) == test.label).float().mean())
+    assert acc["two"] > 0.5 and abs(acc["two"] - acc["one"]) < 0.08, acc
