@@ -262,13 +262,20 @@ class FusionModel(nn.Module):
     def has_gate(self) -> bool:
         return self.gate is not None
 
-    def prepare(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """Standardise, normalise and zero-fill: nothing of an absent modality (not even a NaN) reaches the
-        model, and the padding past a narrower modality stays zero."""
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise (train statistics) and L2-normalise each modality, as the config says; row by row, so
+        a batch repeated for several presence masks can be normalised once (`forward(normalized=True)`)."""
         if self.config.standardize:
             x = (x - self.input_mean) / self.input_std
         if self.config.normalize_inputs:
             x = F.normalize(x, dim=-1)
+        return x
+
+    def prepare(self, x: torch.Tensor, present: torch.Tensor, normalized: bool = False) -> torch.Tensor:
+        """Normalise and zero-fill: nothing of an absent modality (not even a NaN) reaches the model, and the
+        padding past a narrower modality stays zero."""
+        if not normalized:
+            x = self.normalize(x)
         return x.masked_fill(~present.unsqueeze(-1), 0.0) * self.config.input_scale
 
     def flat(self, z: torch.Tensor) -> torch.Tensor:
@@ -280,9 +287,16 @@ class FusionModel(nn.Module):
         """W_m z_m for every modality: [B, M, D] -> [B, M, H]."""
         return torch.einsum("bmd,mdh->bmh", z, self.proj_weight) + self.proj_bias
 
-    def forward(self, x: torch.Tensor, present: torch.Tensor | None = None, experts: bool = False) -> dict:
+    def forward(
+        self,
+        x: torch.Tensor,
+        present: torch.Tensor | None = None,
+        experts: bool = False,
+        normalized: bool = False,
+    ) -> dict:
+        """x [B, M, D] (or `normalize(x)` with normalized=True), present bool [B, M] (None: all)."""
         present = presence(x, present)
-        z = self.prepare(x, present)
+        z = self.prepare(x, present, normalized)
         out: dict = {"gate": None}
         if self.config.fusion == "concat":
             fused = self.trunk(self.flat(z))
@@ -320,7 +334,9 @@ class FusionModel(nn.Module):
         t = self.config.temperature if temperature is None else temperature
         return self.head_type.probs(logits / t)
 
-    def forward_subsets(self, x: torch.Tensor, present: torch.Tensor, subsets: torch.Tensor) -> dict:
+    def forward_subsets(
+        self, x: torch.Tensor, present: torch.Tensor, subsets: torch.Tensor, normalized: bool = False
+    ) -> dict:
         """Run every subset (rows of the bool mask `subsets` [S, M]) in one batch: logits [S, B, C].
 
         The presence used for subset s and example b is s ∩ present_b; when that is empty the row falls back
@@ -331,7 +347,13 @@ class FusionModel(nn.Module):
         masks = subsets.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
         valid = (masks == subsets.unsqueeze(1)).all(-1)
         masks = torch.where(masks.any(-1, keepdim=True), masks, present.unsqueeze(0))
-        out = self(x.unsqueeze(0).expand(S, *x.shape).reshape(S * B, *x.shape[1:]), masks.reshape(S * B, -1))
+        if not normalized:
+            x = self.normalize(x)
+        out = self(
+            x.unsqueeze(0).expand(S, *x.shape).reshape(S * B, *x.shape[1:]),
+            masks.reshape(S * B, -1),
+            normalized=True,
+        )
         logits = out["logits"].reshape(S, B, -1)
         gate = None if out["gate"] is None else out["gate"].reshape(S, B, -1)
         return {"logits": logits, "gate": gate, "present": masks, "valid": valid}
@@ -373,7 +395,7 @@ def mc_forward(model: FusionModel, x: torch.Tensor, present: torch.Tensor, passe
     """K stochastic passes with dropout on, batched as one [K·B] forward: probs [K, B, C], gate [K, B, M]."""
     K, B = passes, x.shape[0]
     with mc_dropout(model):
-        out = model(x.repeat(K, 1, 1), present.repeat(K, 1))
+        out = model(model.normalize(x).repeat(K, 1, 1), present.repeat(K, 1), normalized=True)
     probs = model.head_type.probs(out["logits"]).reshape(K, B, -1)
     gate = None if out["gate"] is None else out["gate"].reshape(K, B, -1)
     return {"probs": probs, "gate": gate}

@@ -85,7 +85,16 @@ class SpecialistEnsemble(nn.Module):
         self.gate = None
         self.register_buffer("uncertainty_scale", torch.tensor(0.0))
 
-    def forward(self, x: torch.Tensor, present: torch.Tensor | None = None, experts: bool = False) -> dict:
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x  # each specialist normalises its own inputs
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        present: torch.Tensor | None = None,
+        experts: bool = False,
+        normalized: bool = False,
+    ) -> dict:
         present = presence(x, present)
         bits = 2 ** torch.arange(present.shape[1])
         member = self.route[(present.long() * bits).sum(1)]

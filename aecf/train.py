@@ -433,11 +433,17 @@ class Trainer:
         # dropout noise: independent dropout masks per subset row would add spurious violations)
         R = len(rows)
         n_main = R - n_sub if c.cec_deterministic else R
-        out = model(x.repeat(n_main, 1, 1), torch.cat(rows[:n_main], dim=0), experts=c.cec == "expert_mse")
+        xn = model.normalize(x)  # once for every row of this step (its presence masks differ, not its inputs)
+        out = model(
+            xn.repeat(n_main, 1, 1),
+            torch.cat(rows[:n_main], dim=0),
+            experts=c.cec == "expert_mse",
+            normalized=True,
+        )
         logits = out["logits"].reshape(n_main, B, -1)
         if n_main < R:
             with no_dropout(model):
-                sub_out = model(x.repeat(n_sub, 1, 1), torch.cat(rows[n_main:], dim=0))
+                sub_out = model(xn.repeat(n_sub, 1, 1), torch.cat(rows[n_main:], dim=0), normalized=True)
             logits = torch.cat([logits, sub_out["logits"].reshape(n_sub, B, -1)], dim=0)
         gate = None if out["gate"] is None else out["gate"].reshape(n_main, B, n_mod)
         head = model.head_type
