@@ -540,6 +540,29 @@ class Trainer:
 # ------------------------------------------------------------------------------------ validation
 
 
+# A whole split goes through the model in chunks of at most this many input numbers (rows x M x D_max): the
+# digits' validation split (5,000 x 3 x 64) in one, a 15,000 x 3 x 512 one in twelve, so that memory stays
+# bounded whatever the split's size. The λ knots take CALIBRATION_NUMBERS per K-pass chunk (2,048 digits rows).
+CHUNK_NUMBERS = 2**21
+CALIBRATION_NUMBERS = 2048 * 3 * 64
+
+
+def chunk_rows(split: FeatureSplit, numbers: int = CHUNK_NUMBERS) -> int:
+    return max(1, numbers // (len(split.modalities) * split.embed_dim))
+
+
+@torch.no_grad()
+def forward_split(model: FusionModel, split: FeatureSplit, present: torch.Tensor | None = None) -> dict:
+    """logits [N, C] and gate [N, M] (or None) of a whole split, chunk by chunk (eval mode)."""
+    present = split.present if present is None else present
+    logits, gates = [], []
+    for idx, xb in split.iter_batches(chunk_rows(split)):
+        out = model(xb, present[idx])
+        logits.append(out["logits"])
+        gates.append(out["gate"])
+    return {"logits": torch.cat(logits), "gate": None if gates[0] is None else torch.cat(gates)}
+
+
 @torch.no_grad()
 def validate(
     model: FusionModel, split: FeatureSplit, drop_rate: float = 0.5, mc_samples: int = 0, seed: int = 0
@@ -547,8 +570,8 @@ def validate(
     """Accuracy, ECE and NLL with every input the data has, accuracy under random drop, mean H(p) and
     (optionally) mean λ(x)."""
     model.eval()
-    x, y, present = split.x, split.label, split.present
-    out = model(x, present)
+    y, present = split.label, split.present
+    out = forward_split(model, split)
     probs = model.head_type.probs(out["logits"])
     rec = {
         "val_acc": M.accuracy(probs, y),
@@ -559,11 +582,15 @@ def validate(
         rec["val_map"] = M.mean_average_precision(probs, y)
     if drop_rate > 0:
         keep = random_modality_drop(present, drop_rate, torch.Generator().manual_seed(seed))
-        rec["val_masked_acc"] = _accuracy(model.head_type, model(x, keep)["logits"], y)
+        rec["val_masked_acc"] = _accuracy(model.head_type, forward_split(model, split, keep)["logits"], y)
     if out["gate"] is not None:
         rec["val_gate_entropy"] = float(gate_entropy(out["gate"]).mean())
     if mc_samples and float(model.uncertainty_scale) > 0:
-        rec["val_lambda"] = float(adaptive_lambda(model, x, present, mc_samples)["lam"].mean())
+        lam = [
+            adaptive_lambda(model, xb, present[idx], mc_samples)["lam"]
+            for idx, xb in split.iter_batches(chunk_rows(split))
+        ]
+        rec["val_lambda"] = float(torch.cat(lam).mean())
     return rec
 
 
@@ -776,14 +803,13 @@ def calibrate(
                 predictive_uncertainty(
                     mc_forward(model, xb, split_train.present[idx], config.lambda_calibration_passes)["probs"]
                 )
-                for idx, xb in split_train.iter_batches(2048)
+                for idx, xb in split_train.iter_batches(chunk_rows(split_train, CALIBRATION_NUMBERS))
             ]
         )
         model.config.lambda_knots = uncertainty_knots(u)
     if split_val is not None:
         model.eval()
-        with torch.no_grad():
-            val_logits = model(split_val.x, split_val.present)["logits"]
+        val_logits = forward_split(model, split_val)["logits"]
         model.config.temperature = M.fit_temperature(val_logits, split_val.label)
 
 
