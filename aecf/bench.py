@@ -148,42 +148,89 @@ def bench_training(epochs: int = 1, method: str = "aecf") -> dict:
 
 SCALE_DIMS = {"image": 512, "text": 512, "audio": 512}
 SCALE_N = 100_000
+SCALE_CONTROL_N = 12_000  # the same width, as many rows as the digits, in memory: what width alone costs
 
 
-def scale_dataset(n: int = SCALE_N, directory: Path | None = None) -> Path:
-    """The generated scale dataset (built once into data/bench/, reused while its spec matches)."""
-    directory = directory or BENCH_DATA_DIR / f"generated-{n}x3x512"
+def scale_dataset(n: int = SCALE_N, compress: bool = False) -> Path:
+    """A generated 3 x 512 dataset of n training rows (built once into data/bench/, reused while it fits):
+    stored (memory-mapped) by default; compressed (read into memory) for the same-width control."""
+    directory = BENCH_DATA_DIR / f"generated-{n}x3x512{'-compressed' if compress else ''}"
+    name = f"bench-scale-{n}"
     try:
-        spec = read_spec(directory)
-        if (
-            spec.dims == tuple(SCALE_DIMS.values())
-            and (directory / "train.npz").stat().st_size > n * 512 * 12
+        if read_spec(directory).name == name and all(
+            (directory / f).is_file() for f in ("train.npz", "test.npz")
         ):
             return directory
-    except (InputError, OSError):
+    except InputError:
         pass
-    return generate_dataset(directory, SCALE_DIMS, n_train=n, n_test=2000, num_classes=10, name="bench-scale")
+    return generate_dataset(
+        directory, SCALE_DIMS, n_train=n, n_test=2000, num_classes=10, name=name, compress=compress
+    )
+
+
+class MemorySampler:
+    """The process's resident memory every `every` seconds, split as Linux counts it: anonymous (copies the
+    process made) and file-backed (mapped files: the memory-mapped dataset, the libraries); peaks kept."""
+
+    def __init__(self, every: float = 0.05):
+        self.every, self.peak_anon, self.peak_file = every, 0.0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def now() -> dict[str, float]:
+        try:
+            lines = Path("/proc/self/status").read_text().splitlines()
+        except OSError:
+            return {}
+        kb = {
+            k: float(v.split()[0])
+            for k, v in (ln.split(":", 1) for ln in lines)
+            if k in ("RssAnon", "RssFile")
+        }
+        return {k: v / 1024 for k, v in kb.items()}
+
+    def _run(self):
+        while not self._stop.is_set():
+            m = self.now()
+            self.peak_anon = max(self.peak_anon, m.get("RssAnon", 0.0))
+            self.peak_file = max(self.peak_file, m.get("RssFile", 0.0))
+            time.sleep(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def scale_child(data: str, steps: int) -> dict:
-    """One training run in this process (`--scale-child`): AECF for `steps` steps (then calibration as in
-    any run) on `data`; examples/s over the steps after the first `log_every` (warm-up), peak memory."""
+    """One training run in this process (`--scale-child`): AECF for `steps` steps (then validation and
+    calibration, as in any run) on `data`; examples/s over the step records after the first (warm-up); the
+    peak resident memory, the resident memory after the imports (torch alone maps ~700 MB of libraries
+    here) and the sampled peaks of anonymous and file-backed memory."""
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    dataset = read_dataset(data, allow_absent_classes=True)
-    read_seconds = time.perf_counter() - t0
-    tr, va = dataset.split("train"), dataset.split("val")
-    stop = threading.Event()
-    records = []
+    baseline = MemorySampler.now()
+    baseline_peak = peak_memory_mb()
+    with MemorySampler() as sampler:
+        t0 = time.perf_counter()
+        dataset = read_dataset(data, allow_absent_classes=True)
+        read_seconds = time.perf_counter() - t0
+        tr, va = dataset.split("train"), dataset.split("val")
+        stop = threading.Event()
+        records = []
 
-    def on_step(rec):
-        records.append(rec)
-        if rec["step"] >= steps:
-            stop.set()
+        def on_step(rec):
+            records.append(rec)
+            if rec["step"] >= steps:
+                stop.set()
 
-    config = make_config("aecf", epochs=max(1, -(-steps * 256 // len(tr))), log_every=10)
-    t0 = time.perf_counter()
-    train(config, tr, va, callbacks={"on_step": on_step}, stop_event=stop)
+        config = make_config("aecf", epochs=max(1, -(-steps * 256 // len(tr))), log_every=10)
+        t0 = time.perf_counter()
+        train(config, tr, va, callbacks={"on_step": on_step}, stop_event=stop)
+        seconds = time.perf_counter() - t0
     rates = [r["examples_per_s"] for r in records[1:]] or [r["examples_per_s"] for r in records]
     return {
         "examples_per_s": float(statistics.median(rates)),
@@ -192,13 +239,18 @@ def scale_child(data: str, steps: int) -> dict:
         "dataset_mb": dataset.nbytes() / 2**20,
         "memory_mapped": any(isinstance(f, np.memmap) for f in tr.features),
         "read_validate_s": read_seconds,
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
         "peak_memory_mb": peak_memory_mb(),
+        "baseline_memory_mb": baseline_peak,
+        "baseline_anon_mb": baseline.get("RssAnon"),
+        "peak_anon_mb": sampler.peak_anon,
+        "peak_file_mb": sampler.peak_file,
     }
 
 
 def bench_scale(steps: int = 100, n: int = SCALE_N) -> dict:
-    """(e): the digits cache and the generated scale dataset, each trained in a fresh process."""
+    """(e): the digits cache, the generated scale dataset, the digits cache again (the machine's load moves),
+    each trained in a fresh process."""
 
     def child(data) -> dict:
         out = subprocess.run(
@@ -210,15 +262,21 @@ def bench_scale(steps: int = 100, n: int = SCALE_N) -> dict:
         return json.loads(out.strip().splitlines()[-1])
 
     t0 = time.perf_counter()
-    big_dir = scale_dataset(n)
+    big_dir, small_dir = scale_dataset(n), scale_dataset(SCALE_CONTROL_N, compress=True)
     generate_s = time.perf_counter() - t0
-    digits, big = child(FEATURE_DIR), child(big_dir)
+    before, big, control, after = child(FEATURE_DIR), child(big_dir), child(small_dir), child(FEATURE_DIR)
+    digits_rate = statistics.mean([before["examples_per_s"], after["examples_per_s"]])
     return {
-        "digits": digits,
+        "digits": before,
+        "digits_again": after,
         "scale": big,
+        "same_width_in_memory": control,
         "generate_s": generate_s,
-        "speed_ratio": big["examples_per_s"] / digits["examples_per_s"],
+        "speed_ratio": big["examples_per_s"] / digits_rate,
+        "speed_ratio_same_width": big["examples_per_s"] / control["examples_per_s"],
         "memory_ratio": big["peak_memory_mb"] / big["dataset_mb"],
+        "added_memory_ratio": (big["peak_memory_mb"] - big["baseline_memory_mb"]) / big["dataset_mb"],
+        "anon_memory_ratio": (big["peak_anon_mb"] - (big["baseline_anon_mb"] or 0)) / big["dataset_mb"],
         "steps": steps,
     }
 
@@ -264,15 +322,22 @@ def format_report(r: dict) -> str:
 
 
 def format_scale(s: dict) -> str:
-    d, b = s["digits"], s["scale"]
+    d, d2, b = s["digits"], s["digits_again"], s["scale"]
     return "\n".join(
         [
-            f"scale: AECF training on {b['train_rows']:,} generated rows x 3 x 512 ({b['dataset_mb']:.0f} MiB, "
-            f"memory-mapped: {b['memory_mapped']}): {b['examples_per_s']:.0f} examples/s vs the digits cache "
-            f"{d['examples_per_s']:.0f} -> {s['speed_ratio']:.2f}x (goal >= 0.5x)",
-            f"scale: peak memory of that training process {b['peak_memory_mb']:.0f} MiB = "
-            f"{s['memory_ratio']:.2f}x the dataset's bytes (goal <= 2x); the digits run's: "
-            f"{d['peak_memory_mb']:.0f} MiB",
+            f"scale: AECF training on {b['train_rows']:,} generated rows x 3 x 512 ({b['dataset_mb']:.0f} MiB of "
+            f"features, memory-mapped: {b['memory_mapped']}): {b['examples_per_s']:.0f} examples/s vs the digits "
+            f"cache {d['examples_per_s']:.0f} / {d2['examples_per_s']:.0f} (before / after) -> "
+            f"{s['speed_ratio']:.2f}x (goal >= 0.5x)",
+            f"scale: peak memory of that process {b['peak_memory_mb']:.0f} MiB = {s['memory_ratio']:.2f}x the "
+            f"dataset's bytes (goal <= 2x); {b['baseline_memory_mb']:.0f} MiB of it before reading any data "
+            f"(imports), so training added {s['added_memory_ratio']:.2f}x; anonymous memory (copies) peaked "
+            f"{b['peak_anon_mb'] - (b['baseline_anon_mb'] or 0):.0f} MiB above the imports' "
+            f"({s['anon_memory_ratio']:.2f}x), mapped files {b['peak_file_mb']:.0f} MiB",
+            f"scale: the same width in memory ({s['same_width_in_memory']['train_rows']:,} rows, compressed file): "
+            f"{s['same_width_in_memory']['examples_per_s']:.0f} examples/s -> the memory-mapped 100,000 rows run at "
+            f"{s['speed_ratio_same_width']:.2f}x of it",
+            f"scale: the digits runs peaked at {d['peak_memory_mb']:.0f} / {d2['peak_memory_mb']:.0f} MiB",
         ]
     )
 

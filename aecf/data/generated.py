@@ -69,6 +69,7 @@ def generate_dataset(
     dtype=np.float32,
     multilabel: bool = False,
     name: str = "generated",
+    compress: bool = False,
 ) -> Path:
     """Write a generated dataset folder (no val.npz unless `n_val`: then 15 % of train is held out)."""
     spec = DatasetSpec(
@@ -83,4 +84,4 @@ def generate_dataset(
     if n_val:
         splits["val"] = generated_split(n_val, seed=seed * 10 + 2, **kw)
     splits["test"] = generated_split(n_test, seed=seed * 10 + 3, **kw)
-    return write_dataset(directory, spec, splits)
+    return write_dataset(directory, spec, splits, compress=compress)
