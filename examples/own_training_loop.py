@@ -1,6 +1,6 @@
-"""AECF in your own training loop, on plain tensors (the README's example). From the repository root:
+"""AECF in your own training loop, on plain tensors (the README's example).
 
-    python -m examples.own_training_loop
+Run it from the repository root: `python -m examples.own_training_loop`.
 """
 
 import torch
