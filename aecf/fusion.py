@@ -171,7 +171,8 @@ def presence(x: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
 
 
 class Gate(nn.Module):
-    """g_φ: two-layer MLP with dropout over the zero-filled embeddings (side by side) and the presence mask."""
+    """g_φ: two-layer MLP with dropout over the zero-filled embeddings (side by side) and the presence mask
+    (fc1 reads [Σ dims + M] columns)."""
 
     def __init__(self, features: int, num_modalities: int, hidden: int, dropout: float):
         super().__init__()
@@ -179,11 +180,16 @@ class Gate(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, num_modalities)
 
-    def forward(self, z: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """z: [B, Σ dims] (FusionModel.flat), present: bool [B, M]."""
-        h = torch.cat([z, present.float()], dim=1)
-        h = self.drop(F.gelu(self.fc1(h)))
-        return masked_softmax(self.fc2(h), present)
+    def forward_shared(self, z: torch.Tensor, presents: torch.Tensor, by_modality) -> torch.Tensor:
+        """Gate weights [R·B, M] for R presence masks [R, B, M] over the same zero-filled inputs z [B, M, D]:
+        fc1 of [z ⊙ mask (side by side), mask] is Σ_m mask_m · (fc1's columns of m) z_m + fc1's columns of the
+        mask · mask + bias, so each modality's part is computed once (`by_modality` maps fc1's columns)."""
+        R, B, M = presents.shape
+        P = presents.to(z.dtype)
+        parts = torch.einsum("bmd,hmd->bmh", z, by_modality(self.fc1.weight[:, :-M]))
+        pre = torch.einsum("rbm,bmh->rbh", P, parts) + P @ self.fc1.weight[:, -M:].T + self.fc1.bias
+        h = self.drop(F.gelu(pre.reshape(R * B, -1)))
+        return masked_softmax(self.fc2(h), presents.reshape(R * B, M))
 
 
 class FusionModel(nn.Module):
@@ -287,6 +293,14 @@ class FusionModel(nn.Module):
         """W_m z_m for every modality: [B, M, D] -> [B, M, H]."""
         return torch.einsum("bmd,mdh->bmh", z, self.proj_weight) + self.proj_bias
 
+    def by_modality(self, weight: torch.Tensor) -> torch.Tensor:
+        """The columns of a weight that reads `flat(z)` [.., Σ dims], as [out, M, D] (zero for the padding)."""
+        M, D = self.config.num_modalities, self.config.embed_dim
+        if self._columns is None:
+            return weight.reshape(weight.shape[0], M, D)
+        full = weight.new_zeros(weight.shape[0], M * D).index_copy(1, self._columns, weight)
+        return full.reshape(weight.shape[0], M, D)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -296,29 +310,50 @@ class FusionModel(nn.Module):
     ) -> dict:
         """x [B, M, D] (or `normalize(x)` with normalized=True), present bool [B, M] (None: all)."""
         present = presence(x, present)
-        z = self.prepare(x, present, normalized)
+        out = self.forward_shared(x, present.unsqueeze(0), experts, normalized)
+        return {k: v if v is None or k == "expert_logits" else v[0] for k, v in out.items()}
+
+    def forward_shared(
+        self, x: torch.Tensor, presents: torch.Tensor, experts: bool = False, normalized: bool = False
+    ) -> dict:
+        """R presence masks over the same inputs in one pass: x [B, M, D], presents bool [R, B, M] ->
+        logits [R, B, C], gate [R, B, M] | None, fused [R, B, H] (and expert_logits [R·B, M, C]).
+
+        Every layer that reads the inputs is linear in each modality, so what each modality contributes is
+        computed once per example and the R masks only choose which contributions add up: the same model as
+        R separate forwards with zero-filled absent modalities, at the cost of one pass over the inputs."""
+        R, B, M = presents.shape
+        presents = presents.bool()
+        if not bool(presents.any(dim=-1).all()):
+            raise ValueError("every example needs at least one present modality")
+        z = self.prepare(x, presents.any(dim=0), normalized)  # zero where no mask uses a modality
+        P = presents.to(z.dtype)
+        rows = presents.reshape(R * B, M)
         out: dict = {"gate": None}
         if self.config.fusion == "concat":
-            fused = self.trunk(self.flat(z))
+            linear, act = self.trunk
+            parts = torch.einsum("bmd,hmd->bmh", z, self.by_modality(linear.weight))
+            fused = act(torch.einsum("rbm,bmh->rbh", P, parts) + linear.bias).reshape(R * B, -1)
         else:
-            proj = self.project(z)
+            proj = self.project(z)  # [B, M, H]
             if self.gate is not None:
-                weights = self.gate(self.flat(z), present)
-                out["gate"] = weights
+                weights = self.gate.forward_shared(z, presents, self.by_modality)
+                out["gate"] = weights.reshape(R, B, M)
             else:
-                weights = present.float() / present.sum(dim=1, keepdim=True)
-            fused = (weights.unsqueeze(-1) * proj).sum(dim=1)  # f = Σ_m p_m W_m z_m
+                weights = rows.to(z.dtype) / rows.sum(dim=1, keepdim=True)
+            # f = Σ_m p_m W_m z_m
+            fused = (weights.reshape(R, B, M, 1) * proj.unsqueeze(0)).sum(dim=2).reshape(R * B, -1)
             if self.gate is not None and self.config.gate_mass == "count":
-                fused = fused * present.sum(dim=1, keepdim=True).to(fused.dtype)
+                fused = fused * rows.sum(dim=1, keepdim=True).to(fused.dtype)
             if experts:
                 # each modality alone through the same head, h_ψ(W_m z_m): "experts" for diagnostics and
                 # for the authors' per-modality consistency loss
-                alone = torch.eye(proj.shape[1], dtype=torch.bool, device=proj.device).expand(
-                    proj.shape[0], -1, -1
+                alone = torch.eye(M, dtype=torch.bool, device=proj.device).expand(R * B, -1, -1)
+                out["expert_logits"] = self.classify(
+                    proj.unsqueeze(0).expand(R, -1, -1, -1).reshape(R * B, M, -1), alone
                 )
-                out["expert_logits"] = self.classify(proj, alone)
-        out["fused"] = fused
-        out["logits"] = self.classify(fused, present)
+        out["fused"] = fused.reshape(R, B, -1)
+        out["logits"] = self.classify(fused, rows).reshape(R, B, -1)
         return out
 
     def classify(self, fused: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -342,21 +377,12 @@ class FusionModel(nn.Module):
         The presence used for subset s and example b is s ∩ present_b; when that is empty the row falls back
         to present_b and `valid[s, b]` is False (valid means s ⊆ present_b).
         """
-        S, B = subsets.shape[0], x.shape[0]
         subsets, present = subsets.bool(), present.bool()
         masks = subsets.unsqueeze(1) & present.unsqueeze(0)  # [S, B, M]
         valid = (masks == subsets.unsqueeze(1)).all(-1)
         masks = torch.where(masks.any(-1, keepdim=True), masks, present.unsqueeze(0))
-        if not normalized:
-            x = self.normalize(x)
-        out = self(
-            x.unsqueeze(0).expand(S, *x.shape).reshape(S * B, *x.shape[1:]),
-            masks.reshape(S * B, -1),
-            normalized=True,
-        )
-        logits = out["logits"].reshape(S, B, -1)
-        gate = None if out["gate"] is None else out["gate"].reshape(S, B, -1)
-        return {"logits": logits, "gate": gate, "present": masks, "valid": valid}
+        out = self.forward_shared(x, masks, normalized=normalized)
+        return {"logits": out["logits"], "gate": out["gate"], "present": masks, "valid": valid}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -393,11 +419,10 @@ def no_dropout(model: nn.Module):
 @torch.no_grad()
 def mc_forward(model: FusionModel, x: torch.Tensor, present: torch.Tensor, passes: int) -> dict:
     """K stochastic passes with dropout on, batched as one [K·B] forward: probs [K, B, C], gate [K, B, M]."""
-    K, B = passes, x.shape[0]
     with mc_dropout(model):
-        out = model(model.normalize(x).repeat(K, 1, 1), present.repeat(K, 1), normalized=True)
-    probs = model.head_type.probs(out["logits"]).reshape(K, B, -1)
-    gate = None if out["gate"] is None else out["gate"].reshape(K, B, -1)
+        out = model.forward_shared(x, present.unsqueeze(0).expand(passes, -1, -1))
+    probs = model.head_type.probs(out["logits"])
+    gate = out["gate"]
     return {"probs": probs, "gate": gate}
 
 

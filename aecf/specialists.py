@@ -109,6 +109,14 @@ class SpecialistEnsemble(nn.Module):
             logits[rows] = out
         return {"logits": logits, "gate": None, "fused": None}
 
+    def forward_shared(
+        self, x: torch.Tensor, presents: torch.Tensor, experts: bool = False, normalized: bool = False
+    ) -> dict:
+        """R presence masks [R, B, M] over the same inputs: logits [R, B, C]."""
+        R, B, M = presents.shape
+        out = self(x.repeat(R, 1, 1), presents.reshape(R * B, M))
+        return {"logits": out["logits"].reshape(R, B, -1), "gate": None, "fused": None}
+
     def probs(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         return self.head_type.probs(logits / (1.0 if temperature is None else temperature))
 

@@ -434,18 +434,15 @@ class Trainer:
         R = len(rows)
         n_main = R - n_sub if c.cec_deterministic else R
         xn = model.normalize(x)  # once for every row of this step (its presence masks differ, not its inputs)
-        out = model(
-            xn.repeat(n_main, 1, 1),
-            torch.cat(rows[:n_main], dim=0),
-            experts=c.cec == "expert_mse",
-            normalized=True,
+        out = model.forward_shared(
+            xn, torch.stack(rows[:n_main]), experts=c.cec == "expert_mse", normalized=True
         )
-        logits = out["logits"].reshape(n_main, B, -1)
+        logits = out["logits"]
         if n_main < R:
             with no_dropout(model):
-                sub_out = model(xn.repeat(n_sub, 1, 1), torch.cat(rows[n_main:], dim=0), normalized=True)
-            logits = torch.cat([logits, sub_out["logits"].reshape(n_sub, B, -1)], dim=0)
-        gate = None if out["gate"] is None else out["gate"].reshape(n_main, B, n_mod)
+                sub_out = model.forward_shared(xn, torch.stack(rows[n_main:]), normalized=True)
+            logits = torch.cat([logits, sub_out["logits"]], dim=0)
+        gate = out["gate"]
         head = model.head_type
 
         # (4) composite loss
@@ -771,6 +768,9 @@ def train(
         bar.close()
         if main_rank:
             calibrate(model, config, split_train, split_val, history)
+        if distributed_run:  # every rank leaves with rank 0's calibration (and together)
+            cfg = distributed.broadcast_object(ctx, (model.config.lambda_knots, model.config.temperature))
+            model.config.lambda_knots, model.config.temperature = cfg
         model.eval()
         if writer:
             save_checkpoint(
@@ -964,6 +964,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx=ctx,
     )
     seconds = time.perf_counter() - t0
+    distributed.barrier(ctx)
     distributed.stop(ctx)
     if not ctx.is_main:
         return 0

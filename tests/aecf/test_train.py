@@ -354,6 +354,7 @@ data = read_dataset(sys.argv[1])
 config = make_config("late_fusion", epochs=2, batch_size=64, model={"feature_dropout": 0.0})
 model, _ = train(config, data.split("train"), data.split("val"), ctx=ctx)
 save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f"{sys.argv[2]}.{ctx.rank}.safetensors")
+distributed.barrier(ctx)
 distributed.stop(ctx)
 """
 
