@@ -186,7 +186,7 @@ class MemorySampler:
         kb = {
             k: float(v.split()[0])
             for k, v in (ln.split(":", 1) for ln in lines)
-            if k in ("RssAnon", "RssFile")
+            if k in ("RssAnon", "RssFile", "VmRSS", "VmHWM")
         }
         return {k: v / 1024 for k, v in kb.items()}
 
@@ -210,10 +210,10 @@ def scale_child(data: str, steps: int) -> dict:
     """One training run in this process (`--scale-child`): AECF for `steps` steps (then validation and
     calibration, as in any run) on `data`; examples/s over the step records after the first (warm-up); the
     peak resident memory, the resident memory after the imports (torch alone maps ~700 MB of libraries
-    here) and the sampled peaks of anonymous and file-backed memory."""
+    here) and the sampled peaks of anonymous and file-backed memory. Read from /proc/self/status (VmHWM: the
+    peak of this process image; ru_maxrss would carry the parent's peak across fork and exec)."""
     torch.set_num_threads(1)
     baseline = MemorySampler.now()
-    baseline_peak = peak_memory_mb()
     with MemorySampler() as sampler:
         t0 = time.perf_counter()
         dataset = read_dataset(data, allow_absent_classes=True)
@@ -240,8 +240,8 @@ def scale_child(data: str, steps: int) -> dict:
         "memory_mapped": any(isinstance(f, np.memmap) for f in tr.features),
         "read_validate_s": read_seconds,
         "seconds": seconds,
-        "peak_memory_mb": peak_memory_mb(),
-        "baseline_memory_mb": baseline_peak,
+        "peak_memory_mb": MemorySampler.now().get("VmHWM", float("nan")),
+        "baseline_memory_mb": baseline.get("VmRSS", float("nan")),
         "baseline_anon_mb": baseline.get("RssAnon"),
         "peak_anon_mb": sampler.peak_anon,
         "peak_file_mb": sampler.peak_file,

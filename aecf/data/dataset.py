@@ -44,7 +44,12 @@ VAL_FRACTION = 0.15  # held out of train when there is no val.npz
 VAL_SEED = 0
 SPEC_KEYS = ("name", "task", "classes", "modalities", "description")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*$")  # a modality name is an array name in the .npz
-_CHUNK = 65_536  # rows per pass when checking or summarising a big array
+_CHUNK_NUMBERS = 2**21  # values per pass when checking or summarising a big array (16 MB as float64)
+
+
+def _chunk(width: int) -> int:
+    """Rows per pass over an array `width` values wide."""
+    return max(1, _CHUNK_NUMBERS // max(1, width))
 
 
 # ------------------------------------------------------------------------------------------ the spec
@@ -278,8 +283,9 @@ class FeatureSplit:
         unit = True
         for m, f in enumerate(self.features):
             d, s, ss, n = self.dims[m], np.zeros(self.dims[m]), np.zeros(self.dims[m]), 0
-            for start in range(0, len(self), _CHUNK):
-                base = self._base_rows(np.arange(start, min(start + _CHUNK, len(self))))
+            step = _chunk(d)
+            for start in range(0, len(self), step):
+                base = self._base_rows(np.arange(start, min(start + step, len(self))))
                 keep = self.present[start : start + len(base), m].numpy()
                 chunk = np.asarray(f[np.sort(base[keep])], dtype=np.float64)
                 s += chunk.sum(0)
@@ -586,9 +592,10 @@ def _read_split_file(path: Path, spec: DatasetSpec) -> dict:
 
 
 def _check_finite(a: np.ndarray, present: np.ndarray, f: str, m: str) -> None:
-    for start in range(0, a.shape[0], _CHUNK):
-        chunk = np.asarray(a[start : start + _CHUNK])
-        bad = ~np.isfinite(chunk).all(axis=1) & present[start : start + _CHUNK]
+    step = _chunk(a.shape[1])
+    for start in range(0, a.shape[0], step):
+        chunk = np.asarray(a[start : start + step])
+        bad = ~np.isfinite(chunk).all(axis=1) & present[start : start + step]
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
             raise InputError(
@@ -618,8 +625,9 @@ def _check_train(arrays: dict, spec: DatasetSpec, allow_absent_classes: bool) ->
         rows = np.flatnonzero(present[:, i])
         first = np.asarray(a[rows[0]])
         constant = True
-        for start in range(0, len(rows), _CHUNK):
-            if not (np.asarray(a[rows[start : start + _CHUNK]]) == first).all():
+        step = _chunk(a.shape[1])
+        for start in range(0, len(rows), step):
+            if not (np.asarray(a[rows[start : start + step]]) == first).all():
                 constant = False
                 break
         if constant:
