@@ -484,22 +484,26 @@ def collect_checkpoints(paths) -> dict[str, Path | SpecialistEnsemble]:
     """stem -> checkpoint for each PATH: a .safetensors/.json file or stem, or a folder (each checkpoint in
     it, and its `specialists/` subfolder); a folder of specialists is one entry named after the folder."""
     found: dict[str, Path | SpecialistEnsemble] = {}
+
+    def add(stem: str, ckpt, folder: Path) -> None:
+        found[stem if stem not in found else f"{folder.name}/{stem}"] = ckpt  # two folders, one stem
+
     for path in map(Path, paths):
         if path.is_dir():
             ensemble = load_specialists(path)
             if ensemble is not None:
-                found[path.name] = ensemble
+                add(path.name, ensemble, path.parent)
                 continue
             for weights in sorted(path.glob("*.safetensors")):
-                found[checkpoint_stem(weights)] = weights
+                add(checkpoint_stem(weights), weights, path)
             ensemble = load_specialists(path / SPECIALISTS_DIR)
             if ensemble is not None:
-                found[SPECIALISTS_DIR] = ensemble
+                add(SPECIALISTS_DIR, ensemble, path)
         else:
             info = checkpoint_info(path)
             if not info.weights.exists():
                 raise CheckpointError(f"Checkpoint {info.weights} not found.")
-            found[info.stem] = info.weights
+            add(info.stem, info.weights, info.weights.parent)
     if not found:
         raise CheckpointError(f"no fusion checkpoints in {', '.join(map(str, paths))}")
     return found

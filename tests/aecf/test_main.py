@@ -106,3 +106,17 @@ def test_evaluate_says_what_is_wrong(trained, tmp_path, capsys):
     )
     assert "not found" in capsys.readouterr().out
     assert not (tmp_path / "r.json").exists()
+
+
+def test_two_checkpoints_with_one_stem_keep_both(trained, tmp_path):
+    import shutil
+
+    from aecf.evaluate import collect_checkpoints
+
+    root, _ = trained
+    other = tmp_path / "again"
+    other.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(root / "ckpt" / f"aecf{suffix}", other / f"aecf{suffix}")
+    found = collect_checkpoints([root / "ckpt" / "aecf.safetensors", other / "aecf.safetensors"])
+    assert list(found) == ["aecf", "again/aecf"]
