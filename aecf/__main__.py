@@ -17,8 +17,9 @@ COMMANDS = {
         "Build the held-out real-input evaluation sets (data/heldout).",
     ),
     ("features",): ("aecf.data.features", "Encode a dataset into the embedding cache."),
-    ("train",): ("aecf.train", "Train a fusion method on the embedding cache."),
-    ("evaluate",): ("aecf.evaluate", "Evaluate the shipped fusion checkpoints on the test split."),
+    ("train",): ("aecf.train", "Train a fusion method (or --specialists) on a dataset folder."),
+    ("evaluate",): ("aecf.evaluate", "Evaluate fusion checkpoints on a dataset's test split."),
+    ("prepare", "mfeat"): ("aecf.data.mfeat", "Convert UCI Multiple Features into the dataset format."),
     ("bench",): ("aecf.bench", "Speed and memory benchmarks."),
 }
 
@@ -35,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     for words, (module, _) in sorted(COMMANDS.items(), key=lambda kv: -len(kv[0])):
         if tuple(argv[: len(words)]) == words:
             rest = argv[len(words) :]
-            if words == ("train",) and "--specialists" in rest:  # the reference limit has its own trainer
-                module, rest = "aecf.specialists", [a for a in rest if a != "--specialists"]
             mod = importlib.import_module(module)
             return int(mod.main(rest) or 0)
     print(usage(), file=sys.stderr if argv else sys.stdout)

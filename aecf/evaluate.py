@@ -1,12 +1,20 @@
-"""Evaluate every shipped fusion checkpoint on the test split: the numbers of the results table.
+"""Evaluate fusion checkpoints on a dataset's test split: the numbers of the results table.
 
-    python -m aecf evaluate [--json FILE] [--out DIR] [--checkpoints DIR] [--features DIR] [--no-png]
+    python -m aecf evaluate --data DIR --checkpoints PATH [PATH ...] --json FILE
+    python -m aecf evaluate [--json FILE] [--out DIR] [--checkpoints DIR] [--no-png]    # the shipped digits
+
+With --data, every checkpoint (a file, or each one in a folder; a folder of specialists is one entry) is
+keyed by its file stem: `methods.<stem>.full.acc`, `.drop."<rate>".{acc, map, ece}`, `.subsets`,
+`.monotonicity`, `.mechanisms`. Without it, the shipped digits checkpoints are grouped by method (several
+seeds as mean with a "std" tree) and results.md and the figures are written beside the JSON.
 
 For each checkpoint: accuracy and ECE (15 bins; raw and after the temperature fit on validation) with
-all inputs, with each of the 2^M - 1 modality subsets, and under random modality drop (each modality
-dropped with probability r, at least one kept, mean over `mask_seeds` draws); the monotonicity
-violation rate over subset pairs; the worst-subset accuracy; the mean gate entropy; the Spearman
-correlation of λ(x) (K = 20 MC-dropout passes) with the recorded corruption severity.
+every input the data has, with each modality subset (up to 4 modalities every one of the 2^M - 1; beyond,
+`subsets_by_size` summarises each size and names its worst), and under random modality drop (each
+present modality dropped with probability r, at least one kept, mean over `mask_seeds` draws); the
+monotonicity violation rate over subset pairs; the worst-subset accuracy; the mean gate entropy; the
+Spearman correlation of λ(x) (K = 20 MC-dropout passes) with the recorded severity, where the data has one.
+A subset is scored on the rows where all its modalities are present.
 
 Multi-label features (COCO, multi-hot labels): every "acc" is the mean per-label accuracy at p >= 0.5, a
 "map" (macro mAP over classes with a positive, the headline) sits beside it, ECE bins all N·C class
@@ -28,17 +36,19 @@ import numpy as np
 import torch
 
 from aecf import metrics as M
-from aecf.checkpoint import checkpoint_info, load_checkpoint, read_checkpoint_config
-from aecf.constants import FEATURE_DIR
-from aecf.constants import subset_name as _subset_name
-from aecf.data.cache import FeatureSplit
+from aecf.checkpoint import checkpoint_info, checkpoint_stem, load_checkpoint, read_checkpoint_config
+from aecf.data.cache import FeatureSplit, load_split
+from aecf.data.dataset import describe, read_dataset
+from aecf.errors import CheckpointError, InputError
+from aecf.figures import report_figures, save_figures
 from aecf.figures.tables import results_markdown
 from aecf.files import write_atomic
-from aecf.fusion import FusionModel, adaptive_lambda
-from aecf.losses import gate_entropy
-from aecf.masking import random_modality_drop
-from aecf.paths import FUSION_DIR, RESULTS_DIR
-from aecf.specialists import SPECIALISTS_DIR, load_specialists
+from aecf.fusion import FusionModel, adaptive_lambda, subset_name
+from aecf.losses import chance_log_likelihood, gate_entropy, supported_pairs
+from aecf.masking import acm_drop_probs, drop_prob_ratio, random_modality_drop
+from aecf.paths import FEATURE_DIR, FUSION_DIR, RESULTS_DIR
+from aecf.specialists import SPECIALISTS_DIR, SpecialistEnsemble, load_specialists
+from aecf.train import METHODS
 
 DROP_RATES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 MASK_SEEDS = 5
@@ -47,6 +57,23 @@ FUSION_CHECKPOINTS = FUSION_DIR
 
 
 CAPTION_LEVELS = ("exact", "partial", "none", "wrong")  # caption_level 0..3 of the digits benchmark
+ALL_SUBSETS_UP_TO = (
+    4  # modalities; beyond, `subsets` keeps the singletons, the full set and each size's worst
+)
+SUBSET_ROWS = 65_536  # rows per forward when every subset of a split is run
+
+
+def _targets(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return labels if M.is_multilabel(labels) else M.one_hot(labels, num_classes)
+
+
+# What every row of the results reports: name -> f(raw probabilities, labels, raw logits). A metric of
+# aecf.metrics joins every table (full, subsets, each drop rate) with one line here.
+METRICS = {
+    "acc": lambda probs, labels, logits: M.accuracy(probs, labels),
+    "map": lambda probs, labels, logits: M.mean_average_precision(probs, _targets(labels, probs.shape[-1])),
+    "ece": lambda probs, labels, logits: M.expected_calibration_error(probs, labels),
+}
 
 
 def _calibration(
@@ -56,14 +83,11 @@ def _calibration(
     temperature: float,
     deploy_temperature: float | None = None,
 ) -> dict:
-    """acc, map (macro one-vs-rest AP on the raw probabilities), ece (raw), ece_ts (the full-input
-    temperature) and, given one, ece_ts_deploy (a temperature fit under the deployment's missingness)."""
+    """The METRICS (acc, map: macro one-vs-rest AP on the raw probabilities, ece: raw), ece_ts (the
+    full-input temperature) and, given one, ece_ts_deploy (a temperature fit under the deployment's
+    missingness)."""
     probs = model.head_type.probs(logits)
-    res = {"acc": M.accuracy(probs, labels)}
-    res["map"] = M.mean_average_precision(
-        probs, labels if M.is_multilabel(labels) else M.one_hot(labels, probs.shape[-1])
-    )
-    res["ece"] = M.expected_calibration_error(probs, labels)
+    res = {name: f(probs, labels, logits) for name, f in METRICS.items()}
     res["ece_ts"] = M.expected_calibration_error(model.head_type.probs(logits / temperature), labels)
     if deploy_temperature is not None:
         res["ece_ts_deploy"] = M.expected_calibration_error(
@@ -77,7 +101,7 @@ def fit_deploy_temperature(
 ) -> float:
     """The temperature fit on validation *under the deployment's missingness*: every modality dropped with
     probability `rate` (≥ 1 kept), `mask_seeds` draws stacked (the full-input fit when rate = 0)."""
-    present = torch.ones(val.x.shape[:2], dtype=torch.bool)
+    present = val.present
     logits, labels = [], []
     for s in range(mask_seeds if rate > 0 else 1):
         keep = random_modality_drop(present, rate, torch.Generator().manual_seed(10_000 + seed * 1000 + s))
@@ -96,28 +120,27 @@ def monotonicity_report(
     modalities,
     caption_level: torch.Tensor | None,
     tolerance: float = M.MONOTONICITY_TOLERANCE,
-    predictions: torch.Tensor | None = None,
-    labels: torch.Tensor | None = None,
+    supported: torch.Tensor | None = None,
 ) -> dict:
     """Violation rates on the subset lattice: "all" examples, the "consistent" ones (caption not wrong), and
     "wrong_caption_lowers_confidence": the share of wrong-caption examples whose confidence with all their
     modalities is lower (by more than the tolerance) than without the caption — where the paper's
     assumption breaks and a drop is the right answer. None where the split has no caption levels.
 
-    With `predictions` [S, N] (each subset's predicted class) and single-label `labels` [N], also
-    "supported": the violation rate over the pairs A ⊊ B whose added modalities B \\ A, alone, predict the
-    true label — where more information is right and confidence has no reason to fall.
+    With `supported` (bool [P, N] over M.subset_pairs(subsets): aecf.losses.supported_pairs, the one
+    definition CEC trains on), also "supported": the violation rate over the pairs A ⊊ B whose added
+    modalities B \\ A, alone, give the true label at least chance probability — where more information
+    is right and confidence has no reason to fall.
 
-    confidence, valid: [S, N], rows in `subsets` order, every modality present (the full input)."""
+    confidence, valid: [S, N], rows in `subsets` order, every input the data has (the full input)."""
     res = {"all": M.monotonicity_violation_rate(confidence, subsets, valid, tolerance)}
-    if predictions is not None and labels is not None and labels.ndim == 1:
-        index = {s: i for i, s in enumerate(subsets)}
-        hits = total = 0
-        for a, b in M.subset_pairs(subsets):
-            added = tuple(m for m in subsets[b] if m not in subsets[a])
-            ok = (predictions[index[added]] == labels) & valid[b]
-            hits += int(((confidence[a] > confidence[b] + tolerance) & ok).sum())
-            total += int(ok.sum())
+    if supported is not None:
+        pairs = M.subset_pairs(subsets)
+        a = torch.tensor([p[0] for p in pairs], dtype=torch.long)
+        b = torch.tensor([p[1] for p in pairs], dtype=torch.long)
+        ok = supported & valid[b]
+        total = int(ok.sum())
+        hits = int(((confidence[a] > confidence[b] + tolerance) & ok).sum())
         res["supported"] = hits / total if total else None
     if caption_level is None or "caption" not in modalities:
         return {**res, "consistent": None, "wrong_caption_lowers_confidence": None}
@@ -148,8 +171,6 @@ def acm_drop_ratios(
     run's π_max) and the sharpness rule the run was trained with (`train_config`, the checkpoint's "train"
     section). Uniform masking gives ones; None for a model without a gate or a run without masking. Pure:
     the Curriculum page plots its distribution."""
-    from aecf.masking import acm_drop_probs, drop_prob_ratio
-
     cfg = train_config or {}
     masking = cfg.get("masking", "acm")
     if model.gate is None or masking == "none":
@@ -163,16 +184,16 @@ def acm_drop_ratios(
     with torch.no_grad():
         gate = model(x, present)["gate"]
     model.train(was)
-    # checkpoints from before issue 10 were trained with the entropy blend
-    q = acm_drop_probs(
-        gate, present, rate, cfg.get("acm_sharpness", "entropy"), float(cfg.get("acm_gamma", 1.0))
-    )
+    # older checkpoints (no acm_sharpness in their config) were trained with the entropy blend
+    q = acm_drop_probs(gate, present, rate, cfg.get("acm_sharpness", "entropy"))
     return drop_prob_ratio(q, present)
 
 
 def checkpoint_acm_drop_ratios(path: str | Path, split: FeatureSplit) -> torch.Tensor | None:
-    """`acm_drop_ratios` of a checkpoint on a split, all modalities present, at the run's π_max."""
-    return acm_drop_ratios(load_checkpoint(path), split.x, read_checkpoint_config(path).get("train"))
+    """`acm_drop_ratios` of a checkpoint on a split, every input the data has, at the run's π_max."""
+    return acm_drop_ratios(
+        load_checkpoint(path), split.x, read_checkpoint_config(path).get("train"), split.present
+    )
 
 
 @torch.no_grad()
@@ -184,17 +205,17 @@ def mechanisms(
     seed: int = 0,
     lam: torch.Tensor | None = None,
 ) -> dict | None:
-    """Do the gate, λ(x) and ACM act? (every input present; None for a model without a gate)
+    """Do the gate, λ(x) and ACM act? (every input the data has; None for a model without a gate)
 
     lambda_iqr_fraction: interquartile range of λ(x) over [λ_min, λ_max]; lambda_severity_spearman;
-    gate_reliability_spearman: Spearman(p_m, 1 - severity_m) per modality other than the caption;
-    caption_gate_by_level: mean caption weight per caption level; acm_adaptive_share: share of examples
-    whose most-trusted modality ACM drops ≥ 2× as often as the least-trusted (at π_max)."""
+    gate_reliability_spearman: Spearman(p_m, 1 - severity_m) per modality other than the caption, on the
+    rows where m is present (data with a severity); caption_gate_by_level: mean caption weight per caption
+    level (the digits); acm_adaptive_share: share of examples whose most-trusted modality ACM drops ≥ 2× as
+    often as the least-trusted (at π_max); gate_mean: mean p_m where m is present."""
     if model.gate is None:
         return None
     model.eval()
-    x = split.x
-    present = torch.ones(x.shape[:2], dtype=torch.bool)
+    x, present = split.x, split.present
     gate = model(x, present)["gate"]
     names = list(model.config.modalities)
     res: dict = {"lambda_iqr_fraction": None, "lambda_severity_spearman": None}
@@ -205,14 +226,15 @@ def mechanisms(
         span = model.config.lambda_max - model.config.lambda_min
         q25, q75 = torch.quantile(lam.double(), torch.tensor([0.25, 0.75], dtype=torch.float64)).tolist()
         res["lambda_iqr_fraction"] = (q75 - q25) / span if span > 0 else None
-        rho = M.spearman(lam.numpy(), split.severity.numpy())
-        res["lambda_severity_spearman"] = None if math.isnan(rho) else rho
-    res["gate_reliability_spearman"] = {}
-    for i, m in enumerate(names):
-        if m == "caption":
-            continue
-        rho = M.spearman(gate[:, i].numpy(), (1 - split.modality_severity[:, i]).numpy())
-        res["gate_reliability_spearman"][m] = None if math.isnan(rho) else rho
+        if split.severity is not None:
+            res["lambda_severity_spearman"] = _spearman(lam, split.severity)
+    res["gate_reliability_spearman"] = None
+    if split.modality_severity is not None:
+        res["gate_reliability_spearman"] = {
+            m: _spearman(gate[present[:, i], i], 1 - split.modality_severity[present[:, i], i])
+            for i, m in enumerate(names)
+            if m != "caption"
+        }
     res["caption_gate_by_level"] = None
     if "caption" in names and split.caption_level is not None:
         c, level = names.index("caption"), split.caption_level.long()
@@ -223,8 +245,50 @@ def mechanisms(
     ratios = acm_drop_ratios(model, x, train_config, present)
     res["acm_adaptive_share"] = None if ratios is None else float((ratios >= 2).float().mean())
     res["acm_ratio_median"] = None if ratios is None else float(ratios.median())
-    res["gate_mean"] = {m: float(gate[:, i].mean()) for i, m in enumerate(names)}
+    res["gate_mean"] = {
+        m: float(gate[present[:, i], i].mean()) if bool(present[:, i].any()) else None
+        for i, m in enumerate(names)
+    }
     return res
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float | None:
+    rho = M.spearman(a.numpy(), b.numpy())
+    return None if math.isnan(rho) else rho
+
+
+def subset_logits(model: FusionModel, x: torch.Tensor, present: torch.Tensor, subsets) -> dict:
+    """`model.forward_subsets` over a whole split, a bounded number of rows at a time: logits [S, N, C] and
+    valid [S, N] (every modality of the subset present in that row)."""
+    masks = M.subset_masks(subsets, x.shape[1])
+    step = max(1, SUBSET_ROWS // max(1, len(subsets)))
+    parts = [
+        model.forward_subsets(x[i : i + step], present[i : i + step], masks) for i in range(0, len(x), step)
+    ]
+    return {
+        "logits": torch.cat([p["logits"] for p in parts], dim=1),
+        "valid": torch.cat([p["valid"] for p in parts], dim=1),
+    }
+
+
+def subsets_by_size(res_subsets: dict, subsets: list[tuple[int, ...]], key: str = "acc") -> dict:
+    """Per subset size: how many subsets, their mean and worst `key`, and the worst one's name."""
+    out = {}
+    for k in sorted({len(s) for s in subsets}):
+        rows = [
+            (name, e[key]) for (name, e), s in zip(res_subsets.items(), subsets, strict=True) if len(s) == k
+        ]
+        rows = [(n, v) for n, v in rows if v is not None and not math.isnan(v)]
+        if not rows:
+            continue
+        worst = min(rows, key=lambda r: r[1])
+        out[str(k)] = {
+            "count": len(rows),
+            key: float(np.mean([v for _, v in rows])),
+            "worst": worst[0],
+            f"worst_{key}": worst[1],
+        }
+    return out
 
 
 @torch.no_grad()
@@ -238,16 +302,15 @@ def evaluate_model(
     seed: int = 0,
     train_config: dict | None = None,
 ) -> dict:
-    """All test metrics of one model (see module docstring). The temperature is fit on `val` (all inputs)
-    if given, else the one stored in the model config is used; with `val`, every drop rate also gets a
-    temperature fit on val under that drop rate (`ece_ts_deploy`, `temperature_deploy`). `train_config`
-    (the checkpoint's "train" section) tells `mechanisms` which ACM rule the run used."""
+    """All test metrics of one model (see module docstring). The temperature is fit on `val` (every input
+    the data has) if given, else the one stored in the model config is used; with `val`, every drop rate
+    also gets a temperature fit on val under that drop rate (`ece_ts_deploy`, `temperature_deploy`).
+    `train_config` (the checkpoint's "train" section) tells `mechanisms` which ACM rule the run used."""
     model.eval()
-    x, y = test.x, test.label
+    x, y, present = test.x, test.label, test.present
     n_mod = x.shape[1]
-    present = torch.ones(x.shape[:2], dtype=torch.bool)
     if val is not None:
-        temperature = M.fit_temperature(model(val.x)["logits"], val.label)
+        temperature = M.fit_temperature(model(val.x, val.present)["logits"], val.label)
     else:
         temperature = model.config.temperature
     out = model(x, present)
@@ -259,20 +322,40 @@ def evaluate_model(
     reliability = {"full": M.reliability_bins(model.head_type.probs(out["logits"]), y)}
 
     subsets = M.nonempty_subsets(n_mod)
-    sub = model.forward_subsets(x, present, M.subset_masks(subsets, n_mod))
-    names = [_subset_name(model.config.modalities[i] for i in s) for s in subsets]
-    res["subsets"] = {
-        name: _calibration(model, sub["logits"][k], y, temperature) for k, name in enumerate(names)
-    }
-    conf = model.head_type.confidence(model.head_type.probs(sub["logits"]))
-    res["monotonicity_violation_rate"] = M.monotonicity_violation_rate(conf, subsets, sub["valid"])
-    preds = sub["logits"].argmax(-1) if not M.is_multilabel(y) else None
+    sub = subset_logits(model, x, present, subsets)
+    valid = sub["valid"]
+    names = [subset_name(model.config.modalities, s) for s in subsets]
+    every = {}
+    for k, name in enumerate(names):
+        rows = valid[k]
+        if bool(rows.all()):
+            every[name] = _calibration(model, sub["logits"][k], y, temperature)
+        elif bool(rows.any()):
+            every[name] = {
+                **_calibration(model, sub["logits"][k][rows], y[rows], temperature),
+                "n": int(rows.sum()),
+            }
+        else:
+            every[name] = {key: None for key in (*METRICS, "ece_ts")} | {"n": 0}
+    head = model.head_type
+    conf = head.confidence(head.probs(sub["logits"]))
+    res["monotonicity_violation_rate"] = M.monotonicity_violation_rate(conf, subsets, valid)
+    loglik = -torch.stack([head.loss(lg, y, reduction="none") for lg in sub["logits"]])
+    supported = supported_pairs(loglik, subsets, chance_log_likelihood(head.name, sub["logits"].shape[-1]))
     res["monotonicity"] = monotonicity_report(
-        conf, subsets, sub["valid"], model.config.modalities, test.caption_level, predictions=preds, labels=y
+        conf, subsets, valid, model.config.modalities, test.caption_level, supported=supported
     )
-    res["worst_subset_acc"] = min(v["acc"] for v in res["subsets"].values())
+    res["subsets_by_size"] = subsets_by_size(every, subsets, "map" if M.is_multilabel(y) else "acc")
+    if n_mod <= ALL_SUBSETS_UP_TO:
+        res["subsets"] = every
+    else:  # the singletons, the full set and the worst of each size
+        keep = {names[k] for k, s in enumerate(subsets) if len(s) in (1, n_mod)}
+        keep |= {v["worst"] for v in res["subsets_by_size"].values()}
+        res["subsets"] = {name: every[name] for name in names if name in keep}
+    scored = [v["acc"] for v in every.values() if v["acc"] is not None]
+    res["worst_subset_acc"] = min(scored) if scored else None
     if M.is_multilabel(y):
-        res["worst_subset_map"] = min(v["map"] for v in res["subsets"].values())
+        res["worst_subset_map"] = min(v["map"] for v in every.values() if v["map"] is not None)
 
     res["drop"] = {}
     res["temperature_deploy"] = {}
@@ -297,8 +380,8 @@ def evaluate_model(
     if float(getattr(model, "uncertainty_scale", 0.0)) > 0:  # trained with an adaptive λ(x)
         torch.manual_seed(seed)
         lam = adaptive_lambda(model, x, present, mc_samples)["lam"]
-        rho = M.spearman(lam.numpy(), test.severity.numpy())
-        res["lambda_severity_spearman"] = None if math.isnan(rho) else rho
+        if test.severity is not None:
+            res["lambda_severity_spearman"] = _spearman(lam, test.severity)
         res["lambda_mean"] = float(lam.mean())
     if getattr(model, "gate", None) is not None:
         res["mechanisms"] = mechanisms(model, test, train_config, mc_samples, seed, lam=lam)
@@ -317,8 +400,8 @@ def _numeric_tree(trees: list, reduce):
     first = trees[0]
     if isinstance(first, dict):
         return {k: _numeric_tree([t.get(k) for t in trees if isinstance(t, dict)], reduce) for k in first}
-    if isinstance(first, list):
-        return first  # reliability bin edges etc.: taken from the first seed
+    if isinstance(first, list | str):
+        return first  # reliability bin edges, the worst subset's name: taken from the first seed
     values = [t for t in trees if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)]
     return reduce(values) if values else None
 
@@ -340,8 +423,6 @@ def aggregate_seeds(per_seed: list[dict]) -> dict:
 
 def find_checkpoints(checkpoint_dir: str | Path = FUSION_CHECKPOINTS) -> dict[str, list[Path]]:
     """method -> checkpoint weight files (sorted by name), read from each checkpoint's config."""
-    from aecf.train import METHODS
-
     found: dict[str, list[Path]] = {}
     for path in sorted(Path(checkpoint_dir).glob("*.safetensors")):
         method = checkpoint_info(path).method
@@ -397,6 +478,111 @@ def evaluate_checkpoints(
     }
 
 
+# --------------------------------------------------------------------------- any dataset, by file stem
+
+
+def collect_checkpoints(paths) -> dict[str, Path | SpecialistEnsemble]:
+    """stem -> checkpoint for each PATH: a .safetensors/.json file or stem, or a folder (each checkpoint in
+    it, and its `specialists/` subfolder); a folder of specialists is one entry named after the folder."""
+    found: dict[str, Path | SpecialistEnsemble] = {}
+
+    def add(stem: str, ckpt, folder: Path) -> None:
+        found[stem if stem not in found else f"{folder.name}/{stem}"] = ckpt  # two folders, one stem
+
+    for path in map(Path, paths):
+        if path.is_dir():
+            ensemble = load_specialists(path)
+            if ensemble is not None:
+                add(path.name, ensemble, path.parent)
+                continue
+            for weights in sorted(path.glob("*.safetensors")):
+                add(checkpoint_stem(weights), weights, path)
+            ensemble = load_specialists(path / SPECIALISTS_DIR)
+            if ensemble is not None:
+                add(SPECIALISTS_DIR, ensemble, path)
+        else:
+            info = checkpoint_info(path)
+            if not info.weights.exists():
+                raise CheckpointError(f"Checkpoint {info.weights} not found.")
+            add(info.stem, info.weights, info.weights.parent)
+    if not found:
+        raise CheckpointError(f"no fusion checkpoints in {', '.join(map(str, paths))}")
+    return found
+
+
+def evaluate_stems(
+    checkpoints: dict[str, Path | SpecialistEnsemble],
+    test: FeatureSplit,
+    val: FeatureSplit | None,
+    progress=None,
+    **kwargs,
+) -> dict:
+    """{"methods": {stem: metrics}} for each checkpoint (no seed grouping), "meta" as evaluate_checkpoints."""
+    t0 = time.perf_counter()
+    methods = {}
+    for stem, ckpt in checkpoints.items():
+        if isinstance(ckpt, SpecialistEnsemble):
+            if tuple(ckpt.modalities) != tuple(test.modalities):
+                raise CheckpointError(
+                    f"the specialists in {stem}/ fuse {list(ckpt.modalities)}, not this dataset's {list(test.modalities)}"
+                )
+            entry = evaluate_model(ckpt, test, val, **kwargs)
+            entry["method"], entry["reference"], entry["estimated"] = "specialists", True, ckpt.estimated
+            entry["checkpoints"] = [f"{stem}/{name}" for name in ckpt.member_names]
+        else:
+            model = load_checkpoint(ckpt)
+            if tuple(model.config.modalities) != tuple(test.modalities) or model.config.widths != test.dims:
+                raise CheckpointError(
+                    f"{ckpt.name} fuses {list(model.config.modalities)} {list(model.config.widths)}, not this "
+                    f"dataset's {list(test.modalities)} {list(test.dims)}: it was trained on other data."
+                )
+            train_config = read_checkpoint_config(ckpt).get("train")
+            entry = evaluate_model(model, test, val, train_config=train_config, **kwargs)
+            entry["method"] = model.config.method
+            entry["checkpoints"] = [ckpt.name]
+        methods[stem] = entry
+        if progress:
+            key = "map" if entry.get("multilabel") else "acc"
+            at_half = f", {key} @ 50 % drop {entry['drop']['0.5'][key]:.4f}" if "0.5" in entry["drop"] else ""
+            progress(f"{stem}: {key} {entry['full'][key]:.4f}{at_half}")
+    return {
+        "methods": methods,
+        "meta": {
+            "n_test": len(test),
+            "modalities": list(test.modalities),
+            "dims": list(test.dims),
+            "drop_rates": list(kwargs.get("drop_rates", DROP_RATES)),
+            "mask_seeds": kwargs.get("mask_seeds", MASK_SEEDS),
+            "mc_samples": kwargs.get("mc_samples", MC_SAMPLES),
+            "ece_bins": M.ECE_BINS,
+            "multilabel": M.is_multilabel(test.label),
+            "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
+            "subsets": "every subset"
+            if len(test.modalities) <= ALL_SUBSETS_UP_TO
+            else "singletons, all, the worst of each size",
+            "seconds": time.perf_counter() - t0,
+        },
+    }
+
+
+def summary_table(results: dict) -> str:
+    """A plain-text table of the headline numbers, one row per checkpoint (for the terminal)."""
+    rates = [r for r in ("0.0", "0.5", "0.9") if r in next(iter(results["methods"].values()))["drop"]]
+    key = "map" if results["meta"].get("multilabel") else "acc"
+    head = f"{'checkpoint':<28} " + " ".join(f"{key} @ {float(r):.0%}".rjust(11) for r in rates)
+    head += "   ECE @ 50%  worst subset"
+    lines = [head]
+    for stem, e in results["methods"].items():
+        cells = " ".join(f"{100 * e['drop'][r][key]:10.1f}%" for r in rates)
+        ece = e["drop"].get("0.5", {}).get("ece")
+        worst = e.get("worst_subset_acc")
+        lines.append(
+            f"{stem:<28} {cells}   {'–' if ece is None else f'{ece:9.3f}'}  "
+            f"{'–' if worst is None else f'{100 * worst:10.1f}%'}"
+        )
+    return "\n".join(lines)
+
+
 def _json_safe(obj):
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
@@ -408,20 +594,28 @@ def _json_safe(obj):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aecf.data.cache import load_split
-    from aecf.errors import CheckpointError, InputError
-    from aecf.figures import report_figures, save_figures
-
     p = argparse.ArgumentParser(prog="python -m aecf evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoints", default=str(FUSION_CHECKPOINTS), help="directory of fusion checkpoints")
     p.add_argument(
-        "--features", default=str(FEATURE_DIR), help="embedding cache directory (test.npz, val.npz)"
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="a dataset folder (docs/data-format.md): evaluate on its test split, JSON keyed by checkpoint stem",
+    )
+    p.add_argument(
+        "--checkpoints",
+        nargs="+",
+        default=[str(FUSION_CHECKPOINTS)],
+        metavar="PATH",
+        help="checkpoint files or folders (default: the shipped digits checkpoints)",
+    )
+    p.add_argument(
+        "--features", default=str(FEATURE_DIR), help="without --data: the feature cache (test.npz, val.npz)"
     )
     p.add_argument(
         "--out",
         default=None,
-        help="directory for results.md and the figures (default results/; for COCO features, the --json "
-        "file's folder or FEATURES/results, so that the shipped digits results are never overwritten)",
+        help="without --data: directory for results.md and the figures (default results/; for COCO features, "
+        "the --json file's folder or FEATURES/results, so that the shipped digits results are never overwritten)",
     )
     p.add_argument("--json", default=None, help="results JSON path (default OUT/results.json)")
     p.add_argument("--mask-seeds", type=int, default=MASK_SEEDS)
@@ -439,24 +633,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    settings = dict(mask_seeds=args.mask_seeds, mc_samples=args.mc_samples, drop_rates=tuple(args.drop_rates))
+    if args.data is not None:
+        return _main_dataset(args, settings)
     t0 = time.perf_counter()
+    checkpoint_dir = args.checkpoints[0]
     try:
+        if len(args.checkpoints) != 1 or not Path(checkpoint_dir).is_dir():
+            print("error: without --data, --checkpoints is one folder (give --data DIR to evaluate files)")
+            return 2
         test = load_split("test", args.features)
         val = load_split("val", args.features)
-        if not find_checkpoints(args.checkpoints):
+        if not find_checkpoints(checkpoint_dir):
             print(
-                f"error: no fusion checkpoints (*.safetensors) in {args.checkpoints}; train some with `python -m aecf train --out`"
+                f"error: no fusion checkpoints (*.safetensors) in {checkpoint_dir}; train some with `python -m aecf train --out`"
             )
             return 1
-        results = evaluate_checkpoints(
-            args.checkpoints,
-            test,
-            val,
-            progress=print,
-            mask_seeds=args.mask_seeds,
-            mc_samples=args.mc_samples,
-            drop_rates=tuple(args.drop_rates),
-        )
+        results = evaluate_checkpoints(checkpoint_dir, test, val, progress=print, **settings)
     except (InputError, CheckpointError) as e:
         print(f"error: {e}")
         return 1
@@ -477,4 +670,34 @@ def main(argv: list[str] | None = None) -> int:
         written = save_figures(report_figures(results["methods"]), out, png=not args.no_png)
         print(f"figures: {len(written)} files in {out}")
     print(f"results: {json_path}, {out / 'results.md'} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _main_dataset(args, settings: dict) -> int:
+    """`--data DIR`: every checkpoint on the dataset's test split, keyed by stem, into --json."""
+    if not args.json:
+        print("error: give --json FILE for the results")
+        return 2
+    t0 = time.perf_counter()
+    try:
+        data = read_dataset(args.data)
+        print(describe(data))
+        checkpoints = collect_checkpoints(args.checkpoints)
+        results = evaluate_stems(
+            checkpoints, data.split("test"), data.split("val"), progress=print, **settings
+        )
+    except (InputError, CheckpointError) as e:
+        print(f"error: {e}")
+        return 1
+    results["meta"].update(
+        {
+            "dataset": data.spec.name,
+            "task": data.spec.task,
+            "val": data.val_source,
+            "data": str(Path(args.data).resolve()),
+        }
+    )
+    write_atomic(Path(args.json), json.dumps(_json_safe(results), indent=1))
+    print(summary_table(results))
+    print(f"results: {args.json} ({time.perf_counter() - t0:.1f} s)")
     return 0

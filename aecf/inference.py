@@ -304,18 +304,18 @@ class Model:
             raise ValueError("Give at least one modality: image, caption or audio.")
         if mc_samples < 2:
             raise ValueError("mc_samples must be at least 2 (λ(x) is a variance over passes).")
-        dim = self.config.embed_dim
-        x = torch.zeros(len(self.modalities), dim)
+        widths = self.config.widths  # each modality's width (they may differ); x is padded to the widest
+        x = torch.zeros(len(self.modalities), self.config.embed_dim)
         present = torch.zeros(len(self.modalities), dtype=torch.bool)
         for m, emb in embeddings.items():
             emb = torch.as_tensor(np.asarray(emb, dtype=np.float32)).reshape(-1)
-            if emb.numel() != dim:
-                raise CheckpointError(
-                    f"The {m} embedding has {emb.numel()} dimensions but checkpoint {self.name} expects {dim}: "
-                    "the checkpoint was trained on other encoders."
-                )
             i = self.modalities.index(m)
-            x[i], present[i] = emb, True
+            if emb.numel() != widths[i]:
+                raise CheckpointError(
+                    f"The {m} embedding has {emb.numel()} dimensions but checkpoint {self.name} expects "
+                    f"{widths[i]}: the checkpoint was trained on other encoders."
+                )
+            x[i, : widths[i]], present[i] = emb, True
         d = diagnose(self.fusion, x, present, mc_samples=mc_samples)
         present_names = tuple(m for m in MODALITIES if m in embeddings) or tuple(embeddings)
         experts = {}

@@ -28,6 +28,8 @@ MODEL_CONFIG_DIR = (
 )  # open_clip configs of our image/caption towers
 ASSETS_DIR = ROOT / "assets"
 FEATURE_DIR = ASSETS_DIR / "features"  # the shipped embedding caches
+DATASETS_DIR = ASSETS_DIR / "datasets"  # shipped datasets in the dataset format (docs/data-format.md)
+BENCH_DATA_DIR = DATA_DIR / "bench"  # generated datasets of `python -m aecf bench` (git-ignored)
 SAMPLES_DIR = ASSETS_DIR / "samples"  # demo inputs
 RUNS_DIR = ROOT / "runs"
 RESULTS_DIR = ROOT / "results"

@@ -341,6 +341,8 @@ def merge(plan: dict, args: argparse.Namespace, model, tokenizer, device: torch.
             {"image": zeros, "caption": zeros},
             class_embeddings.numpy(),
             logit_scale,
+            classes=[c["name"] for c in categories],
+            name="coco",
         )
         _save_npz(
             out / f"{split}.index.npz",

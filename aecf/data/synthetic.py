@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aecf.constants import EMBED_DIM, MODALITIES, NUM_CLASSES
+from aecf.constants import CLASSES, EMBED_DIM, MODALITIES, NUM_CLASSES
 from aecf.data.cache import FeatureSplit
 
 # caption levels as in the real benchmark: 0 exact, 1 partial, 2 none, 3 wrong
@@ -108,13 +108,15 @@ def make_synthetic_split(
     x = np.stack(embeddings, axis=1).astype(np.float16).astype(np.float32)  # like the float16 cache
     modality_severity = np.stack(severities, axis=1).astype(np.float32)
     class_embeddings = prototypes[modalities.index("caption") if "caption" in modalities else 0]
-    return FeatureSplit(
-        x=torch.from_numpy(x),
-        label=torch.from_numpy(label.astype(np.int64)),
-        severity=torch.from_numpy(modality_severity.mean(axis=1)),
-        modality_severity=torch.from_numpy(modality_severity),
-        class_embeddings=torch.from_numpy(class_embeddings.astype(np.float32)),
-        logit_scale=20.0,
-        modalities=tuple(modalities),
-        caption_level=torch.from_numpy(caption_level),
+    return FeatureSplit.from_stacked(
+        torch.from_numpy(x),
+        label.astype(np.int64),
+        tuple(modalities),
+        modality_severity=modality_severity,
+        classes=CLASSES if num_classes == NUM_CLASSES else tuple(str(i) for i in range(num_classes)),
+        extras={
+            "class_embeddings": class_embeddings.astype(np.float32),
+            "logit_scale": np.float32(20.0),
+            "caption_level": caption_level,
+        },
     )

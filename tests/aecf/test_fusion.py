@@ -185,3 +185,73 @@ def test_trained_model_stores_knots_and_lambda_spreads(trained_aecf):
     lam = adaptive_lambda(model, held_out.x, torch.ones(2000, 3, dtype=torch.bool), 20)["lam"]
     q25, q75 = torch.quantile(lam, torch.tensor([0.25, 0.75]))
     assert float(q75 - q25) / (0.2 - 0.01) >= 0.3
+
+
+# ------------------------------------------------------------------- any modalities, any widths
+
+
+WIDTHS = (5, 12, 3, 20, 7, 9, 16, 4)
+
+
+@pytest.mark.parametrize("M", range(2, 9))
+def test_the_layer_fuses_two_to_eight_modalities_of_mixed_widths(M):
+    from aecf import AECF
+
+    dims = {f"m{i}": WIDTHS[i] for i in range(M)}
+    torch.manual_seed(M)
+    model = AECF(dims=dims, num_classes=4, hidden_dim=16, gate_hidden=8).eval()
+    assert model.config.widths == tuple(dims.values()) and model.config.embed_dim == max(dims.values())
+    B = 12
+    inputs = {m: torch.randn(B, d) for m, d in dims.items()}
+    present = torch.rand(B, M) < 0.6
+    present[torch.arange(B), torch.arange(B) % M] = True
+    out = model(inputs, present, return_lambda=True)
+    assert out["logits"].shape == (B, 4) and out["gate"].shape == (B, M) and out["lam"].shape == (B,)
+    assert torch.all(out["gate"][~present] == 0)
+    torch.testing.assert_close(out["gate"].sum(1), torch.ones(B))
+    # what an absent modality holds never reaches the output
+    other = {m: t.clone() for m, t in inputs.items()}
+    for i, m in enumerate(dims):
+        other[m][~present[:, i]] = float("nan")
+    assert torch.equal(model(other, present)["logits"], out["logits"])
+    # a modality left out of the dict is absent
+    first = next(iter(dims))
+    rest = {m: t for m, t in inputs.items() if m != first}
+    mask = present.clone()
+    mask[:, 0] = False
+    keep = mask.any(1)
+    torch.testing.assert_close(
+        model({m: t[keep] for m, t in rest.items()}, mask[keep])["logits"],
+        model({m: t[keep] for m, t in inputs.items()}, mask[keep])["logits"],
+    )
+    sub = model.subsets(inputs, present)
+    assert sub["logits"].shape == (2**M - 1, B, 4) and sub["valid"].shape == (2**M - 1, B)
+    with pytest.raises(ValueError, match="expected"):
+        model({first: torch.randn(B, WIDTHS[0] + 1)})
+
+
+def test_the_layer_takes_multilabel_and_standardised_inputs():
+    from aecf import AECF
+    from aecf.checkpoint import load_checkpoint, save_checkpoint
+
+    dims = {"a": 6, "b": 3}
+    model = AECF(dims=dims, num_classes=5, multilabel=True, standardize=True).eval()
+    mean = {"a": torch.full((6,), 100.0), "b": torch.full((3,), -4.0)}
+    std = {"a": torch.full((6,), 10.0), "b": torch.full((3,), 0.5)}
+    model.set_standardization(mean, std)
+    x = {"a": 100 + 10 * torch.randn(4, 6), "b": -4 + 0.5 * torch.randn(4, 3)}
+    probs = model.probs(model(x)["logits"])
+    assert probs.shape == (4, 5) and not torch.allclose(probs.sum(1), torch.ones(4))  # sigmoid per label
+    # the statistics are applied inside the layer and travel with the weights
+    fusion = model.fusion
+    z = fusion.prepare(*model.pack(x))
+    ref = torch.nn.functional.normalize((x["a"] - 100) / 10, dim=-1) * fusion.config.input_scale
+    torch.testing.assert_close(z[:, 0], ref)
+    assert torch.all(z[:, 1, 3:] == 0)  # padding past the narrower modality
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        save_checkpoint(fusion, f"{d}/m")
+        again = load_checkpoint(f"{d}/m")
+    assert torch.equal(again.input_mean, fusion.input_mean) and again.config.dims == (6, 3)
+    torch.testing.assert_close(again(*model.pack(x))["logits"], model(x)["logits"])

@@ -100,14 +100,13 @@ def test_authors_lambda_schedule():
     assert lams[-1] < lams[28] < lams[27] == 0.05  # cosine decay over the last 10 %
 
 
-def test_cec_margin_and_plain_hinge():
+def test_cec_plain_and_squared_hinge():
     conf = torch.stack([torch.full((4,), 0.3 + 0.1 * len(s)) for s in SUBSETS])
     assert cec_loss(conf, SUBSETS).item() == 0.0
-    # equal confidences violate nothing, but a margin asks for a strict rise
+    # equal confidences violate nothing
     flat = torch.full((len(SUBSETS), 4), 0.5)
     assert cec_loss(flat, SUBSETS).item() == 0.0
-    assert abs(cec_loss(flat, SUBSETS, margin=0.02, squared=False).item() - 0.02) < 1e-6
-    assert abs(cec_loss(flat, SUBSETS, margin=0.02).item() - 0.02**2) < 1e-8
+    assert cec_loss(flat, SUBSETS, squared=False).item() == 0.0
     # the plain hinge gives a small violation a much stronger pull than the squared one
     small = flat.clone()
     small[0] = 0.52  # image alone 0.02 above its supersets
@@ -156,3 +155,23 @@ def test_gate_responsibility_pulls_the_gate_to_the_expert_that_knows_the_truth()
     soft = gate_responsibility_loss(follows_image, loglik, absent, tau=100.0)  # r ≈ uniform
     sharp = gate_responsibility_loss(follows_image, loglik, absent, tau=0.1)  # r ≈ all on the image
     assert sharp < 0.2 < 1.0 < soft
+
+
+def test_cec_subsets_all_up_to_four_modalities_then_a_family_with_complements():
+    from aecf.losses import cec_subsets, supported_pairs
+    from aecf.metrics import nonempty_subsets, subset_pairs
+
+    assert cec_subsets(3) == nonempty_subsets(3) and len(cec_subsets(4)) == 15
+    for M in (5, 8):
+        fam = cec_subsets(M, 16, torch.Generator().manual_seed(M))
+        assert len(fam) == 16 and fam[:M] == [(m,) for m in range(M)] and fam[-1] == tuple(range(M))
+        assert fam == sorted(fam, key=lambda s: (len(s), s))
+        middle = [s for s in fam if 1 < len(s) < M]
+        complements = [tuple(m for m in range(M) if m not in s) for s in middle]
+        assert sum(c in fam for c in complements) >= len(middle) - 2  # drawn in pairs, up to the budget
+        # a pair whose difference was not drawn is never "supported" (CEC cannot judge it)
+        loglik = torch.zeros(len(fam), 3)
+        mask = supported_pairs(loglik, fam, -1.0)
+        for k, (a, b) in enumerate(subset_pairs(fam)):
+            added = tuple(m for m in fam[b] if m not in fam[a])
+            assert bool(mask[k].all()) == (added in fam)
