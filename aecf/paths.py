@@ -44,6 +44,8 @@ ENV = {
     "results": "AECF_APP_RESULTS_JSON",
     "extra_checkpoints": "AECF_APP_EXTRA_CHECKPOINTS",  # os.pathsep-separated dirs of more checkpoints (COCO)
     "coco_images": "AECF_APP_COCO_IMAGES",  # a folder of photos the COCO Explore view may offer (e.g. val2014/)
+    "upload_mb": "AECF_APP_UPLOAD_MB",  # the largest dataset zip the Train page takes (default 300)
+    "upload_quota_mb": "AECF_APP_UPLOAD_QUOTA_MB",  # all uploaded datasets together, unpacked (default 2000)
 }
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
@@ -88,6 +90,11 @@ def feature_dir() -> Path:
 
 def runs_dir() -> Path:
     return _get("runs", RUNS_DIR)
+
+
+def datasets_dir() -> Path:
+    """Uploaded datasets, one folder per content digest (`aecf.data.upload`)."""
+    return runs_dir() / "datasets"
 
 
 def results_json() -> Path:
