@@ -11,7 +11,8 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from aecf.app import checkpoints
+from aecf.app import checkpoints, datasets
+from aecf.errors import InputError
 
 # One example at a time through tiny networks: one intra-op thread is many times faster than two on a
 # busy 2-core machine (measured: a K = 20 diagnosis 80 ms -> 2 ms), and leaves a core to the browser.
@@ -35,3 +36,19 @@ def sample_bytes(path: str) -> bytes:
     embedding cache by content) instead of a path it would stat and read again on every rerun."""
 
     return Path(path).read_bytes()
+
+
+@st.cache_data(show_spinner=False, ttl=5)
+def dataset_choices() -> list:
+    """The datasets on this server (digits, examples, uploads); a new upload shows within seconds everywhere."""
+    return datasets.dataset_choices()
+
+
+@st.cache_resource(show_spinner="Reading the dataset…", max_entries=8)
+def dataset(key: str):
+    """A validated dataset, memory-mapped, shared by every session (raises InputError; errors are not cached).
+    An upload's key is its content digest, so a key always names the same files."""
+    choice = datasets.resolve(key)
+    if choice is None:
+        raise InputError(f"No dataset {key!r} on this server.")
+    return datasets.open_dataset(choice)

@@ -1,0 +1,131 @@
+"""The datasets the app offers: the shipped digits, the example datasets, and the ones people upload.
+
+A dataset is a folder in the dataset format (`docs/data-format.md`, `aecf.data.dataset`). Each choice has a key
+that fits in a URL (`?data=<key>`):
+
+- `digits`: the shipped digits embeddings (`paths.feature_dir()`), the dataset every other view is about;
+- `example:<folder>`: a dataset that ships under `assets/datasets/` (the UCI Multiple Features digits: six
+  feature sets of different widths);
+- `upload:<digest>`: a zip someone uploaded, stored once by content under `runs/datasets/` (`aecf.data.upload`).
+
+Uploads and the runs trained on them are visible to every session of the server. Nothing here imports
+Streamlit; the pages cache what they load.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from aecf import paths
+from aecf.data import upload as U
+from aecf.data.dataset import SPLITS, Dataset, DatasetSpec, read_dataset, read_spec
+from aecf.errors import InputError
+
+DIGITS = "digits"
+EXAMPLE = "example:"
+UPLOAD = "upload:"
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    key: str  # "digits" | "example:<folder>" | "upload:<digest>"
+    path: Path  # the dataset folder
+    kind: str  # "shipped" | "example" | "uploaded"
+    spec: DatasetSpec | None  # None when dataset.json cannot be read (then `problem` says why)
+    filename: str = ""  # an upload's original file name
+    problem: str | None = None
+
+    @property
+    def title(self) -> str:
+        name = self.spec.name if self.spec else self.path.name
+        if self.kind == "uploaded":
+            return f"{name} (uploaded {self.filename})" if self.filename else f"{name} (uploaded)"
+        if self.kind == "example":
+            return f"{name} (example)"
+        return f"{name} (shipped)"
+
+    @property
+    def is_digits(self) -> bool:
+        return self.key == DIGITS
+
+
+def dataset_choices() -> list[DatasetChoice]:
+    """The shipped digits first, then the examples, then the uploads (newest first). A folder whose
+    dataset.json cannot be read is still listed, with its problem, so that nobody wonders where it went."""
+    choices = [_choice(DIGITS, paths.feature_dir(), "shipped")]
+    examples = paths.DATASETS_DIR
+    for folder in sorted(examples.iterdir()) if examples.is_dir() else ():
+        if (folder / "dataset.json").is_file():
+            choices.append(_choice(EXAMPLE + folder.name, folder, "example"))
+    for stored in U.list_datasets(paths.datasets_dir()):
+        choices.append(_choice(UPLOAD + stored.digest, stored.path, "uploaded", stored.filename))
+    return choices
+
+
+def resolve(key: str | None) -> DatasetChoice | None:
+    """The choice with this key, or None for an unknown or malformed key (a URL may carry anything)."""
+    if not key:
+        return None
+    return next((c for c in dataset_choices() if c.key == key), None)
+
+
+def _choice(key: str, path: Path, kind: str, filename: str = "") -> DatasetChoice:
+    try:
+        return DatasetChoice(key, path, kind, read_spec(path), filename)
+    except InputError as e:
+        return DatasetChoice(key, path, kind, None, filename, problem=str(e))
+
+
+def open_dataset(choice: DatasetChoice) -> Dataset:
+    """The validated dataset (memory-mapped where the files allow it). InputError when it cannot be used."""
+    if choice.problem:
+        raise InputError(choice.problem)
+    return read_dataset(choice.path, allow_absent_classes=choice.is_digits)
+
+
+def store_upload(source: bytes | BinaryIO, filename: str) -> DatasetChoice:
+    """Check, unpack, validate and store an uploaded zip (aecf.data.upload); the new (or same) choice.
+    InputError, with nothing written, for anything that cannot be used."""
+    stored = U.store_upload(source, read_dataset, filename=filename, root=paths.datasets_dir())
+    return _choice(UPLOAD + stored.digest, stored.path, "uploaded", stored.filename)
+
+
+def summary(data: Dataset) -> dict:
+    """What a page shows about a dataset: task, classes, rows per split, where val came from, and per
+    modality its width and the share of rows where it is present (in the data itself)."""
+    rows = {s: len(data.splits[s]) for s in SPLITS if s in data.splits}
+    modalities = []
+    for m, (name, dim) in enumerate(data.spec.modalities):
+        present = {s: float(data.splits[s].present[:, m].float().mean()) for s in rows}
+        modalities.append(
+            {"modality": name, "width": int(dim), **{f"present in {s}": v for s, v in present.items()}}
+        )
+    return {
+        "name": data.spec.name,
+        "task": data.spec.task,
+        "classes": list(data.spec.classes),
+        "rows": rows,
+        "val_source": data.val_source,
+        "held_out_val": data.held_out_val,
+        "modalities": modalities,
+        "feature_mib": data.nbytes() / 2**20,
+        "description": data.spec.description,
+    }
+
+
+def dataset_zip(choice: DatasetChoice) -> bytes:
+    """The dataset's files as a zip in the upload format (one folder named after the dataset): an example to
+    download, look at and upload again, or a copy of an upload."""
+    if choice.problem:
+        raise InputError(choice.problem)
+    buf = io.BytesIO()
+    folder = (choice.spec.name if choice.spec else choice.path.name).replace("/", "_") or "dataset"
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # .npz members are already compressed or raw
+        for name in U.DATASET_FILES:
+            if (choice.path / name).is_file():
+                zf.write(choice.path / name, f"{folder}/{name}")
+    return buf.getvalue()

@@ -1,0 +1,46 @@
+"""The datasets the app offers: digits, the shipped examples, uploads (stored once, listed, zipped again)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aecf.app import datasets as D
+from aecf.errors import InputError
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECF_APP_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def test_digits_first_then_the_examples(runs):
+    choices = D.dataset_choices()
+    assert choices[0].key == D.DIGITS and choices[0].is_digits and choices[0].spec.name == "digits"
+    assert "example:mfeat" in [c.key for c in choices]
+    mfeat = D.resolve("example:mfeat")
+    assert mfeat.kind == "example" and len(mfeat.spec.modalities) == 6 and "(example)" in mfeat.title
+    for odd in ("", None, "upload:../../etc", "example:nope", "digits\x00"):
+        assert D.resolve(odd) is None
+
+
+def test_an_example_zipped_and_uploaded_is_one_new_choice(runs):
+    mfeat = D.resolve("example:mfeat")
+    blob = D.dataset_zip(mfeat)
+    stored = D.store_upload(blob, "mfeat.zip")
+    assert stored.key.startswith(D.UPLOAD) and stored.kind == "uploaded" and stored.filename == "mfeat.zip"
+    assert D.resolve(stored.key) == stored and "(uploaded mfeat.zip)" in stored.title
+    again = D.store_upload(blob, "copy.zip")
+    assert again.key == stored.key and sum(c.kind == "uploaded" for c in D.dataset_choices()) == 1
+    info = D.summary(D.open_dataset(stored))
+    assert info["rows"] == {"train": 1400, "val": 300, "test": 300} and not info["held_out_val"]
+    assert [m["width"] for m in info["modalities"]] == [
+        m["width"] for m in D.summary(D.open_dataset(mfeat))["modalities"]
+    ]
+    assert all(m["present in train"] == 1.0 for m in info["modalities"])
+
+
+def test_a_bad_upload_is_refused_and_lists_nothing(runs):
+    with pytest.raises(InputError, match="not a readable zip"):
+        D.store_upload(b"not a zip at all", "x.zip")
+    assert [c.kind for c in D.dataset_choices()].count("uploaded") == 0
