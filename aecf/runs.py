@@ -6,6 +6,8 @@
                                "started", "updated", "pid": the writing process, "server_pid": the app
                                server that started it (runs started from the app), ...}
     runs/<id>/model.safetensors + model.json   the weights and model config (see aecf.checkpoint)
+    runs/<id>/data.json        which dataset the run trained on: {"key", "name", "path"} (absent: the digits)
+    runs/<id>/evaluation.json  the run evaluated on its dataset's test split (aecf.evaluate.evaluate_stems)
 
 Every JSON file except metrics.jsonl is replaced atomically (aecf.files.write_json_atomic); metrics.jsonl is
 appended one complete line at a time and flushed, so a reader sees whole lines only (a reader should
@@ -26,6 +28,8 @@ from pathlib import Path
 from aecf.files import _json_default, write_json_atomic
 from aecf.paths import RUNS_DIR
 
+DATA_FILE = "data.json"
+EVALUATION_FILE = "evaluation.json"
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
 KEPT = ("started", "server_pid")  # what a later writer of the same run keeps from the status it finds
 
@@ -184,3 +188,17 @@ def list_runs(root: str | Path = RUNS_DIR) -> list[Path]:
         return []
     runs = [p for p in root.iterdir() if p.is_dir() and (p / "config.json").exists()]
     return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def write_data(run_dir: str | Path, key: str, name: str, path: str | Path) -> None:
+    """Record which dataset a run trains on (the app's dataset key, its name and folder)."""
+    write_json_atomic(Path(run_dir) / DATA_FILE, {"key": key, "name": name, "path": str(path)})
+
+
+def read_data(run_dir: str | Path) -> dict | None:
+    """What `write_data` recorded, or None for a run on the shipped digits (runs before datasets, too)."""
+    try:
+        found = json.loads((Path(run_dir) / DATA_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("key"), str) else None

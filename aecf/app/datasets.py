@@ -15,15 +15,18 @@ Streamlit; the pages cache what they load.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from aecf import paths
+from aecf import paths, runs
 from aecf.data import upload as U
 from aecf.data.dataset import SPLITS, Dataset, DatasetSpec, read_dataset, read_spec
 from aecf.errors import InputError
+from aecf.evaluate import evaluate_stems
+from aecf.files import write_json_atomic
 
 DIGITS = "digits"
 EXAMPLE = "example:"
@@ -129,3 +132,47 @@ def dataset_zip(choice: DatasetChoice) -> bytes:
             if (choice.path / name).is_file():
                 zf.write(choice.path / name, f"{folder}/{name}")
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------ runs on a dataset
+
+
+def run_dataset_key(run_dir: str | Path) -> str:
+    """The dataset key a run trained on (`digits` for runs that record none)."""
+    found = runs.read_data(run_dir)
+    return found["key"] if found else DIGITS
+
+
+def runs_on(key: str, runs_dir: str | Path | None = None) -> list[Path]:
+    """Run folders trained on this dataset, newest first."""
+    root = paths.runs_dir() if runs_dir is None else Path(runs_dir)
+    return [r for r in runs.list_runs(root) if run_dataset_key(r) == key]
+
+
+def evaluate_run(run_dir: str | Path, progress=None) -> Path:
+    """Evaluate a finished run on its dataset's test split (validation for the temperature fits) and write
+    runs/<id>/evaluation.json: `{"methods": {<run id>: ...}, "meta": ...}`, the layout of
+    `python -m aecf evaluate --data`. InputError when its dataset is gone or its model was not saved."""
+    run_dir = Path(run_dir)
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"Run {run_dir.name} saved no model: there is nothing to evaluate.")
+    key = run_dataset_key(run_dir)
+    choice = resolve(key)
+    if choice is None:
+        raise InputError(f"Run {run_dir.name} trained on a dataset this server no longer has ({key}).")
+    data = open_dataset(choice)
+    results = evaluate_stems(
+        {run_dir.name: weights}, data.split("test"), data.split("val"), progress=progress
+    )
+    results["meta"]["dataset"] = {"key": key, "name": data.spec.name, "val_source": data.val_source}
+    return write_json_atomic(run_dir / runs.EVALUATION_FILE, results)
+
+
+def read_evaluation(run_dir: str | Path) -> dict | None:
+    """A run's evaluation.json, or None when it has none (yet) or it cannot be read."""
+    try:
+        found = json.loads((Path(run_dir) / runs.EVALUATION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("methods"), dict) else None

@@ -6,6 +6,8 @@ import pytest
 
 from aecf.app import datasets as D
 from aecf.errors import InputError
+from aecf.runs import write_data
+from aecf.train import make_config, train
 
 
 @pytest.fixture
@@ -44,3 +46,25 @@ def test_a_bad_upload_is_refused_and_lists_nothing(runs):
     with pytest.raises(InputError, match="not a readable zip"):
         D.store_upload(b"not a zip at all", "x.zip")
     assert [c.kind for c in D.dataset_choices()].count("uploaded") == 0
+
+
+def test_a_run_on_an_example_records_its_dataset_and_is_evaluated(runs):
+    mfeat = D.resolve("example:mfeat")
+    data = D.open_dataset(mfeat)
+    run_dir = runs / "r1-aecf-s0"
+    train(
+        make_config("aecf", epochs=1, batch_size=256), data.split("train"), data.split("val"), run_dir=run_dir
+    )
+    write_data(run_dir, mfeat.key, data.spec.name, mfeat.path)
+    assert D.run_dataset_key(run_dir) == mfeat.key and D.runs_on(mfeat.key) == [run_dir]
+    assert D.runs_on(D.DIGITS) == []
+    D.evaluate_run(run_dir)
+    found = D.read_evaluation(run_dir)
+    entry = found["methods"]["r1-aecf-s0"]
+    assert found["meta"]["dataset"]["key"] == mfeat.key and found["meta"]["modalities"] == list(
+        mfeat.spec.names
+    )
+    assert 0.5 < entry["full"]["acc"] <= 1 and set(entry["drop"]) >= {"0.0", "0.5"}
+    write_data(run_dir, "upload:0000", "gone", runs / "nowhere")
+    with pytest.raises(InputError, match="no longer has"):
+        D.evaluate_run(run_dir)
