@@ -66,7 +66,8 @@ function showSentAhead() {
     return;
   }
   box.removeAttribute("data-stale");
-  if (box.__html !== html) show(box, html);
+  if (box.__html === html) return;  // already on screen (a widget settling as the page mounts): nothing to hold
+  show(box, html);
   // the view on screen is the right one: Streamlit's own stale fade (after 0.5 s of a slow server) is held off
   // the results and these controls until the server's view comes (a 1 s opacity animation in every browser)
   document.body.setAttribute("data-aecf-ahead-shown", "");
