@@ -62,7 +62,7 @@ class FusionConfig:
     lambda_min: float = 0.0  # λ(x) ∈ [lambda_min, lambda_max] (docs/method.md §2)
     lambda_max: float = 0.1
     # how u(x) becomes λ(x): "quantile" — the empirical CDF of u on the training split, stored as
-    # `lambda_knots` (so λ spreads over [λ_min, λ_max]); "ratio" — r/(1+r), r = u/ū (before issue 10;
+    # `lambda_knots` (so λ spreads over [λ_min, λ_max]); "ratio" — r/(1+r), r = u/ū (older checkpoints;
     # checkpoints without this key load with it). docs/method.md §2
     lambda_map: str = "quantile"
     lambda_knots: tuple[float, ...] | None = None  # quantiles of u at levels 0, 1/n, ..., 1 (training split)

@@ -33,7 +33,7 @@ def acm_drop_probs(
 
     sharpness="power": q_m(x) = π_t · n(x) · p_m(x)^γ / Σ_{k ∈ S} p_k(x)^γ, clipped to [0, 0.95] — the
     drop probability is proportional to the gate's trust (γ = 1) or to a sharpened version of it
-    (γ > 1); γ = 0 is ModDrop. sharpness="entropy" (before issue 10): see `acm_drop_probs_entropy`.
+    (γ > 1); γ = 0 is ModDrop. sharpness="entropy" (older checkpoints): see `acm_drop_probs_entropy`.
     In both the mean of q over present modalities is π_t before clipping.
     """
     if sharpness == "entropy":

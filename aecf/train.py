@@ -182,7 +182,7 @@ def _preset(method: str, fusion: str = "gate", model: dict | None = None, **kw) 
     return TrainConfig(method=method, model=FusionConfig(method=method, fusion=fusion, **(model or {})), **kw)
 
 
-# What AECF adds to the TrainConfig defaults since issue 10, chosen on the validation split
+# What AECF adds to the TrainConfig defaults, each chosen on the validation split
 # (docs/method.md §7): the gate learns the experts' responsibilities, every subset row gets the task loss,
 # CEC is a plain hinge on the pairs whose added modalities support the truth, ACM drops ∝ p_m, and each
 # presence pattern has its own learned logit scale. The aecf_* ablations keep all of it but their one switch.

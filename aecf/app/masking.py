@@ -70,7 +70,7 @@ def gate_with_entropy(target: float, favourite: str, present: tuple[str, ...]) -
 class AcmRule:
     """How a run's ACM turns a gate into drop probabilities (the run's TrainConfig fields)."""
 
-    sharpness: str = "entropy"  # what runs trained before issue 10 used (the default of old configs)
+    sharpness: str = "entropy"  # what older runs used (the default of old configs)
     gamma: float = 1.0
     pi_max: float = 0.5
     warmup: float = 0.3

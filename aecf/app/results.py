@@ -67,7 +67,7 @@ def is_multilabel(results: Results) -> bool:
 
 
 def has_map(methods: dict) -> bool:
-    """Whether any method carries mAP (every results file since issue 10; COCO's always)."""
+    """Whether any method carries mAP (every current results file; COCO's always)."""
     return any("map" in ((e.get("drop") or {}).get("0.5") or e.get("full") or {}) for e in methods.values())
 
 

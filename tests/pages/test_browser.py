@@ -505,7 +505,7 @@ def test_training_run_grows_live(page, server):
     shot(page, "train_after_refresh")
 
     # and opens in Explore: the link from the Train page sets the checkpoint (also after Explore was open in
-    # this session, with another checkpoint), and a change there keeps it
+    # this browser session, with another checkpoint), and a change there keeps it
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Explore").click()
     page.get_by_text("Prediction:").first.wait_for(timeout=60_000)
     wait_idle(page)
