@@ -526,7 +526,8 @@ def drop_curve_robustness(methods: dict, multilabel: bool, reference: str | None
     Writes methods[name]["robustness"] = {"area", "relative", "effective", "effective_normalised"} (area:
     trapezoid area under the curve; relative: the area max-min normalised over these methods; effective:
     Σ over the rates of (a_r - a_0) - (ref_r - ref_0) against the `reference` method, 0 for the reference
-    itself, None without one; effective_normalised: that max-min normalised) and returns what meta says."""
+    itself, None without one; effective_normalised: that max-min normalised; the normalised ones are None
+    for a single method) and returns what meta says."""
     key = "map" if multilabel else "acc"
     rate_sets = [set(e.get("drop", {})) for e in methods.values()]
     rates = sorted(set.intersection(*rate_sets), key=float) if rate_sets else []
@@ -547,20 +548,24 @@ def drop_curve_robustness(methods: dict, multilabel: bool, reference: str | None
             e["robustness"] = None
         return meta
     r = [float(x) for x in rates]
-    relative = M.relative_robustness(r, curves)
+    compared = len(curves) > 1  # max-min normalising one method says nothing
+    relative = M.relative_robustness(r, curves) if compared else {}
     effective, normalised = {}, {}
+    notes = [] if compared else ["one method: nothing to normalise over (relative robustness needs two)"]
     if meta["reference"] is not None:
         effective = {name: M.effective_robustness(r, c, curves[reference]) for name, c in curves.items()}
-        normalised = M.effective_robustness_scores(r, curves, reference)
+        normalised = M.effective_robustness_scores(r, curves, reference) if compared else {}
     else:
-        meta["note"] = (
+        notes.append(
             "no late-fusion checkpoint among those evaluated: effective robustness needs it as the reference"
         )
+    if notes:
+        meta["note"] = "; ".join(notes)
     for name, e in methods.items():
         e["robustness"] = (
             {
                 "area": M.robustness_area(r, curves[name]),
-                "relative": relative[name],
+                "relative": relative.get(name),
                 "effective": effective.get(name),
                 "effective_normalised": normalised.get(name),
             }
@@ -636,7 +641,9 @@ def evaluate_checkpoints(
     specialists = load_specialists(Path(checkpoint_dir) / SPECIALISTS_DIR)
     if specialists is not None and tuple(specialists.modalities) == tuple(test.modalities):
         # the reference limit: one model per modality subset, routed by which modalities are present
-        entry = aggregate_seeds([evaluate_model(specialists, test, val, bootstrap=bootstrap, **settings)])
+        res, pred = _evaluate(specialists, test, val, train_config=None, **settings)
+        entry = aggregate_seeds([res])
+        entry["ci"] = headline_intervals([pred], test.label, bootstrap)
         entry["checkpoints"] = [f"{SPECIALISTS_DIR}/{name}" for name in specialists.member_names]
         entry["reference"] = True
         methods["specialists"] = entry
