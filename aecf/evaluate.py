@@ -8,13 +8,17 @@ keyed by its file stem: `methods.<stem>.full.acc`, `.drop."<rate>".{acc, map, ec
 `.monotonicity`, `.mechanisms`. Without it, the shipped digits checkpoints are grouped by method (several
 seeds as mean with a "std" tree) and results.md and the figures are written beside the JSON.
 
-For each checkpoint: accuracy and ECE (15 bins; raw and after the temperature fit on validation) with
-every input the data has, with each modality subset (up to 4 modalities every one of the 2^M - 1; beyond,
-`subsets_by_size` summarises each size and names its worst), and under random modality drop (each
-present modality dropped with probability r, at least one kept, mean over `mask_seeds` draws); the
+For each checkpoint: accuracy, ECE (15 bins; raw and after the temperature fit on validation), NLL,
+Brier score and the ECE with 15 equal-mass bins (`METRICS`) with every input the data has, with each
+modality subset (up to 4 modalities every one of the 2^M - 1; beyond, `subsets_by_size` summarises each
+size and names its worst), and under random modality drop (each present modality dropped with probability
+r, at least one kept, mean over `mask_seeds` draws); the
 monotonicity violation rate over subset pairs; the worst-subset accuracy; the mean gate entropy; the
 Spearman correlation of λ(x) (K = 20 MC-dropout passes) with the recorded severity, where the data has one.
-A subset is scored on the rows where all its modalities are present.
+A subset is scored on the rows where all its modalities are present. Over the checkpoints evaluated together:
+MultiBench's relative and effective robustness over the drop curve, late fusion the reference
+(`robustness`), and seeded percentile-bootstrap 95 % intervals on acc, mAP and ECE with every input and at
+50 % drop (`ci`, `--bootstrap` resamples of the test examples).
 
 Multi-label features (COCO, multi-hot labels): every "acc" is the mean per-label accuracy at p >= 0.5, a
 "map" (macro mAP over classes with a positive, the headline) sits beside it, ECE bins all N·C class
