@@ -8,13 +8,17 @@ keyed by its file stem: `methods.<stem>.full.acc`, `.drop."<rate>".{acc, map, ec
 `.monotonicity`, `.mechanisms`. Without it, the shipped digits checkpoints are grouped by method (several
 seeds as mean with a "std" tree) and results.md and the figures are written beside the JSON.
 
-For each checkpoint: accuracy and ECE (15 bins; raw and after the temperature fit on validation) with
-every input the data has, with each modality subset (up to 4 modalities every one of the 2^M - 1; beyond,
-`subsets_by_size` summarises each size and names its worst), and under random modality drop (each
-present modality dropped with probability r, at least one kept, mean over `mask_seeds` draws); the
+For each checkpoint: accuracy, ECE (15 bins; raw and after the temperature fit on validation), NLL,
+Brier score and the ECE with 15 equal-mass bins (`METRICS`) with every input the data has, with each
+modality subset (up to 4 modalities every one of the 2^M - 1; beyond, `subsets_by_size` summarises each
+size and names its worst), and under random modality drop (each present modality dropped with probability
+r, at least one kept, mean over `mask_seeds` draws); the
 monotonicity violation rate over subset pairs; the worst-subset accuracy; the mean gate entropy; the
 Spearman correlation of λ(x) (K = 20 MC-dropout passes) with the recorded severity, where the data has one.
-A subset is scored on the rows where all its modalities are present.
+A subset is scored on the rows where all its modalities are present. Over the checkpoints evaluated together:
+MultiBench's relative and effective robustness over the drop curve, late fusion the reference
+(`robustness`), and seeded percentile-bootstrap 95 % intervals on acc, mAP and ECE with every input and at
+50 % drop (`ci`, `--bootstrap` resamples of the test examples).
 
 Multi-label features (COCO, multi-hot labels): every "acc" is the mean per-label accuracy at p >= 0.5, a
 "map" (macro mAP over classes with a positive, the headline) sits beside it, ECE bins all N·C class
@@ -53,6 +57,12 @@ from aecf.train import METHODS
 DROP_RATES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 MASK_SEEDS = 5
 MC_SAMPLES = 20
+BOOTSTRAP_RESAMPLES = 1000  # test-set resamples behind each 95 % interval
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+CI_RATE = 0.5  # the drop rate whose headline numbers get an interval, beside every input
+HEADLINE_CI = ("acc", "map", "ece")
+ROBUSTNESS_REFERENCE = "late_fusion"
 FUSION_CHECKPOINTS = FUSION_DIR
 
 
@@ -73,6 +83,9 @@ METRICS = {
     "acc": lambda probs, labels, logits: M.accuracy(probs, labels),
     "map": lambda probs, labels, logits: M.mean_average_precision(probs, _targets(labels, probs.shape[-1])),
     "ece": lambda probs, labels, logits: M.expected_calibration_error(probs, labels),
+    "nll": lambda probs, labels, logits: M.nll(logits, labels),
+    "brier": lambda probs, labels, logits: M.brier_score(probs, labels),
+    "ece_equal_mass": lambda probs, labels, logits: M.expected_calibration_error_equal_mass(probs, labels),
 }
 
 
@@ -291,7 +304,6 @@ def subsets_by_size(res_subsets: dict, subsets: list[tuple[int, ...]], key: str 
     return out
 
 
-@torch.no_grad()
 def evaluate_model(
     model: FusionModel,
     test: FeatureSplit,
@@ -301,11 +313,31 @@ def evaluate_model(
     mc_samples: int = MC_SAMPLES,
     seed: int = 0,
     train_config: dict | None = None,
+    bootstrap: int = BOOTSTRAP_RESAMPLES,
 ) -> dict:
     """All test metrics of one model (see module docstring). The temperature is fit on `val` (every input
     the data has) if given, else the one stored in the model config is used; with `val`, every drop rate
     also gets a temperature fit on val under that drop rate (`ece_ts_deploy`, `temperature_deploy`).
-    `train_config` (the checkpoint's "train" section) tells `mechanisms` which ACM rule the run used."""
+    `train_config` (the checkpoint's "train" section) tells `mechanisms` which ACM rule the run used.
+    "ci": `headline_intervals` with `bootstrap` resamples (None for 0)."""
+    res, predictions = _evaluate(model, test, val, drop_rates, mask_seeds, mc_samples, seed, train_config)
+    res["ci"] = headline_intervals([predictions], test.label, bootstrap)
+    return res
+
+
+@torch.no_grad()
+def _evaluate(
+    model: FusionModel,
+    test: FeatureSplit,
+    val: FeatureSplit | None,
+    drop_rates,
+    mask_seeds: int,
+    mc_samples: int,
+    seed: int,
+    train_config: dict | None,
+) -> tuple[dict, dict[str, list[torch.Tensor]]]:
+    """`evaluate_model` without the intervals, and the raw probabilities they are drawn from: "full" [N, C]
+    (one) and, when CI_RATE is among the drop rates, its rate key (one [N, C] per mask draw)."""
     model.eval()
     x, y, present = test.x, test.label, test.present
     n_mod = x.shape[1]
@@ -320,6 +352,7 @@ def evaluate_model(
         "full": _calibration(model, out["logits"], y, temperature),
     }
     reliability = {"full": M.reliability_bins(model.head_type.probs(out["logits"]), y)}
+    predictions = {"full": [model.head_type.probs(out["logits"])]}
 
     subsets = M.nonempty_subsets(n_mod)
     sub = subset_logits(model, x, present, subsets)
@@ -369,6 +402,8 @@ def evaluate_model(
             keep = random_modality_drop(present, rate, torch.Generator().manual_seed(seed * 1000 + s))
             logits = model(x, keep)["logits"]
             per_seed.append(_calibration(model, logits, y, temperature, t_deploy))
+            if abs(rate - CI_RATE) < 1e-9:
+                predictions.setdefault(_rate_key(rate), []).append(model.head_type.probs(logits))
             if s == 0 and abs(rate - 0.5) < 1e-9:
                 reliability["drop_0.5"] = M.reliability_bins(model.head_type.probs(logits), y)
         res["drop"][_rate_key(rate)] = {k: float(np.mean([p[k] for p in per_seed])) for k in per_seed[0]}
@@ -385,11 +420,163 @@ def evaluate_model(
         res["lambda_mean"] = float(lam.mean())
     if getattr(model, "gate", None) is not None:
         res["mechanisms"] = mechanisms(model, test, train_config, mc_samples, seed, lam=lam)
-    return res
+    return res, predictions
 
 
 def _rate_key(rate: float) -> str:
     return str(float(rate))  # "0.0", "0.1", "0.5", ...
+
+
+# ------------------------------------------------------------- bootstrap intervals on the headline numbers
+
+
+class WeightedHeadline:
+    """The headline metrics of one set of predictions (probabilities [N, C], labels [N] or multi-hot
+    [N, C]) as functions of per-example weights w [N] — how many times a bootstrap resample holds each
+    example. With w = the counts of a resample's indices each equals the metric of aecf.metrics on the
+    resampled rows (ties, bins and the classes without a positive treated alike), without copying them:
+    acc (mean per-label accuracy for multi-label), map (macro AP over the classes with a positive, ties
+    grouped) and ece (15 equal-width bins)."""
+
+    def __init__(self, probs: torch.Tensor, labels: torch.Tensor) -> None:
+        p = probs.detach().cpu().double().numpy()
+        y = labels.detach().cpu().numpy()
+        n, c = p.shape
+        targets = (y > 0) if y.ndim == 2 else np.eye(c, dtype=bool)[y.astype(np.int64)]
+        if y.ndim == 2:
+            self.correct = ((p >= 0.5) == targets).mean(axis=1)
+            conf, outcome = p, targets.astype(np.float64)
+        else:
+            self.correct = (p.argmax(axis=1) == y).astype(np.float64)
+            conf, outcome = p.max(axis=1, keepdims=True), self.correct[:, None]
+        # ECE: per example, the sum of (confidence - outcome) that lands in each bin
+        bins = np.clip(np.ceil(conf * M.ECE_BINS).astype(np.int64) - 1, 0, M.ECE_BINS - 1)
+        self.gap = np.zeros((n, M.ECE_BINS))
+        np.add.at(self.gap, (np.repeat(np.arange(n), conf.shape[1]), bins.ravel()), (conf - outcome).ravel())
+        self.values_per_example = conf.shape[1]
+        # AP: each class's examples by descending score ([C, N], one row per class), and for each position
+        # the flat index of the end of its tie group
+        order = np.argsort(-p, axis=0, kind="mergesort")
+        s = np.take_along_axis(p, order, axis=0)
+        last = np.ones_like(s, dtype=bool)
+        last[:-1] = s[:-1] != s[1:]
+        ends = np.where(last, np.arange(n)[:, None], n)
+        group_end = np.minimum.accumulate(ends[::-1], axis=0)[::-1]
+        self.order = np.ascontiguousarray(order.T)
+        self.sorted_targets = np.ascontiguousarray(np.take_along_axis(targets, order, axis=0).T, np.float64)
+        self.group_end = (group_end.T + n * np.arange(c)[:, None]).ravel()
+
+    def acc(self, w: np.ndarray) -> float:
+        return float(w @ self.correct / w.sum())
+
+    def ece(self, w: np.ndarray) -> float:
+        return float(np.abs(w @ self.gap).sum() / (w.sum() * self.values_per_example))
+
+    def map(self, w: np.ndarray) -> float:
+        ws = w[self.order]
+        hits = ws * self.sorted_targets
+        tp = np.cumsum(hits, axis=1).ravel()[self.group_end]  # at the end of each one's tie group
+        seen = np.cumsum(ws, axis=1).ravel()[self.group_end]
+        seen += seen == 0  # nothing seen yet: no hit either, the term is 0
+        ap_sum = (hits.ravel() * tp / seen).reshape(hits.shape).sum(axis=1)
+        positives = hits.sum(axis=1)
+        has = positives > 0
+        return float(np.mean(ap_sum[has] / positives[has])) if has.any() else float("nan")
+
+
+def headline_intervals(
+    predictions: list[dict[str, list[torch.Tensor]]],
+    labels: torch.Tensor,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = CI_LEVEL,
+) -> dict | None:
+    """Percentile bootstrap intervals (aecf.metrics.bootstrap_interval) on the headline numbers: acc, map and
+    ece with every input ("full") and at CI_RATE drop ("drop" -> "0.5"), as [low, high]. `predictions`
+    holds one dict per seed of a method ("full": [probs], rate key: [probs per mask draw], as `_evaluate`
+    returns them); each resample draws N test examples with replacement and computes the value the JSON
+    reports on them: the mean over the seeds and mask draws. The draws depend on N and `seed` only, so every
+    method of one evaluation is resampled alike. None for n_resamples = 0."""
+    if n_resamples < 1:
+        return None
+    n = len(labels)
+    out: dict = {}
+    for key in predictions[0]:
+        members = [WeightedHeadline(p, labels) for pred in predictions for p in pred[key]]
+        cell = {}
+        for metric in HEADLINE_CI:
+
+            def value(idx, metric=metric, members=members):
+                w = np.bincount(idx, minlength=n).astype(np.float64)
+                return float(np.mean([getattr(m, metric)(w) for m in members]))
+
+            lo, hi = M.bootstrap_interval(
+                value, np.arange(n), n_resamples=n_resamples, seed=seed, level=level
+            )
+            cell[metric] = None if math.isnan(lo) else [lo, hi]
+        if key == "full":
+            out["full"] = cell
+        else:
+            out.setdefault("drop", {})[key] = cell
+    return out
+
+
+# ------------------------------------------------------------------------- robustness over the drop curve
+
+
+def drop_curve_robustness(methods: dict, multilabel: bool, reference: str | None) -> dict:
+    """MultiBench's relative and effective robustness (aecf.metrics) of every method over its drop curve —
+    accuracy (mAP for multi-label) against the drop rate, at the rates every method was evaluated at.
+    Writes methods[name]["robustness"] = {"area", "relative", "effective", "effective_normalised"} (area:
+    trapezoid area under the curve; relative: the area max-min normalised over these methods; effective:
+    Σ over the rates of (a_r - a_0) - (ref_r - ref_0) against the `reference` method, 0 for the reference
+    itself, None without one; effective_normalised: that max-min normalised; the normalised ones are None
+    for a single method) and returns what meta says."""
+    key = "map" if multilabel else "acc"
+    rate_sets = [set(e.get("drop", {})) for e in methods.values()]
+    rates = sorted(set.intersection(*rate_sets), key=float) if rate_sets else []
+    curves = {}
+    for name, e in methods.items():
+        curve = [e["drop"][r].get(key) for r in rates]
+        if all(isinstance(v, int | float) and math.isfinite(v) for v in curve):
+            curves[name] = curve
+    meta: dict = {
+        "metric": key,
+        "rates": [float(r) for r in rates],
+        "reference": reference if reference in curves else None,
+        "normalised_over": list(curves),
+    }
+    if len(rates) < 2 or not curves:
+        meta["note"] = "a drop curve needs at least two drop rates: no robustness computed"
+        for e in methods.values():
+            e["robustness"] = None
+        return meta
+    r = [float(x) for x in rates]
+    compared = len(curves) > 1  # max-min normalising one method says nothing
+    relative = M.relative_robustness(r, curves) if compared else {}
+    effective, normalised = {}, {}
+    notes = [] if compared else ["one method: nothing to normalise over (relative robustness needs two)"]
+    if meta["reference"] is not None:
+        effective = {name: M.effective_robustness(r, c, curves[reference]) for name, c in curves.items()}
+        normalised = M.effective_robustness_scores(r, curves, reference) if compared else {}
+    else:
+        notes.append(
+            "no late-fusion checkpoint among those evaluated: effective robustness needs it as the reference"
+        )
+    if notes:
+        meta["note"] = "; ".join(notes)
+    for name, e in methods.items():
+        e["robustness"] = (
+            {
+                "area": M.robustness_area(r, curves[name]),
+                "relative": relative.get(name),
+                "effective": effective.get(name),
+                "effective_normalised": normalised.get(name),
+            }
+            if name in curves
+            else None
+        )
+    return meta
 
 
 # ------------------------------------------------------------------------------- seeds → mean, std
@@ -436,26 +623,31 @@ def evaluate_checkpoints(
 ) -> dict:
     """{"methods": {name: aggregated metrics + "checkpoints"}, "meta": {...}} for every checkpoint found."""
     t0 = time.perf_counter()
+    bootstrap = kwargs.pop("bootstrap", BOOTSTRAP_RESAMPLES)
+    settings = _settings(kwargs)
     methods = {}
     for method, paths in find_checkpoints(checkpoint_dir).items():
-        per_seed = []
+        per_seed, predictions = [], []
         for path in paths:
             train_config = read_checkpoint_config(path).get("train")
-            per_seed.append(
-                evaluate_model(load_checkpoint(path), test, val, train_config=train_config, **kwargs)
-            )
+            res, pred = _evaluate(load_checkpoint(path), test, val, train_config=train_config, **settings)
+            per_seed.append(res)
+            predictions.append(pred)
             if progress:
                 r = per_seed[-1]
                 key = "map" if r.get("multilabel") else "acc"
                 at_half = f", {key}@0.5 {r['drop']['0.5'][key]:.4f}" if "0.5" in r["drop"] else ""
                 progress(f"{path.name}: {key} {r['full'][key]:.4f}{at_half}")
         entry = aggregate_seeds(per_seed)
+        entry["ci"] = headline_intervals(predictions, test.label, bootstrap)  # of the mean over seeds
         entry["checkpoints"] = [p.name for p in paths]
         methods[method] = entry
     specialists = load_specialists(Path(checkpoint_dir) / SPECIALISTS_DIR)
     if specialists is not None and tuple(specialists.modalities) == tuple(test.modalities):
         # the reference limit: one model per modality subset, routed by which modalities are present
-        entry = aggregate_seeds([evaluate_model(specialists, test, val, **kwargs)])
+        res, pred = _evaluate(specialists, test, val, train_config=None, **settings)
+        entry = aggregate_seeds([res])
+        entry["ci"] = headline_intervals([pred], test.label, bootstrap)
         entry["checkpoints"] = [f"{SPECIALISTS_DIR}/{name}" for name in specialists.member_names]
         entry["reference"] = True
         methods["specialists"] = entry
@@ -463,18 +655,48 @@ def evaluate_checkpoints(
             progress(
                 f"specialists: acc {entry['full']['acc']:.4f}, acc@0.5 {entry['drop'].get('0.5', {}).get('acc', float('nan')):.4f}"
             )
+    multilabel = M.is_multilabel(test.label)
+    reference = ROBUSTNESS_REFERENCE if ROBUSTNESS_REFERENCE in methods else None
     return {
         "methods": methods,
         "meta": {
             "n_test": len(test),
-            "drop_rates": list(kwargs.get("drop_rates", DROP_RATES)),
-            "mask_seeds": kwargs.get("mask_seeds", MASK_SEEDS),
-            "mc_samples": kwargs.get("mc_samples", MC_SAMPLES),
+            "drop_rates": list(settings["drop_rates"]),
+            "mask_seeds": settings["mask_seeds"],
+            "mc_samples": settings["mc_samples"],
             "ece_bins": M.ECE_BINS,
-            "multilabel": M.is_multilabel(test.label),
+            "multilabel": multilabel,
             "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
+            "robustness": drop_curve_robustness(methods, multilabel, reference),
+            "bootstrap": _bootstrap_meta(bootstrap, settings),
             "seconds": time.perf_counter() - t0,
         },
+    }
+
+
+def _settings(kwargs: dict) -> dict:
+    """The evaluation settings of `_evaluate`, with their defaults (kwargs of the public functions)."""
+    unknown = set(kwargs) - {"drop_rates", "mask_seeds", "mc_samples", "seed"}
+    if unknown:
+        raise TypeError(f"unknown evaluation settings: {', '.join(sorted(unknown))}")
+    return {
+        "drop_rates": tuple(kwargs.get("drop_rates", DROP_RATES)),
+        "mask_seeds": kwargs.get("mask_seeds", MASK_SEEDS),
+        "mc_samples": kwargs.get("mc_samples", MC_SAMPLES),
+        "seed": kwargs.get("seed", 0),
+    }
+
+
+def _bootstrap_meta(n_resamples: int, settings: dict) -> dict:
+    rates = [_rate_key(r) for r in settings["drop_rates"] if abs(r - CI_RATE) < 1e-9]
+    return {
+        "n_resamples": n_resamples,
+        "level": CI_LEVEL,
+        "seed": BOOTSTRAP_SEED,
+        "metrics": list(HEADLINE_CI),
+        "at": ["full", *(f"drop {r}" for r in rates)],
+        "method": "percentile bootstrap over the test examples; each resample scores the mean over the "
+        "seeds and mask draws, as the point estimate does; every method sees the same resamples",
     }
 
 
@@ -519,6 +741,8 @@ def evaluate_stems(
 ) -> dict:
     """{"methods": {stem: metrics}} for each checkpoint (no seed grouping), "meta" as evaluate_checkpoints."""
     t0 = time.perf_counter()
+    bootstrap = kwargs.pop("bootstrap", BOOTSTRAP_RESAMPLES)
+    settings = _settings(kwargs)
     methods = {}
     for stem, ckpt in checkpoints.items():
         if isinstance(ckpt, SpecialistEnsemble):
@@ -526,7 +750,7 @@ def evaluate_stems(
                 raise CheckpointError(
                     f"the specialists in {stem}/ fuse {list(ckpt.modalities)}, not this dataset's {list(test.modalities)}"
                 )
-            entry = evaluate_model(ckpt, test, val, **kwargs)
+            entry = evaluate_model(ckpt, test, val, bootstrap=bootstrap, **settings)
             entry["method"], entry["reference"], entry["estimated"] = "specialists", True, ckpt.estimated
             entry["checkpoints"] = [f"{stem}/{name}" for name in ckpt.member_names]
         else:
@@ -537,7 +761,9 @@ def evaluate_stems(
                     f"dataset's {list(test.modalities)} {list(test.dims)}: it was trained on other data."
                 )
             train_config = read_checkpoint_config(ckpt).get("train")
-            entry = evaluate_model(model, test, val, train_config=train_config, **kwargs)
+            entry = evaluate_model(
+                model, test, val, train_config=train_config, bootstrap=bootstrap, **settings
+            )
             entry["method"] = model.config.method
             entry["checkpoints"] = [ckpt.name]
         methods[stem] = entry
@@ -545,24 +771,35 @@ def evaluate_stems(
             key = "map" if entry.get("multilabel") else "acc"
             at_half = f", {key} @ 50 % drop {entry['drop']['0.5'][key]:.4f}" if "0.5" in entry["drop"] else ""
             progress(f"{stem}: {key} {entry['full'][key]:.4f}{at_half}")
+    multilabel = M.is_multilabel(test.label)
     return {
         "methods": methods,
         "meta": {
             "n_test": len(test),
             "modalities": list(test.modalities),
             "dims": list(test.dims),
-            "drop_rates": list(kwargs.get("drop_rates", DROP_RATES)),
-            "mask_seeds": kwargs.get("mask_seeds", MASK_SEEDS),
-            "mc_samples": kwargs.get("mc_samples", MC_SAMPLES),
+            "drop_rates": list(settings["drop_rates"]),
+            "mask_seeds": settings["mask_seeds"],
+            "mc_samples": settings["mc_samples"],
             "ece_bins": M.ECE_BINS,
-            "multilabel": M.is_multilabel(test.label),
+            "multilabel": multilabel,
             "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
             "subsets": "every subset"
             if len(test.modalities) <= ALL_SUBSETS_UP_TO
             else "singletons, all, the worst of each size",
+            "robustness": drop_curve_robustness(methods, multilabel, robustness_reference(methods)),
+            "bootstrap": _bootstrap_meta(bootstrap, settings),
             "seconds": time.perf_counter() - t0,
         },
     }
+
+
+def robustness_reference(methods: dict) -> str | None:
+    """The late-fusion entry robustness is measured against: the stem `late_fusion`, else the first
+    checkpoint trained as late fusion; None when none was evaluated."""
+    if ROBUSTNESS_REFERENCE in methods:
+        return ROBUSTNESS_REFERENCE
+    return next((k for k, e in methods.items() if e.get("method") == ROBUSTNESS_REFERENCE), None)
 
 
 def summary_table(results: dict) -> str:
@@ -628,12 +865,24 @@ def main(argv: list[str] | None = None) -> int:
         help=f"random modality-drop rates (default {' '.join(map(str, DROP_RATES))})",
     )
     p.add_argument("--mc-samples", type=int, default=MC_SAMPLES)
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        metavar="N",
+        help=f"test-set resamples behind each 95 %% interval (default {BOOTSTRAP_RESAMPLES}; 0: none)",
+    )
     p.add_argument("--no-png", action="store_true", help="HTML figures only")
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    settings = dict(mask_seeds=args.mask_seeds, mc_samples=args.mc_samples, drop_rates=tuple(args.drop_rates))
+    settings = dict(
+        mask_seeds=args.mask_seeds,
+        mc_samples=args.mc_samples,
+        drop_rates=tuple(args.drop_rates),
+        bootstrap=args.bootstrap,
+    )
     if args.data is not None:
         return _main_dataset(args, settings)
     t0 = time.perf_counter()

@@ -122,19 +122,40 @@ def _versus(a: float | None, b: float | None, pct: bool, higher_better: bool) ->
     return f"{cell}: {verdict}"
 
 
+def interval(entry: dict | None, path, pct: bool = True, digits: int = 3) -> str:
+    """The bootstrap 95 % interval of the value at `path` (its mirror under entry["ci"]) as '[low, high]'
+    in the units of `fmt`; '–' where there is none."""
+    ci = _get(entry, "ci", *path)
+    if not (isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, int | float) for v in ci)):
+        return "–"
+    return f"[{fmt(ci[0], pct, digits)}, {fmt(ci[1], pct, digits)}]"
+
+
 def headline_table(results: dict) -> str:
-    """What AECF buys and what it doesn't: AECF, ModDrop, late fusion and the specialists on the measures the
-    README leads with, and AECF against late fusion and ModDrop with the verdict of `_versus`."""
+    """What AECF buys and what it doesn't: AECF (with the bootstrap 95 % interval of its numbers), ModDrop,
+    late fusion and the specialists on the measures the README leads with, and AECF against late fusion and
+    ModDrop with the verdict of `_versus`."""
     m = results["methods"]
+    labels = [label for _, label in HEADLINE_METHODS]
     lines = _header(
-        ["test split", *(label for _, label in HEADLINE_METHODS), "AECF vs late fusion", "AECF vs ModDrop"]
+        ["test split", labels[0], "AECF 95 % CI", *labels[1:], "AECF vs late fusion", "AECF vs ModDrop"]
     )
     for label, path, pct, higher_better in HEADLINE_ROWS:
         values = [_get(m.get(key), *path) for key, _ in HEADLINE_METHODS]
         a, md, lf = values[0], values[1], values[2]
         cells = [fmt(v, pct) for v in values]
+        ci = interval(m.get(HEADLINE_METHODS[0][0]), path, pct)
         lines += _rows(
-            [[label, *cells, _versus(a, lf, pct, higher_better), _versus(a, md, pct, higher_better)]]
+            [
+                [
+                    label,
+                    cells[0],
+                    ci,
+                    *cells[1:],
+                    _versus(a, lf, pct, higher_better),
+                    _versus(a, md, pct, higher_better),
+                ]
+            ]
         )
     return "\n".join(lines)
 
@@ -174,6 +195,67 @@ def fusion_table(results: dict) -> str:
             pm(e, ["lambda_severity_spearman"], False, 2),
         ]
         lines += _rows([cells])
+    return "\n".join(lines)
+
+
+def robustness_cells(entry: dict) -> list[str]:
+    """Relative robustness (max-min normalised, 2 decimals) and effective robustness against late fusion (in
+    pp summed over the drop rates, signed) of a method's entry; '–' where not computed."""
+    rob = entry.get("robustness") or {}
+    rel, eff = rob.get("relative"), rob.get("effective")
+    return [fmt(rel, digits=2), "–" if eff is None else signed(half_up(100 * eff, 1))]
+
+
+def scores_table(results: dict) -> str:
+    """Every method on the measures beside accuracy and the 15-bin ECE: NLL, Brier and equal-mass ECE (every
+    input and at 50 % drop), and MultiBench's relative and effective robustness over the drop curve."""
+    lines = _header(
+        [
+            "method",
+            "n",
+            "NLL all",
+            "NLL @ 50 %",
+            "Brier all",
+            "Brier @ 50 %",
+            "ECE equal-mass all",
+            "ECE equal-mass @ 50 %",
+            "relative robustness",
+            "effective robustness (pp)",
+        ]
+    )
+    for name, e in results["methods"].items():
+        cells = [
+            name,
+            str(e.get("n_seeds", 1)),
+            pm(e, ["full", "nll"], False),
+            pm(e, ["drop", "0.5", "nll"], False),
+            pm(e, ["full", "brier"], False),
+            pm(e, ["drop", "0.5", "brier"], False),
+            pm(e, ["full", "ece_equal_mass"], False),
+            pm(e, ["drop", "0.5", "ece_equal_mass"], False),
+            *robustness_cells(e),
+        ]
+        lines += _rows([cells])
+    return "\n".join(lines)
+
+
+# (column, path, shown as a %) of the numbers that carry a bootstrap interval
+INTERVAL_COLUMNS = [
+    ("acc all", ("full", "acc"), True),
+    ("acc @ 50 %", ("drop", "0.5", "acc"), True),
+    ("mAP all", ("full", "map"), True),
+    ("mAP @ 50 %", ("drop", "0.5", "map"), True),
+    ("ECE all", ("full", "ece"), False),
+    ("ECE @ 50 %", ("drop", "0.5", "ece"), False),
+]
+
+
+def intervals_table(results: dict) -> str:
+    """The headline numbers of every method with their bootstrap 95 % intervals over the test examples."""
+    lines = _header(["method", *(label for label, _, _ in INTERVAL_COLUMNS)])
+    for name, e in results["methods"].items():
+        cells = [f"{fmt(_get(e, *path), pct)} {interval(e, path, pct)}" for _, path, pct in INTERVAL_COLUMNS]
+        lines += _rows([[name, *cells]])
     return "\n".join(lines)
 
 
@@ -337,9 +419,31 @@ def results_markdown(results: dict) -> str:
             f"{pm(e, ['monotonicity', 'wrong_caption_lowers_confidence'], False)} | "
             f"{pm(e, ['gate_entropy'], False)} | {pm(e, ['lambda_severity_spearman'], False)} |"
         )
+    meta = results["meta"]
+    rob, boot = meta.get("robustness") or {}, meta.get("bootstrap") or {}
+    lines += [
+        "",
+        "## Beside accuracy and ECE: NLL, Brier, equal-mass ECE, robustness",
+        "",
+        "NLL in nats; Brier: Σ over classes of (p − y)², in [0, 2] (multi-label: the mean over classes, in [0, 1]); "
+        "ECE equal-mass: 15 bins of equal count. Relative robustness: the area under the "
+        f"{rob.get('metric', 'acc')}-vs-drop-rate curve, max-min normalised over these methods (MultiBench); "
+        "effective robustness: Σ over the drop rates of (a_r − a_0) − (ref_r − ref_0) in pp, against "
+        + (f"`{rob['reference']}`" if rob.get("reference") else "late fusion (not evaluated here: –)")
+        + ".",
+        "",
+        scores_table(results),
+        "",
+        "## Bootstrap 95 % intervals",
+        "",
+        f"Percentile bootstrap over the test examples ({boot.get('n_resamples', '–')} resamples, seed "
+        f"{boot.get('seed', '–')}); a multi-seed method's interval is that of its mean over seeds.",
+        "",
+        intervals_table(results),
+    ]
     rates = drop_rates(results)
     subsets = list(next(iter(methods.values()))["subsets"]) if methods else []
-    multilabel = bool(results["meta"].get("multilabel")) or any(e.get("multilabel") for e in methods.values())
+    multilabel = bool(meta.get("multilabel")) or any(e.get("multilabel") for e in methods.values())
     if any(e.get("mechanisms") for e in methods.values()):
         lines += [
             "",
@@ -362,6 +466,16 @@ def results_markdown(results: dict) -> str:
     lines += section(map_title, method_table(results, "drop", rates, "map"))
     lines += section("Accuracy (%) under random modality drop", method_table(results, "drop", rates, "acc"))
     lines += section("Raw ECE under random modality drop", method_table(results, "drop", rates, "ece", False))
+    lines += section(
+        "NLL (nats) under random modality drop", method_table(results, "drop", rates, "nll", False)
+    )
+    lines += section(
+        "Brier score under random modality drop", method_table(results, "drop", rates, "brier", False)
+    )
+    lines += section(
+        "ECE with 15 equal-mass bins under random modality drop",
+        method_table(results, "drop", rates, "ece_equal_mass", False),
+    )
     lines += section(
         "ECE under random modality drop, temperature fit on validation under that drop rate",
         method_table(results, "drop", rates, "ece_ts_deploy", False),
@@ -445,10 +559,14 @@ def heldout_table(report: dict) -> str:
 TABLES: dict[str, Callable[[dict, dict], str]] = {
     "headline": lambda results, report: headline_table(results),
     "fusion-main": lambda results, report: fusion_table(results),
+    "fusion-scores": lambda results, report: scores_table(results),
+    "fusion-intervals": lambda results, report: intervals_table(results),
     "fusion-drop-acc": lambda results, report: drop_table(results, "acc", True),
     "fusion-drop-map": lambda results, report: drop_table(results, "map", True),
     "fusion-drop-ece": lambda results, report: drop_table(results, "ece", False),
     "fusion-drop-ece-deploy": lambda results, report: drop_table(results, "ece_ts_deploy", False),
+    "fusion-drop-nll": lambda results, report: drop_table(results, "nll", False),
+    "fusion-drop-brier": lambda results, report: drop_table(results, "brier", False),
     "fusion-subsets": lambda results, report: subsets_table(results),
     "fusion-mechanisms": lambda results, report: mechanisms_table(results),
     "fusion-targets": lambda results, report: targets_table(results),

@@ -130,6 +130,8 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
                 "2",
                 "--mc-samples",
                 "4",
+                "--bootstrap",
+                "200",
             ]
         )
     assert rc == 0
@@ -179,6 +181,7 @@ def test_evaluate_cli_json_shape_markdown_and_figures(tmp_path, monkeypatch):
             or entry["n_seeds"] > 1
         )
     assert res["methods"]["aecf"]["n_seeds"] == 2 and "std" in res["methods"]["aecf"]
+    _check_scores_robustness_and_intervals(res, reference="late_fusion", n_resamples=200)
     assert res["methods"]["late_fusion"]["gate_entropy"] is None
     assert res["methods"]["late_fusion"].get("mechanisms") is None
     mech = res["methods"]["aecf"]["mechanisms"]
@@ -260,3 +263,155 @@ def test_acm_drop_ratios_follow_the_runs_own_rule(tmp_path):
     assert torch.equal(checkpoint_acm_drop_ratios(tmp_path / "aecf_no_acm", va), torch.ones(300))  # uniform
     assert checkpoint_acm_drop_ratios(tmp_path / "late_fusion", va) is None  # no gate
     assert checkpoint_acm_drop_ratios(tmp_path / "gate", va) is None  # no masking
+
+
+def _check_scores_robustness_and_intervals(res: dict, reference: str | None, n_resamples: int) -> None:
+    """The keys beside accuracy and the 15-bin ECE, present and sane in every row of every method."""
+    for name, entry in res["methods"].items():
+        rows = [entry["full"], *entry["drop"].values()]
+        rows += [v for v in entry["subsets"].values() if v.get("acc") is not None]
+        for cell in rows:
+            assert cell["nll"] >= 0 and 0 <= cell["brier"] <= 2 and 0 <= cell["ece_equal_mass"] <= 1, name
+        rob = entry["robustness"]
+        assert rob["area"] > 0, name
+        if len(res["methods"]) > 1:
+            assert 0 <= rob["relative"] <= 1, name
+        else:
+            assert rob["relative"] is None and "one method" in res["meta"]["robustness"]["note"]
+        ci = entry["ci"]
+        for path in (("full",), ("drop", "0.5")):
+            point, interval = entry, ci
+            for key in path:
+                point, interval = point[key], interval[key]
+            for metric in ("acc", "map"):
+                lo, hi = interval[metric]
+                assert lo <= point[metric] <= hi, (name, path, metric, lo, point[metric], hi)
+            # the binned ECE is biased upward, its resamples more so: the interval may sit above the
+            # value on the whole split, never below it
+            lo, hi = interval["ece"]
+            assert 0 <= lo <= hi and hi >= point["ece"], (name, path, lo, point["ece"], hi)
+    meta = res["meta"]
+    assert meta["bootstrap"]["n_resamples"] == n_resamples and meta["bootstrap"]["level"] == 0.95
+    assert meta["robustness"]["reference"] == reference
+    assert meta["robustness"]["rates"] == [0.0, 0.1, 0.3, 0.5, 0.7, 0.9]
+    ranked = sorted(res["methods"], key=lambda k: res["methods"][k]["robustness"]["area"])
+    if len(ranked) > 1:
+        assert res["methods"][ranked[0]]["robustness"]["relative"] == 0.0
+        assert res["methods"][ranked[-1]]["robustness"]["relative"] == 1.0
+    if reference is None:
+        assert "late-fusion" in meta["robustness"]["note"]
+        assert all(e["robustness"]["effective"] is None for e in res["methods"].values())
+    else:
+        assert res["methods"][reference]["robustness"]["effective"] == 0.0  # late fusion against itself
+
+
+def test_robustness_against_late_fusion_is_its_drop_relative_to_late_fusions():
+    from aecf.evaluate import drop_curve_robustness
+
+    def entry(curve):
+        return {"drop": {str(r): {"acc": a} for r, a in zip((0.0, 0.5, 0.9), curve, strict=True)}}
+
+    methods = {
+        "late_fusion": entry([0.9, 0.6, 0.4]),
+        "steady": entry([0.8, 0.7, 0.6]),
+        "x": entry([0.9, 0.5, 0.3]),
+    }
+    meta = drop_curve_robustness(methods, multilabel=False, reference="late_fusion")
+    assert meta["reference"] == "late_fusion" and meta["rates"] == [0.0, 0.5, 0.9]
+    assert methods["late_fusion"]["robustness"]["effective"] == 0.0
+    # steady loses 0.1 and 0.2 where late fusion loses 0.3 and 0.5: (0.3 - 0.1) + (0.5 - 0.2)
+    assert methods["steady"]["robustness"]["effective"] == pytest.approx(0.5)
+    assert methods["x"]["robustness"]["effective"] == pytest.approx(-0.2)
+    assert methods["steady"]["robustness"]["effective_normalised"] == 1.0
+    assert methods["x"]["robustness"]["effective_normalised"] == 0.0
+    assert methods["late_fusion"]["robustness"]["area"] == pytest.approx(0.5 * 0.75 + 0.4 * 0.5)
+    without = {k: v for k, v in methods.items() if k != "late_fusion"}
+    meta = drop_curve_robustness(without, multilabel=False, reference=None)
+    assert meta["reference"] is None and "no late-fusion checkpoint" in meta["note"]
+    assert without["steady"]["robustness"]["effective"] is None
+    assert without["steady"]["robustness"]["relative"] == 1.0
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_the_weighted_headline_equals_the_metrics_on_the_resampled_rows(multilabel):
+    from aecf.evaluate import WeightedHeadline
+
+    g = np.random.default_rng(3)
+    n, c = 400, 6
+    logits = torch.from_numpy(g.normal(size=(n, c)) * 3)
+    if multilabel:
+        labels = torch.from_numpy((g.random((n, c)) < 0.3).astype(np.int64))
+        labels[:, -1] = 0  # a class without a positive is left out of the mAP
+        probs = logits.sigmoid()
+    else:
+        labels = torch.from_numpy(g.integers(0, c, n))
+        probs = logits.softmax(-1)
+    probs = (probs * 20).round() / 20  # many ties, within and across classes
+    weighted = WeightedHeadline(probs.float(), labels)
+    for _ in range(5):
+        idx = g.integers(0, n, n)
+        w = np.bincount(idx, minlength=n).astype(np.float64)
+        p, y = probs[idx].float(), labels[idx]
+        targets = y if multilabel else M.one_hot(y, c)
+        assert weighted.acc(w) == pytest.approx(M.accuracy(p, y), abs=1e-6)
+        assert weighted.ece(w) == pytest.approx(M.expected_calibration_error(p, y), abs=1e-9)
+        assert weighted.map(w) == pytest.approx(M.mean_average_precision(p, targets), abs=1e-12)
+
+
+def test_intervals_are_seeded_and_narrow_with_more_examples():
+    from aecf.evaluate import headline_intervals
+
+    def predictions(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        labels = torch.randint(0, 4, (n,), generator=g)
+        logits = torch.randn(n, 4, generator=g) + 2.5 * M.one_hot(labels, 4)
+        return {"full": [logits.softmax(-1)]}, labels
+
+    small = predictions(300, 0)
+    a = headline_intervals([small[0]], small[1], n_resamples=300)
+    assert a == headline_intervals([small[0]], small[1], n_resamples=300)  # seeded
+    assert a != headline_intervals([small[0]], small[1], n_resamples=300, seed=1)
+    large = predictions(3000, 0)
+    b = headline_intervals([large[0]], large[1], n_resamples=300)
+    for metric in ("acc", "map"):
+        width = {k: v["full"][metric][1] - v["full"][metric][0] for k, v in (("small", a), ("large", b))}
+        assert 0 < width["large"] < width["small"], metric
+    assert headline_intervals([small[0]], small[1], n_resamples=0) is None
+
+
+def test_evaluate_data_says_when_no_late_fusion_was_evaluated(tmp_path):
+    from aecf.__main__ import main as cli
+    from aecf.data.dataset import read_dataset
+    from aecf.data.generated import generate_dataset
+    from aecf.evaluate import collect_checkpoints, evaluate_stems
+
+    data = generate_dataset(
+        tmp_path / "data", {"a": 12, "b": 6}, n_train=300, n_test=120, num_classes=3, missing=0.2
+    )
+    for method, stem in (("aecf", "mine"), ("late_fusion", "baseline")):
+        argv = ["train", "--data", str(data), "--method", method, "--epochs", "1", "--no-run-dir"]
+        assert cli([*argv, "--out", str(tmp_path / stem)]) == 0
+    ds = read_dataset(data)
+    settings = dict(mask_seeds=1, mc_samples=2, bootstrap=100)
+    alone = evaluate_stems(
+        collect_checkpoints([tmp_path / "mine"]), ds.split("test"), ds.split("val"), **settings
+    )
+    _check_scores_robustness_and_intervals(alone, reference=None, n_resamples=100)
+    both = evaluate_stems(
+        collect_checkpoints([tmp_path / "mine", tmp_path / "baseline"]),
+        ds.split("test"),
+        ds.split("val"),
+        **settings,
+    )
+    _check_scores_robustness_and_intervals(both, reference="baseline", n_resamples=100)  # found by its method
+    with pytest.raises(TypeError, match="unknown evaluation settings"):
+        evaluate_stems(collect_checkpoints([tmp_path / "mine"]), ds.split("test"), None, mask_seed=1)
+
+
+def test_the_shipped_results_carry_the_scores_robustness_and_intervals():
+    from aecf.paths import RESULTS_JSON
+
+    shipped = json.loads(RESULTS_JSON.read_text())
+    _check_scores_robustness_and_intervals(shipped, reference="late_fusion", n_resamples=1000)
+    for entry in shipped["methods"].values():  # the intervals are of the mean over seeds, no std
+        assert "ci" not in entry.get("std", {}) and "robustness" not in entry.get("std", {})

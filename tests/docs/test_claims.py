@@ -88,6 +88,36 @@ def test_the_authors_recipe_is_as_accurate_and_calibrated_but_less_monotone_and_
     assert r["mechanisms"][image]["image"] < a["mechanisms"][image]["image"]
 
 
+def test_nll_and_brier_under_drop_say_what_ece_says(m):
+    at = {k: e["drop"]["0.5"] for k, e in m.items()}
+    for key in ("nll", "brier"):
+        assert at["aecf"][key] < at["late_fusion"][key] and at["moddrop"][key] < at["late_fusion"][key], key
+        assert abs(at["aecf"][key] / at["moddrop"][key] - 1) <= 0.02, key
+    assert min(at, key=lambda k: at[k]["nll"]) == "specialists"
+
+
+def test_robustness_over_the_drop_curve_is_bought_by_masking(m):
+    effective = {k: e["robustness"]["effective"] for k, e in m.items()}
+    assert effective["late_fusion"] == 0.0
+    for name in MASKED:
+        assert effective[name] >= 0.05, name
+    for name in ("mean", "gate", "fixed_lambda"):
+        assert abs(effective[name]) <= 0.02, name
+    assert max(effective, key=effective.get) == "specialists"
+    assert m["specialists"]["robustness"]["relative"] == 1.0
+
+
+def test_the_intervals_allow_aecfs_lead_over_late_fusion_not_over_moddrop(m):
+    ci = {k: e["ci"]["drop"]["0.5"] for k, e in m.items()}
+    lo, hi = ci["aecf"]["acc"]
+    assert lo <= m["moddrop"]["drop"]["0.5"]["acc"] <= hi
+    assert ci["late_fusion"]["acc"][1] < lo
+    calibrated = [k for k, e in m.items() if e["drop"]["0.5"]["ece"] < 0.03]
+    assert "aecf" in calibrated and "late_fusion" not in calibrated
+    for name in calibrated:  # the binned ECE's upward bias, doubled on a resample
+        assert ci[name]["ece"][0] > m[name]["drop"]["0.5"]["ece"], name
+
+
 def test_the_encoders_miss_one_target_spoken_digits_in_a_room():
     report = json.loads((ENCODER_DIR / "report.json").read_text())
     for key, _, target in T.ZERO_SHOT:

@@ -76,3 +76,29 @@ def test_the_readme_table_links_every_page_and_every_lesson():
 def test_the_readme_picture_is_committed():
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
     assert pictures and all((ROOT / p).is_file() and p.startswith("docs/") for p in pictures)
+
+
+def _readme_block(containing: str) -> str:
+    """The one fenced python block of the README that holds `containing`."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    found = [b for b in blocks if containing in b]
+    assert len(found) == 1, f"{len(found)} python blocks hold {containing!r}"
+    return found[0]
+
+
+def test_the_readme_example_of_aecf_on_plain_tensors_runs_as_written():
+    import torch
+
+    code = _readme_block("from aecf import AECF")
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10
+    torch.manual_seed(0)
+    env: dict = {}
+    exec(compile(code, "README.md", "exec"), env)  # the repository's own README, not user input
+    model, out, present = env["model"], env["out"], env["present"]
+    assert out["logits"].shape == (8, 7) and out["gate"].shape == (8, 3) and out["lam"].shape == (8,)
+    assert torch.all(out["gate"][~present] == 0) and not bool(present[4:, 1].any())
+    torch.testing.assert_close(out["gate"].sum(1), torch.ones(8))
+    assert float(out["lam"].min()) >= model.config.lambda_min - 1e-6
+    assert float(out["lam"].max()) <= model.config.lambda_max + 1e-6
+    assert torch.isfinite(env["loss"])
+    assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())

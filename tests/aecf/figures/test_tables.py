@@ -93,3 +93,23 @@ def test_fill_blocks_rewrites_only_between_markers():
     assert T.marked_tables(twice) == ["a", "a"]
     empty = "<!-- table:a -->\n<!-- /table:a -->"  # a block written by hand, not yet rendered
     assert T.fill_blocks(empty, {"a": "| t |"}) == ("<!-- table:a -->\n| t |\n<!-- /table:a -->", [])
+
+
+def test_intervals_and_robustness_cells_follow_the_json(results):
+    changed = copy.deepcopy(results)
+    m = changed["methods"]
+    m["aecf"]["drop"]["0.5"]["acc"] = 0.75
+    m["aecf"]["ci"]["drop"]["0.5"]["acc"] = [0.7414, 0.7586]
+    row = _row(T.headline_table(changed), "accuracy at 50 % drop")
+    assert row[1:3] == ["75.0", "[74.1, 75.9]"]
+    assert _row(T.headline_table(changed), "subset violations")[2] == "–"  # no interval there
+    assert "75.0 [74.1, 75.9]" in _row(T.intervals_table(changed), "aecf")[2]
+    m["aecf"]["robustness"] = {"relative": 0.456, "effective": -0.0349}
+    m["late_fusion"]["robustness"] = {"relative": 0.0, "effective": 0.0}
+    m["moddrop"]["robustness"] = None
+    scores = T.scores_table(changed)
+    assert _row(scores, "aecf")[-2:] == ["0.46", f"{T.MINUS}3.5"]
+    assert _row(scores, "late_fusion")[-2:] == ["0.00", "+0.0"]
+    assert _row(scores, "moddrop")[-2:] == ["–", "–"]
+    del m["aecf"]["ci"]
+    assert _row(T.headline_table(changed), "accuracy at 50 % drop")[2] == "–"
