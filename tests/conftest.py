@@ -78,6 +78,7 @@ def _app_assets(root: Path) -> dict[str, Path]:
         drop_rates=(0.0, 0.3, 0.5, 0.7),
         mask_seeds=1,
         mc_samples=2,
+        bootstrap=50,  # the intervals' keys are there; 1,000 resamples would cost every app test session ~15 s
     )
     import json
 
