@@ -260,3 +260,22 @@ def test_acm_drop_ratios_follow_the_runs_own_rule(tmp_path):
     assert torch.equal(checkpoint_acm_drop_ratios(tmp_path / "aecf_no_acm", va), torch.ones(300))  # uniform
     assert checkpoint_acm_drop_ratios(tmp_path / "late_fusion", va) is None  # no gate
     assert checkpoint_acm_drop_ratios(tmp_path / "gate", va) is None  # no masking
+
+
+def test_subsets_by_size_names_the_worst_and_the_best_of_each_size():
+    from aecf.evaluate import subsets_by_size
+
+    subsets = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    names = ["a", "b", "c", "a+b", "a+c", "b+c", "a+b+c"]
+    accs = [0.5, 0.7, 0.6, 0.8, None, 0.9, 0.95]  # a subset with no row scored (None) is left out
+    sizes = subsets_by_size({n: {"acc": v} for n, v in zip(names, accs, strict=True)}, subsets)
+    assert sizes["1"] == {
+        "count": 3,
+        "acc": pytest.approx(0.6),
+        "worst": "a",
+        "worst_acc": 0.5,
+        "best": "b",
+        "best_acc": 0.7,
+    }
+    assert (sizes["2"]["count"], sizes["2"]["worst"], sizes["2"]["best"]) == (2, "a+b", "b+c")
+    assert sizes["3"]["worst"] == sizes["3"]["best"] == "a+b+c"
