@@ -309,6 +309,9 @@ def drop_ratios(
 # ------------------------------------------------------------------------------ a run on a dataset
 
 
+MASK_DASH = {metric_name("mask_rate"): "dot", metric_name("pi"): "dash"}  # the two rates that are no modality
+
+
 @dataclass
 class RunSchedule:
     """What the Curriculum page shows of one run's training on a dataset."""
@@ -325,13 +328,15 @@ class RunSchedule:
 def mask_rate_series(
     rows: list[dict], modalities: Sequence[str]
 ) -> dict[str, tuple[list[float], list[float]]]:
-    """The Mask rates panel for any modalities: overall, π(t), then one curve per modality (its name)."""
+    """The Mask rates panel for any modalities: one curve per modality (its name), then the overall rate and
+    π(t) (`MASK_DASH` draws those two dashed). The modalities come first so that they take the palette's
+    series colours in order, the colours the simulator's bars give them."""
     steps = step_x([r for r in rows if r.get("kind") == "step"])
     out = {}
     for key, name in [
+        *((f"mask_rate_{m}", m) for m in modalities),
         ("mask_rate", metric_name("mask_rate")),
         ("pi", metric_name("pi")),
-        *((f"mask_rate_{m}", m) for m in modalities),
     ]:
         pts = [(r["x"], r[key]) for r in steps if isinstance(r.get(key), int | float)]
         if pts:

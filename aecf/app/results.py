@@ -421,11 +421,15 @@ def dataset_summary_rows(methods: dict, has_severity: bool) -> list[dict]:
     gone = ["seeds"] + ([] if has_severity else ["ρ(λ, severity)"])
     if not any(e.get("multilabel") for e in methods.values()):
         gone += ["mAP (all)", "mAP @ 50 % drop", "worst subset mAP"]
-    rows = drop_columns(summary_rows(methods), gone)
-    for row, entry in zip(rows, methods.values(), strict=True):
-        worst = _worst_subset(entry)
-        row["worst subset"] = worst
-    return rows
+    out = []
+    for row, entry in zip(drop_columns(summary_rows(methods), gone), methods.values(), strict=True):
+        named = {}
+        for k, v in row.items():
+            named[k] = v
+            if k == "worst subset acc":  # which subset, beside how well it does
+                named["worst subset"] = _worst_subset(entry)
+        out.append(named)
+    return out
 
 
 def _worst_subset(entry: dict) -> str | None:

@@ -242,7 +242,8 @@ def subsets_by_size_figure(methods: dict, metric: str = "acc", title: str | None
     colors = _colors(methods)
     label = METRIC_LABELS.get(metric, metric)
     sizes_seen: set[int] = set()
-    for name, entry in methods.items():
+    spread = 0.24 / max(1, len(methods) - 1)  # the series side by side within a size: their bars stay apart
+    for i, (name, entry) in enumerate(methods.items()):
         by_size = entry.get("subsets_by_size") or {}
         sizes = sorted(by_size, key=int)
         rows = [by_size[k] for k in sizes]
@@ -255,13 +256,16 @@ def subsets_by_size_figure(methods: dict, metric: str = "acc", title: str | None
         up = [b - m if b is not None and m is not None else 0 for b, m in zip(best, mean, strict=True)]
         down = [m - w if w is not None and m is not None else 0 for w, m in zip(worst, mean, strict=True)]
         hover = [
-            f"{r.get('count', '?')} subsets · mean {_num(m)}<br>best {escape(str(r.get('best', '–')))} "
+            f"{k} present: {r.get('count', '?')} subsets · mean {_num(m)}<br>best {escape(str(r.get('best', '–')))} "
             f"{_num(b)}<br>worst {escape(str(r.get('worst', '–')))} {_num(w)}"
-            for r, m, b, w in zip(rows, mean, best, worst, strict=True)
+            for k, r, m, b, w in zip(sizes, rows, mean, best, worst, strict=True)
         ]
         fig.add_trace(
             go.Scatter(
-                x=[int(k) for k in sizes],
+                x=[
+                    int(k) + (i - (len(methods) - 1) / 2) * spread if len(methods) > 1 else int(k)
+                    for k in sizes
+                ],
                 y=mean,
                 name=name,
                 mode="lines+markers",
@@ -269,7 +273,7 @@ def subsets_by_size_figure(methods: dict, metric: str = "acc", title: str | None
                 marker=dict(size=8),
                 error_y=dict(type="data", symmetric=False, array=up, arrayminus=down, width=6, thickness=2),
                 customdata=hover,
-                hovertemplate="%{x} present: %{customdata}<extra>" + escape(name) + "</extra>",
+                hovertemplate="%{customdata}<extra>" + escape(name) + "</extra>",
             )
         )
     fig.update_xaxes(title="modalities present (subset size)", tickvals=sorted(sizes_seen), tickformat="d")

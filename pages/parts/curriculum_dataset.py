@@ -48,6 +48,7 @@ def show(choice: D.DatasetChoice) -> None:
         st.error(str(e))
         return
     modalities = list(data.spec.names)
+    st.caption(f"Dataset **{data.spec.name}** · {len(modalities)} modalities ({', '.join(modalities)}).")
     found = R.dataset_runs(choice.key, modalities)
     run = _pick_run(found)
     if run is None:
@@ -145,7 +146,11 @@ def _during_training(run: R.DatasetRun | None, schedule: A.RunSchedule | None) -
     if schedule.mask_series:
         c1.plotly_chart(
             curves_figure(
-                schedule.mask_series, "Per-modality mask rate and π_t", y_title="share hidden", y_range=(0, 1)
+                schedule.mask_series,
+                "Per-modality mask rate and π_t",
+                y_title="share hidden",
+                y_range=(0, 1),
+                dash=A.MASK_DASH,
             ),
             key="mask_rates",
         )
@@ -247,12 +252,11 @@ def _simulator(modalities: list[str], rule: A.AcmRule, source: str) -> None:
             per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
         )
         d3, d4 = st.columns(2)
-        acm_kept, uni_kept, what = A.kept_view(sim_acm, len(present)), A.kept_view(sim_uni, len(present)), ""
-        if len(present) > A.KEPT_PATTERNS_UP_TO:
-            what = " (how many modalities)"
-        d3.plotly_chart(mask_distribution_figure(acm_kept, f"ACM: what a mask keeps{what}"), key="sim_kept")
+        by_size = len(present) > A.KEPT_PATTERNS_UP_TO  # then the bars count the modalities a mask keeps
+        acm_kept, uni_kept = A.kept_view(sim_acm, len(present)), A.kept_view(sim_uni, len(present))
+        d3.plotly_chart(mask_distribution_figure(acm_kept, "ACM: what a mask keeps"), key="sim_kept")
         d4.plotly_chart(
-            mask_distribution_figure(uni_kept, f"ModDrop: what a mask keeps{what}", METHOD_COLORS["moddrop"]),
+            mask_distribution_figure(uni_kept, "ModDrop: what a mask keeps", METHOD_COLORS["moddrop"]),
             key="sim_kept_uni",
         )
         st.caption(
@@ -261,7 +265,7 @@ def _simulator(modalities: list[str], rule: A.AcmRule, source: str) -> None:
             + (
                 f" With {len(present)} modalities there are {2 ** len(present) - 1} patterns: the bars count "
                 "how many modalities each mask keeps."
-                if what
+                if by_size
                 else ""
             )
         )

@@ -62,7 +62,7 @@ def test_a_runs_schedule_has_every_modality_of_its_dataset(mfeat_runs):
     names = mfeat_runs["modalities"]
     s = A.run_schedule(mfeat_runs["aecf"], names)
     assert s.has_masks and s.masking == "acm" and s.rule.sharpness == "power"
-    assert list(s.mask_series) == ["overall", "π(t), curriculum", *names]
+    assert list(s.mask_series) == [*names, "overall", "π(t), curriculum"]
     xs, ys = s.mask_series[names[0]]
     assert len(xs) == len(ys) > 0 and all(0 <= y <= 1 for y in ys) and xs == sorted(xs)
     assert {"train gate entropy H(p)", "train λ(x)"} <= set(s.entropy_series)

@@ -61,7 +61,8 @@ def test_every_figure_builds_for_any_modalities_and_reads_on_a_projector(tmp_pat
         assert fig.layout.title.text, stem
     if M > report.ALL_IN_ONE_TICK:
         sizes = figs[f"subsets_by_size_{head}"]
-        assert all(list(t.x) == list(range(1, M + 1)) for t in sizes.data)
+        assert all([round(x) for x in t.x] == list(range(1, M + 1)) for t in sizes.data)
+        assert len({t.x[0] for t in sizes.data}) == 3  # side by side within a size: each range bar shows
         assert all(
             None not in t.y and min(t.error_y.array) >= 0 and min(t.error_y.arrayminus) >= 0
             for t in sizes.data
