@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aecf import figures
+from aecf import figures, runs
 from aecf.app import datasets as D
 from aecf.app import results as R
 from aecf.app.state import TAB_KEY
@@ -26,6 +26,27 @@ TRY_THIS = (
     "Train `aecf` and `late_fusion` on this dataset, then compare them at 70 % drop: which one keeps its "
     "accuracy, and which one stays calibrated? Then look for the weakest subset of each size."
 )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def figures_for(
+    signature: tuple, modalities: tuple, multilabel: bool, has_severity: bool, _methods: dict
+) -> dict:
+    """The figures of the chosen runs, built once per server for the same runs and evaluations (`signature`:
+    each run's id, label and evaluation file time); a figure is only read afterwards (st.plotly_chart)."""
+    return report.results_figures(_methods, list(modalities), multilabel, has_severity)
+
+
+def _signature(found: list[R.DatasetRun], labels: list[str]) -> tuple:
+    by_label = {r.label: r for r in found}
+
+    def written(run: R.DatasetRun) -> int:
+        try:
+            return (run.path / runs.EVALUATION_FILE).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    return tuple((r.run_id, r.label, written(r)) for r in (by_label[x] for x in labels if x in by_label))
 
 
 def show(choice: D.DatasetChoice) -> None:
@@ -76,11 +97,11 @@ def show(choice: D.DatasetChoice) -> None:
         st.info("Pick at least one run.")
         return
     methods = results.methods
-    figs = report.results_figures(methods, modalities, multilabel, has_severity)
+    figs = figures_for(_signature(found, chosen), tuple(modalities), multilabel, has_severity, methods)
     _results_view(results, figs, modalities, multilabel, has_severity)
     downloads(
         lambda: R.combined_json(results),
-        lambda: report.results_figures(methods, modalities, multilabel, has_severity),
+        lambda: figs,
         f"{spec.name}: runs compared",
         R.download_name(spec.name),
     )
