@@ -84,10 +84,10 @@ def show(choice: D.DatasetChoice) -> None:
     if not labels:
         st.info("None of the runs on this dataset is evaluated yet (see the list above).")
         return
+    _keep_new_runs_in_view(found, labels, choice.key)
     chosen = st.multiselect(
         "Runs",
         labels,
-        default=R.default_runs(found),
         key="runs",
         help=f"The runs trained on this dataset, newest first; the newest {R.MAX_DEFAULT_RUNS} are compared "
         "until you pick.",
@@ -105,6 +105,18 @@ def show(choice: D.DatasetChoice) -> None:
         f"{spec.name}: runs compared",
         R.download_name(spec.name),
     )
+
+
+def _keep_new_runs_in_view(found: list[R.DatasetRun], labels: list[str], key: str) -> None:
+    """The runs compared: the newest evaluated ones at first; after that the person's pick, to which a run
+    evaluated since (here or by another session) is added, so that a new run shows at once."""
+    state = st.session_state
+    if "runs" not in state or state.get("_runs_dataset") != key:
+        state["runs"] = R.default_runs(found)
+    else:
+        seen = state.get("_runs_seen", labels)
+        state["runs"] = [x for x in state["runs"] if x in labels] + [x for x in labels if x not in seen]
+    state["_runs_seen"], state["_runs_dataset"] = labels, key
 
 
 def _evaluate_if_asked(found: list[R.DatasetRun], key: str, modalities: list[str]) -> list[R.DatasetRun]:

@@ -126,7 +126,10 @@ def test_subsets_evaluates_a_run_that_has_no_evaluation_and_says_how_long_it_too
     done = texts(at, "success")
     assert len(done) == 1 and done[0].startswith("Evaluated moddrop (s0, ") and done[0].endswith(" s.")
     assert (with_runs[-1] / "evaluation.json").is_file()
-    assert len(at.multiselect(key="runs").options) == 3  # the new evaluation is there at once
+    runs = at.multiselect(key="runs")
+    assert len(runs.options) == 3 and runs.value[-1].startswith(
+        "moddrop"
+    )  # the new evaluation, shown at once
     at.run()
     assert not [b for b in at.button if b.key == "evaluate_runs"]  # and nothing is left to evaluate
 
