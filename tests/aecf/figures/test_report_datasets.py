@@ -39,7 +39,7 @@ def _evaluation(tmp_path, M: int, multilabel: bool = False) -> tuple[dict, list[
 
 
 @pytest.mark.parametrize(
-    ("M", "multilabel"), [(2, False), (3, True), (4, False), (5, False), (6, True), (8, False)]
+    ("M", "multilabel"), [(2, False), (3, True), (4, False), (5, False), (6, True), (7, False), (8, False)]
 )
 def test_every_figure_builds_for_any_modalities_and_reads_on_a_projector(tmp_path, M, multilabel):
     entry, names = _evaluation(tmp_path, M, multilabel)
