@@ -285,7 +285,7 @@ def subset_logits(model: FusionModel, x: torch.Tensor, present: torch.Tensor, su
 
 
 def subsets_by_size(res_subsets: dict, subsets: list[tuple[int, ...]], key: str = "acc") -> dict:
-    """Per subset size: how many subsets, their mean and worst `key`, and the worst one's name."""
+    """Per subset size: how many subsets, their mean, worst and best `key`, and the worst and best one's names."""
     out = {}
     for k in sorted({len(s) for s in subsets}):
         rows = [
@@ -295,11 +295,14 @@ def subsets_by_size(res_subsets: dict, subsets: list[tuple[int, ...]], key: str 
         if not rows:
             continue
         worst = min(rows, key=lambda r: r[1])
+        best = max(rows, key=lambda r: r[1])
         out[str(k)] = {
             "count": len(rows),
             key: float(np.mean([v for _, v in rows])),
             "worst": worst[0],
             f"worst_{key}": worst[1],
+            "best": best[0],
+            f"best_{key}": best[1],
         }
     return out
 

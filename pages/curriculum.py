@@ -12,7 +12,8 @@ from aecf.app.state import TAB_KEY
 from aecf.constants import MODALITIES
 from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
 from aecf.figures.palette import METHOD_COLORS
-from pages.parts import guide
+from pages.parts import curriculum_dataset, guide
+from pages.parts.dataset import dataset_picker
 from pages.parts.ui import ensure_navigation, teaching_box
 
 SHIPPED_ACM = ("aecf", "aecf_paper_fusion")  # shipped checkpoints whose ACM adapts to the gate
@@ -31,6 +32,10 @@ def shipped_rule() -> A.AcmRule:
 ensure_navigation()
 guide.bar("curriculum")  # a lesson's step, when the URL names one
 st.title("Adaptive Curriculum Masking")
+choice = dataset_picker()  # ?data=<key>; absent: the digits below
+if not choice.is_digits:
+    curriculum_dataset.show(choice)  # a run trained on that dataset
+    st.stop()
 teaching_box(
     ["masking", "entropy"],
     "ModDrop hides each modality with the same probability, whatever the input. ACM reads the gate: each present "

@@ -6,12 +6,18 @@ from aecf import figures, paths
 from aecf.app import results as R
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.app.state import TAB_KEY
-from pages.parts import guide
+from pages.parts import guide, subsets_dataset
+from pages.parts.dataset import dataset_picker
+from pages.parts.downloads import downloads
 from pages.parts.ui import ensure_navigation, teaching_box
 
 ensure_navigation()
 guide.bar("subsets")  # a lesson's step, when the URL names one
 st.title("Subsets & calibration")
+choice = dataset_picker()  # ?data=<key>; absent: the digits below
+if not choice.is_digits:
+    subsets_dataset.show(choice)  # the runs trained on that dataset
+    st.stop()
 teaching_box(
     ["calibration", "cec"],
     "A model is **calibrated** when it is right 80 % of the time on the inputs where it says 80 %. ECE measures "
@@ -120,3 +126,10 @@ with tab_mech:
         st.table(R.readable(rows), hide_index=True)
     else:
         st.info("None of the chosen methods has a gate: pick `aecf` or one of its ablations.")
+
+downloads(
+    lambda: {"methods": methods, "meta": meta},
+    lambda: figures.report_figures(methods),
+    "Subsets & calibration: " + ", ".join(methods),
+    R.download_name(results.path.stem),
+)

@@ -2,7 +2,8 @@
 
 The simulator feeds a hand-set gate p into aecf.masking's real sampler (`acm_drop_probs` +
 `sample_keep_mask`) and counts which modalities each sampled mask keeps; ModDrop (uniform) is the
-contrast.
+contrast. Every function takes the modalities it works on (`modalities`, default the digits' three), so
+the same numbers come for a dataset of 2 to 8; `run_schedule` is a run's whole "During training" view.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -18,19 +20,22 @@ import numpy as np
 import torch
 
 from aecf import paths, runs
-from aecf.app.training import step_x
+from aecf.app.training import curve_series, metric_name, step_x
 from aecf.checkpoint import read_checkpoint_config
 from aecf.constants import MODALITIES, subset_name
-from aecf.data.cache import load_split
+from aecf.data.cache import FeatureSplit, load_split
 from aecf.evaluate import checkpoint_acm_drop_ratios
 from aecf.masking import acm_drop_probs, curriculum_rate, sample_keep_mask, uniform_drop_probs
 
 
-def normalise_gate(weights: dict[str, float], present: tuple[str, ...]) -> np.ndarray:
-    """Weights per modality -> p on the simplex of the present modalities (absent -> 0)."""
-    w = np.array([max(0.0, float(weights.get(m, 0.0))) if m in present else 0.0 for m in MODALITIES])
+def normalise_gate(
+    weights: dict[str, float], present: tuple[str, ...], modalities: Sequence[str] = MODALITIES
+) -> np.ndarray:
+    """Weights per modality -> p on the simplex of the present modalities (absent -> 0), in `modalities`
+    order."""
+    w = np.array([max(0.0, float(weights.get(m, 0.0))) if m in present else 0.0 for m in modalities])
     if w.sum() <= 0:
-        w = np.array([1.0 if m in present else 0.0 for m in MODALITIES])
+        w = np.array([1.0 if m in present else 0.0 for m in modalities])
     return w / w.sum()
 
 
@@ -40,14 +45,16 @@ def entropy(p: np.ndarray) -> float:
     return float(-(nz * np.log(nz)).sum())
 
 
-def gate_with_entropy(target: float, favourite: str, present: tuple[str, ...]) -> np.ndarray:
+def gate_with_entropy(
+    target: float, favourite: str, present: tuple[str, ...], modalities: Sequence[str] = MODALITIES
+) -> np.ndarray:
     """The gate that puts weight a on `favourite` and splits 1 - a evenly over the other present
     modalities, with a >= 1/n chosen so that H(p) = target (clipped to [0, log n])."""
     n = len(present)
     if favourite not in present:
         favourite = present[0]
     if n == 1:
-        return normalise_gate({favourite: 1.0}, present)
+        return normalise_gate({favourite: 1.0}, present, modalities)
     target = min(max(target, 0.0), math.log(n))
 
     def h(a: float) -> float:
@@ -63,7 +70,7 @@ def gate_with_entropy(target: float, favourite: str, present: tuple[str, ...]) -
             hi = mid
     a = (lo + hi) / 2
     rest = (1 - a) / (n - 1)
-    return normalise_gate({m: (a if m == favourite else rest) for m in present}, present)
+    return normalise_gate({m: (a if m == favourite else rest) for m in present}, present, modalities)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class MaskSimulation:
     drop_freq: dict[str, float]  # how often each modality was actually hidden (after the ≥ 1 rule)
     kept: dict[str, float]  # subset kept -> share of samples (canonical subset names)
     overall_drop: float  # share of present modalities hidden
+    kept_by_size: dict[int, float] | None = None  # how many modalities a mask keeps -> share of samples
 
 
 def simulate_masks(
@@ -103,11 +111,14 @@ def simulate_masks(
     n: int = 4000,
     seed: int = 0,
     rule: AcmRule | None = None,
+    modalities: Sequence[str] = MODALITIES,
 ) -> MaskSimulation:
     """Draw n masks for one example with gate p using aecf.masking's sampler (method 'acm' or 'uniform');
-    `rule` is the ACM rule of the run being explained (default: the entropy blend of older runs)."""
+    `rule` is the ACM rule of the run being explained (default: the entropy blend of older runs); `gate`
+    is in `modalities` order."""
     rule = rule or AcmRule()
-    pres = torch.tensor([[m in present for m in MODALITIES]]).repeat(n, 1)
+    modalities = tuple(modalities)
+    pres = torch.tensor([[m in present for m in modalities]]).repeat(n, 1)
     g = torch.as_tensor(np.asarray(gate, dtype=np.float32)).unsqueeze(0).repeat(n, 1)
     q = (
         acm_drop_probs(g, pres, rate, rule.sharpness, rule.gamma)
@@ -117,25 +128,47 @@ def simulate_masks(
     keep = sample_keep_mask(pres, q, torch.Generator().manual_seed(seed))
     dropped = (pres & ~keep).float()
     counts = Counter(
-        subset_name(m for m, k in zip(MODALITIES, row, strict=True) if k) for row in keep.tolist()
+        _subset_name(modalities, (m for m, k in zip(modalities, row, strict=True) if k))
+        for row in keep.tolist()
     )
-    order = {name: i for i, name in enumerate(all_subset_names(present))}
+    order = {name: i for i, name in enumerate(all_subset_names(present, modalities))}
     kept = {name: counts.get(name, 0) / n for name in sorted(order, key=order.get)}
+    sizes = Counter(int(k) for k in keep.sum(dim=1).tolist())
     return MaskSimulation(
-        drop_probs={m: float(q[0, i]) for i, m in enumerate(MODALITIES) if m in present},
-        drop_freq={m: float(dropped[:, i].mean()) for i, m in enumerate(MODALITIES) if m in present},
+        drop_probs={m: float(q[0, i]) for i, m in enumerate(modalities) if m in present},
+        drop_freq={m: float(dropped[:, i].mean()) for i, m in enumerate(modalities) if m in present},
         kept=kept,
         overall_drop=float(dropped.sum() / pres.sum()),
+        kept_by_size={k: sizes.get(k, 0) / n for k in range(len(present), 0, -1)},
     )
 
 
-def all_subset_names(present: tuple[str, ...]) -> list[str]:
-    """Non-empty subsets of the present modalities, largest first, then MODALITIES order."""
+KEPT_PATTERNS_UP_TO = 4  # present modalities up to which the simulator shows every kept pattern (≤ 15)
+
+
+def kept_view(sim: MaskSimulation, n_present: int) -> dict[str, float]:
+    """What the simulator draws of the kept masks: every pattern up to KEPT_PATTERNS_UP_TO present modalities;
+    beyond (up to 255 patterns), how many modalities a mask keeps ("all 8", "7", ..., "1")."""
+    if n_present <= KEPT_PATTERNS_UP_TO or not sim.kept_by_size:
+        return sim.kept
+    return {(f"all {k}" if k == n_present else str(k)): share for k, share in sim.kept_by_size.items()}
+
+
+def _subset_name(modalities: Sequence[str], chosen) -> str:
+    """A subset's name: the digits' canonical one (MODALITIES order), else `modalities` order joined by '+'."""
+    if tuple(modalities) == MODALITIES:
+        return subset_name(chosen)
+    chosen = set(chosen)
+    return "+".join(m for m in modalities if m in chosen)
+
+
+def all_subset_names(present: tuple[str, ...], modalities: Sequence[str] = MODALITIES) -> list[str]:
+    """Non-empty subsets of the present modalities, largest first, then `modalities` order."""
 
     out = []
     for k in range(len(present), 0, -1):
-        for combo in combinations([m for m in MODALITIES if m in present], k):
-            out.append(subset_name(combo))
+        for combo in combinations([m for m in modalities if m in present], k):
+            out.append(_subset_name(modalities, combo))
     return out
 
 
@@ -217,7 +250,9 @@ def train_config_for(metrics_path: str | Path) -> dict:
     return {}
 
 
-def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
+def mask_rate_summary(
+    rows: list[dict], modalities: Sequence[str] = MODALITIES
+) -> dict[str, tuple[list[float], list[float]]]:
     """From step rows: the overall mask rate and how uneven it is across modalities (max − min of the
     per-modality rates), x in fractional epochs. ModDrop's unevenness is ~0; ACM's grows with a sure gate."""
 
@@ -225,7 +260,7 @@ def mask_rate_summary(rows: list[dict]) -> dict[str, tuple[list[float], list[flo
     xs = [r["x"] for r in steps]
     spread = []
     for r in steps:
-        per = [r[f"mask_rate_{m}"] for m in MODALITIES if f"mask_rate_{m}" in r]
+        per = [r[f"mask_rate_{m}"] for m in modalities if f"mask_rate_{m}" in r]
         spread.append(max(per) - min(per) if per else 0.0)
     return {"overall": (xs, [r["mask_rate"] for r in steps]), "uneven": (xs, spread)}
 
@@ -251,11 +286,16 @@ class DropRatios:
 
 
 def drop_ratios(
-    checkpoint_path: str | Path, split: str = "test", feature_dir: str | Path | None = None
+    checkpoint_path: str | Path,
+    split: str = "test",
+    feature_dir: str | Path | None = None,
+    data: FeatureSplit | None = None,
 ) -> DropRatios | None:
-    """`DropRatios` of a checkpoint on a split of the embedding cache; None for a run without ACM or gate."""
+    """`DropRatios` of a checkpoint on a split of the embedding cache (or on `data`, a dataset's split: every
+    input the data has); None for a run without ACM or gate."""
 
-    data = load_split(split, paths.feature_dir() if feature_dir is None else feature_dir)
+    if data is None:
+        data = load_split(split, paths.feature_dir() if feature_dir is None else feature_dir)
     train_cfg = read_checkpoint_config(checkpoint_path).get("train") or {}
     ratios = checkpoint_acm_drop_ratios(checkpoint_path, data)
     if ratios is None:
@@ -264,3 +304,60 @@ def drop_ratios(
     capped = np.minimum(np.where(np.isfinite(r), r, RATIO_CAP), RATIO_CAP)
     rule = acm_rule(train_cfg)
     return DropRatios(capped, float((r >= 2).mean()), float(np.median(capped)), rule.pi_max, rule)
+
+
+# ------------------------------------------------------------------------------ a run on a dataset
+
+
+MASK_DASH = {metric_name("mask_rate"): "dot", metric_name("pi"): "dash"}  # the two rates that are no modality
+
+
+@dataclass
+class RunSchedule:
+    """What the Curriculum page shows of one run's training on a dataset."""
+
+    rule: AcmRule
+    masking: str  # the run's masking: "acm", "uniform" (ModDrop) or "none"
+    has_masks: bool  # whether its metrics record mask rates (a method that masks)
+    mask_series: dict[str, tuple[list[float], list[float]]]  # overall, π(t) and each modality, x in epochs
+    entropy_series: dict[str, tuple[list[float], list[float]]]  # H(p) and λ(x), train and val
+    uneven: dict[str, tuple[list[float], list[float]]]  # mask_rate_summary
+    schedule: tuple[list[float], list[float], list[float]]  # t/T, ACM's π_t, ModDrop's flat rate
+
+
+def mask_rate_series(
+    rows: list[dict], modalities: Sequence[str]
+) -> dict[str, tuple[list[float], list[float]]]:
+    """The Mask rates panel for any modalities: one curve per modality (its name), then the overall rate and
+    π(t) (`MASK_DASH` draws those two dashed). The modalities come first so that they take the palette's
+    series colours in order, the colours the simulator's bars give them."""
+    steps = step_x([r for r in rows if r.get("kind") == "step"])
+    out = {}
+    for key, name in [
+        *((f"mask_rate_{m}", m) for m in modalities),
+        ("mask_rate", metric_name("mask_rate")),
+        ("pi", metric_name("pi")),
+    ]:
+        pts = [(r["x"], r[key]) for r in steps if isinstance(r.get(key), int | float)]
+        if pts:
+            out[name] = ([x for x, _ in pts], [y for _, y in pts])
+    return out
+
+
+def run_schedule(run_dir: str | Path, modalities: Sequence[str]) -> RunSchedule:
+    """A run's schedule from its metrics.jsonl and config.json: the mask rates per modality and π_t as they
+    were trained, H(p) and λ(x), and the curriculum π_t against ModDrop's flat rate."""
+    rows = runs.read_metrics(run_dir)
+    config = runs.read_config(run_dir) or {}
+    rule = acm_rule(config)
+    xs, acm = schedule(rule.pi_max, rule.warmup)
+    _, flat = schedule(rule.pi_max, 0.0)
+    return RunSchedule(
+        rule=rule,
+        masking=str(config.get("masking", "acm")),
+        has_masks=has_mask_metrics(rows),
+        mask_series=mask_rate_series(rows, modalities),
+        entropy_series=curve_series(rows, "Gate entropy H(p) and λ(x)"),
+        uneven=mask_rate_summary(rows, modalities),
+        schedule=(xs, acm, flat),
+    )

@@ -4,25 +4,35 @@ committed one is results/results.json) shaped into tables; the figures come from
 Readers take only the fields they know, so a results file with more fields (mechanisms, per-method
 monotonicity, specialists, mAP per drop rate) still loads. The page offers only results files inside
 the project (results/*.json, <features>/results/*.json), never an arbitrary server path.
+
+For a dataset other than the digits, the results are the runs trained on it (`dataset_runs`), each with the
+evaluation.json `aecf.app.datasets.evaluate_run` wrote beside it; `combine` puts the chosen ones into one
+`Results` keyed by a short label per run, and `downloads` packs them (the combined JSON, the figures).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
-from dataclasses import dataclass
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from aecf import paths
+from aecf import paths, runs
+from aecf.app import datasets
+from aecf.figures.report import figure_pngs, report_html
 
 EVALUATE_COMMAND = "python -m aecf evaluate"
 
 
 @dataclass
 class Results:
-    methods: dict  # method -> aggregated metrics (see aecf.evaluate)
+    methods: dict  # method (or a run's label) -> aggregated metrics (see aecf.evaluate)
     meta: dict
-    path: Path
+    path: Path | None  # the results file; None for runs combined from their own evaluations
 
 
 class ResultsUnavailable(Exception):
@@ -222,3 +232,311 @@ def readable(
         return f"{value:.{digits}f}"
 
     return [{k: cell(k, row.get(k)) for k in columns} for row in rows]
+
+
+# ------------------------------------------------------------------------------------ runs on a dataset
+
+MAX_DEFAULT_RUNS = 6  # the runs compared until the person picks: the newest evaluated ones
+EVALUABLE = ("finished", "stopped", "interrupted")  # states whose saved model can be evaluated
+
+
+@dataclass(frozen=True)
+class DatasetRun:
+    """One run trained on a dataset, as the Subsets page lists it."""
+
+    run_id: str
+    path: Path
+    method: str
+    seed: int | None
+    state: str  # a runs.STATES value, "interrupted" for a "running" run whose process is gone, or "unknown"
+    started: float  # seconds since the epoch
+    label: str  # the run in charts and tables: "aecf (s0, 14:30)"
+    evaluation: dict | None  # its evaluation.json, when it has one that fits the dataset
+    has_model: bool
+    problem: str | None = None  # why an evaluation it has cannot be shown
+
+    @property
+    def can_evaluate(self) -> bool:
+        return self.evaluation is None and self.has_model and self.state in EVALUABLE
+
+    @property
+    def entry(self) -> dict | None:
+        """Its metrics (the evaluation's one method), or None."""
+        found = (self.evaluation or {}).get("methods") or {}
+        return next(iter(found.values()), None) if len(found) == 1 else found.get(self.run_id)
+
+
+def dataset_runs(
+    key: str, modalities: list[str] | None = None, runs_dir: str | Path | None = None
+) -> list[DatasetRun]:
+    """The runs trained on dataset `key` with their evaluations, newest first by start time. An evaluation
+    of other modalities than `modalities` (the dataset's) is not shown: `problem` says why."""
+    found = []
+    for run_dir in datasets.runs_on(key, runs_dir):
+        config = runs.read_config(run_dir) or {}
+        status = runs.read_status(run_dir) or {}
+        state = str(status.get("state") or "unknown")
+        if state == "running" and runs.gone_reason(status):
+            state = "interrupted"
+        started = status.get("started")
+        started = float(started) if isinstance(started, int | float) else run_dir.stat().st_mtime
+        seed = config.get("seed")
+        evaluation, problem = _usable(datasets.read_evaluation(run_dir)), None
+        if evaluation is not None and modalities is not None:
+            measured = (evaluation.get("meta") or {}).get("modalities")
+            if measured is not None and list(measured) != list(modalities):
+                evaluation, problem = None, f"its evaluation is of other modalities ({', '.join(measured)})"
+        found.append(
+            DatasetRun(
+                run_id=run_dir.name,
+                path=run_dir,
+                method=str(config.get("method") or "?"),
+                seed=int(seed) if isinstance(seed, int) else None,
+                state=state,
+                started=started,
+                label=run_dir.name,
+                evaluation=evaluation,
+                has_model=(run_dir / "model.safetensors").is_file(),
+                problem=problem,
+            )
+        )
+    found.sort(key=lambda r: r.started, reverse=True)
+    labels = run_labels(found)
+    return [replace(r, label=labels[r.run_id]) for r in found]
+
+
+def _usable(evaluation: dict | None) -> dict | None:
+    """An evaluation whose every entry has the metrics the page draws (else None: evaluate it again)."""
+    methods = (evaluation or {}).get("methods") or {}
+    return (
+        evaluation if methods and all(isinstance(e, dict) and "full" in e for e in methods.values()) else None
+    )
+
+
+def run_labels(found: list[DatasetRun]) -> dict[str, str]:
+    """A short, unique label per run: its method first (so it keeps the method's colour), the seed and the
+    time it started; the date too where two would read the same, the run's id where even that does."""
+
+    def label(r: DatasetRun, fmt: str) -> str:
+        seed = f"s{r.seed}, " if r.seed is not None else ""
+        return f"{r.method} ({seed}{time.strftime(fmt, time.localtime(r.started))})"
+
+    out = {r.run_id: label(r, "%H:%M") for r in found}
+    for fmt in ("%m-%d %H:%M", "%m-%d %H:%M:%S"):
+        clash = {v for v in out.values() if list(out.values()).count(v) > 1}
+        for r in found:
+            if out[r.run_id] in clash:
+                out[r.run_id] = label(r, fmt)
+    clash = {v for v in out.values() if list(out.values()).count(v) > 1}
+    return {k: (f"{v[:-1]}, {k})" if v in clash else v) for k, v in out.items()}
+
+
+def default_runs(found: list[DatasetRun], limit: int = MAX_DEFAULT_RUNS) -> list[str]:
+    """The labels compared until the person picks: the newest evaluated runs, at most `limit`."""
+    return [r.label for r in found if r.entry is not None][:limit]
+
+
+def combine(found: list[DatasetRun], labels: list[str]) -> Results | None:
+    """The chosen runs' evaluations as one Results keyed by label (in the order of `labels`); its meta is
+    the newest one's, with `runs`: label -> run id. None when none of them is evaluated."""
+    by_label = {r.label: r for r in found if r.entry is not None}
+    chosen = [by_label[label] for label in labels if label in by_label]
+    if not chosen:
+        return None
+    newest = max(chosen, key=lambda r: r.started)
+    meta = dict(newest.evaluation.get("meta") or {})
+    meta["runs"] = {r.label: r.run_id for r in chosen}
+    return Results(methods={r.label: r.entry for r in chosen}, meta=meta, path=None)
+
+
+def combined_json(results: Results) -> dict:
+    """What the page downloads: {"methods": {<run id>: metrics + "label"}, "meta": ...}, the layout of
+    `python -m aecf evaluate --data` (keyed by run, as that command keys by checkpoint stem)."""
+    ids = results.meta.get("runs") or {}
+    methods = {ids.get(label, label): {**entry, "label": label} for label, entry in results.methods.items()}
+    return {"methods": methods, "meta": results.meta}
+
+
+def is_multilabel_meta(meta: dict, methods: dict) -> bool:
+    if "multilabel" in meta:
+        return bool(meta["multilabel"])
+    return any(e.get("multilabel") for e in methods.values())
+
+
+def run_rows(found: list[DatasetRun]) -> list[dict]:
+    """The runs on a dataset in words: what each is, its state, and whether it is evaluated."""
+    rows = []
+    for r in found:
+        entry = r.entry
+        if entry is not None:
+            seconds = (r.evaluation.get("meta") or {}).get("seconds")
+            evaluated = "yes" + (f" ({seconds:.1f} s)" if isinstance(seconds, int | float) else "")
+        elif r.problem:
+            evaluated = f"no: {r.problem}"
+        elif r.state == "running":
+            evaluated = "not yet: still training"
+        elif not r.has_model:
+            evaluated = "no: it saved no model"
+        else:
+            evaluated = "not yet"
+        rows.append(
+            {"run": r.label, "method": r.method, "state": r.state, "evaluated": evaluated, "id": r.run_id}
+        )
+    return rows
+
+
+def evaluate_runs(
+    found: list[DatasetRun], evaluate: Callable[[Path], object], clock=time.perf_counter
+) -> list[tuple[str, float, str | None]]:
+    """Evaluate every run that can be and has no evaluation (`evaluate`: aecf.app.datasets.evaluate_run);
+    per run: its label, the seconds it took and the problem (None when it worked). Never raises for a
+    run's data: a problem is a message for the page."""
+    done = []
+    for r in found:
+        if not r.can_evaluate:
+            continue
+        t0 = clock()
+        try:
+            evaluate(r.path)
+            problem = None
+        except Exception as e:  # noqa: BLE001 - any failure of one run is a message, the others go on
+            problem = f"{type(e).__name__}: {e}" if not str(e) else str(e)
+        done.append((r.label, clock() - t0, problem))
+    return done
+
+
+# ------------------------------------------------------------------------------------ dataset tables
+
+
+def drop_columns(rows: list[dict], columns) -> list[dict]:
+    """The rows without these columns (a dataset without severity has no use for the severity columns)."""
+    gone = set(columns)
+    return [{k: v for k, v in row.items() if k not in gone} for row in rows]
+
+
+def dataset_summary_rows(methods: dict, has_severity: bool) -> list[dict]:
+    """The summary table for runs on a dataset: as the digits' (one seed per run), the worst subset named,
+    mAP only for multi-label data (where it is the headline), ρ(λ, severity) only where the data records a
+    severity."""
+    gone = ["seeds"] + ([] if has_severity else ["ρ(λ, severity)"])
+    if not any(e.get("multilabel") for e in methods.values()):
+        gone += ["mAP (all)", "mAP @ 50 % drop", "worst subset mAP"]
+    out = []
+    for row, entry in zip(drop_columns(summary_rows(methods), gone), methods.values(), strict=True):
+        named = {}
+        for k, v in row.items():
+            named[k] = v
+            if k == "worst subset acc":  # which subset, beside how well it does
+                named["worst subset"] = _worst_subset(entry)
+        out.append(named)
+    return out
+
+
+def _worst_subset(entry: dict) -> str | None:
+    by_size = entry.get("subsets_by_size") or {}
+    key = "map" if entry.get("multilabel") else "acc"
+    found = [(v.get(f"worst_{key}"), v.get("worst")) for v in by_size.values() if v.get("worst")]
+    found = [f for f in found if f[0] is not None]
+    return min(found)[1] if found else None
+
+
+def subset_size_rows(methods: dict, metric: str = "acc") -> list[dict]:
+    """Per (method, subset size): how many subsets, their mean `metric`, and the best and the worst subset
+    of that size, named (aecf.evaluate's `subsets_by_size`)."""
+    rows = []
+    for name, entry in methods.items():
+        for size, v in sorted((entry.get("subsets_by_size") or {}).items(), key=lambda kv: int(kv[0])):
+            rows.append(
+                {
+                    "method": name,
+                    "size": int(size),
+                    "subsets": int(v["count"]) if isinstance(v.get("count"), int | float) else None,
+                    f"mean {METRIC_WORDS[metric]}": v.get(metric),
+                    "best subset": v.get("best"),
+                    f"best {METRIC_WORDS[metric]}": v.get(f"best_{metric}"),
+                    "worst subset": v.get("worst"),
+                    f"worst {METRIC_WORDS[metric]}": v.get(f"worst_{metric}"),
+                }
+            )
+    return rows
+
+
+METRIC_WORDS = {"acc": "accuracy", "map": "mAP", "ece": "ECE"}
+
+
+def dataset_monotonicity_rows(methods: dict) -> list[dict]:
+    """Per run: the share of (example, A ⊂ B) pairs whose confidence falls when modalities are added, over
+    every pair and over the pairs whose added modalities alone give the true label at least chance
+    probability (the pairs CEC trains on)."""
+    rows = []
+    for name, e in methods.items():
+        mono = e.get("monotonicity") or {}
+        if not mono:
+            continue
+        rows.append(
+            {
+                "method": name,
+                "violations (all pairs)": mono.get("all"),
+                "violations (supported pairs)": mono.get("supported"),
+            }
+        )
+    return rows
+
+
+def dataset_mechanism_rows(methods: dict, has_severity: bool) -> list[dict]:
+    """Per gated run: λ(x)'s spread, the gate's entropy, how adaptive ACM's masks are and, where the data
+    records a severity, λ's correlation with it."""
+    rows = []
+    for name, e in methods.items():
+        mech = e.get("mechanisms")
+        if not mech:
+            continue
+        row = {
+            "method": name,
+            "H(p)": e.get("gate_entropy"),
+            "IQR of λ / range": mech.get("lambda_iqr_fraction"),
+            "ACM ≥ 2× share": mech.get("acm_adaptive_share"),
+            "ACM median ratio": mech.get("acm_ratio_median"),
+        }
+        if has_severity:
+            row["ρ(λ, severity)"] = mech.get("lambda_severity_spearman")
+        rows.append(row)
+    return rows
+
+
+def gate_rows(methods: dict, modalities: list[str], field: str = "gate_mean") -> list[dict]:
+    """Per gated run, one column per modality: the mean gate weight where it is present (`gate_mean`) or
+    ρ(p_m, 1 − severity_m) (`gate_reliability_spearman`)."""
+    rows = []
+    for name, e in methods.items():
+        values = (e.get("mechanisms") or {}).get(field)
+        if values:
+            rows.append({"method": name, **{m: values.get(m) for m in modalities}})
+    return rows
+
+
+# ------------------------------------------------------------------------------------ downloads
+
+
+def figures_zip(figs: dict, title: str, evaluation: dict | None = None, png: bool = True) -> bytes:
+    """The figures as one zip: `figures.html` (every figure, plotly.js inside: it opens with no network),
+    `png/<figure>.png` where kaleido and a Chromium work here (else `png/NOT-MADE.txt` says why), and the
+    evaluation JSON the figures show."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("figures.html", report_html(figs, title))
+        if png:
+            pngs, problem = figure_pngs(figs)
+            for stem, data in pngs.items():
+                zf.writestr(f"png/{stem}.png", data)
+            if problem:
+                zf.writestr("png/NOT-MADE.txt", f"The PNGs could not be drawn on the server: {problem}\n")
+        if evaluation is not None:
+            zf.writestr("evaluation.json", json.dumps(evaluation, indent=1))
+    return buf.getvalue()
+
+
+def download_name(text: str) -> str:
+    """A file name from a dataset's or a results file's name: letters, digits, '-', '_' and '.' only."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")
+    return cleaned[:60] or "results"

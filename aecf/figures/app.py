@@ -206,13 +206,15 @@ def drop_ratio_figure(ratios: Mapping[str, np.ndarray], cap: float, title: str) 
 
 def per_modality_bars(values: Mapping[str, float], title: str, y_title: str, y_range=(0, 1)) -> go.Figure:
     """One bar per modality with its value written above it (the axis leaves room for the text over a full
-    bar)."""
-    names = [m for m in MODALITIES if m in values]
+    bar). The digits' modalities in their order and colours; any other names (a dataset's) as given, in the
+    palette's series colours."""
+    names = [m for m in MODALITIES if m in values] + [m for m in values if m not in MODALITIES]
+    colors = palette.series_colors(names)
     fig = go.Figure(
         go.Bar(
             x=names,
             y=[values[m] for m in names],
-            marker_color=[MODALITY_COLORS[m] for m in names],
+            marker_color=[colors[m] for m in names],
             text=[f"{values[m]:.2f}" for m in names],
             textposition="outside",
             cliponaxis=False,

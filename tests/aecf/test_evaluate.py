@@ -415,3 +415,22 @@ def test_the_shipped_results_carry_the_scores_robustness_and_intervals():
     _check_scores_robustness_and_intervals(shipped, reference="late_fusion", n_resamples=1000)
     for entry in shipped["methods"].values():  # the intervals are of the mean over seeds, no std
         assert "ci" not in entry.get("std", {}) and "robustness" not in entry.get("std", {})
+
+
+def test_subsets_by_size_names_the_worst_and_the_best_of_each_size():
+    from aecf.evaluate import subsets_by_size
+
+    subsets = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    names = ["a", "b", "c", "a+b", "a+c", "b+c", "a+b+c"]
+    accs = [0.5, 0.7, 0.6, 0.8, None, 0.9, 0.95]  # a subset with no row scored (None) is left out
+    sizes = subsets_by_size({n: {"acc": v} for n, v in zip(names, accs, strict=True)}, subsets)
+    assert sizes["1"] == {
+        "count": 3,
+        "acc": pytest.approx(0.6),
+        "worst": "a",
+        "worst_acc": 0.5,
+        "best": "b",
+        "best_acc": 0.7,
+    }
+    assert (sizes["2"]["count"], sizes["2"]["worst"], sizes["2"]["best"]) == (2, "a+b", "b+c")
+    assert sizes["3"]["worst"] == sizes["3"]["best"] == "a+b+c"

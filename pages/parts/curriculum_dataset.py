@@ -1,0 +1,271 @@
+"""Curriculum masking for a dataset other than the digits: for a run trained on it, ACM's schedule as it was
+trained (mask rates per modality, π_t, H(p), λ(x)), its masks on the dataset's test split, and the simulator
+with one slider per modality (2 to 8)."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from aecf.app import datasets as D
+from aecf.app import masking as A
+from aecf.app import results as R
+from aecf.app.state import TAB_KEY
+from aecf.errors import InputError
+from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
+from aecf.figures.palette import METHOD_COLORS
+from aecf.train import make_config
+from pages.parts import cache, guide
+from pages.parts.ui import teaching_box
+
+EXPLANATION = (
+    "ModDrop hides each modality with the same probability, whatever the input. ACM reads the gate: each present "
+    "modality is hidden with a probability proportional to the gate's trust in it (p_m^γ), so the modality the gate "
+    "leans on is hidden most often and the model must learn to do without it. Averaged over modalities the rate is "
+    "still π_t, which ramps up during the first part of training (the curriculum); an even gate gets plain ModDrop. "
+    "Every modality is never hidden at once."
+)
+TRY_THIS = (
+    "Pick an `aecf` run and open *During training*: which modality's mask rate rises above π_t? Then, in the "
+    "*Simulator*, give that modality most of the gate and watch ACM hide it more often than ModDrop would."
+)
+RUN_QUERY = "run"  # ?run=<run id> opens that run (an id this dataset has no run of is ignored)
+
+
+@st.cache_data(show_spinner="Reading the gate on the test split…", max_entries=32)
+def test_split_ratios(key: str, run_id: str, weights: str) -> A.DropRatios | None:
+    """ACM's drop ratios of a run on its dataset's test split; a run's model does not change once saved."""
+    return A.drop_ratios(weights, data=cache.dataset(key).split("test"))
+
+
+def show(choice: D.DatasetChoice) -> None:
+    """The whole dataset view, under the page's title."""
+    teaching_box(["masking", "entropy"], EXPLANATION, TRY_THIS)
+    try:
+        data = cache.dataset(choice.key)
+    except InputError as e:
+        st.error(str(e))
+        return
+    modalities = list(data.spec.names)
+    st.caption(f"Dataset **{data.spec.name}** · {len(modalities)} modalities ({', '.join(modalities)}).")
+    found = R.dataset_runs(choice.key, modalities)
+    run = _pick_run(found)
+    if run is None:
+        st.info(
+            f"No run has trained on **{data.spec.name}** yet: the schedule comes from a run's training. Train an "
+            "`aecf` run on the Train page; the simulator below uses the shipped AECF recipe's rule meanwhile."
+        )
+        st.page_link(
+            guide.PAGE_FILES["train"],
+            label="Train on this dataset",
+            icon=":material/model_training:",
+            query_params={"data": choice.key},
+        )
+    tab_test, tab_run, tab_sim = st.tabs(
+        ["On the test split", "During training", "Simulator"], key=TAB_KEY, bind="query-params"
+    )
+    schedule = A.run_schedule(run.path, modalities) if run is not None else None
+    with tab_test:
+        _test_split(choice.key, run)
+    with tab_run:
+        _during_training(run, schedule)
+    with tab_sim:
+        rule = schedule.rule if schedule is not None else A.acm_rule(make_config("aecf").to_dict())
+        source = f"the ACM rule `{run.label}` was trained with" if run else "the AECF recipe's ACM rule"
+        _simulator(modalities, rule, source)
+
+
+def _pick_run(found: list[R.DatasetRun]) -> R.DatasetRun | None:
+    """The run selectbox (an aecf run first); ?run=<id> chooses it, and choosing writes it back."""
+    if not found:
+        return None
+    order = sorted(found, key=lambda r: r.method != "aecf")  # stable: newest aecf first, then the rest
+    by_label = {r.label: r for r in order}
+    asked = next((r.label for r in order if r.run_id == st.query_params.get(RUN_QUERY)), None)
+    if asked and st.session_state.get("_run_asked") != asked:
+        st.session_state["dataset_run"] = asked  # a new link sets the picker; after that the picker sets it
+        st.session_state["_run_asked"] = asked
+    if st.session_state.get("dataset_run") not in by_label:
+        st.session_state["dataset_run"] = order[0].label
+    label = st.selectbox(
+        "Run",
+        list(by_label),
+        key="dataset_run",
+        help="The runs trained on this dataset. Pick an aecf run: only ACM adapts its masks to the gate.",
+    )
+    run = by_label[label]
+    if st.query_params.get(RUN_QUERY) != run.run_id:
+        st.query_params[RUN_QUERY] = run.run_id
+        st.session_state["_run_asked"] = label
+    return run
+
+
+def _test_split(key: str, run: R.DatasetRun | None) -> None:
+    st.markdown(
+        "For every test example (every modality the data has), how much more often would ACM hide the modality "
+        "the trained gate trusts most than the one it trusts least, at the end of the curriculum (π = π_max)? "
+        "ModDrop's answer is 1× for every example."
+    )
+    if run is None or not run.has_model:
+        st.info("Pick a run that has saved its model (a finished or stopped run).")
+        return
+    weights = run.path / "model.safetensors"
+    try:
+        d = test_split_ratios(key, run.run_id, str(weights))
+    except Exception as e:  # noqa: BLE001 - a model that does not fit the data is a message, not a traceback
+        st.error(f"Could not read {run.label}'s gate on the test split: {e}")
+        return
+    if d is None:
+        st.info(f"{run.label} has no gate or did not mask: pick an `aecf` run.")
+        return
+    st.metric(
+        f"{run.label}: examples with ratio ≥ 2×",
+        f"{d.share_2x:.0%}",
+        help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
+        if d.rule.sharpness == "power"
+        else f"median ratio {d.median:.2f}; entropy-blend rule",
+    )
+    st.plotly_chart(
+        drop_ratio_figure(
+            {run.label: d.ratios}, A.RATIO_CAP, "ACM's drop-probability ratio across the test split"
+        ),
+        key="ratio_hist",
+    )
+
+
+def _during_training(run: R.DatasetRun | None, schedule: A.RunSchedule | None) -> None:
+    if run is None or schedule is None:
+        st.info("No run on this dataset yet.")
+        return
+    if not schedule.has_masks:
+        st.info(
+            f"{run.label} did not mask anything (a method without masking). Pick an `aecf` or `moddrop` run."
+        )
+    c1, c2 = st.columns(2)
+    if schedule.mask_series:
+        c1.plotly_chart(
+            curves_figure(
+                schedule.mask_series,
+                "Per-modality mask rate and π_t",
+                y_title="share hidden",
+                y_range=(0, 1),
+                dash=A.MASK_DASH,
+            ),
+            key="mask_rates",
+        )
+    if schedule.entropy_series:
+        c2.plotly_chart(
+            curves_figure(schedule.entropy_series, "Mean gate entropy H(p) and λ(x)"), key="entropy_curve"
+        )
+    xs, acm, flat = schedule.schedule
+    pi_max = schedule.rule.pi_max
+    c3, c4 = st.columns(2)
+    c3.plotly_chart(
+        curves_figure(
+            {"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
+            f"Overall rate: curriculum vs flat (π_max = {pi_max:g})",
+            x_title="training progress t/T",
+            y_title="π",
+            y_range=(0, 1),
+            dash={"ModDrop (flat)": "dash"},
+        ),
+        key="schedule",
+    )
+    if schedule.has_masks:
+        overall, uneven = schedule.uneven["overall"], schedule.uneven["uneven"]
+        c4.plotly_chart(
+            curves_figure(
+                {"share hidden": overall, "max − min across modalities": uneven},
+                "How unevenly the masks pick modalities",
+                y_title="share hidden",
+                y_range=(0, 1),
+                dash={"max − min across modalities": "dot"},
+            ),
+            key="uneven",
+        )
+    st.caption(
+        "ACM's per-modality rates split π_t unevenly by the gate; ModDrop's are all equal to π (its max − min "
+        "stays near 0). x: epochs."
+    )
+
+
+def _simulator(modalities: list[str], rule: A.AcmRule, source: str) -> None:
+    st.markdown(
+        f"Set one example's gate, and draw 4,000 masks with **aecf.masking**'s sampler, using {source}."
+    )
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        present = st.pills(
+            "Present modalities",
+            modalities,
+            selection_mode="multi",
+            default=modalities,
+            key="simd_present",
+        )
+        present = tuple(m for m in modalities if m in (present or ()))
+        if not present:
+            st.error("Every modality is off: there is nothing to mask. Switch one on.")
+            return
+        mode = st.segmented_control(
+            "Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode", required=True
+        )
+        if mode == "weights":
+            weights = {
+                m: st.slider(
+                    f"weight on {m}",
+                    0.0,
+                    1.0,
+                    0.7 if m == present[0] else 0.15,
+                    0.05,
+                    key=f"simd_w_{modalities.index(m)}",
+                )
+                for m in present
+            }
+            gate = A.normalise_gate(weights, present, modalities)
+        else:
+            fav = st.selectbox("favourite modality", present, key="simd_fav")
+            h = st.slider(
+                "gate entropy H(p)",
+                0.0,
+                float(math.log(len(present))) if len(present) > 1 else 0.0001,
+                min(0.4, float(math.log(len(present)))) if len(present) > 1 else 0.0,
+                0.01,
+                key="simd_h",
+                disabled=len(present) < 2,
+            )
+            gate = A.gate_with_entropy(h, fav, present, modalities)
+        rate = st.slider("overall rate π_t", 0.0, 0.9, float(min(0.9, rule.pi_max)), 0.05, key="sim_rate")
+    sim_acm = A.simulate_masks(gate, present, rate, "acm", rule=rule, modalities=modalities)
+    sim_uni = A.simulate_masks(gate, present, rate, "uniform", rule=rule, modalities=modalities)
+    with c2:
+        st.markdown(
+            "gate p = "
+            + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(modalities, gate, strict=True) if m in present)
+            + f" · H(p) = **{A.entropy(gate):.3f}**"
+        )
+        d1, d2 = st.columns(2)
+        d1.plotly_chart(
+            per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q"
+        )
+        d2.plotly_chart(
+            per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
+        )
+        d3, d4 = st.columns(2)
+        by_size = len(present) > A.KEPT_PATTERNS_UP_TO  # then the bars count the modalities a mask keeps
+        acm_kept, uni_kept = A.kept_view(sim_acm, len(present)), A.kept_view(sim_uni, len(present))
+        d3.plotly_chart(mask_distribution_figure(acm_kept, "ACM: what a mask keeps"), key="sim_kept")
+        d4.plotly_chart(
+            mask_distribution_figure(uni_kept, "ModDrop: what a mask keeps", METHOD_COLORS["moddrop"]),
+            key="sim_kept_uni",
+        )
+        st.caption(
+            f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
+            f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one)."
+            + (
+                f" With {len(present)} modalities there are {2 ** len(present) - 1} patterns: the bars count "
+                "how many modalities each mask keeps."
+                if by_size
+                else ""
+            )
+        )
