@@ -143,7 +143,7 @@ def subset_strips_svg(
         color, w = (palette.VIOLATION, 5) if fell else (CHAIN, 2.5)
         out.append(
             f'<line x1="{x0:.1f}" y1="{y_a:.1f}" x2="{x1:.1f}" y2="{y_b:.1f}" stroke="{color}" stroke-width="{w}" '
-            f'stroke-opacity="0.9"{" data-fall" if fell else ""}/>'
+            f'stroke-opacity="0.9" data-fall="{int(fell)}"/>'
         )
     out += [
         f'<circle cx="{where[name][0]:.1f}" cy="{where[name][1]:.1f}" r="9" fill="none" stroke="{CHAIN}" '
