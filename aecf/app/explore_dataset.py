@@ -540,7 +540,7 @@ def explore_example(
     view.subsets_svg = subset_strips_svg(
         [[(p.name, p.short, p.confidence, p.right) for p in row] for row in summary.by_size],
         [(s.point.name, s.violated) for s in summary.chain],
-        title=f"Confidence with every subset of the {n_used} used modalities, by size",
+        title=f"Confidence with every subset of the {n_used} used modalities",
         chain_label=label,
         tol=summary.tol,
     )
