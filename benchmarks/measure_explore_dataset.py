@@ -4,7 +4,9 @@ one run on one server (target: the dataset's redraw within 1.5× the digits'):
     .venv/bin/python benchmarks/measure_explore_dataset.py [--repeats 10] [--rounds 2] [--screenshots DIR]
 
 The dataset is the shipped example mfeat (6 modalities, 63 subsets) with an AECF run trained on it first (into a
-temporary runs folder the server reads); its view is test example #145 with the `mor` switch toggled. The digits
+temporary runs folder the server reads); its view is test example #145 with the `mor` switch toggled. With
+`--modalities 8` it is a generated dataset of 8 modalities (255 subsets) stored as an upload instead, its last
+switch toggled. The digits
 view is Explore's first view with the Image switch toggled. Both pages stay open in one browser and are measured
 in turns (`rounds` of `repeats` toggles each, digits then dataset), so a machine that gets busier or quieter
 during the run weighs on both alike. Each toggle is timed as in benchmarks/measure_app.py (`toggle_series`): to
@@ -42,21 +44,27 @@ from tests.support.browser import (  # noqa: E402
 DATASET = "example:mfeat"
 EXAMPLE = 145
 DIGITS_VALUES = ("caption + audio", "image + caption + audio")
-DATASET_VALUES = ("5 of 6", "6 of 6")
 
 
-def train_mfeat_run(runs: Path, epochs: int) -> float:
-    """An AECF run on mfeat in `runs`, recorded as the app records it; the seconds it took."""
+def train_run_on(runs: Path, epochs: int, modalities: int) -> tuple[str, str, float]:
+    """An AECF run in `runs` on mfeat (6) or on a generated upload of `modalities` modalities, recorded as the app
+    records it: (dataset key, the switch to toggle, the seconds the run took)."""
     import torch
 
     os.environ["AECF_APP_RUNS_DIR"] = str(runs)
     torch.set_num_threads(1)
     from aecf.app import datasets as D
-    from tests.support.dataset_runs import train_run
+    from tests.support.dataset_runs import train_run, upload_generated
 
+    if modalities == 6:
+        choice, switch = D.resolve(DATASET), "mor"
+    else:
+        dims = {f"m{i}": 16 + 8 * i for i in range(modalities)}
+        choice = upload_generated(runs.parent, "wide", dims, n_train=2000, n_test=300, num_classes=10)
+        switch = f"m{modalities - 1}"
     t0 = time.perf_counter()
-    train_run(D.resolve(DATASET), "aecf", epochs=epochs, run_id="aecf-mfeat")
-    return time.perf_counter() - t0
+    train_run(choice, "aecf", epochs=epochs, run_id="aecf-bench")
+    return choice.key, switch, time.perf_counter() - t0
 
 
 def _open(browser, url: str, ready: str):
@@ -89,33 +97,37 @@ def _pooled(series: list[dict], click: str, part: str | None) -> list[float]:
     return out
 
 
-def measure(repeats: int, rounds: int, epochs: int, screenshots: Path | None, log: Path | None) -> dict:
-    out: dict = {}
+def measure(
+    repeats: int, rounds: int, epochs: int, screenshots: Path | None, log: Path | None, modalities: int = 6
+) -> dict:
+    out: dict = {"modalities": modalities}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
-        out["train_mfeat_run_s"] = round(train_mfeat_run(runs, epochs), 1)
+        key, switch, seconds = train_run_on(runs, epochs, modalities)
+        out["train_run_s"] = round(seconds, 1)
+        values = (f"{modalities - 1} of {modalities}", f"{modalities} of {modalities}")
         with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=log) as (url, _proc, _healthy):
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
                 digits = _open(browser, f"{url}/explore", "text=Prediction:")
                 data = _open(
-                    browser, f"{url}/explore?data={DATASET}&i={EXAMPLE}", '[data-testid="explore-headline"]'
+                    browser, f"{url}/explore?data={key}&i={EXAMPLE}", '[data-testid="explore-headline"]'
                 )
                 digits_toggle = digits.locator('[data-testid="stCheckbox"]').filter(has_text="Image").first
                 data_toggle = data.locator('.st-key-dx_switches [data-testid="stCheckbox"]').filter(
-                    has_text="mor"
+                    has_text=switch
                 )
-                for page, toggle, values in (
+                for page, toggle, shows in (
                     (digits, digits_toggle, DIGITS_VALUES),
-                    (data, data_toggle, DATASET_VALUES),
+                    (data, data_toggle, values),
                 ):  # warm both states once (the first visit of a state computes it)
                     page.bring_to_front()
-                    for want in values:
+                    for want in shows:
                         wait_rerun(page, toggle.click, f"{metric_value_js('Modalities used')} === {want!r}")
                 found: dict[str, list[dict]] = {"digits": [], "dataset": []}
                 for _ in range(rounds):
                     found["digits"].append(_series(digits, digits_toggle, DIGITS_VALUES, repeats))
-                    found["dataset"].append(_series(data, data_toggle, DATASET_VALUES, repeats))
+                    found["dataset"].append(_series(data, data_toggle, values, repeats))
                 if screenshots:
                     screenshots.mkdir(parents=True, exist_ok=True)
                     digits.screenshot(path=str(screenshots / "digits_explore.png"))
@@ -151,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--epochs", type=int, default=5, help="of the mfeat run (its speed does not depend on them)"
     )
+    ap.add_argument("--modalities", type=int, default=6, choices=range(2, 9), help="6: mfeat; else generated")
     ap.add_argument("--screenshots", type=Path, default=None)
     ap.add_argument("--log", type=Path, default=None, help="streamlit's output (default: discarded)")
     args = ap.parse_args(argv)
-    res = measure(args.repeats, args.rounds, args.epochs, args.screenshots, args.log)
+    if args.log:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+    res = measure(args.repeats, args.rounds, args.epochs, args.screenshots, args.log, args.modalities)
     print(json.dumps({k: v for k, v in res.items() if k != "rounds"}, indent=2))
     if args.log:
         args.log.with_suffix(".json").write_text(json.dumps(res, indent=2))

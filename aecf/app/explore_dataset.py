@@ -66,7 +66,7 @@ def run_choices(dataset_key: str, runs_dir: str | Path | None = None) -> list[Ru
 def default_run(choices: Sequence[RunChoice]) -> str:
     """The run a view opens without one in its link: the newest AECF run, else the newest run ("" for none)."""
     aecf = [c for c in choices if c.method == "aecf"]
-    return (aecf or list(choices) or [RunChoice("", Path(), Path(), "", "")])[0].key
+    return (aecf or list(choices))[0].key if choices else ""
 
 
 # ------------------------------------------------------------------------------------------ the link
@@ -74,8 +74,8 @@ def default_run(choices: Sequence[RunChoice]) -> str:
 
 @dataclass(frozen=True)
 class ViewState:
-    """What the link holds besides the dataset: the run ("" = the newest), the example, the modalities switched
-    off, and K."""
+    """What the link holds besides the dataset: the run ("" = `default_run`), the example, the modalities
+    switched off, and K."""
 
     run: str = ""
     index: int = 0
@@ -83,7 +83,7 @@ class ViewState:
     mc_samples: int = DEFAULT_K
 
     def to_query(self, modalities: Sequence[str]) -> dict[str, str]:
-        """Only what differs from the defaults (the newest run, example 0, everything on, K = 20)."""
+        """Only what differs from the defaults (the default run, example 0, everything on, K = 20)."""
         q = {}
         if self.run:
             q[QUERY["run"]] = self.run
@@ -205,9 +205,8 @@ class SubsetSummary:
     by_modality: list[tuple[str, int, int]]  # (m, steps adding m that lose confidence, steps adding m)
     worst: tuple[SubsetPoint, SubsetPoint] | None  # the largest fall at one step, (before, after)
     chain: list[ChainStep] = field(default_factory=list)
-    chain_kind: str = (
-        "gate"  # "gate": in the gate's order | "confidence": by each alone | "worst": through it
-    )
+    # "gate": in the gate's order | "confidence": by each one's own confidence | "worst": through the largest fall
+    chain_kind: str = "gate"
     tol: float = VIOLATION_TOL
 
 

@@ -72,6 +72,10 @@ def subset_strips_svg(
         f'aria-label="{escape(title)}" data-testid="subsets-svg" data-sizes="{k}" data-subsets="{len(confs)}" '
         f'data-falls="{falls}" style="font-family: inherit; max-width: {int(width * 1.25)}px; display: block">'
     ]
+    out.append(
+        f"<style>.aecf-dot-right {{ fill: {RIGHT}; fill-opacity: 0.85; r: 6px; }} "
+        f".aecf-dot-wrong {{ fill: white; fill-opacity: 0.6; stroke: {WRONG}; stroke-width: 2.5; r: 5px; }}</style>"
+    )
     out += [
         f'<text x="4" y="{20 + 22 * i}" font-size="{SVG_TITLE_FONT}" font-weight="600">{escape(line)}</text>'
         for i, line in enumerate(title_lines)
@@ -112,15 +116,11 @@ def subset_strips_svg(
                 if right
                 else " · predicts another label"
             )
-            mark = (
-                f'<circle cx="{x:.1f}" cy="{y + dy:.1f}" r="6" fill="{RIGHT}" fill-opacity="0.85"/>'
-                if right or right is None
-                else f'<circle cx="{x:.1f}" cy="{y + dy:.1f}" r="5" fill="white" fill-opacity="0.6" '
-                f'stroke="{WRONG}" stroke-width="2.5"/>'
-            )
+            # one node and its title per dot (up to 255, restyled on every switch): the look comes from classes
             dots.append(
-                f'<g data-subset="{escape(name)}" data-confidence="{c:.3f}"><title>{escape(name)}: confidence '
-                f"{c:.3f}{verdict}</title>{mark}</g>"
+                f'<circle class="{"aecf-dot-right" if right or right is None else "aecf-dot-wrong"}" '
+                f'cx="{x:.1f}" cy="{y + dy:.1f}" data-subset="{escape(name)}" data-confidence="{c:.3f}">'
+                f"<title>{escape(name)}: confidence {c:.3f}{verdict}</title></circle>"
             )
         if len(row) == 1:
             name, short, c, _ = row[0]

@@ -29,7 +29,7 @@ def test_strips_name_each_sizes_best_and_worst_and_mark_the_falls():
     lines = [el for el in root.iter("{http://www.w3.org/2000/svg}line") if el.get("data-fall") is not None]
     assert [el.get("data-fall") for el in lines] == ["0", "1"]
     assert lines[1].get("stroke") == VIOLATION
-    dots = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("data-subset")]
+    dots = [g for g in root.iter("{http://www.w3.org/2000/svg}circle") if g.get("data-subset")]
     assert len(dots) == 7 and {g.get("data-confidence") for g in dots} >= {"0.300", "0.950"}
     sizes = {float(el.get("font-size")) for el in root.iter() if el.get("font-size")}
     assert min(sizes) >= SVG_SMALL_FONT  # the house sizes: nothing smaller
