@@ -563,20 +563,30 @@ def pred_method(model) -> str:
     return str(getattr(model, "method", "") or "this method")
 
 
+def one_switch_away(view: ExampleView) -> dict[tuple[bool, ...], dict[str, bool]]:
+    """The switches of the views one switch from `view` (each modality the example has, flipped) and of `view`
+    itself, by the switches of the modalities the example has, in the dataset's order (the key under which the
+    page's browser side finds a view sent ahead)."""
+    on = {s.name: s.on for s in view.switches}
+    avail = [s.name for s in view.switches if s.in_data]
+    out = {tuple(on[m] for m in avail): on}
+    for m in avail:
+        flipped = {**on, m: not on[m]}
+        out[tuple(flipped[a] for a in avail)] = flipped
+    return out
+
+
 def views_one_click_away(
     model, split, view: ExampleView, mc_samples: int
 ) -> dict[tuple[bool, ...], ExampleView]:
-    """The views one switch away (each modality the example has, flipped), by the switches of the modalities
-    the example has (in the dataset's order), the view itself included: the page sends them ahead."""
-    on = {s.name: s.on for s in view.switches}
-    avail = [s.name for s in view.switches if s.in_data]
-    out = {tuple(on[m] for m in avail): view}
-    for m in avail:
-        flipped = {**on, m: not on[m]}
-        out[tuple(flipped[a] for a in avail)] = explore_example(
-            model, split, view.index, flipped, mc_samples, view.dataset, view.run
-        )
-    return out
+    """The views one switch away and `view` itself, by `one_switch_away`'s keys: the page sends them ahead."""
+    here = tuple(s.on for s in view.switches if s.in_data)
+    return {
+        key: view
+        if key == here
+        else explore_example(model, split, view.index, on, mc_samples, view.dataset, view.run)
+        for key, on in one_switch_away(view).items()
+    }
 
 
 # ------------------------------------------------------------------------------------------ take it away

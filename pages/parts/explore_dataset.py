@@ -9,6 +9,7 @@ passes), written by the page itself (pages/parts/url.py) like the digits view's.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from html import escape
 
 import streamlit as st
@@ -30,6 +31,7 @@ SWITCH = "dx_on_{}"  # a modality's switch, by its position in the dataset (name
 OFF_STATE = "_dx_off"  # the modalities switched off, kept while a modality is missing for an example
 AVAILABLE = "_dx_available"  # which modalities the example on screen has
 RESULTS_KEY = "explore_dataset_results"
+DRAWN, DRAWN_KEPT = "_dx_drawn", 24  # the views this session drew last, with their markup (`_drawn`)
 DEFAULTS = {RUN: None, INDEX: 0, K: X.DEFAULT_K}  # None: always in the link (a newer run must not change it)
 
 
@@ -170,12 +172,17 @@ def example(model, split, run: X.RunChoice, choice: DatasetChoice, k: int) -> No
     )
     url.put(OFF, X.off_query(off, modalities))
     on = {m: m not in off for m in modalities}
-    view = X.explore_example(model, split, index, on, k, choice.spec.name if choice.spec else "", run.key)
-    html_block(results_markup(view), RESULTS_KEY)
-    ahead = X.views_one_click_away(model, split, view, k)
+    name = choice.spec.name if choice.spec else ""
+    view, markup = _drawn(model, split, run, index, on, k, name)
+    html_block(markup, RESULTS_KEY)
+    # then the views one switch away, sent ahead unseen (most of them drawn already when the switches go back
+    # and forth)
+    ahead = {
+        key: _drawn(model, split, run, index, o, k, name)[1] for key, o in X.one_switch_away(view).items()
+    }
     controls = [(SWITCH.format(j), None) for j in range(len(modalities)) if available[j]]
     instant_views(
-        {"|".join("1" if v else "0" for v in key): results_markup(v) for key, v in ahead.items()},
+        {"|".join("1" if v else "0" for v in key): html for key, html in ahead.items()},
         RESULTS_KEY,
         controls,
         "explore_dataset_next",
@@ -193,6 +200,22 @@ def example(model, split, run: X.RunChoice, choice: DatasetChoice, k: int) -> No
         help="Loads the run's checkpoint with the library, reads the dataset, picks this example, switches the "
         "same modalities and prints the prediction, the gate, H(p) and λ(x) as shown here.",
     )
+
+
+def _drawn(
+    model, split, run: X.RunChoice, index: int, on: dict, k: int, name: str
+) -> tuple[X.ExampleView, str]:
+    """A view and its markup, kept for the session's last DRAWN_KEPT views (a switch flipped back finds its view)."""
+    kept = st.session_state.setdefault(DRAWN, OrderedDict())
+    key = (run.key, run.weights.stat().st_mtime_ns, index, tuple(sorted(on.items())), k)
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    view = X.explore_example(model, split, index, on, k, name, run.key)
+    kept[key] = (view, results_markup(view))
+    while len(kept) > DRAWN_KEPT:
+        kept.popitem(last=False)
+    return kept[key]
 
 
 def results_markup(view: X.ExampleView) -> str:
