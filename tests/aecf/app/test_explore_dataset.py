@@ -220,21 +220,22 @@ def test_default_run_is_the_newest_aecf_run():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A 6-modality dataset with modalities missing in the data and a multilabel one, each with a short run."""
+    """A 6-modality dataset with modalities missing in the data (an AECF run and a gateless late-fusion run) and a
+    multilabel one (an AECF run), each run short."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("snippet")
     out = {}
     for name, kw in {"six": {"m": 6, "missing": 0.3}, "tags": {"m": 3, "multilabel": True}}.items():
         folder, data = _dataset(root, name=name, **kw)
-        run = root / "runs" / f"aecf-{name}"
-        train(
-            make_config("aecf", epochs=2, batch_size=64), data.split("train"), data.split("val"), run_dir=run
-        )
-        out[name] = (folder, data, run)
+        for method in ("aecf", "late_fusion") if name == "six" else ("aecf",):
+            run = root / "runs" / f"{method}-{name}"
+            config = make_config(method, epochs=2, batch_size=64)
+            train(config, data.split("train"), data.split("val"), run_dir=run)
+            out[f"{method}-{name}"] = (folder, data, run)
     return out
 
 
-@pytest.mark.parametrize("name", ["six", "tags"])
+@pytest.mark.parametrize("name", ["aecf-six", "late_fusion-six", "aecf-tags"])
 def test_the_snippet_prints_in_a_fresh_python_what_the_view_shows(trained, name):
     folder, data, run = trained[name]
     test = data.split("test")
@@ -253,5 +254,11 @@ def test_the_snippet_prints_in_a_fresh_python_what_the_view_shows(trained, name)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == view.printed()
-    assert any(line.startswith("  ") and ": p = " in line for line in view.printed())  # the gate is in it
-    assert X.snippet_name(view) == f"explore_aecf-{name}_{row}.py"
+    if name.startswith("aecf"):  # the gate is in it
+        assert any(line.startswith("  ") and ": p = " in line for line in view.printed())
+    else:
+        assert "has no gate" in view.printed()[1] and view.printed()[2:] == [
+            "Gate entropy H(p): –",
+            "λ(x): –",
+        ]
+    assert X.snippet_name(view) == f"explore_{name}_{row}.py"
