@@ -262,3 +262,13 @@ def test_the_snippet_prints_in_a_fresh_python_what_the_view_shows(trained, name)
             "λ(x): –",
         ]
     assert X.snippet_name(view) == f"explore_{name}_{row}.py"
+
+
+def test_one_modality_on_has_one_subset_and_nothing_to_compare(tmp_path):
+    _, data = _dataset(tmp_path, 2)
+    test = data.split("test")
+    view = X.explore_example(_untrained(data), test, 0, {test.modalities[1]: False}, 5)
+    assert view.used == (test.modalities[0],) and view.subsets.chains == view.subsets.monotone_chains == 1
+    assert view.subsets.steps == 0 and "no smaller subset" in view.monotonicity_html
+    assert "Gate entropy H(p): 0.000" in view.printed()  # one modality: exactly 0, never "-0.000"
+    assert _svg_ok(view.subsets_svg).get("data-subsets") == "1"
