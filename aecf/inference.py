@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecf.constants import MODALITIES
+from aecf.constants import CLASSES, EMBED_DIM, MODALITIES
 from aecf.errors import CheckpointError, InputError
 from aecf.paths import FUSION_DIR
 
@@ -49,7 +49,7 @@ class Prediction:
     label: int
     label_name: str
     confidence: float
-    present: tuple[str, ...]  # the modalities given, in MODALITIES order
+    present: tuple[str, ...]  # the modalities given, in the model's order
     gate: dict[str, float] | None  # modality -> p_m (0 for an absent one); None for gateless methods
     gate_entropy: float | None  # H(p) in nats
     lam: float | None  # λ(x) from the K MC-dropout passes
@@ -317,7 +317,7 @@ class Model:
                 )
             x[i, : widths[i]], present[i] = emb, True
         d = diagnose(self.fusion, x, present, mc_samples=mc_samples)
-        present_names = tuple(m for m in MODALITIES if m in embeddings) or tuple(embeddings)
+        present_names = tuple(m for m in self.modalities if m in embeddings)  # in the model's order
         experts = {}
         for m in present_names:
             if hasattr(self.encoders, "zero_shot"):
@@ -485,6 +485,16 @@ class ClipModel(Model):
         raise InputError(f"This checkpoint ({self.name}) is a COCO model: image and caption only, no audio.")
 
 
+def _fed_by_digits_towers(config) -> bool:
+    """True for a checkpoint over the digits' towers (some of MODALITIES, 64 wide, the ten digits). One trained
+    on a dataset of one's own has no towers here: its inputs are embeddings already (`predict_embeddings`)."""
+    return (
+        set(config.modalities) <= set(MODALITIES)
+        and all(w == EMBED_DIM for w in config.widths)
+        and tuple(config.classes) == CLASSES
+    )
+
+
 def load(path: str | Path | None = None, encoders=None) -> Model:
     """The shipped AECF checkpoint (path=None), a checkpoint stem/file, or a run directory."""
     from aecf.checkpoint import checkpoint_info, load_checkpoint
@@ -503,7 +513,7 @@ def load(path: str | Path | None = None, encoders=None) -> Model:
             path,
             name=info.stem,
         )
-    if encoders is None:
+    if encoders is None and _fed_by_digits_towers(fusion.config):
         from aecf.encoders import load_encoders
 
         encoders = load_encoders()

@@ -93,9 +93,16 @@ def _summary(xs: list[float]) -> dict:
 
 
 def toggle_series(
-    page, toggle, used_js: str, repeats: int, bare: bool = False, settled_js: str | None = None
+    page,
+    toggle,
+    used_js: str,
+    repeats: int,
+    bare: bool = False,
+    settled_js: str | None = None,
+    values: tuple[str, str] = ("caption + audio", "image + caption + audio"),
 ) -> dict:
     """`repeats` toggles, alternating off/on (the toggle starts on): their redraw times and browser work.
+    `values`: what `used_js` reads with the toggle off, then on (the digits Explore's "Modalities used").
 
     bare: a plain mouse click at the switch (what a person's click is) instead of playwright's
     `locator.click`, whose actionability checks (visible, stable over two animation frames, hit-target
@@ -111,7 +118,7 @@ def toggle_series(
         click = toggle.click
     views, settled, in_page, work = [], [], [], _BrowserWork(page)
     for i in range(repeats + repeats % 2):  # an even count: the toggle ends on, as it started
-        want = "caption + audio" if i % 2 == 0 else "image + caption + audio"
+        want = values[0] if i % 2 == 0 else values[1]
         view, done, press = work.timed(
             lambda w=want: wait_view(page, click, f"{used_js} === {w!r}", settled_js=settled_js or used_js)
         )

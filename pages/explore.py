@@ -18,7 +18,8 @@ from aecf.app.state import (
     URL_KEYS,
     ExploreState,
 )
-from pages.parts import cache, explore_view, guide, url
+from pages.parts import cache, explore_dataset, explore_view, guide, url
+from pages.parts.dataset import dataset_picker
 from pages.parts.ui import ensure_navigation, teaching_box
 
 # Every setting of the view lives in the URL (aecf.app.state.ExploreState), written by the page itself
@@ -28,6 +29,11 @@ CANVAS_PX = 280
 CANVAS_BG = Image.fromarray(X.canvas_background(CANVAS_PX))
 
 ensure_navigation()
+data_choice = dataset_picker()  # ?data=: the shipped digits (absent) or a dataset of one's own
+if not data_choice.is_digits:
+    explore_dataset.page(data_choice)  # any test example of that dataset, through a run trained on it
+    st.stop()
+explore_dataset.forget_link()
 guide.bar("explore")  # a lesson's step, when the URL names one
 st.title("Explore one example")
 teaching_box(

@@ -330,10 +330,17 @@ def _bars_svg(rows, title, width, height, colors) -> str:
 
 
 def mc_passes_svg(
-    mc_probs: np.ndarray, label: int, title: str | None = None, width: int = 420, height: int = 150
+    mc_probs: np.ndarray,
+    label: int,
+    title: str | None = None,
+    width: int = 420,
+    height: int = 150,
+    label_text: str | None = None,
 ) -> str:
-    """One dot per MC-dropout pass at that pass's probability of the predicted class, plus mean ± std."""
+    """One dot per MC-dropout pass at that pass's probability of the predicted class, plus mean ± std.
+    `label_text`: how the class is written in p(·) (default: its index, the digit)."""
     mc = np.asarray(mc_probs, dtype=float)
+    shown = escape(str(label if label_text is None else label_text))
     per = mc[:, label] if mc.ndim == 2 and mc.shape[0] else np.zeros(0)
     left, right = 16, 16
     span = width - left - right
@@ -370,11 +377,11 @@ def mc_passes_svg(
             jitter = rng.uniform(-14, 14)
             out.append(
                 f'<circle cx="{left + span * min(max(v, 0), 1):.1f}" cy="{axis_y + jitter:.1f}" r="5" '
-                f'fill="{palette.LAMBDA}" fill-opacity="0.75"><title>pass {k + 1}: p({label}) = {v:.3f}</title>'
+                f'fill="{palette.LAMBDA}" fill-opacity="0.75"><title>pass {k + 1}: p({shown}) = {v:.3f}</title>'
                 "</circle>"
             )
         out.append(
-            f'<text x="4" y="{height - 8}" font-size="{SVG_FONT}" fill="{palette.TEXT}">p({label}) in each pass: '
+            f'<text x="4" y="{height - 8}" font-size="{SVG_FONT}" fill="{palette.TEXT}">p({shown}) in each pass: '
             f"mean {mean:.3f} ± {std:.3f}</text>"
         )
     out.append("</svg>")

@@ -1,6 +1,6 @@
-"""Runs on a dataset other than the digits, the way the Train page leaves them (runs/<id>/ with data.json and
-evaluation.json), trained for real but briefly; and small generated datasets stored as uploads, for the
-Subsets and Curriculum pages' dataset views."""
+"""Datasets of one's own and runs trained on them, for the tests of the pages that show them: generated datasets
+stored as uploads (as the Train page stores one), and short runs on any dataset the app offers, recorded the way
+the app records them (runs/<id>/data.json, and evaluation.json when asked)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,67 @@ from pathlib import Path
 
 import torch
 
-from aecf import runs
+from aecf import paths, runs
 from aecf.app import datasets as D
 from aecf.data.generated import generate_dataset
 from aecf.train import make_config, train
+
+
+def zip_folder(folder: str | Path, top: str = "dataset") -> bytes:
+    """A dataset folder as the zip a person uploads (its files inside one top folder)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(Path(folder).iterdir()):
+            zf.write(f, f"{top}/{f.name}")
+    return buf.getvalue()
+
+
+def upload_generated(
+    scratch: str | Path,
+    name: str,
+    dims: dict[str, int],
+    missing: float = 0.0,
+    multilabel: bool = False,
+    n_train: int = 300,
+    n_test: int = 40,
+    num_classes: int = 4,
+) -> D.DatasetChoice:
+    """A generated dataset (aecf.data.generated), zipped and stored as an upload under the runs folder the app
+    reads now (AECF_APP_RUNS_DIR)."""
+    folder = generate_dataset(
+        Path(scratch) / name,
+        dims,
+        n_train=n_train,
+        n_test=n_test,
+        num_classes=num_classes,
+        missing=missing,
+        multilabel=multilabel,
+        name=name,
+    )
+    return D.store_upload(zip_folder(folder), f"{name}.zip")
+
+
+def generated_upload(tmp: Path, dims: dict[str, int], multilabel: bool = False, **kw) -> D.DatasetChoice:
+    """A generated dataset (it records a per-modality severity) stored as an upload, with its val split."""
+    kw = {"n_train": 300, "n_test": 90, "n_val": 120} | kw
+    folder = generate_dataset(tmp / "generated", dims, multilabel=multilabel, **kw)
+    return D.store_upload(zip_folder(folder, folder.name), f"{folder.name}.zip")
+
+
+def train_run(
+    choice: D.DatasetChoice, method: str = "aecf", epochs: int = 1, run_id: str | None = None
+) -> Path:
+    """A short run of `method` on a dataset the app offers, in the app's runs folder, recording its dataset."""
+    data = D.open_dataset(choice)
+    run_dir = paths.runs_dir() / (run_id or f"{method}-{choice.key.replace(':', '-')}")
+    train(
+        make_config(method, epochs=epochs, batch_size=128),
+        data.split("train"),
+        data.split("val"),
+        run_dir=run_dir,
+    )
+    runs.write_data(run_dir, choice.key, data.spec.name, choice.path)
+    return run_dir
 
 
 def train_runs(
@@ -38,15 +95,3 @@ def train_runs(
         made.append(run_dir)
         time.sleep(1.05)  # run ids and start times to the second
     return made
-
-
-def generated_upload(tmp: Path, dims: dict[str, int], multilabel: bool = False, **kw) -> D.DatasetChoice:
-    """A generated dataset (aecf.data.generated: it records a per-modality severity) stored as an upload (under
-    AECF_APP_RUNS_DIR/datasets), the way the Train page stores one."""
-    kw = {"n_train": 300, "n_test": 90, "n_val": 120} | kw
-    folder = generate_dataset(tmp / "generated", dims, multilabel=multilabel, **kw)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted(folder.iterdir()):
-            zf.write(path, f"{folder.name}/{path.name}")
-    return D.store_upload(buf.getvalue(), f"{folder.name}.zip")
