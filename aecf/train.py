@@ -266,12 +266,9 @@ def epochs_for(n_train: int, batch_size: int, steps: int = DEFAULT_STEPS) -> int
 
 
 def build_model(config: TrainConfig, split: FeatureSplit, standardize: bool = False) -> FusionModel:
-    """The model for `config`, sized to the split: its modalities and their widths, its classes (those of
-    `config.model` when their number fits, e.g. COCO's from meta.json, else the split's), the sigmoid/BCE
-    head for multi-label data."""
-    classes = tuple(config.model.classes)
-    if len(classes) != split.num_classes:
-        classes = tuple(split.classes)
+    """The model for `config`, sized to the split: its modalities and their widths, its classes (the split's, as
+    its dataset.json names them), the sigmoid/BCE head for multi-label data."""
+    classes = tuple(split.classes)
     model_cfg = replace(
         config.model,
         method=config.method,

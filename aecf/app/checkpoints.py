@@ -79,6 +79,8 @@ def checkpoint_choices(
         )
     if include_runs:
         for run_dir in runs.list_runs(_runs_dir(runs_dir)):
+            if runs.read_data(run_dir) is not None:
+                continue  # trained on a dataset of one's own: Explore shows it in that dataset's view
             weights = run_dir / "model.safetensors"
             status = runs.read_status(run_dir) or {}
             if weights.exists() and status.get("state") in ("finished", "stopped"):

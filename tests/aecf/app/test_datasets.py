@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aecf.app import datasets as D
+from aecf.app.checkpoints import checkpoint_choices
 from aecf.errors import InputError
 from aecf.runs import write_data
 from aecf.train import make_config, train
@@ -68,3 +69,18 @@ def test_a_run_on_an_example_records_its_dataset_and_is_evaluated(runs):
     write_data(run_dir, "upload:0000", "gone", runs / "nowhere")
     with pytest.raises(InputError, match="no longer has"):
         D.evaluate_run(run_dir)
+
+
+def test_a_run_on_another_dataset_names_its_classes_and_stays_out_of_the_digits_checkpoints(runs):
+    choice = D.resolve("example:mfeat")
+    data = D.open_dataset(choice)
+    run_dir = runs / "r2-late_fusion-s0"
+    model, _ = train(
+        make_config("late_fusion", epochs=1), data.split("train"), data.split("val"), run_dir=run_dir
+    )
+    assert model.config.classes == tuple(choice.spec.classes)
+    assert "run:r2-late_fusion-s0" in [
+        c.key for c in checkpoint_choices(runs)
+    ]  # no data.json yet: a digits run
+    write_data(run_dir, choice.key, data.spec.name, choice.path)
+    assert "run:r2-late_fusion-s0" not in [c.key for c in checkpoint_choices(runs)]
