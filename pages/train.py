@@ -361,7 +361,8 @@ def evaluation_view(info: T.RunInfo) -> None:
         mime="application/zip",
         icon=":material/download:",
         key=f"ckpt_zip_{info.id}",
-        help='model.safetensors + model.json: `aecf.load("model.safetensors")` opens it.',
+        help="model.safetensors + model.json: `aecf.checkpoint.load_checkpoint('model.safetensors')` builds "
+        "the fusion layer from them (docs/data-format.md §3).",
     )
     if entry:
         cols[1].download_button(
