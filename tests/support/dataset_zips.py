@@ -57,6 +57,22 @@ def _arrays(data: bytes) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+BAD_UPLOADS = (
+    "path escapes",
+    "zip bomb",
+    "pickled array",
+    "no dataset.json",
+    "rows mismatch",
+    "nan",
+    "width",
+    "label outside",
+    "class absent",
+    "nine modalities",
+    "constant",
+    "not a zip",
+)
+
+
 def bad_zips(good: Path) -> dict[str, tuple[bytes, str]]:
     """name -> (zip bytes, words its message holds): each breaks one rule of the upload or of the format,
     starting from the dataset folder `good` (two modalities at least, written by `six_modalities`)."""
