@@ -155,7 +155,7 @@ def describe_dataset(info: dict) -> None:
         f"**Classes:** {classes}. **Validation:** {D.val_words(info)}. "
         f"**Where:** {choice.kind}{f' as {choice.filename}' if choice.filename else ''}."
     )
-    st.dataframe(D.modality_rows(info), hide_index=True, key="dataset_modalities")
+    st.table(D.modality_rows(info))
 
 
 upload_panel()

@@ -33,8 +33,8 @@ def no_exception(at) -> None:
 
 
 def table(at, column: str):
-    """The first dataframe with this column (AppTest keeps no keys on dataframes)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    """The first table or dataframe with this column (AppTest keeps no keys on them)."""
+    return next(d.value for d in [*at.table, *at.dataframe] if column in d.value.columns)
 
 
 def tree(root) -> dict[str, tuple[int, int] | str]:
