@@ -103,10 +103,10 @@ def upload_panel() -> None:
         )
         done = st.session_state.get("_upload_result")
         if up is not None and (done is None or done[0] != up.file_id):
+            known = {c.key for c in D.dataset_choices()}
             try:
                 with st.spinner(f"Checking and storing {up.name}…"):
-                    stored = D.store_upload(up, up.name)
-                    D.open_dataset(stored)  # readable as the pages will read it
+                    stored = D.store_upload(up, up.name)  # validated by the library's reader on the way
             except Exception as e:  # noqa: BLE001 - every problem is a message, never a traceback
                 problem = describe(e, f"Storing {up.name}")
                 st.session_state["_upload_result"] = (up.file_id, problem)
@@ -115,7 +115,12 @@ def upload_panel() -> None:
                 st.session_state[UPLOADER] = number + 1  # an empty uploader for the next one
                 st.session_state["_upload_result"] = (
                     None,
-                    Problem("info", f"Stored **{stored.title}** and chose it: it is described below."),
+                    Problem(
+                        "info",
+                        f"**{stored.title}** was already on this server (the same files): chose it."
+                        if stored.key in known
+                        else f"Stored **{stored.title}** and chose it: it is described below.",
+                    ),
                 )
                 st.query_params[QUERY_KEY] = stored.key
                 st.rerun()

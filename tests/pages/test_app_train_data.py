@@ -233,3 +233,37 @@ def test_explores_uploaders_keep_their_own_limit(app_env):
     no_exception(at)
     assert len(at.file_uploader) == 2
     assert [u.proto.max_upload_size_mb for u in at.file_uploader] == [INPUT_UPLOAD_MB] * 2 == [25, 25]
+
+
+def test_the_same_zip_again_is_the_same_dataset(app_env, six):
+    at = page()
+    at.file_uploader[0].set_value(("six.zip", six[1], "application/zip")).run()
+    first = at.query_params["data"]
+    at = page()  # another session uploads the same files under another name
+    at.file_uploader[0].set_value(("copy.zip", six[1], "application/zip")).run()
+    no_exception(at)
+    assert at.query_params["data"] == first
+    assert any("was already on this server" in i.value for i in at.info)
+    assert [k for k in at.selectbox(key="dataset_choice").options if "six views" in k] == [
+        "six views (uploaded six.zip)"
+    ]
+
+
+def test_a_digits_run_trains_as_before_and_is_evaluated_on_request(app_env):
+    """A digits run ends unevaluated (its process does not evaluate it: the digits Train page is as it was);
+    the page offers to evaluate it on the digits test split, then its evaluation to download."""
+    from aecf.app.training import RunManager, TrainKnobs
+
+    manager = RunManager(app_env["runs"])
+    run_id = manager.start(TrainKnobs(method="late_fusion", epochs=1).to_config())
+    manager.join(120)
+    run_dir = app_env["runs"] / run_id
+    assert not (run_dir / "evaluation.json").exists() and not (run_dir / "data.json").exists()
+    at = page()
+    no_exception(at)
+    assert [b.label for b in at.get("download_button")][-1:] == ["Checkpoint (.zip)"]
+    next(b for b in at.button if b.label == "Evaluate on the test split").click().run()
+    no_exception(at)
+    assert (run_dir / "evaluation.json").exists()
+    assert [b.label for b in at.get("download_button")][-2:] == ["Checkpoint (.zip)", "Evaluation (.json)"]
+    assert metric(at, "Test accuracy") != "–"
