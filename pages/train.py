@@ -343,9 +343,11 @@ def evaluation_view(info: T.RunInfo) -> None:
     entry = (found or {}).get("methods", {}).get(info.id)
     if entry:
         full, half = entry.get("full", {}), entry.get("drop", {}).get("0.5", {})
+        # multi-label: the ranking (mAP), as the evaluation's own tables lead with it
+        score, name = ("map", "mAP") if found.get("meta", {}).get("multilabel") else ("acc", "accuracy")
         cols = st.columns(3)
-        cols[0].metric("Test accuracy", T.number(full.get("acc")))
-        cols[1].metric("Test accuracy, 50 % drop", T.number(half.get("acc")))
+        cols[0].metric(f"Test {name}", T.number(full.get(score)))
+        cols[1].metric(f"Test {name}, 50 % drop", T.number(half.get(score)))
         cols[2].metric("Test ECE", T.number(full.get("ece")))
         n_test = (found or {}).get("meta", {}).get("n_test")
         st.caption(

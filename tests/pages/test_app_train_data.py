@@ -267,3 +267,27 @@ def test_a_digits_run_trains_as_before_and_is_evaluated_on_request(app_env):
     assert (run_dir / "evaluation.json").exists()
     assert [b.label for b in at.get("download_button")][-2:] == ["Checkpoint (.zip)", "Evaluation (.json)"]
     assert metric(at, "Test accuracy") != "–"
+
+
+def test_a_multilabel_run_leads_with_its_map(app_env):
+    from aecf.app.datasets import read_evaluation
+    from aecf.app.training import get_run_manager
+    from aecf.data.generated import generate_dataset
+
+    folder = generate_dataset(
+        app_env["runs"].parent / "ml", {"a": 16, "b": 8, "c": 12}, n_train=400, n_test=100, multilabel=True
+    )
+    at = page()
+    at.file_uploader[0].set_value(("ml.zip", zip_folder(folder), "application/zip")).run()
+    assert metric(at, "Task") == "multilabel"
+    at.number_input(key="train_epochs_auto").set_value(1)
+    at.slider(key="train_k").set_value(2)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    manager = get_run_manager()
+    run_id = manager.active_id
+    manager.join(240)
+    at = page(query=dict(at.query_params))
+    no_exception(at)
+    entry = read_evaluation(app_env["runs"] / run_id)["methods"][run_id]
+    assert metric(at, "Test mAP") == f"{entry['full']['map']:.3f}"
+    assert metric(at, "Test mAP, 50 % drop") == f"{entry['drop']['0.5']['map']:.3f}"
