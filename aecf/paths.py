@@ -35,6 +35,7 @@ RUNS_DIR = ROOT / "runs"
 RESULTS_DIR = ROOT / "results"
 RESULTS_JSON = RESULTS_DIR / "results.json"  # `python -m aecf evaluate` writes it; the Subsets page reads it
 METHOD_DOC = ROOT / "docs" / "method.md"  # the method's equations (the app's teaching boxes read them)
+DATA_FORMAT_DOC = ROOT / "docs" / "data-format.md"  # the dataset format (the Train page shows its §1)
 
 ENV = {
     "checkpoints": "AECF_APP_CHECKPOINT_DIR",  # holds fusion/ and encoders/

@@ -105,9 +105,8 @@ def update_status(run_dir: str | Path, state: str, **fields) -> None:
     """Give a run a new state, keeping what its status already says (its summary, start time, server)."""
     found = read_status(run_dir) or {}
     own = {"state", "error", "updated", "pid", "reason", *KEPT}
-    RunWriter(run_dir).set_status(
-        state, fields.pop("error", None), **{k: v for k, v in found.items() if k not in own}, **fields
-    )
+    kept = {k: v for k, v in found.items() if k not in own and k not in fields}  # a field given anew wins
+    RunWriter(run_dir).set_status(state, fields.pop("error", None), **kept, **fields)
 
 
 def read_status(run_dir: str | Path) -> dict | None:

@@ -280,6 +280,7 @@ def image_source() -> None:
             "Upload an image of one digit",
             type=list(X.IMAGE_TYPES),
             key="img_upload",
+            max_upload_size=X.INPUT_UPLOAD_MB,
             help=f"{X.IMAGE_TYPES_TEXT}; a photo of a digit on paper works.",
         )
         image = up.getvalue() if up is not None else None
@@ -370,6 +371,7 @@ def audio_source() -> None:
             "Upload a recording of one spoken digit",
             type=list(X.AUDIO_TYPES),
             key="aud_upload",
+            max_upload_size=X.INPUT_UPLOAD_MB,
             help=f"{X.AUDIO_TYPES_TEXT}, up to 10 s.",
         )
         audio = up.getvalue() if up is not None else None

@@ -1,31 +1,52 @@
-"""Train: pick a method and its knobs, start a short run on the shipped embeddings, watch it live."""
+"""Train: pick a dataset (the shipped digits, an example, or a zip uploaded here), a method and its knobs;
+start a run, watch it live, take its checkpoint and evaluation away."""
+
+import time
 
 import streamlit as st
 
 from aecf import paths
+from aecf.app import datasets as D
 from aecf.app import masking as A
 from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
+from aecf.app.problems import describe
 from aecf.app.state import share_query
 from aecf.app.training import RunBusyError, get_run_manager, list_runs, read_metrics, read_run
+from aecf.errors import InputError
 from aecf.figures.app import curves_figure, curves_svg
-from pages.parts import guide
+from pages.parts import cache, guide
 from pages.parts.cache import checkpoint_choices
-from pages.parts.ui import ensure_navigation, html_block, teaching_box
+from pages.parts.dataset import QUERY_KEY, dataset_picker
+from pages.parts.train_data import describe_dataset, upload_panel
+from pages.parts.ui import ensure_navigation, html_block, show, teaching_box
 
 ensure_navigation()
+choice = dataset_picker()
 guide.bar("train")  # a lesson's step, when the URL names one
 st.title("Train a fusion layer")
-st.caption(
-    "Runs train only the fusion layer on the shipped embedding cache (the encoders stay frozen), in a "
-    "background process of this server. One run at a time; runs are kept under `runs/` and survive a page refresh."
-)
+if choice.is_digits:
+    st.caption(
+        "Runs train only the fusion layer on the shipped embedding cache (the encoders stay frozen), in a "
+        "background process of this server. One run at a time; runs are kept under `runs/` and survive a page "
+        "refresh."
+    )
+else:
+    st.caption(
+        f"Runs train only the fusion layer on the features of **{choice.title}**, in a background process of "
+        "this server, and then evaluate themselves on its test split. One run at a time; runs are kept under "
+        "`runs/` and survive a page refresh."
+    )
 teaching_box(
     ["loss", "entropy", "cec"],
     "Every step: (1) λ(x) from K MC-dropout passes (no gradient); (2) a mask from ACM (or uniform ModDrop); "
     "(3) one forward over the full input, the masked input and every modality subset; (4) the composite loss. "
     "Baselines switch terms off: late fusion has none of them, ModDrop only masks at a flat rate.",
-    TRY_THIS["train"].text,
+    TRY_THIS["train"].text
+    if choice.is_digits
+    else "train `late_fusion` and `aecf` with the same seed on this dataset, then compare their *val accuracy, "
+    "50 % drop* curves (the metric *Compare runs* offers): does fusion that learnt to miss modalities hold up "
+    "better on your data?",
 )
 
 manager = get_run_manager()
@@ -50,13 +71,26 @@ def page_key(create: bool = False) -> str | None:
 
 
 viewer = page_key()
-FEATURE_DIR = paths.feature_dir()
-features_ready = (FEATURE_DIR / "train.npz").exists() and (FEATURE_DIR / "val.npz").exists()
-if not features_ready:
-    st.warning(
-        f"The embedding cache is missing (`{FEATURE_DIR.name}/train.npz`, `val.npz`). Build it with "
-        "`python -m aecf data build && python -m aecf features`, then reload this page."
-    )
+
+
+upload_panel()
+data = None  # the chosen dataset (not the digits), read and checked
+if choice.is_digits:
+    FEATURE_DIR = paths.feature_dir()
+    features_ready = (FEATURE_DIR / "train.npz").exists() and (FEATURE_DIR / "val.npz").exists()
+    if not features_ready:
+        st.warning(
+            f"The embedding cache is missing (`{FEATURE_DIR.name}/train.npz`, `val.npz`). Build it with "
+            "`python -m aecf data build && python -m aecf features`, then reload this page."
+        )
+else:
+    try:
+        data = cache.dataset(choice.key)
+    except Exception as e:  # noqa: BLE001 - a dataset that cannot be read is a message
+        show(describe(e, f"Reading {choice.title}"))
+    else:
+        describe_dataset(D.summary(data), choice)
+    features_ready = data is not None
 
 # ------------------------------------------------------------------------------- the knobs
 defaults = T.TrainKnobs()  # the shipped AECF recipe's knobs
@@ -69,7 +103,21 @@ with st.form("train_form", border=True):
         key="train_method",
         help="aecf = all three mechanisms; the others are baselines and ablations.",
     )
-    epochs = c2.slider("Epochs", 1, 20, 3, key="train_epochs")
+    if data is None:
+        epochs = c2.slider("Epochs", 1, 20, 3, key="train_epochs")
+    else:
+        auto = T.auto_epochs(len(data.split("train")))
+        epochs = c2.number_input(
+            "Epochs",
+            1,
+            500,
+            None,
+            key="train_epochs_auto",
+            placeholder=f"auto: {auto}",
+            help=f"Empty: {auto}, about as many optimisation steps as the shipped digits runs take, for "
+            f"{len(data.split('train')):,} training rows.",
+        )
+        epochs = epochs or auto
     seed = c3.number_input("Seed", 0, 10_000, 0, step=1, key="train_seed")
     pi_max = c4.slider(
         "π_max (mask rate)", 0.0, 0.9, defaults.pi_max, 0.05, key="train_pi_max", help=T.KNOB_HELP["pi_max"]
@@ -106,6 +154,7 @@ if submitted:
         cec_weight=float(cec_weight),
         acm=bool(acm),
         pi_max=float(pi_max),
+        data=choice.key,
     )
     try:
         run_id = manager.start(knobs.to_config(), owner=page_key(create=True))
@@ -114,6 +163,8 @@ if submitted:
         st.rerun()  # redraw the form as every other session now sees it: busy, Start disabled
     except RunBusyError as e:
         st.warning(str(e))
+    except InputError as e:
+        st.error(f"Could not start the run: {e}")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not start the run: {e}")
 
@@ -150,10 +201,11 @@ def curves_block(rows: list[dict], key: str) -> None:
 
 runs = list_runs(manager=manager)
 ids = [r.id for r in runs]
+by_id = {r.id: r for r in runs}
 # the shipped checkpoints' own training records ("shipped: aecf", ...): something to watch and compare before
 # the first run, and a yardstick after it
 shipped = {f"shipped: {name}": path for name, path in A.shipped_metrics(paths.fusion_dir()).items()}
-if not runs:
+if not runs and choice.is_digits:
     st.info(
         "No runs yet. Set the knobs above and press **Start training**. Until then, below: how the shipped "
         "checkpoints trained."
@@ -167,6 +219,11 @@ if not runs:
             "a run here trains on. A run of this page draws the same panels, live, for the epochs you give it."
         )
         curves_block(rows, "shipped_curves")
+elif not choice.is_digits and not any(r.dataset_key == choice.key for r in runs):
+    st.info(
+        f"No runs on {choice.title} yet. Set the knobs above and press **Start training**: the run's curves "
+        "show here as it trains, then its evaluation on the test split and its downloads."
+    )
 if (
     server.active is not None
     and server.active.id in ids
@@ -175,7 +232,83 @@ if (
     # a run has started (here or in another session), or this is a fresh page: watch it
     st.session_state["watch_select"] = st.session_state["_train_seen"] = server.active.id
 elif runs and st.session_state.get("watch_select") not in ids:
-    st.session_state["watch_select"] = ids[0]  # else the newest run
+    on_this = [r.id for r in runs if r.dataset_key == choice.key]
+    st.session_state["watch_select"] = (on_this or ids)[0]  # else the newest run (on this dataset)
+
+
+def steps_per_epoch(info: T.RunInfo) -> int | None:
+    """The run's optimisation steps per epoch, from its training split's size (None when unknown): the ETA
+    before its first epoch has ended."""
+    try:
+        data = cache.dataset(info.dataset_key)
+    except Exception:  # noqa: BLE001 - no ETA until the first epoch ends, then its records give it
+        return None
+    batch = int(info.config.get("batch_size") or T.TrainConfig.batch_size)
+    return -(-len(data.split("train")) // batch)
+
+
+def evaluation_view(info: T.RunInfo) -> None:
+    """A finished (or stopped) run with a model: its evaluation on the test split and what to take away."""
+    found = D.read_evaluation(info.path) if info.has_evaluation else None
+    entry = (found or {}).get("methods", {}).get(info.id)
+    if entry:
+        full, half = entry.get("full", {}), entry.get("drop", {}).get("0.5", {})
+        # multi-label: the ranking (mAP), as the evaluation's own tables lead with it
+        score, name = ("map", "mAP") if found.get("meta", {}).get("multilabel") else ("acc", "accuracy")
+        cols = st.columns(3)
+        cols[0].metric(f"Test {name}", T.number(full.get(score)))
+        cols[1].metric(f"Test {name}, 50 % drop", T.number(half.get(score)))
+        cols[2].metric("Test ECE", T.number(full.get("ece")))
+        n_test = (found or {}).get("meta", {}).get("n_test")
+        st.caption(
+            f"Evaluated on the test split of {info.dataset_name}"
+            + (f" ({n_test:,} rows)" if isinstance(n_test, int) else "")
+            + ": every modality, and each one dropped with probability 0.5 (at least one kept). The whole "
+            "evaluation (every drop rate, every subset, calibration) is in the JSON below."
+        )
+    elif info.evaluating:
+        st.info("Evaluating on the test split…", icon=":material/hourglass_top:")
+    elif info.evaluation_error:
+        st.warning(f"The evaluation failed: {info.evaluation_error}")
+    cols = st.columns(3)
+    cols[0].download_button(
+        "Checkpoint (.zip)",
+        data=lambda: T.checkpoint_zip(info.path),
+        file_name=f"{info.id}.zip",
+        mime="application/zip",
+        icon=":material/download:",
+        key=f"ckpt_zip_{info.id}",
+        help="model.safetensors + model.json: `aecf.checkpoint.load_checkpoint('model.safetensors')` builds "
+        "the fusion layer from them (docs/data-format.md §3).",
+    )
+    if entry:
+        cols[1].download_button(
+            "Evaluation (.json)",
+            data=(info.path / "evaluation.json").read_bytes(),
+            file_name=f"{info.id}.evaluation.json",
+            mime="application/json",
+            icon=":material/download:",
+            key=f"eval_json_{info.id}",
+            help="The layout of `python -m aecf evaluate --data` (docs/data-format.md §2).",
+        )
+    elif not info.evaluating and cols[1].button(
+        "Evaluate on the test split",
+        key=f"evaluate_{info.id}",
+        help="Writes the run's evaluation on its dataset's test split (a few seconds), to show and download.",
+    ):
+        try:
+            with st.spinner("Evaluating on the test split…"):
+                D.evaluate_run(info.path)
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback
+            show(describe(e, "The evaluation"))
+        else:
+            st.rerun()
+    if cols[2].button("Open this run in Explore", key=f"open_{info.id}"):
+        checkpoint_choices.clear()
+        query = share_query(checkpoint=f"run:{info.id}")
+        if info.dataset_key != D.DIGITS:
+            query[QUERY_KEY] = info.dataset_key
+        st.switch_page("pages/explore.py", query_params=query)
 
 
 def render_run(run_id: str) -> None:
@@ -212,44 +345,67 @@ def render_run(run_id: str) -> None:
     if info.error:
         st.error(f"The run failed: {info.error}")
     if total:
-        st.progress(min(1.0, done / total), text=f"{info.method} · {len(rows)} records")
+        progress = T.run_progress(rows, info, steps_per_epoch(info) if info.live else None, time.time())
+        words = f" · {progress.words}" if info.live and progress.words else ""
+        st.progress(
+            min(1.0, progress.fraction if progress.fraction is not None else done / total),
+            text=f"{info.method} · {len(rows)} records{words}",
+        )
     if not rows:
         st.caption("Waiting for the first records…")
     curves_block(rows, "train_curves")
-    if info.state in ("finished", "stopped") and info.has_model:
-        if st.button("Open this run in Explore", key=f"open_{run_id}"):
-            checkpoint_choices.clear()
-            st.switch_page("pages/explore.py", query_params=share_query(checkpoint=f"run:{run_id}"))
+    if info.has_checkpoint:
+        evaluation_view(info)
 
 
 if runs:
-    watched = st.selectbox("Watch run", ids, key="watch_select")
-    live = next(r for r in runs if r.id == watched).live
+    watched = st.selectbox(
+        "Watch run",
+        ids,
+        key="watch_select",
+        format_func=lambda i: i if by_id[i].dataset_key == D.DIGITS else f"{i} · {by_id[i].dataset_name}",
+    )
+    busy = by_id[watched].busy
     # every 2 s while it trains: a step record arrives about every 1.7 s (3 epochs in ~30 s), and each refresh
     # costs every watching browser a redraw (1 s: ~185 ms of browser work per second, 2 s: ~90 ms). The end of
     # the run is not this fragment's business: follow_server redraws the whole page then.
-    st.fragment(run_every=2.0 if live else None)(render_run)(watched)
+    st.fragment(run_every=2.0 if busy else None)(render_run)(watched)
 
     # --------------------------------------------------------------------------- all runs
     st.subheader("All runs")
     st.dataframe(T.runs_table(runs, viewer, manager), hide_index=True, key="runs_table")
-else:
+elif choice.is_digits:
     st.subheader("Compare the shipped runs")
 
-# your runs first, then the shipped checkpoints' records as a yardstick; a run that appeared since this page
-# last drew (one just started, here or elsewhere) joins the comparison: the newest runs and the shipped aecf
-sources = {r.id: r.path / "metrics.jsonl" for r in runs} | shipped
+# the runs on this dataset first, then (digits only) the shipped checkpoints' records as a yardstick; a run that
+# appeared since this page last drew (one just started, here or elsewhere) joins the comparison: the newest
+# runs and the shipped aecf
+sources = T.compare_sources(runs, choice.key, shipped)
+compared_ids = [i for i in sources if i in by_id]
 known = st.session_state.get("_compare_known")
-if "compare_runs" not in st.session_state or (known is not None and set(ids) - set(known)):
-    st.session_state["compare_runs"] = T.compare_default(ids, list(shipped))
+if (
+    "compare_runs" not in st.session_state
+    or (known is not None and set(compared_ids) - set(known))
+    or st.session_state.get("_compare_data") != choice.key
+):
+    st.session_state["compare_runs"] = T.compare_default(
+        compared_ids, list(shipped) if choice.is_digits else []
+    )
 else:
     st.session_state["compare_runs"] = [k for k in st.session_state["compare_runs"] if k in sources]
-st.session_state["_compare_known"] = ids
-compare = st.multiselect(
-    "Compare runs",
-    list(sources),
-    key="compare_runs",
-    help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`).",
+st.session_state["_compare_known"] = compared_ids
+st.session_state["_compare_data"] = choice.key
+compare = (
+    st.multiselect(
+        "Compare runs",
+        list(sources),
+        key="compare_runs",
+        help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`)."
+        if choice.is_digits
+        else f"The runs trained on {choice.title}.",
+    )
+    if sources
+    else []
 )
 if compare:
     metric = st.segmented_control(

@@ -120,13 +120,83 @@ def summary(data: Dataset) -> dict:
     }
 
 
+def examples() -> list[DatasetChoice]:
+    """The example datasets that ship with the app (each offered as a zip to download and upload again)."""
+    return [c for c in dataset_choices() if c.kind == "example" and not c.problem]
+
+
+def zip_name(choice: DatasetChoice) -> str:
+    """The file name `dataset_zip` is offered under: the dataset's folder name."""
+    return f"{_folder_name(choice)}.zip"
+
+
+def _folder_name(choice: DatasetChoice) -> str:
+    name = choice.spec.name if choice.spec else choice.path.name
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._") or "dataset"
+
+
+@dataclass(frozen=True)
+class UploadTerms:
+    """What the Train page says about uploads on this server: the largest zip, the quota, what is used."""
+
+    limit_mb: int
+    quota_mb: float
+    used_mb: float
+
+    @property
+    def sentence(self) -> str:
+        return (
+            f"A `.zip` of up to {self.limit_mb} MB. All uploads on this server together may take "
+            f"{self.quota_mb:,.0f} MB unpacked; {self.used_mb:,.0f} MB are used."
+        )
+
+
+def upload_terms() -> UploadTerms:
+    return UploadTerms(U.upload_limit_mb(), U.quota_bytes() / 1e6, U.used_bytes(paths.datasets_dir()) / 1e6)
+
+
+def format_section() -> str:
+    """§1 of docs/data-format.md (the format and what is refused), as the Train page shows it: the doc is the
+    one statement of the format. Empty when the file is absent."""
+    try:
+        doc = paths.DATA_FORMAT_DOC.read_text()
+    except OSError:
+        return ""
+    start = doc.find("## 1.")
+    end = doc.find("\n## 2.", start)
+    if start < 0:
+        return ""
+    body = doc[start : end if end > 0 else None].split("\n", 1)[-1]
+    return body.replace("\n### ", "\n#### ").strip()
+
+
+def modality_rows(info: dict) -> list[dict[str, str]]:
+    """`summary(...)["modalities"]` as the page's table: the width and, per split, the share of rows where the
+    modality is present, in words ("100 %", "62.5 %")."""
+    rows = []
+    for m in info["modalities"]:
+        row = {"modality": m["modality"], "width": str(m["width"])}
+        for split in info["rows"]:
+            share = m[f"present in {split}"] * 100
+            row[f"present in {split}"] = f"{share:.0f} %" if share in (0, 100) else f"{share:.1f} %"
+        rows.append(row)
+    return rows
+
+
+def val_words(info: dict) -> str:
+    """Where the validation split came from, in words."""
+    if not info["held_out_val"]:
+        return "val.npz (the dataset's own validation split)"
+    return info["val_source"].replace("held out of train.npz", "held out of train.npz (no val.npz)")
+
+
 def dataset_zip(choice: DatasetChoice) -> bytes:
     """The dataset's files as a zip in the upload format (one folder named after the dataset): an example to
     download, look at and upload again, or a copy of an upload."""
     if choice.problem:
         raise InputError(choice.problem)
     buf = io.BytesIO()
-    folder = (choice.spec.name if choice.spec else choice.path.name).replace("/", "_") or "dataset"
+    folder = _folder_name(choice)
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # .npz members are already compressed or raw
         for name in U.DATASET_FILES:
             if (choice.path / name).is_file():
@@ -135,6 +205,14 @@ def dataset_zip(choice: DatasetChoice) -> bytes:
 
 
 # ------------------------------------------------------------------------------------ runs on a dataset
+
+
+def run_dataset(run_dir: str | Path) -> tuple[str, str]:
+    """(key, name) of the dataset a run trained on: ("digits", "digits") for runs that record none."""
+    found = runs.read_data(run_dir)
+    if not found:
+        return DIGITS, "digits"
+    return str(found.get("key") or DIGITS), str(found.get("name") or found.get("key") or "?")
 
 
 def run_dataset_key(run_dir: str | Path) -> str:

@@ -41,6 +41,9 @@ IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff")  # wha
 IMAGE_TYPES_TEXT = "PNG, JPEG, GIF, WebP, BMP or TIFF"
 AUDIO_TYPES = ("wav", "flac", "ogg", "mp3")
 AUDIO_TYPES_TEXT = "WAV, FLAC, OGG or MP3"
+# the largest image or recording Explore's uploaders take (a 5-minute 16 kHz WAV is ~10 MB); the server's own
+# limit (.streamlit/config.toml) is the Train page's, for dataset zips
+INPUT_UPLOAD_MB = 25
 # Unicode bidirectional controls (embeddings, overrides, isolates): one U+202E turns the rest of a caption
 # around on screen while the model reads it in order; removed before anyone reads or shows the caption.
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])

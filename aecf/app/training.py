@@ -19,12 +19,19 @@
 - A run that says "running" but that no process trains any more (a server restart, a kill) reads as
   "interrupted" (`read_run`, `aecf.runs.gone_reason`).
 - `curve_series`, `runs_table`, `compare_series` turn metrics.jsonl rows into what the page draws, with the
-  metrics named in words (`METRIC_NAMES`, the one mapping).
+  metrics named in words (`METRIC_NAMES`, the one mapping); `run_progress` says how far a run is and how
+  long it has left, from its own pace.
+- A run trains on a dataset (`TrainKnobs.data`, a key of `aecf.app.datasets`; the shipped digits by
+  default). A run on any other dataset records it (runs/<id>/data.json) and, in its training process, once it
+  has finished or been stopped with a model, evaluates itself on that dataset's test split (evaluation.json),
+  its status saying `"evaluating": true` meanwhile; `checkpoint_zip` packs its weights to take away. Digits
+  runs train and end as before, unevaluated (the page evaluates one on request, `evaluate_run`).
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import os
 import secrets
@@ -32,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,9 +47,11 @@ from pathlib import Path
 import torch
 
 from aecf import paths, runs
+from aecf.app import datasets as D
 from aecf.constants import MODALITIES
 from aecf.data.cache import load_split
-from aecf.train import METHODS, make_config, train
+from aecf.errors import InputError
+from aecf.train import METHODS, TrainConfig, epochs_for, make_config, train
 
 # methods offered on the page (aecf.train.METHODS has more ablations; these are the teaching set)
 PAGE_METHODS = ("aecf", "late_fusion", "moddrop", "gate", "aecf_no_cec", "aecf_no_acm", "authors_recipe")
@@ -64,6 +74,7 @@ class TrainKnobs:
     cec_weight: float = field(default_factory=lambda: float(_aecf_default("cec_weight")))
     acm: bool = True  # off: ModDrop-style uniform masking with the same curriculum
     pi_max: float = field(default_factory=lambda: float(_aecf_default("pi_max")))
+    data: str = D.DIGITS  # the dataset's key (aecf.app.datasets): what the run trains on
 
     def to_config(self) -> dict:
         return asdict(self)
@@ -132,16 +143,66 @@ def make_train_config(knobs: dict):
     return make_config(k.method, model=model, **overrides)
 
 
+def auto_epochs(n_train: int) -> int:
+    """The epochs a run on a training split of `n_train` rows takes by default: about as many optimisation
+    steps as the shipped digits runs (aecf.train.epochs_for)."""
+    return epochs_for(n_train, TrainConfig.batch_size)
+
+
 def run_training(
     knobs: dict, run_dir: Path, stop_event: threading.Event, feature_dir: str | Path | None = None
 ):
-    """Train on assets/features (train + val splits) into run_dir; the thread target of RunManager."""
+    """Train into run_dir on the knobs' dataset: the shipped embedding cache (assets/features, train + val)
+    for the digits, else the dataset's train and val splits (`aecf.app.datasets.open_dataset`)."""
 
-    feature_dir = paths.feature_dir() if feature_dir is None else feature_dir
     config = make_train_config(knobs)
-    split_train = load_split("train", feature_dir)
-    split_val = load_split("val", feature_dir)
+    key = str(knobs.get("data") or D.DIGITS)
+    if key == D.DIGITS:
+        feature_dir = paths.feature_dir() if feature_dir is None else feature_dir
+        split_train = load_split("train", feature_dir)
+        split_val = load_split("val", feature_dir)
+    else:
+        choice = D.resolve(key)
+        if choice is None:
+            raise InputError(f"No dataset {key!r} on this server: it cannot be trained on.")
+        data = D.open_dataset(choice)
+        split_train, split_val = data.split("train"), data.split("val")
     return train(config, split_train, split_val, run_dir=run_dir, stop_event=stop_event)
+
+
+def evaluate_after_training(knobs: dict, run_dir: Path) -> bool:
+    """In the training process, after `run_training`: a run on a dataset other than the digits that saved a
+    model is evaluated on that dataset's test split (runs/<id>/evaluation.json), its status saying
+    "evaluating" meanwhile and, if it fails, why. Returns whether it evaluated."""
+    run_dir = Path(run_dir)
+    status = runs.read_status(run_dir) or {}
+    state = status.get("state")
+    if str(knobs.get("data") or D.DIGITS) == D.DIGITS or state not in ("finished", "stopped"):
+        return False
+    if not (run_dir / "model.safetensors").is_file():
+        return False
+    runs.update_status(run_dir, state, evaluating=True)
+    try:
+        D.evaluate_run(run_dir)
+    except Exception as e:  # noqa: BLE001 - the run stays usable; the page says why it has no evaluation
+        runs.update_status(run_dir, state, evaluating=False, evaluation_error=f"{type(e).__name__}: {e}")
+        return False
+    runs.update_status(run_dir, state, evaluating=False, evaluation_error=None)
+    return True
+
+
+def checkpoint_zip(run_dir: str | Path) -> bytes:
+    """A run's checkpoint to take away: model.safetensors + model.json in a zip (load it with
+    `aecf.load("model.safetensors")`). InputError when the run saved none."""
+    run_dir = Path(run_dir)
+    files = [run_dir / "model.safetensors", run_dir / "model.json"]
+    if not all(f.is_file() for f in files):
+        raise InputError(f"Run {run_dir.name} saved no model: there is no checkpoint to download.")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            zf.write(f, f"{run_dir.name}/{f.name}")
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------ words
@@ -172,7 +233,12 @@ SUMMARY_METRICS = COMPARE_METRICS  # the runs table's columns
 
 
 def metric_name(key: str) -> str:
+    if key not in METRIC_NAMES and key.startswith(MASK_RATE_PREFIX):
+        return key[len(MASK_RATE_PREFIX) :]  # a dataset's own modality: its name, as for the digits
     return METRIC_NAMES.get(key, key.replace("_", " "))
+
+
+MASK_RATE_PREFIX = "mask_rate_"
 
 
 # ------------------------------------------------------------------------------------ curves
@@ -226,7 +292,11 @@ def curve_series(rows: list[dict], group: str) -> dict[str, tuple[list[float], l
     steps = step_x([r for r in rows if r.get("kind") == "step"])
     epochs = [{**r, "x": int(r.get("epoch", 0)) + 1} for r in rows if r.get("kind") == "epoch"]
     out = {}
-    for kind, key in CURVE_GROUPS[group]:
+    curves = list(CURVE_GROUPS[group])
+    if group == "Mask rates":  # the per-modality rates of any dataset, in the order the run logged them
+        logged = dict.fromkeys(k for r in steps for k in r if k.startswith(MASK_RATE_PREFIX))
+        curves += [("step", k) for k in logged if ("step", k) not in curves]
+    for kind, key in curves:
         xs, ys = _series(steps if kind == "step" else epochs, key, "x")
         if xs:
             out[metric_name(key)] = (xs, ys)
@@ -257,6 +327,13 @@ def compare_default(run_ids: list[str], shipped: list[str], newest: int = 2) -> 
     if not run_ids:
         return [k for k in (SHIPPED_YARDSTICK, "shipped: late_fusion") if k in shipped]
     return list(run_ids[:newest]) + ([SHIPPED_YARDSTICK] if SHIPPED_YARDSTICK in shipped else shipped[:1])
+
+
+def compare_sources(found: list[RunInfo], key: str, shipped: dict[str, Path]) -> dict[str, Path]:
+    """What Compare may show on dataset `key`: the runs trained on it (their metrics files, newest first),
+    and, on the digits only, the shipped checkpoints' own training records as yardsticks."""
+    sources = {r.id: r.path / "metrics.jsonl" for r in found if r.dataset_key == key}
+    return sources | (dict(shipped) if key == D.DIGITS else {})
 
 
 def _same_curve(a: tuple[list, list], b: tuple[list, list]) -> bool:
@@ -315,6 +392,11 @@ class RunInfo:
     error: str | None = None
     reason: str | None = None  # why an interrupted run stopped
     has_model: bool = False
+    dataset_key: str = D.DIGITS  # what it trained on (runs/<id>/data.json; none: the digits)
+    dataset_name: str = "digits"
+    evaluating: bool = False  # its process evaluates it now (on its dataset's test split)
+    evaluation_error: str | None = None  # why its evaluation failed
+    has_evaluation: bool = False
 
     @property
     def method(self) -> str:
@@ -323,6 +405,16 @@ class RunInfo:
     @property
     def live(self) -> bool:
         return self.state == "running"
+
+    @property
+    def busy(self) -> bool:
+        """Its process still works on it: training, or evaluating once trained."""
+        return self.live or self.evaluating
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """It ended with a model one may open, evaluate and download."""
+        return self.state in ("finished", "stopped") and self.has_model
 
     @property
     def epochs(self) -> int:
@@ -347,6 +439,7 @@ def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
             reason = f"no news for {STALE_AFTER_S / 60:.0f} minutes"
         if reason is not None:
             state = "interrupted"
+    data_key, data_name = D.run_dataset(run_dir)
     return RunInfo(
         id=run_dir.name,
         path=run_dir,
@@ -357,6 +450,11 @@ def read_run(run_dir: str | Path, manager: RunManager | None = None) -> RunInfo:
         error=status.get("error"),
         reason=reason if state == "interrupted" else None,
         has_model=(run_dir / "model.safetensors").exists(),
+        dataset_key=data_key,
+        dataset_name=data_name,
+        evaluating=bool(status.get("evaluating")) and runs.pid_alive(status.get("pid")),
+        evaluation_error=status.get("evaluation_error"),
+        has_evaluation=(run_dir / runs.EVALUATION_FILE).is_file(),
     )
 
 
@@ -385,6 +483,9 @@ def state_words(info: RunInfo, epochs_done: int, mine: bool, stopping: bool = Fa
     to stop, it finishes its step, validates and saves (a few seconds)."""
     if info.state == "running" and stopping:
         return "stopping (saving)"
+    if info.evaluating and info.state in ("finished", "stopped"):
+        ended = "finished" if info.state == "finished" else ("stopped by you" if mine else "stopped early")
+        return f"{ended} · evaluating on the test split"
     if info.state == "running":
         total = info.epochs
         return f"training (epoch {min(epochs_done + 1, total)} of {total})" if total else "training"
@@ -400,6 +501,62 @@ def state_words(info: RunInfo, epochs_done: int, mine: bool, stopping: bool = Fa
     return info.state  # finished
 
 
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run is: epochs done of all, the share of its optimisation steps done (None: unknown) and the
+    seconds it has left at its pace so far (None: not yet known, or not running)."""
+
+    epochs_done: int
+    epochs: int
+    fraction: float | None
+    seconds_left: float | None
+
+    @property
+    def words(self) -> str:
+        out = f"epoch {min(self.epochs_done + 1, self.epochs)} of {self.epochs}" if self.epochs else ""
+        if self.seconds_left is not None:
+            out += f" · about {duration_words(self.seconds_left)} left"
+        return out
+
+
+def duration_words(seconds: float) -> str:
+    """A duration as the page says it: "40 s", "3 min 5 s", "1 h 12 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def run_progress(
+    rows: list[dict], info: RunInfo, steps_per_epoch: int | None = None, now: float | None = None
+) -> RunProgress:
+    """Epochs done of all and the time left from the run's own pace: the optimisation steps it has logged
+    (step records carry the running step count) over the seconds from its start to its last record, so the
+    estimate includes its validations and its start-up, and settles as the run goes on. `steps_per_epoch`
+    (from the training split's size) is needed before the first epoch ends; after it, the epoch records
+    give it."""
+    now = time.time() if now is None else now
+    done, total = run_summary(rows)["epochs done"], info.epochs
+    step = max((int(r.get("step") or 0) for r in rows if r.get("kind") in ("step", "epoch")), default=0)
+    epochs = [r for r in rows if r.get("kind") == "epoch" and r.get("step")]
+    if epochs:
+        steps_per_epoch = int(epochs[-1]["step"]) / (int(epochs[-1]["epoch"]) + 1)
+    if info.state == "finished" or (total and done >= total):
+        return RunProgress(done, total, 1.0, None)
+    fraction = None
+    if total and steps_per_epoch:
+        fraction = min(1.0, step / (total * steps_per_epoch))
+    elif total:
+        fraction = done / total
+    left = None
+    if info.live and fraction and fraction < 1 and info.started and info.last_update > info.started:
+        pace = (info.last_update - info.started) / fraction  # seconds for the whole run at this pace
+        left = max(0.0, pace * (1 - fraction) - (now - info.last_update))
+    return RunProgress(done, total, fraction, left)
+
+
 def runs_table(runs_found: list[RunInfo], viewer: str | None, manager: RunManager) -> list[dict[str, str]]:
     """The "All runs" table: every cell in words or a number, "–" where there is none."""
     table = []
@@ -410,6 +567,7 @@ def runs_table(runs_found: list[RunInfo], viewer: str | None, manager: RunManage
             {
                 "run": r.id,
                 "method": r.method,
+                "dataset": r.dataset_name,
                 "state": state_words(r, done, manager.owns(r.id, viewer)),
                 "started": clock(r.started),
                 "epochs": f"{done} of {r.epochs}" if r.epochs else str(done),
@@ -436,6 +594,7 @@ class ActiveRun:
     config: dict
     started: float
     owner: str | None = None  # None: started by the server itself (a script, a test)
+    dataset: str = "digits"  # the name of the dataset it trains on
 
     @property
     def method(self) -> str:
@@ -477,9 +636,8 @@ def busy_message(state: ServerState, viewer: str | None, manager: RunManager) ->
     run = state.active
     if run is None:
         return None
-    what = (
-        f"Run {run.id} ({run.method}, {run.config.get('epochs', '?')} epochs) is training on this server now"
-    )
+    on = "" if str(run.config.get("data") or D.DIGITS) == D.DIGITS else f" on {run.dataset}"
+    what = f"Run {run.id} ({run.method}{on}, {run.config.get('epochs', '?')} epochs) is training on this server now"
     if manager.owns(run.id, viewer):
         return (
             f"{what}: you started it at {clock(run.started)}. One run at a time: Start training comes back "
@@ -581,6 +739,8 @@ def _worker_main(argv: list[str]) -> None:
     run_training(config, run_dir, stop)
     if server_gone.is_set():
         runs.update_status(run_dir, "interrupted", reason="server restarted")
+    else:  # a run on a dataset of one's own evaluates itself, so that every page can show it at once
+        evaluate_after_training(config, run_dir)
     # Out at once: every page waits for this process to end before it offers Start again, and the
     # interpreter's teardown (torch's, at the low priority above, on a busy machine) took 1-4 s. Everything it
     # wrote is closed already (status and weights are written whole, then renamed).
@@ -642,8 +802,13 @@ class RunManager:
         return self._active is not None and stop is not None and stop.is_set()
 
     def start(self, config: dict, owner: str | None = None) -> str:
-        """Start a run in the background and return its id; RunBusyError if one is going on. `owner`: the key
-        of the page that starts it (only that page may stop it)."""
+        """Start a run in the background and return its id; RunBusyError if one is going on, InputError if its
+        dataset (`config["data"]`, default the digits) is not on this server. `owner`: the key of the page
+        that starts it (only that page may stop it)."""
+        key = str(config.get("data") or D.DIGITS)
+        choice = None if key == D.DIGITS else D.resolve(key)
+        if key != D.DIGITS and (choice is None or choice.spec is None):
+            raise InputError(choice.problem if choice else f"No dataset {key!r} on this server.")
         with self._lock:
             if self._active is not None:
                 raise RunBusyError(
@@ -653,6 +818,8 @@ class RunManager:
             run_dir = runs.create_run_dir(
                 str(config.get("method", "run")), int(config.get("seed", 0)), self.runs_dir
             )
+            if choice is not None:  # before anything lists the run: it shows on its dataset from the start
+                runs.write_data(run_dir, choice.key, choice.spec.name, choice.path)
             with _LIVE_LOCK:  # before its status says "running": no reader may think it abandoned
                 _LIVE_HERE.add(run_dir.name)
             # visible at once (list_runs needs config.json); train() rewrites both with the full config
@@ -670,7 +837,13 @@ class RunManager:
             )
             if owner:
                 self._owners[run_dir.name] = owner
-            self._active = ActiveRun(run_dir.name, dict(config), writer.started, owner or None)
+            self._active = ActiveRun(
+                run_dir.name,
+                dict(config),
+                writer.started,
+                owner or None,
+                choice.spec.name if choice is not None else "digits",
+            )
             self._thread, self._stop = thread, stop
             self.version += 1
             thread.start()

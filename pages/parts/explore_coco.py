@@ -57,6 +57,7 @@ def view(key: str, base: str, base_label: str, mc: int, defaults: dict) -> None:
             "Upload a photo",
             type=list(X.IMAGE_TYPES),
             key="coco_img_upload",
+            max_upload_size=X.INPUT_UPLOAD_MB,
             disabled=not img_on,
             help=f"{X.IMAGE_TYPES_TEXT}.",
         )
