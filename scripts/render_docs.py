@@ -3,8 +3,8 @@
     python scripts/render_docs.py --check   # exit 1 and print a diff where a document disagrees with the JSON
     python scripts/render_docs.py --write   # rewrite the marked tables (and results/results.md) in place
 
-Sources: `results/results.json` (`python -m aecf evaluate`) and `checkpoints/encoders/report.json`
-(`python -m aecf encoders report`); the renderer is `aecf.figures.tables`, the one that `evaluate` writes
+Sources: `results/results.json` (`python -m aecf evaluate`), `results/mfeat/results.json` (the example dataset's
+shipped runs, `scripts/retrain_mfeat.sh`) and `checkpoints/encoders/report.json` (`python -m aecf encoders report`); the renderer is `aecf.figures.tables`, the one that `evaluate` writes
 results.md with. In README.md, docs/results.md and docs/encoders.md each generated table sits between two
 marker lines (`<!-- table:NAME -->` ... `<!-- /table:NAME -->`) and only the text between them is rewritten;
 `results/results.md` is generated whole. The prose around the tables is written by hand: re-read it after a
@@ -22,9 +22,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aecf.figures.tables import build_tables, fill_blocks, marked_tables, results_markdown  # noqa: E402
-from aecf.paths import ENCODER_DIR, RESULTS_JSON, ROOT  # noqa: E402
+from aecf.paths import ENCODER_DIR, RESULTS_DIR, RESULTS_JSON, ROOT  # noqa: E402
 
 REPORT_JSON = ENCODER_DIR / "report.json"
+MFEAT_JSON = RESULTS_DIR / "mfeat" / "results.json"
+MFEAT_TABLES = [
+    "fusion-main",
+    "fusion-scores",
+    "fusion-drop-acc",
+    "fusion-drop-ece",
+    "fusion-drop-ece-deploy",
+]
 
 # document (relative to the project) -> the tables it holds, in order
 DOCUMENTS = {
@@ -45,13 +53,17 @@ DOCUMENTS = {
         "fusion-targets",
     ],
     "docs/encoders.md": ["encoders", "encoders-heldout"],
+    "docs/data-format.md": [f"mfeat-{name}" for name in MFEAT_TABLES],
 }
 RESULTS_MD = "results/results.md"  # generated whole by results_markdown, as `evaluate` writes it
 
 
-def render(root: Path, results: dict, report: dict) -> tuple[dict[str, tuple[str, str]], list[str]]:
+def render(
+    root: Path, results: dict, report: dict, mfeat: dict
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """document -> (text now, text from the JSON), and the problems found (markers missing, unknown, twice)."""
     tables = build_tables(results, report)
+    tables |= {f"mfeat-{k}": v for k, v in build_tables(mfeat, report, MFEAT_TABLES).items()}
     out, problems = {}, []
     for name, expected in DOCUMENTS.items():
         path = root / name
@@ -86,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = json.loads(args.results.read_text())
     report = json.loads(args.report.read_text())
-    documents, problems = render(args.root, results, report)
+    mfeat = json.loads(MFEAT_JSON.read_text())
+    documents, problems = render(args.root, results, report, mfeat)
     for problem in problems:
         print(problem, file=sys.stderr)
 

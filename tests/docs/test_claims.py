@@ -124,3 +124,36 @@ def test_the_encoders_miss_one_target_spoken_digits_in_a_room():
         assert report["clean"][key] >= target, key
     missed = [key for key, _, target in T.HELDOUT if report["heldout"][key] < target]
     assert missed == ["voices_room"]
+
+
+# ------------------------------------------------------------- docs/data-format.md §4: the reading of mfeat
+
+
+@pytest.fixture(scope="module")
+def mfeat():
+    return json.loads((RESULTS_JSON.parent / "mfeat" / "results.json").read_text())["methods"]
+
+
+def test_mfeat_masked_methods_sit_at_the_limit_far_above_late_fusion(mfeat):
+    """ "AECF, ModDrop and the specialists' limit are within a point of each other at every drop rate, and from
+    30 % drop on far above late fusion"."""
+    acc = {m: {r: 100 * e["drop"][r]["acc"] for r in e["drop"]} for m, e in mfeat.items()}
+    for r in acc["aecf"]:
+        trio = [acc["aecf"][r], acc["moddrop"][r], acc["specialists"][r]]
+        assert max(trio) - min(trio) <= 1.0, r
+        if float(r) >= 0.3:
+            assert min(trio) > acc["late_fusion"][r] + 1.0, r
+    assert acc["aecf"]["0.5"] - acc["late_fusion"]["0.5"] >= 3.0
+
+
+def test_mfeat_aecf_best_calibrated_up_to_half_drop_but_not_beyond(mfeat):
+    ece = {m: {r: e["drop"][r]["ece"] for r in e["drop"]} for m, e in mfeat.items()}
+    for r in ("0.0", "0.1", "0.3", "0.5"):
+        assert ece["aecf"][r] <= min(ece[m][r] for m in ("moddrop", "late_fusion")) + 5e-4, r
+    assert ece["aecf"]["0.7"] > ece["moddrop"]["0.7"] and ece["aecf"]["0.9"] > ece["moddrop"]["0.9"]
+
+
+def test_mfeat_gate_stays_near_uniform(mfeat):
+    assert (
+        mfeat["aecf"]["mechanisms"]["acm_adaptive_share"] < 0.15
+    )  # "about 5 %" against about half on the digits
