@@ -31,7 +31,7 @@ SWITCH = "dx_on_{}"  # a modality's switch, by its position in the dataset (name
 OFF_STATE = "_dx_off"  # the modalities switched off, kept while a modality is missing for an example
 AVAILABLE = "_dx_available"  # which modalities the example on screen has
 RESULTS_KEY = "explore_dataset_results"
-DRAWN, DRAWN_KEPT = "_dx_drawn", 24  # the views this session drew last, with their markup (`_drawn`)
+DRAWN, DRAWN_KEPT = "_dx_drawn", 24  # the views this browser session drew last, with their markup (`_drawn`)
 DEFAULTS = {RUN: None, INDEX: 0, K: X.DEFAULT_K}  # None: always in the link (a newer run must not change it)
 
 
