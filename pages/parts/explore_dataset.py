@@ -62,7 +62,7 @@ def page(choice: DatasetChoice) -> None:
         st.error(str(e))
         return
     split = data.split(X.SPLIT)
-    runs = X.run_choices(choice.key)
+    runs = X.run_choices(choice)
     new_link = url.is_new_link()
     if new_link:  # a link from the digits view may carry its keys: they are not this view's
         for key in [k for k in st.session_state.get(url.VIEW, {}) if k not in LINK_KEYS]:
@@ -98,7 +98,8 @@ def page(choice: DatasetChoice) -> None:
             keys,
             key=RUN,
             format_func=labels.get,
-            help=f"The finished runs trained on {name}, newest first.",
+            help=f"The finished runs trained on {name}, newest first, then the ones that ship with it (seed 0 "
+            "of each).",
         )
         k = st.select_slider("MC-dropout passes K", MC_CHOICES, key=url.seeded(K, X.DEFAULT_K))
         st.markdown(
