@@ -248,7 +248,7 @@ class DatasetRun:
     """One run on a dataset, as the Subsets and Curriculum pages list it: trained here, or shipped with it."""
 
     run_id: str  # the run's folder name; a shipped run's name ("shipped: aecf")
-    path: Path  # the run folder; a shipped run's: the results JSON it was read from (else its checkpoints' folder)
+    path: Path  # the run folder; a shipped run's: the results JSON (without one, its checkpoint's folder)
     method: str
     seed: int | None
     state: str  # a runs.STATES value, "interrupted" for a "running" run whose process is gone, "unknown", "shipped"
@@ -382,7 +382,7 @@ def shipped_dataset_runs(
         out.append(
             DatasetRun(
                 run_id=run.name,
-                path=shipped.results if entry is not None else (run.weights or run.metrics).parent,
+                path=shipped.results or (run.weights or run.metrics).parent,  # one or the other ships
                 method=method,
                 seed=None,
                 state=SHIPPED_STATE,
