@@ -27,6 +27,11 @@ TRY_THIS = (
     "Train `aecf` and `late_fusion` on this dataset, then compare them at 70 % drop: which one keeps its "
     "accuracy, and which one stays calibrated? Then look for the weakest subset of each size."
 )
+TRY_SHIPPED = (  # a dataset that ships its runs: they are there to compare before anyone trains
+    "Compare `shipped: aecf` with `shipped: late_fusion` at 70 % drop: which one keeps its accuracy, which one "
+    "stays calibrated, and how close does each come to the specialists' limit? Then look for the weakest subset "
+    "of each size."
+)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -52,7 +57,8 @@ def _signature(found: list[R.DatasetRun], labels: list[str]) -> tuple:
 
 def show(choice: D.DatasetChoice) -> None:
     """The whole dataset view, under the page's title."""
-    teaching_box(["calibration", "cec"], EXPLANATION, TRY_THIS)
+    shipped = D.shipped_runs(choice).results is not None
+    teaching_box(["calibration", "cec"], EXPLANATION, TRY_SHIPPED if shipped else TRY_THIS)
     try:
         data = cache.dataset(choice.key)
     except InputError as e:

@@ -126,6 +126,7 @@ def test_subsets_shows_the_shipped_evaluation_with_the_specialists_as_the_limit(
     assert names == [*SHIPPED, "shipped: specialists"]
     at = page("subsets")
     assert not says_no_run(at)
+    assert any("Compare `shipped: aecf` with `shipped: late_fusion`" in str(i.value) for i in at.info)
     assert at.multiselect(key="runs").value == names  # chosen while there is no run of one's own
     drop = chart(at, "Accuracy vs drop rate")
     assert traces(drop) == names

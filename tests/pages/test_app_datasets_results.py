@@ -145,6 +145,7 @@ def test_subsets_without_runs_says_so_and_links_to_train(runs_dir, nothing_shipp
     at = page("subsets", {"data": MFEAT})
     no_exception(at)
     assert any("No run has trained on **mfeat** yet" in s for s in texts(at, "info"))
+    assert any("Train `aecf` and `late_fusion` on this dataset" in s for s in texts(at, "info"))
     assert links(at)["Train on this dataset"] == ("train", "data=example%3Amfeat")
     assert not at.get("plotly_chart") and not at.get("download_button")
 
