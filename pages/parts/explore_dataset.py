@@ -1,5 +1,5 @@
 """The Explore page for a dataset other than the digits (`?data=<key>`, the sidebar's dataset picker): a run trained
-on it, a test example by index (or a random one), a switch per modality, and the view (aecf.app.explore_dataset)
+on it (or one that ships with it), a test example by index (or a random one), a switch per modality, and the view (aecf.app.explore_dataset)
 as one HTML block, with the views one switch away sent ahead (pages/parts/ui.instant_views) and a snippet that
 reproduces it.
 
