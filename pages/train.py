@@ -401,7 +401,7 @@ compare = (
         help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`)."
         if choice.is_digits
         else f"The runs trained on {choice.title}"
-        + (", and the ones that ship with it (seed 0 of each)." if shipped else "."),
+        + (", and the training records of the ones that ship with it." if shipped else "."),
     )
     if sources
     else []

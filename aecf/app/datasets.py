@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aecf import paths, runs
+from aecf.checkpoint import read_checkpoint_config
 from aecf.data import upload as U
 from aecf.data.dataset import SPLITS, Dataset, DatasetSpec, read_dataset, read_spec
-from aecf.errors import InputError
+from aecf.errors import CheckpointError, InputError
 from aecf.evaluate import evaluate_stems
 from aecf.files import write_json_atomic
 
@@ -138,6 +139,17 @@ class ShippedRun:
     @property
     def name(self) -> str:
         return shipped_name(self.method)
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed its checkpoint records (None without a checkpoint or a recorded seed)."""
+        if self.weights is None:
+            return None
+        try:
+            seed = (read_checkpoint_config(self.weights).get("train") or {}).get("seed")
+        except CheckpointError:
+            return None
+        return seed if isinstance(seed, int) else None
 
 
 @dataclass(frozen=True)

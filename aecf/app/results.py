@@ -257,9 +257,8 @@ class DatasetRun:
     evaluation: dict | None  # its evaluation.json, when it has one that fits the dataset
     has_model: bool
     problem: str | None = None  # why an evaluation it has cannot be shown
-    shipped: datasets.ShippedRun | None = (
-        None  # a run that ships with the dataset (its files), not trained here
-    )
+    # a run that ships with the dataset (its files), not trained here
+    shipped: datasets.ShippedRun | None = None
 
     @property
     def can_evaluate(self) -> bool:
@@ -384,7 +383,7 @@ def shipped_dataset_runs(
                 run_id=run.name,
                 path=shipped.results or (run.weights or run.metrics).parent,  # one or the other ships
                 method=method,
-                seed=None,
+                seed=run.seed,  # its checkpoint's (the evaluation may average several)
                 state=SHIPPED_STATE,
                 started=0.0,
                 label=run.name,

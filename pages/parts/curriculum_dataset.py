@@ -92,14 +92,15 @@ def _pick_run(found: list[R.DatasetRun]) -> R.DatasetRun | None:
         "Run",
         list(by_label),
         key="dataset_run",
-        help="The runs trained on this dataset, then the ones that ship with it (seed 0 of each). Pick an aecf "
-        "run: only ACM adapts its masks to the gate.",
+        help="The runs trained on this dataset, then the ones that ship with it. Pick an aecf run: only ACM "
+        "adapts its masks to the gate.",
     )
     run = by_label[label]
     if run.shipped is not None:
+        seed = f" (seed {run.seed})" if run.seed is not None else ""
         st.caption(
-            f"`{label}`: seed 0 of the `{run.method}` run that ships with this dataset, its training records as "
-            "they were written. Train your own on the Train page: it joins this list."
+            f"`{label}`: the `{run.method}` run that ships with this dataset{seed}, its training records as they "
+            "were written. Train your own on the Train page: it joins this list."
         )
     if st.query_params.get(RUN_QUERY) != run.run_id:
         st.query_params[RUN_QUERY] = run.run_id

@@ -98,8 +98,7 @@ def page(choice: DatasetChoice) -> None:
             keys,
             key=RUN,
             format_func=labels.get,
-            help=f"The finished runs trained on {name}, newest first, then the ones that ship with it (seed 0 "
-            "of each).",
+            help=f"The finished runs trained on {name}, newest first, then the ones that ship with it.",
         )
         k = st.select_slider("MC-dropout passes K", MC_CHOICES, key=url.seeded(K, X.DEFAULT_K))
         st.markdown(

@@ -165,7 +165,8 @@ def test_curriculum_shows_the_shipped_aecfs_schedule(runs_dir):
     assert traces(chart(at, "Per-modality mask rate")) == [*MODALITIES, "overall", "π(t), curriculum"]
     for title in ("Mean gate entropy H(p)", "curriculum vs flat", "ratio across the test split"):
         assert chart(at, title)
-    assert any("ships with this dataset" in str(c.value) for c in at.caption)
+    seed = D.shipped_runs(D.resolve(MFEAT)).runs[0].seed
+    assert any(f"ships with this dataset (seed {seed})" in str(c.value) for c in at.caption)
     run.set_value("shipped: late_fusion").run()
     assert not at.exception
     assert any("did not mask anything" in str(i.value) for i in at.info)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aecf import paths
@@ -105,6 +107,10 @@ def test_an_example_ships_its_runs_and_their_evaluation_an_upload_none(runs, tmp
     assert all(
         p.is_file() for p in [*shipped.checkpoints.values(), *shipped.metrics.values(), shipped.results]
     )
+    config_seeds = [
+        json.loads(w.with_suffix(".json").read_text())["train"]["seed"] for w in shipped.checkpoints.values()
+    ]
+    assert [r.seed for r in shipped.runs] == config_seeds
 
     upload = D.store_upload(zip_folder(six_modalities(tmp_path / "six")), "six.zip")
     assert D.shipped_runs(upload) == D.Shipped() and D.shipped_runs(None) == D.Shipped()
