@@ -23,6 +23,7 @@ HELDOUT_DIR = DATA_DIR / "heldout"  # the held-out real-input sets (`python -m a
 CHECKPOINT_DIR = ROOT / "checkpoints"  # encoders/ and fusion/
 FUSION_DIR = CHECKPOINT_DIR / "fusion"
 ENCODER_DIR = CHECKPOINT_DIR / "encoders"
+EXAMPLE_CHECKPOINT_DIR = CHECKPOINT_DIR / "datasets"  # an example dataset's shipped runs: <folder>/<method>.*
 MODEL_CONFIG_DIR = (
     ROOT / "aecf" / "encoders" / "model_configs"
 )  # open_clip configs of our image/caption towers
@@ -100,6 +101,19 @@ def datasets_dir() -> Path:
 
 def results_json() -> Path:
     return _get("results", RESULTS_JSON)
+
+
+def example_checkpoints(folder: str) -> Path:
+    """The shipped runs of the example dataset assets/datasets/<folder>: <method>.safetensors, .json and
+    .metrics.jsonl each (`scripts/retrain_mfeat.sh` writes mfeat's). Like the examples themselves, they ship with
+    the project: no environment variable moves them."""
+    return EXAMPLE_CHECKPOINT_DIR / folder
+
+
+def example_results(folder: str) -> Path:
+    """The evaluation of an example dataset's shipped runs (the layout of `python -m aecf evaluate`, methods
+    aggregated over seeds)."""
+    return RESULTS_DIR / folder / "results.json"
 
 
 def results_dirs() -> list[Path]:

@@ -202,9 +202,9 @@ def curves_block(rows: list[dict], key: str) -> None:
 runs = list_runs(manager=manager)
 ids = [r.id for r in runs]
 by_id = {r.id: r for r in runs}
-# the shipped checkpoints' own training records ("shipped: aecf", ...): something to watch and compare before
-# the first run, and a yardstick after it
-shipped = {f"shipped: {name}": path for name, path in A.shipped_metrics(paths.fusion_dir()).items()}
+# the chosen dataset's shipped checkpoints' own training records ("shipped: aecf", ...: the digits', an
+# example's): something to watch and compare before the first run, and a yardstick after it
+shipped = D.shipped_runs(choice).metrics
 if not runs and choice.is_digits:
     st.info(
         "No runs yet. Set the knobs above and press **Start training**. Until then, below: how the shipped "
@@ -374,10 +374,10 @@ if runs:
     # --------------------------------------------------------------------------- all runs
     st.subheader("All runs")
     st.dataframe(T.runs_table(runs, viewer, manager), hide_index=True, key="runs_table")
-elif choice.is_digits:
+elif choice.is_digits or shipped:
     st.subheader("Compare the shipped runs")
 
-# the runs on this dataset first, then (digits only) the shipped checkpoints' records as a yardstick; a run that
+# the runs on this dataset first, then its shipped checkpoints' records as a yardstick; a run that
 # appeared since this page last drew (one just started, here or elsewhere) joins the comparison: the newest
 # runs and the shipped aecf
 sources = T.compare_sources(runs, choice.key, shipped)
@@ -388,9 +388,7 @@ if (
     or (known is not None and set(compared_ids) - set(known))
     or st.session_state.get("_compare_data") != choice.key
 ):
-    st.session_state["compare_runs"] = T.compare_default(
-        compared_ids, list(shipped) if choice.is_digits else []
-    )
+    st.session_state["compare_runs"] = T.compare_default(compared_ids, list(shipped))
 else:
     st.session_state["compare_runs"] = [k for k in st.session_state["compare_runs"] if k in sources]
 st.session_state["_compare_known"] = compared_ids
@@ -402,7 +400,8 @@ compare = (
         key="compare_runs",
         help="Your runs, and the shipped checkpoints' own training (`python -m aecf train`)."
         if choice.is_digits
-        else f"The runs trained on {choice.title}.",
+        else f"The runs trained on {choice.title}"
+        + (", and the training records of the ones that ship with it." if shipped else "."),
     )
     if sources
     else []

@@ -8,8 +8,10 @@ that fits in a URL (`?data=<key>`):
   feature sets of different widths);
 - `upload:<digest>`: a zip someone uploaded, stored once by content under `runs/datasets/` (`aecf.data.upload`).
 
-Uploads and the runs trained on them are visible to every session of the server. Nothing here imports
-Streamlit; the pages cache what they load.
+Uploads and the runs trained on them are visible to every session of the server. Besides the runs people train,
+a dataset may ship runs of its own (`shipped_runs`): the digits' checkpoints, and an example's trained by its
+script, so that its views have something to show on a fresh clone. Nothing here imports Streamlit; the pages
+cache what they load.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aecf import paths, runs
+from aecf.checkpoint import read_checkpoint_config
 from aecf.data import upload as U
 from aecf.data.dataset import SPLITS, Dataset, DatasetSpec, read_dataset, read_spec
-from aecf.errors import InputError
+from aecf.errors import CheckpointError, InputError
 from aecf.evaluate import evaluate_stems
 from aecf.files import write_json_atomic
 
@@ -118,6 +121,81 @@ def summary(data: Dataset) -> dict:
         "feature_mib": data.nbytes() / 2**20,
         "description": data.spec.description,
     }
+
+
+# ------------------------------------------------------------------------------------ shipped runs
+
+SHIPPED = "shipped: "  # how a shipped run is named wherever it is listed beside people's runs
+
+
+@dataclass(frozen=True)
+class ShippedRun:
+    """A checkpoint that ships with a dataset (seed 0 of its method), with its training records."""
+
+    method: str  # the checkpoint's stem: "aecf", "late_fusion", "aecf.seed1" ...
+    weights: Path | None  # <stem>.safetensors (None: only its training records ship)
+    metrics: Path | None  # <stem>.metrics.jsonl
+
+    @property
+    def name(self) -> str:
+        return shipped_name(self.method)
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed its checkpoint records (None without a checkpoint or a recorded seed)."""
+        if self.weights is None:
+            return None
+        try:
+            seed = (read_checkpoint_config(self.weights).get("train") or {}).get("seed")
+        except CheckpointError:
+            return None
+        return seed if isinstance(seed, int) else None
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """What ships with a dataset: its runs, and their evaluation (a results JSON), each possibly absent."""
+
+    runs: tuple[ShippedRun, ...] = ()
+    results: Path | None = None
+
+    @property
+    def metrics(self) -> dict[str, Path]:
+        """Name ("shipped: aecf") -> training records, for the runs that have them."""
+        return {r.name: r.metrics for r in self.runs if r.metrics is not None}
+
+    @property
+    def checkpoints(self) -> dict[str, Path]:
+        """Name -> weights, for the runs whose checkpoint ships."""
+        return {r.name: r.weights for r in self.runs if r.weights is not None}
+
+
+def shipped_name(method: str) -> str:
+    """A shipped run's name: "shipped: aecf" (the Train page's yardsticks are named so)."""
+    return SHIPPED + method
+
+
+def shipped_runs(choice: DatasetChoice | None) -> Shipped:
+    """The runs that ship with a dataset: for `example:<folder>`, the checkpoints in `checkpoints/datasets/<folder>/`
+    and their evaluation `results/<folder>/results.json`; for the digits, their own (`paths.fusion_dir()`,
+    `paths.results_json()`); none for an upload. Runs sorted by name; absent files are left out."""
+    if choice is None or choice.kind == "uploaded":
+        return Shipped()
+    if choice.is_digits:
+        folder, results = paths.fusion_dir(), paths.results_json()
+    else:
+        folder, results = paths.example_checkpoints(choice.path.name), paths.example_results(choice.path.name)
+    return Shipped(_shipped_in(folder), results if results.is_file() else None)
+
+
+def _shipped_in(folder: Path) -> tuple[ShippedRun, ...]:
+    if not folder.is_dir():
+        return ()
+    weights = {p.name.removesuffix(".safetensors"): p for p in folder.glob("*.safetensors")}
+    metrics = {p.name.removesuffix(".metrics.jsonl"): p for p in folder.glob("*.metrics.jsonl")}
+    return tuple(
+        ShippedRun(m, weights.get(m), metrics.get(m)) for m in sorted(weights.keys() | metrics.keys())
+    )
 
 
 def examples() -> list[DatasetChoice]:

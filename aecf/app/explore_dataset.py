@@ -1,7 +1,7 @@
 """Explore one test example of a dataset of one's own: the Explore page's view-model when `?data=` names a dataset
 other than the digits (aecf.app.datasets).
 
-    a run trained on the dataset (`run_choices`) + the dataset's test split + an example index + a switch per
+    a run trained on the dataset or shipped with it (`run_choices`) + the dataset's test split + an example index + a switch per
     modality -> Model.predict_embeddings (the example's stored embeddings, each at its own width; seeded
     MC-dropout) -> `ExampleView`: the prediction, the true label(s), the gate, H(p), λ(x), the K passes and a
     subset view that stays readable at 6-8 modalities (`SubsetSummary`: confidence by subset size, and CEC's rule
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from aecf import runs
-from aecf.app.datasets import runs_on
+from aecf.app.datasets import DatasetChoice, runs_on, shipped_runs
 from aecf.app.explore import Metric, fmt, mc_confidence_spread
 from aecf.app.state import MC_CHOICES
 from aecf.checkpoint import checkpoint_info
@@ -44,27 +44,36 @@ QUERY = {"run": "run", "index": "i", "off": "off", "mc_samples": "k"}  # field -
 
 @dataclass(frozen=True)
 class RunChoice:
-    key: str  # the run's folder name (its id)
-    path: Path  # the run folder
+    key: str  # the run's folder name (its id); a shipped run's name ("shipped: aecf")
+    path: Path  # the run folder (a shipped run's: the folder of its checkpoint)
     weights: Path
     method: str
     label: str
+    shipped: bool = False  # ships with the dataset (aecf.app.datasets.shipped_runs), not trained here
 
 
-def run_choices(dataset_key: str, runs_dir: str | Path | None = None) -> list[RunChoice]:
-    """The runs trained on this dataset that saved a model (finished or stopped), newest first."""
+def run_choices(choice: DatasetChoice, runs_dir: str | Path | None = None) -> list[RunChoice]:
+    """The runs trained on this dataset that saved a model (finished or stopped), newest first; then the ones
+    that ship with it (`shipped_runs`: an example's checkpoints)."""
     out = []
-    for run_dir in runs_on(dataset_key, runs_dir):
+    for run_dir in runs_on(choice.key, runs_dir):
         weights = run_dir / "model.safetensors"
         state = (runs.read_status(run_dir) or {}).get("state")
         if weights.is_file() and state in ("finished", "stopped"):
             method = checkpoint_info(weights).method
             out.append(RunChoice(run_dir.name, run_dir, weights, method, f"{run_dir.name} ({method})"))
+    for name, weights in shipped_runs(choice).checkpoints.items():
+        out.append(
+            RunChoice(name, weights.parent, weights, checkpoint_info(weights).method, name, shipped=True)
+        )
     return out
 
 
 def default_run(choices: Sequence[RunChoice]) -> str:
-    """The run a view opens without one in its link: the newest AECF run, else the newest run ("" for none)."""
+    """The run a view opens without one in its link: the newest AECF run, else the newest run ("" for none); a
+    shipped run only when no run trained here has saved a model."""
+    own = [c for c in choices if not c.shipped]
+    choices = own or list(choices)
     aecf = [c for c in choices if c.method == "aecf"]
     return (aecf or list(choices))[0].key if choices else ""
 
@@ -647,5 +656,5 @@ print("λ(x): " + ("–" if lam is None else f"{{lam:.4f}}"))
 
 def snippet_name(view: ExampleView) -> str:
     """The snippet's file name: explore_<run>_<example>.py (characters a file name may hold)."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (view.run or "run"))
-    return f"explore_{safe}_{view.index}.py"
+    safe = "".join(c if c.isalnum() or c in "-_" else " " for c in (view.run or "run"))
+    return f"explore_{'_'.join(safe.split())}_{view.index}.py"

@@ -344,11 +344,15 @@ def mask_rate_series(
     return out
 
 
-def run_schedule(run_dir: str | Path, modalities: Sequence[str]) -> RunSchedule:
-    """A run's schedule from its metrics.jsonl and config.json: the mask rates per modality and π_t as they
-    were trained, H(p) and λ(x), and the curriculum π_t against ModDrop's flat rate."""
-    rows = runs.read_metrics(run_dir)
-    config = runs.read_config(run_dir) or {}
+def run_schedule(source: str | Path, modalities: Sequence[str]) -> RunSchedule:
+    """A run's schedule from its training records and config: the mask rates per modality and π_t as they were
+    trained, H(p) and λ(x), and the curriculum π_t against ModDrop's flat rate. `source`: a run folder (its
+    metrics.jsonl and config.json) or a metrics file (a shipped checkpoint's <stem>.metrics.jsonl, its config in
+    <stem>.json: `train_config_for`)."""
+    source = Path(source)
+    metrics = source / "metrics.jsonl" if source.is_dir() else source
+    rows = read_metrics_file(metrics)
+    config = train_config_for(metrics)
     rule = acm_rule(config)
     xs, acm = schedule(rule.pi_max, rule.warmup)
     _, flat = schedule(rule.pi_max, 0.0)

@@ -6,8 +6,10 @@ monotonicity, specialists, mAP per drop rate) still loads. The page offers only 
 the project (results/*.json, <features>/results/*.json), never an arbitrary server path.
 
 For a dataset other than the digits, the results are the runs trained on it (`dataset_runs`), each with the
-evaluation.json `aecf.app.datasets.evaluate_run` wrote beside it; `combine` puts the chosen ones into one
-`Results` keyed by a short label per run, and `downloads` packs them (the combined JSON, the figures).
+evaluation.json `aecf.app.datasets.evaluate_run` wrote beside it, and the runs that ship with it
+(`shipped_dataset_runs`: an example's evaluation over seeds, the specialists as the limit); `combine` puts the
+chosen ones into one `Results` keyed by a short label per run, and `downloads` packs them (the combined JSON, the
+figures).
 """
 
 from __future__ import annotations
@@ -238,26 +240,46 @@ def readable(
 
 MAX_DEFAULT_RUNS = 6  # the runs compared until the person picks: the newest evaluated ones
 EVALUABLE = ("finished", "stopped", "interrupted")  # states whose saved model can be evaluated
+SHIPPED_STATE = "shipped"  # a shipped run's state in the runs list
 
 
 @dataclass(frozen=True)
 class DatasetRun:
-    """One run trained on a dataset, as the Subsets page lists it."""
+    """One run on a dataset, as the Subsets and Curriculum pages list it: trained here, or shipped with it."""
 
-    run_id: str
-    path: Path
+    run_id: str  # the run's folder name; a shipped run's name ("shipped: aecf")
+    path: Path  # the run folder; a shipped run's: the results JSON (without one, its checkpoint's folder)
     method: str
     seed: int | None
-    state: str  # a runs.STATES value, "interrupted" for a "running" run whose process is gone, or "unknown"
-    started: float  # seconds since the epoch
-    label: str  # the run in charts and tables: "aecf (s0, 14:30)"
+    state: str  # a runs.STATES value, "interrupted" for a "running" run whose process is gone, "unknown", "shipped"
+    started: float  # seconds since the epoch (a shipped run: 0, older than every run)
+    label: str  # the run in charts and tables: "aecf (s0, 14:30)", "shipped: aecf"
     evaluation: dict | None  # its evaluation.json, when it has one that fits the dataset
     has_model: bool
     problem: str | None = None  # why an evaluation it has cannot be shown
+    # a run that ships with the dataset (its files), not trained here
+    shipped: datasets.ShippedRun | None = None
 
     @property
     def can_evaluate(self) -> bool:
         return self.evaluation is None and self.has_model and self.state in EVALUABLE
+
+    @property
+    def weights(self) -> Path | None:
+        """Its saved model, None when it has none."""
+        if self.shipped is not None:
+            return self.shipped.weights
+        return self.path / "model.safetensors" if self.has_model else None
+
+    @property
+    def metrics(self) -> Path | None:
+        """Its training records (metrics.jsonl), None when a shipped run has none."""
+        return self.shipped.metrics if self.shipped is not None else self.path / "metrics.jsonl"
+
+    @property
+    def evaluation_file(self) -> Path:
+        """The file its evaluation is read from."""
+        return self.path if self.shipped is not None else self.path / runs.EVALUATION_FILE
 
     @property
     def entry(self) -> dict | None:
@@ -331,9 +353,64 @@ def run_labels(found: list[DatasetRun]) -> dict[str, str]:
     return {k: (f"{v[:-1]}, {k})" if v in clash else v) for k, v in out.items()}
 
 
+def shipped_dataset_runs(
+    choice: datasets.DatasetChoice, modalities: list[str] | None = None
+) -> list[DatasetRun]:
+    """The runs that ship with a dataset (`aecf.app.datasets.shipped_runs`), one per method of their evaluation
+    (aggregated over seeds; the specialists, the limit, have no checkpoint of their own), then any shipped
+    checkpoint it does not evaluate. An evaluation of subsets of other modalities than `modalities` is not shown:
+    `problem` says why. None for the digits (their page reads results/results.json) or an upload."""
+    if choice.is_digits:
+        return []
+    shipped = datasets.shipped_runs(choice)
+    methods, meta = {}, {}
+    if shipped.results is not None:
+        try:
+            found = load_results(shipped.results)
+        except ResultsUnavailable:
+            found = None
+        if found is not None:
+            methods, meta = found.methods, found.meta
+    by_method = {r.method: r for r in shipped.runs}
+    out = []
+    for method in [*methods, *(m for m in by_method if m not in methods)]:
+        run = by_method.get(method) or datasets.ShippedRun(method, None, None)
+        entry, problem = methods.get(method), None
+        if entry is not None and modalities is not None and not _of_modalities(entry, modalities):
+            entry, problem = None, "its evaluation is of other modalities"
+        out.append(
+            DatasetRun(
+                run_id=run.name,
+                path=shipped.results or (run.weights or run.metrics).parent,  # one or the other ships
+                method=method,
+                seed=run.seed,  # its checkpoint's (the evaluation may average several)
+                state=SHIPPED_STATE,
+                started=0.0,
+                label=run.name,
+                evaluation=None if entry is None else {"methods": {run.name: entry}, "meta": meta},
+                has_model=run.weights is not None,
+                problem=problem,
+                shipped=run,
+            )
+        )
+    return out
+
+
+def _of_modalities(entry: dict, modalities: list[str]) -> bool:
+    known = set(modalities)
+    return all(set(subset.split("+")) <= known for subset in entry.get("subsets") or {})
+
+
+def runs_and_shipped(choice: datasets.DatasetChoice, modalities: list[str] | None = None) -> list[DatasetRun]:
+    """The runs trained on a dataset (`dataset_runs`, newest first), then the runs that ship with it."""
+    return dataset_runs(choice.key, modalities) + shipped_dataset_runs(choice, modalities)
+
+
 def default_runs(found: list[DatasetRun], limit: int = MAX_DEFAULT_RUNS) -> list[str]:
-    """The labels compared until the person picks: the newest evaluated runs, at most `limit`."""
-    return [r.label for r in found if r.entry is not None][:limit]
+    """The labels compared until the person picks: the newest evaluated runs trained here, at most `limit`; the
+    shipped ones when none is."""
+    own = [r.label for r in found if r.entry is not None and r.shipped is None][:limit]
+    return own or [r.label for r in found if r.entry is not None and r.shipped is not None][:limit]
 
 
 def combine(found: list[DatasetRun], labels: list[str]) -> Results | None:
@@ -368,7 +445,9 @@ def run_rows(found: list[DatasetRun]) -> list[dict]:
     rows = []
     for r in found:
         entry = r.entry
-        if entry is not None:
+        if entry is not None and r.shipped is not None:
+            evaluated = f"yes ({_shipped_words(entry)})"
+        elif entry is not None:
             seconds = (r.evaluation.get("meta") or {}).get("seconds")
             evaluated = "yes" + (f" ({seconds:.1f} s)" if isinstance(seconds, int | float) else "")
         elif r.problem:
@@ -383,6 +462,49 @@ def run_rows(found: list[DatasetRun]) -> list[dict]:
             {"run": r.label, "method": r.method, "state": r.state, "evaluated": evaluated, "id": r.run_id}
         )
     return rows
+
+
+def _shipped_words(entry: dict) -> str:
+    """What a shipped evaluation averages: "mean of 3 seeds", or the specialists' "the limit: 15 models"."""
+    if entry.get("reference"):
+        models = entry.get("checkpoints")
+        return f"the limit: {len(models)} models" if isinstance(models, list) else "the limit"
+    seeds = entry.get("n_seeds")
+    return f"mean of {seeds} seeds" if isinstance(seeds, int) and seeds > 1 else "one seed"
+
+
+def shipped_caption(found: list[DatasetRun], n_modalities: int) -> str | None:
+    """The words under a dataset view for its shipped evaluation: which runs, over how many training seeds, and
+    the specialists as the limit (how many of the subsets have their own). None without one."""
+    shipped = [r for r in found if r.shipped is not None and r.entry is not None]
+    if not shipped:
+        return None
+    trained = [r for r in shipped if not r.entry.get("reference")]
+    limit = next((r.entry for r in shipped if r.entry.get("reference")), None)
+    parts = []
+    if trained:
+        seeds = sorted({n for r in trained if isinstance(n := r.entry.get("n_seeds"), int)})
+        several = (
+            f", each the mean of {'/'.join(map(str, seeds))} training seeds (± std)"
+            if max(seeds or [1]) > 1
+            else ""
+        )
+        parts.append(", ".join(f"`{r.method}`" for r in trained) + several)
+    if limit is not None:
+        models = limit.get("checkpoints")
+        count = len(models) if isinstance(models, list) else None
+        of_all = 2**n_modalities - 1
+        sample = (
+            f" ({count} of the {of_all} subsets have their own; the others go to the largest trained subset "
+            "inside them: an estimate from below)"
+            if count and count < of_all
+            else ""
+        )
+        parts.append(
+            "`specialists`: one model per modality subset, picked per example by the modalities present, the "
+            f"limit a single fusion model is measured against{sample}"
+        )
+    return "Shipped with the dataset: " + "; ".join(parts) + ". Your own runs on it join them here."
 
 
 def evaluate_runs(
@@ -418,7 +540,8 @@ def dataset_summary_rows(methods: dict, has_severity: bool) -> list[dict]:
     """The summary table for runs on a dataset: as the digits' (one seed per run), the worst subset named,
     mAP only for multi-label data (where it is the headline), ρ(λ, severity) only where the data records a
     severity."""
-    gone = ["seeds"] + ([] if has_severity else ["ρ(λ, severity)"])
+    several = any(isinstance(e.get("n_seeds"), int) and e["n_seeds"] > 1 for e in methods.values())
+    gone = ([] if several else ["seeds"]) + ([] if has_severity else ["ρ(λ, severity)"])
     if not any(e.get("multilabel") for e in methods.values()):
         gone += ["mAP (all)", "mAP @ 50 % drop", "worst subset mAP"]
     out = []

@@ -318,7 +318,7 @@ def number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-SHIPPED_YARDSTICK = "shipped: aecf"
+SHIPPED_YARDSTICK = D.shipped_name("aecf")
 
 
 def compare_default(run_ids: list[str], shipped: list[str], newest: int = 2) -> list[str]:
@@ -330,10 +330,11 @@ def compare_default(run_ids: list[str], shipped: list[str], newest: int = 2) -> 
 
 
 def compare_sources(found: list[RunInfo], key: str, shipped: dict[str, Path]) -> dict[str, Path]:
-    """What Compare may show on dataset `key`: the runs trained on it (their metrics files, newest first),
-    and, on the digits only, the shipped checkpoints' own training records as yardsticks."""
+    """What Compare may show on dataset `key`: the runs trained on it (their metrics files, newest first), then
+    its shipped checkpoints' own training records as yardsticks (`shipped`: `aecf.app.datasets.shipped_runs`'s
+    `metrics` for that dataset: the digits' or an example's, none for an upload)."""
     sources = {r.id: r.path / "metrics.jsonl" for r in found if r.dataset_key == key}
-    return sources | (dict(shipped) if key == D.DIGITS else {})
+    return sources | dict(shipped)
 
 
 def _same_curve(a: tuple[list, list], b: tuple[list, list]) -> bool:

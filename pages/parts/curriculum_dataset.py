@@ -1,6 +1,6 @@
-"""Curriculum masking for a dataset other than the digits: for a run trained on it, ACM's schedule as it was
-trained (mask rates per modality, π_t, H(p), λ(x)), its masks on the dataset's test split, and the simulator
-with one slider per modality (2 to 8)."""
+"""Curriculum masking for a dataset other than the digits: for a run trained on it (or one that ships with it),
+ACM's schedule as it was trained (mask rates per modality, π_t, H(p), λ(x)), its masks on the dataset's test
+split, and the simulator with one slider per modality (2 to 8)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def show(choice: D.DatasetChoice) -> None:
         return
     modalities = list(data.spec.names)
     st.caption(f"Dataset **{data.spec.name}** · {len(modalities)} modalities ({', '.join(modalities)}).")
-    found = R.dataset_runs(choice.key, modalities)
+    found = [r for r in R.runs_and_shipped(choice, modalities) if r.metrics is not None]  # runs that trained
     run = _pick_run(found)
     if run is None:
         st.info(
@@ -65,7 +65,7 @@ def show(choice: D.DatasetChoice) -> None:
     tab_test, tab_run, tab_sim = st.tabs(
         ["On the test split", "During training", "Simulator"], key=TAB_KEY, bind="query-params"
     )
-    schedule = A.run_schedule(run.path, modalities) if run is not None else None
+    schedule = A.run_schedule(run.metrics, modalities) if run is not None else None
     with tab_test:
         _test_split(choice.key, run)
     with tab_run:
@@ -92,9 +92,16 @@ def _pick_run(found: list[R.DatasetRun]) -> R.DatasetRun | None:
         "Run",
         list(by_label),
         key="dataset_run",
-        help="The runs trained on this dataset. Pick an aecf run: only ACM adapts its masks to the gate.",
+        help="The runs trained on this dataset, then the ones that ship with it. Pick an aecf run: only ACM "
+        "adapts its masks to the gate.",
     )
     run = by_label[label]
+    if run.shipped is not None:
+        seed = f" (seed {run.seed})" if run.seed is not None else ""
+        st.caption(
+            f"`{label}`: the `{run.method}` run that ships with this dataset{seed}, its training records as they "
+            "were written. Train your own on the Train page: it joins this list."
+        )
     if st.query_params.get(RUN_QUERY) != run.run_id:
         st.query_params[RUN_QUERY] = run.run_id
         st.session_state["_run_asked"] = label
@@ -110,9 +117,8 @@ def _test_split(key: str, run: R.DatasetRun | None) -> None:
     if run is None or not run.has_model:
         st.info("Pick a run that has saved its model (a finished or stopped run).")
         return
-    weights = run.path / "model.safetensors"
     try:
-        d = test_split_ratios(key, run.run_id, str(weights))
+        d = test_split_ratios(key, run.run_id, str(run.weights))
     except Exception as e:  # noqa: BLE001 - a model that does not fit the data is a message, not a traceback
         st.error(f"Could not read {run.label}'s gate on the test split: {e}")
         return

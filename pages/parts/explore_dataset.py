@@ -1,5 +1,5 @@
 """The Explore page for a dataset other than the digits (`?data=<key>`, the sidebar's dataset picker): a run trained
-on it, a test example by index (or a random one), a switch per modality, and the view (aecf.app.explore_dataset)
+on it (or one that ships with it), a test example by index (or a random one), a switch per modality, and the view (aecf.app.explore_dataset)
 as one HTML block, with the views one switch away sent ahead (pages/parts/ui.instant_views) and a snippet that
 reproduces it.
 
@@ -62,7 +62,7 @@ def page(choice: DatasetChoice) -> None:
         st.error(str(e))
         return
     split = data.split(X.SPLIT)
-    runs = X.run_choices(choice.key)
+    runs = X.run_choices(choice)
     new_link = url.is_new_link()
     if new_link:  # a link from the digits view may carry its keys: they are not this view's
         for key in [k for k in st.session_state.get(url.VIEW, {}) if k not in LINK_KEYS]:
@@ -98,7 +98,7 @@ def page(choice: DatasetChoice) -> None:
             keys,
             key=RUN,
             format_func=labels.get,
-            help=f"The finished runs trained on {name}, newest first.",
+            help=f"The finished runs trained on {name}, newest first, then the ones that ship with it.",
         )
         k = st.select_slider("MC-dropout passes K", MC_CHOICES, key=url.seeded(K, X.DEFAULT_K))
         st.markdown(

@@ -1,11 +1,12 @@
 """Subsets & calibration for a dataset other than the digits: the runs trained on it, each evaluated on the
-dataset's test split (runs/<id>/evaluation.json), compared with the digits' charts, and their downloads."""
+dataset's test split (runs/<id>/evaluation.json), and the runs that ship with it (an example's evaluation over
+seeds, with the specialists as the limit), compared with the digits' charts, and their downloads."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from aecf import figures, runs
+from aecf import figures
 from aecf.app import datasets as D
 from aecf.app import results as R
 from aecf.app.state import TAB_KEY
@@ -19,12 +20,17 @@ EXPLANATION = (
     "A model is **calibrated** when it is right 80 % of the time on the inputs where it says 80 %. ECE measures "
     "the gap, in 15 confidence bins. With missing modalities most fusions become *over*-confident. CEC asks the "
     "confidence of every subset to be monotone on the subset lattice — adding a modality may not lower it. "
-    "Here the runs trained on your dataset are evaluated on its test split (temperatures fitted on its "
-    "validation split)."
+    "Here the runs on this dataset, yours and those that ship with it, are evaluated on its test split "
+    "(temperatures fitted on its validation split)."
 )
 TRY_THIS = (
     "Train `aecf` and `late_fusion` on this dataset, then compare them at 70 % drop: which one keeps its "
     "accuracy, and which one stays calibrated? Then look for the weakest subset of each size."
+)
+TRY_SHIPPED = (  # a dataset that ships its runs: they are there to compare before anyone trains
+    "Compare `shipped: aecf` with `shipped: late_fusion` at 70 % drop: which one keeps its accuracy, which one "
+    "stays calibrated, and how close does each come to the specialists' limit? Then look for the weakest subset "
+    "of each size."
 )
 
 
@@ -42,7 +48,7 @@ def _signature(found: list[R.DatasetRun], labels: list[str]) -> tuple:
 
     def written(run: R.DatasetRun) -> int:
         try:
-            return (run.path / runs.EVALUATION_FILE).stat().st_mtime_ns
+            return run.evaluation_file.stat().st_mtime_ns
         except OSError:
             return 0
 
@@ -51,7 +57,8 @@ def _signature(found: list[R.DatasetRun], labels: list[str]) -> tuple:
 
 def show(choice: D.DatasetChoice) -> None:
     """The whole dataset view, under the page's title."""
-    teaching_box(["calibration", "cec"], EXPLANATION, TRY_THIS)
+    shipped = D.shipped_runs(choice).results is not None
+    teaching_box(["calibration", "cec"], EXPLANATION, TRY_SHIPPED if shipped else TRY_THIS)
     try:
         data = cache.dataset(choice.key)
     except InputError as e:
@@ -61,7 +68,7 @@ def show(choice: D.DatasetChoice) -> None:
     modalities = list(spec.names)
     multilabel = spec.task == "multilabel"
     has_severity = data.split("test").modality_severity is not None
-    found = R.dataset_runs(choice.key, modalities)
+    found = R.runs_and_shipped(choice, modalities)
     st.caption(
         f"Dataset **{spec.name}** · {len(modalities)} modalities ({', '.join(modalities)}) · "
         f"{len(spec.classes)} classes{' (multi-label)' if multilabel else ''} · test split: "
@@ -79,7 +86,15 @@ def show(choice: D.DatasetChoice) -> None:
             query_params={"data": choice.key},
         )
         return
-    found = _evaluate_if_asked(found, choice.key, modalities)
+    own = [r for r in found if r.shipped is None]
+    if not own:  # only what ships with it: say where one's own runs come from
+        st.page_link(
+            guide.PAGE_FILES["train"],
+            label="Train your own runs on this dataset: they join the comparison",
+            icon=":material/model_training:",
+            query_params={"data": choice.key},
+        )
+    found = _evaluate_if_asked(found, choice, modalities)
     labels = [r.label for r in found if r.entry is not None]
     if not labels:
         st.info("None of the runs on this dataset is evaluated yet (see the list above).")
@@ -89,9 +104,12 @@ def show(choice: D.DatasetChoice) -> None:
         "Runs",
         labels,
         key="runs",
-        help=f"The runs trained on this dataset, newest first; the newest {R.MAX_DEFAULT_RUNS} are compared "
-        "until you pick.",
+        help=f"The runs trained on this dataset, newest first, then the ones that ship with it; the newest "
+        f"{R.MAX_DEFAULT_RUNS} of your own are compared until you pick (the shipped ones while you have none).",
     )
+    words = R.shipped_caption([r for r in found if r.label in chosen], len(modalities))
+    if words:
+        st.caption(words)
     results = R.combine(found, chosen)
     if results is None:
         st.info("Pick at least one run.")
@@ -119,7 +137,9 @@ def _keep_new_runs_in_view(found: list[R.DatasetRun], labels: list[str], key: st
     state["_runs_seen"], state["_runs_dataset"] = labels, key
 
 
-def _evaluate_if_asked(found: list[R.DatasetRun], key: str, modalities: list[str]) -> list[R.DatasetRun]:
+def _evaluate_if_asked(
+    found: list[R.DatasetRun], choice: D.DatasetChoice, modalities: list[str]
+) -> list[R.DatasetRun]:
     """The runs listed in words; an Evaluate button while some finished run has no evaluation (it runs
     aecf.app.datasets.evaluate_run for each and says how long each took)."""
     waiting = [r for r in found if r.can_evaluate]
@@ -149,7 +169,7 @@ def _evaluate_if_asked(found: list[R.DatasetRun], key: str, modalities: list[str
             st.error(f"{label}: could not be evaluated: {problem}")
         else:
             st.success(f"Evaluated {label} in {seconds:.1f} s.", icon=":material/check_circle:")
-    return R.dataset_runs(key, modalities)
+    return R.runs_and_shipped(choice, modalities)
 
 
 def _results_view(

@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from aecf import paths
 from aecf.app import datasets as D
 from aecf.paths import ROOT
 from tests.support.dataset_runs import generated_upload, train_runs
@@ -127,17 +128,24 @@ def test_subsets_evaluates_a_run_that_has_no_evaluation_and_says_how_long_it_too
     assert len(done) == 1 and done[0].startswith("Evaluated moddrop (s0, ") and done[0].endswith(" s.")
     assert (with_runs[-1] / "evaluation.json").is_file()
     runs = at.multiselect(key="runs")
-    assert len(runs.options) == 3 and runs.value[-1].startswith(
-        "moddrop"
-    )  # the new evaluation, shown at once
+    own = [o for o in runs.options if not o.startswith("shipped: ")]  # (the example's shipped runs follow)
+    assert len(own) == 3 and runs.value[-1].startswith("moddrop")  # the new evaluation, shown at once
     at.run()
     assert not [b for b in at.button if b.key == "evaluate_runs"]  # and nothing is left to evaluate
 
 
-def test_subsets_without_runs_says_so_and_links_to_train(runs_dir):
+@pytest.fixture
+def nothing_shipped(tmp_path, monkeypatch):
+    """The example as if it shipped no runs (tests/pages/test_app_dataset_shipped.py covers those it ships)."""
+    monkeypatch.setattr(paths, "EXAMPLE_CHECKPOINT_DIR", tmp_path / "no-checkpoints")
+    monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path / "no-results")
+
+
+def test_subsets_without_runs_says_so_and_links_to_train(runs_dir, nothing_shipped):
     at = page("subsets", {"data": MFEAT})
     no_exception(at)
     assert any("No run has trained on **mfeat** yet" in s for s in texts(at, "info"))
+    assert any("Train `aecf` and `late_fusion` on this dataset" in s for s in texts(at, "info"))
     assert links(at)["Train on this dataset"] == ("train", "data=example%3Amfeat")
     assert not at.get("plotly_chart") and not at.get("download_button")
 
@@ -243,7 +251,7 @@ def test_curriculum_a_run_named_in_the_url_and_a_run_that_did_not_mask(with_runs
     assert at.selectbox(key="dataset_run").value.startswith("aecf (s0, ")
 
 
-def test_curriculum_without_runs_says_so_and_still_simulates(runs_dir):
+def test_curriculum_without_runs_says_so_and_still_simulates(runs_dir, nothing_shipped):
     at = page("curriculum", {"data": MFEAT, "tab": "Simulator"})
     no_exception(at)
     assert any("No run has trained on **mfeat** yet" in s for s in texts(at, "info"))

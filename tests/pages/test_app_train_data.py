@@ -211,7 +211,8 @@ def test_two_uploads_at_once(app_env, six, bad):
 
 def test_an_example_dataset_is_described_with_auto_epochs(app_env):
     """?data=example:mfeat: the example described (six feature sets of their own widths, its own val split),
-    the epochs default to auto, and no run on it yet."""
+    the epochs default to auto, no run on it yet, and its shipped runs to compare."""
+    from aecf.app import datasets as D
     from aecf.app import training as T
 
     at = page(query={"data": "example:mfeat"})
@@ -223,7 +224,9 @@ def test_an_example_dataset_is_described_with_auto_epochs(app_env):
     assert "val.npz (the dataset's own validation split)" in all_text(at)
     assert at.number_input(key="train_epochs_auto").proto.placeholder == f"auto: {T.auto_epochs(1400)}"
     assert any("No runs on mfeat" in i.value for i in at.info)
-    assert not at.multiselect  # nothing to compare yet, and no digits yardstick
+    compare = at.multiselect(key="compare_runs")  # the example's own shipped runs, not the digits' yardsticks
+    assert compare.options == list(D.shipped_runs(D.resolve("example:mfeat")).metrics)
+    assert compare.value == ["shipped: aecf", "shipped: late_fusion"]
 
 
 def test_explores_uploaders_keep_their_own_limit(app_env):

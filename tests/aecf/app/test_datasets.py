@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from aecf import paths
 from aecf.app import datasets as D
 from aecf.app.checkpoints import checkpoint_choices
+from aecf.app.masking import shipped_metrics
 from aecf.errors import InputError
 from aecf.runs import write_data
 from aecf.train import make_config, train
+from tests.support.dataset_zips import six_modalities, zip_folder
 
 
 @pytest.fixture
@@ -84,3 +89,46 @@ def test_a_run_on_another_dataset_names_its_classes_and_stays_out_of_the_digits_
     ]  # no data.json yet: a digits run
     write_data(run_dir, choice.key, data.spec.name, choice.path)
     assert "run:r2-late_fusion-s0" not in [c.key for c in checkpoint_choices(runs)]
+
+
+# ------------------------------------------------------------------------------------ shipped runs
+
+
+def test_an_example_ships_its_runs_and_their_evaluation_an_upload_none(runs, tmp_path):
+    mfeat = D.resolve("example:mfeat")
+    shipped = D.shipped_runs(mfeat)
+    folder = paths.example_checkpoints("mfeat")
+    assert folder == paths.CHECKPOINT_DIR / "datasets" / "mfeat"
+    assert [r.method for r in shipped.runs] == ["aecf", "late_fusion", "moddrop"]
+    assert [r.name for r in shipped.runs] == ["shipped: aecf", "shipped: late_fusion", "shipped: moddrop"]
+    assert shipped.checkpoints == {r.name: folder / f"{r.method}.safetensors" for r in shipped.runs}
+    assert shipped.metrics == {r.name: folder / f"{r.method}.metrics.jsonl" for r in shipped.runs}
+    assert shipped.results == paths.example_results("mfeat") == paths.RESULTS_DIR / "mfeat" / "results.json"
+    assert all(
+        p.is_file() for p in [*shipped.checkpoints.values(), *shipped.metrics.values(), shipped.results]
+    )
+    config_seeds = [
+        json.loads(w.with_suffix(".json").read_text())["train"]["seed"] for w in shipped.checkpoints.values()
+    ]
+    assert [r.seed for r in shipped.runs] == config_seeds
+
+    upload = D.store_upload(zip_folder(six_modalities(tmp_path / "six")), "six.zip")
+    assert D.shipped_runs(upload) == D.Shipped() and D.shipped_runs(None) == D.Shipped()
+    assert D.Shipped().metrics == {} and D.Shipped().results is None
+
+
+def test_the_digits_keep_their_own_shipped_runs(runs):
+    shipped = D.shipped_runs(D.resolve(D.DIGITS))
+    assert shipped.metrics == {f"shipped: {k}": v for k, v in shipped_metrics(paths.fusion_dir()).items()}
+    assert all(p.parent == paths.fusion_dir() for p in shipped.checkpoints.values())
+    assert shipped.results == (paths.results_json() if paths.results_json().is_file() else None)
+
+
+def test_an_example_whose_runs_are_not_there_ships_none(runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "EXAMPLE_CHECKPOINT_DIR", tmp_path / "none")
+    monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path / "none")
+    assert D.shipped_runs(D.resolve("example:mfeat")) == D.Shipped()
+    (tmp_path / "none" / "mfeat").mkdir(parents=True)
+    (tmp_path / "none" / "mfeat" / "gate.metrics.jsonl").write_text("")  # records without a checkpoint
+    runs_found = D.shipped_runs(D.resolve("example:mfeat")).runs
+    assert runs_found == (D.ShippedRun("gate", None, tmp_path / "none" / "mfeat" / "gate.metrics.jsonl"),)

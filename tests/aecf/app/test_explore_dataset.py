@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+from aecf.app import datasets as D
 from aecf.app import explore_dataset as X
 from aecf.data.dataset import read_dataset
 from aecf.data.generated import generate_dataset
 from aecf.inference import Model, load
 from aecf.paths import ROOT
+from aecf.runs import write_data
 from aecf.train import make_config, train
 
 WIDTHS = (5, 12, 3, 9, 7, 4, 10, 6)
@@ -213,6 +215,35 @@ def test_default_run_is_the_newest_aecf_run():
 
     assert X.default_run([run("lf2", "late_fusion"), run("a1", "aecf"), run("a0", "aecf")]) == "a1"
     assert X.default_run([run("lf2", "late_fusion")]) == "lf2" and X.default_run([]) == ""
+    shipped = [X.RunChoice("shipped: aecf", ROOT, ROOT, "aecf", "shipped: aecf", shipped=True)]
+    assert X.default_run(shipped) == "shipped: aecf"  # none of one's own: the shipped aecf
+    assert X.default_run([run("lf2", "late_fusion"), *shipped]) == "lf2"  # one's own run first
+
+
+def test_an_example_offers_its_shipped_runs_after_the_runs_trained_on_it(tmp_path):
+    mfeat = D.resolve("example:mfeat")
+    shipped = D.shipped_runs(mfeat).checkpoints
+    found = X.run_choices(mfeat, tmp_path / "runs")
+    assert (
+        [c.key for c in found]
+        == list(shipped)
+        == ["shipped: aecf", "shipped: late_fusion", "shipped: moddrop"]
+    )
+    assert [c.method for c in found] == ["aecf", "late_fusion", "moddrop"] and all(c.shipped for c in found)
+    assert [c.weights for c in found] == list(shipped.values()) and [c.label for c in found] == list(shipped)
+    assert X.default_run(found) == "shipped: aecf"
+    data = D.open_dataset(mfeat)
+    run_dir = tmp_path / "runs" / "r1-late_fusion-s0"
+    train(make_config("late_fusion", epochs=1), data.split("train"), data.split("val"), run_dir=run_dir)
+    write_data(run_dir, mfeat.key, data.spec.name, mfeat.path)
+    found = X.run_choices(mfeat, tmp_path / "runs")
+    assert [c.key for c in found] == ["r1-late_fusion-s0", *shipped] and X.default_run(
+        found
+    ) == "r1-late_fusion-s0"
+    assert (
+        X.state_from_query({"run": "shipped: moddrop"}, [c.key for c in found], 300, ()).run
+        == "shipped: moddrop"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the snippet
@@ -262,6 +293,21 @@ def test_the_snippet_prints_in_a_fresh_python_what_the_view_shows(trained, name)
             "λ(x): –",
         ]
     assert X.snippet_name(view) == f"explore_{name}_{row}.py"
+
+
+def test_the_snippet_of_a_shipped_run_loads_its_checkpoint(tmp_path):
+    mfeat = D.resolve("example:mfeat")
+    run = next(c for c in X.run_choices(mfeat, tmp_path / "runs") if c.key == "shipped: aecf")
+    test = D.open_dataset(mfeat).split("test")
+    view = X.explore_example(load(run.weights), test, 7, {"mor": False}, 10, "mfeat", run.key)
+    code = X.snippet(run.weights, mfeat.path, view, 10)
+    assert repr(str(ROOT / "checkpoints" / "datasets" / "mfeat" / "aecf.safetensors")) in code
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == view.printed() and "  mor: off, p = 0" in view.printed()
+    assert X.snippet_name(view) == "explore_shipped_aecf_7.py"
 
 
 def test_one_modality_on_has_one_subset_and_nothing_to_compare(tmp_path):

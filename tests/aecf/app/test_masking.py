@@ -81,3 +81,19 @@ def test_acms_ratios_on_a_datasets_test_split(mfeat_runs):
     assert len(d.ratios) == len(test) and np.all(d.ratios >= 1) and 0 <= d.share_2x <= 1
     assert math.isfinite(d.median) and d.rule.pi_max > 0
     assert A.drop_ratios(mfeat_runs["late_fusion"] / "model.safetensors", data=test) is None  # no gate
+
+
+def test_a_shipped_runs_schedule_reads_its_metrics_file_and_its_checkpoints_config():
+    mfeat = D.resolve("example:mfeat")
+    names = list(mfeat.spec.names)
+    metrics = D.shipped_runs(mfeat).metrics
+    s = A.run_schedule(metrics["shipped: aecf"], names)
+    config = A.train_config_for(metrics["shipped: aecf"])
+    assert config["masking"] == "acm" and s.masking == "acm" and s.has_masks
+    assert s.rule == A.acm_rule(config) and s.rule.pi_max == config["pi_max"]
+    assert list(s.mask_series) == [*names, "overall", "π(t), curriculum"]
+    epochs = [r for r in A.read_metrics_file(metrics["shipped: aecf"]) if r.get("kind") == "epoch"]
+    assert max(s.mask_series["overall"][0]) == pytest.approx(len(epochs), abs=1)  # x: the epochs it trained
+    moddrop = A.run_schedule(metrics["shipped: moddrop"], names)
+    assert moddrop.masking == "uniform" and moddrop.has_masks
+    assert not A.run_schedule(metrics["shipped: late_fusion"], names).has_masks

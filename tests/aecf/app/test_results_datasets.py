@@ -178,3 +178,55 @@ def test_the_figures_zip_opens_offline_with_pngs_or_says_why(env):
 def _chosen(env):
     found = R.dataset_runs(env["choice"].key, env["modalities"])
     return found, R.default_runs(found)
+
+
+# ------------------------------------------------------------------------------------ shipped runs
+
+
+def test_an_examples_shipped_evaluation_comes_after_the_runs_and_is_the_default_only_without_them(env):
+    choice, modalities = env["choice"], env["modalities"]
+    doc = json.loads(D.shipped_runs(choice).results.read_text())
+    shipped = R.shipped_dataset_runs(choice, modalities)
+    assert [r.method for r in shipped] == list(doc["methods"])  # aecf, late_fusion, moddrop, specialists
+    assert [r.label for r in shipped] == [f"shipped: {m}" for m in doc["methods"]]
+    assert all(r.state == "shipped" and not r.can_evaluate and r.entry is not None for r in shipped)
+    assert all(r.entry == doc["methods"][r.method] for r in shipped)
+    checkpoints = D.shipped_runs(choice).checkpoints
+    for r in shipped:  # the specialists have no checkpoint of their own, nor training records
+        assert r.weights == checkpoints.get(r.label) and r.has_model == (r.label in checkpoints)
+        assert (r.metrics is None) == (r.label not in checkpoints) and r.evaluation_file.is_file()
+    both = R.runs_and_shipped(choice, modalities)
+    assert both == R.dataset_runs(choice.key, modalities) + shipped  # own runs first, newest first
+    assert R.default_runs(both) == R.default_runs(R.dataset_runs(choice.key, modalities))  # the own ones
+    assert R.default_runs(shipped) == [r.label for r in shipped]  # none of one's own: the shipped ones
+    assert R.shipped_dataset_runs(D.resolve(D.DIGITS), modalities) == []  # the digits page reads its own file
+
+
+def test_the_shipped_evaluation_combines_with_a_run_and_says_its_seeds_and_its_limit(env):
+    choice, modalities = env["choice"], env["modalities"]
+    doc = json.loads(D.shipped_runs(choice).results.read_text())
+    seeds = doc["methods"]["aecf"]["n_seeds"]
+    n_specialists = len(doc["methods"]["specialists"]["checkpoints"])
+    both = R.runs_and_shipped(choice, modalities)
+    own = R.default_runs(both)[0]
+    results = R.combine(both, [own, "shipped: aecf", "shipped: specialists"])
+    assert list(results.methods) == [own, "shipped: aecf", "shipped: specialists"]
+    assert results.meta["runs"]["shipped: aecf"] == "shipped: aecf"
+    assert results.meta["modalities"] == modalities  # the meta of the newest: the run's own evaluation
+    summary = R.readable(R.dataset_summary_rows(results.methods, has_severity=False))
+    assert [r["seeds"] for r in summary] == ["1", str(seeds), "1"] and not BAD & set(summary[2].values())
+    assert summary[2]["method"] == "shipped: specialists (reference)"
+    words = {row["run"]: row["evaluated"] for row in R.run_rows(both)}
+    assert words["shipped: aecf"] == f"yes (mean of {seeds} seeds)"
+    assert words["shipped: specialists"] == f"yes (the limit: {n_specialists} models)"
+    caption = R.shipped_caption(both, len(modalities))
+    assert f"each the mean of {seeds} training seeds" in caption and "`specialists`" in caption
+    assert f"{n_specialists} of the {2 ** len(modalities) - 1} subsets have their own" in caption
+    assert R.shipped_caption(R.dataset_runs(choice.key, modalities), len(modalities)) is None
+    assert "seeds" not in R.dataset_summary_rows(R.combine(both, [own]).methods, has_severity=False)[0]
+
+
+def test_a_shipped_evaluation_of_other_modalities_is_not_shown(env):
+    shipped = R.shipped_dataset_runs(env["choice"], ["a", "b"])
+    assert len(shipped) == 4 and all(r.entry is None and r.problem for r in shipped)
+    assert R.default_runs(shipped) == []

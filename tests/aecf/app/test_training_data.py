@@ -93,10 +93,16 @@ def test_runs_say_their_dataset_and_when_they_are_evaluating(runs_dir, uploaded)
         "c-six": ("six views", "stopped early"),
     }
     assert T.state_words(found["c-six"], 2, mine=True) == "stopped by you"
-    # Compare: the runs on the chosen dataset; the shipped yardsticks only on the digits
+    # Compare: the runs on the chosen dataset, then that dataset's shipped yardsticks (none for an upload)
     shipped = {"shipped: aecf": runs_dir / "aecf.metrics.jsonl"}
-    assert set(T.compare_sources(list(found.values()), uploaded.key, shipped)) == {"b-six", "c-six"}
-    assert set(T.compare_sources(list(found.values()), D.DIGITS, shipped)) == {"a-digits", "shipped: aecf"}
+    upload_shipped = D.shipped_runs(uploaded).metrics
+    assert upload_shipped == {}
+    assert set(T.compare_sources(list(found.values()), uploaded.key, upload_shipped)) == {"b-six", "c-six"}
+    assert list(T.compare_sources(list(found.values()), D.DIGITS, shipped)) == ["a-digits", "shipped: aecf"]
+    mfeat = D.resolve("example:mfeat")
+    sources = T.compare_sources(list(found.values()), mfeat.key, D.shipped_runs(mfeat).metrics)
+    assert sources == D.shipped_runs(mfeat).metrics and list(sources)[0] == T.SHIPPED_YARDSTICK
+    assert T.compare_default([], list(sources)) == ["shipped: aecf", "shipped: late_fusion"]
 
 
 def test_a_run_on_a_dataset_records_it_before_it_trains(runs_dir, uploaded):
