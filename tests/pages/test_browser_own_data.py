@@ -357,3 +357,84 @@ def test_upload_train_compare_explore_and_take_it_away(
         beside.unlink()
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == shown, (done.stdout, shown)
+
+
+# ------------------------------------------------------------------------------------------------ bad uploads
+LIMIT_MB = 10  # the strict server's upload limit: an upload over it is one of the bad ones
+BAD = ("path escapes", "zip bomb", "pickled array", "no dataset.json", "not a zip", "nine modalities")
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory, dataset_folder):
+    """A server with a small upload limit, its runs folder holding a dataset uploaded before and a run on it."""
+    from tests.support.browser import streamlit_server
+    from tests.support.dataset_runs import train_run, zip_folder
+
+    runs = tmp_path_factory.mktemp("own-data-strict-runs")
+    with pytest.MonkeyPatch.context() as mp:
+        from aecf.app import datasets as D
+
+        mp.setenv("AECF_APP_RUNS_DIR", str(runs))
+        choice = D.store_upload(zip_folder(dataset_folder, "six-sensors"), "six-sensors.zip")
+        train_run(choice, "late_fusion", epochs=1, run_id="late-fusion-before")
+    env = {"AECF_APP_RUNS_DIR": str(runs), "AECF_APP_UPLOAD_MB": str(LIMIT_MB)}
+    with streamlit_server(env=env, log_path=SHOTS / "streamlit_strict.log") as (url, _proc, _healthy_s):
+        yield url, runs
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int] | None]:
+    """Every file under `root` with its size and time of change, and every folder (a folder's own time changes
+    when an upload is unpacked beside it and removed: that writes nothing)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+    }
+
+
+def test_each_bad_upload_says_why_and_writes_nothing(browser, strict_server, dataset_folder):
+    from tests.support.browser import wait_idle
+    from tests.support.dataset_zips import bad_zips
+
+    url, runs = strict_server
+    zips = bad_zips(dataset_folder)
+    cases = {name: zips[name] for name in BAD}
+    cases["over the limit"] = (np.random.default_rng(0).bytes((LIMIT_MB + 1) << 20), f"{LIMIT_MB}")
+    before = _tree(runs)
+    context, page = _page(browser)
+    said = {}
+    try:
+        page.goto(f"{url}/train")
+        page.get_by_text("Train a fusion layer").first.wait_for()
+        wait_idle(page)
+        page.get_by_text("Upload a dataset").click()
+        assert f"up to {LIMIT_MB} MB" in page.inner_text("body")
+        for name, (blob, words) in cases.items():
+            file_name = name.replace(" ", "-").replace(".", "-") + ".zip"
+            page.locator("input[type=file]").set_input_files(
+                files=[{"name": file_name, "mimeType": "application/zip", "buffer": blob}]
+            )
+            if (
+                name == "over the limit"
+            ):  # refused by the browser, never sent: its file is marked, and says why
+                chip = page.locator(
+                    f'[data-testid="stFileChip"][aria-invalid="true"][aria-label^="{file_name}"]'
+                )
+                message = chip.get_by_role("alert").filter(has_text=f"{LIMIT_MB}.0MB or smaller")
+                message.wait_for(state="attached")
+                chip.hover()  # the reason shows beside it
+                page.get_by_text(f"File must be {LIMIT_MB}.0MB or smaller.", exact=True).wait_for()
+                said[name] = message.text_content()
+            else:
+                message = page.locator('[data-testid="stAlert"]').filter(has_text=words)  # its own words
+                message.first.wait_for(timeout=60_000)
+                said[name] = " ".join(message.first.inner_text().split())
+            wait_idle(page)
+            _shot(page, f"bad_upload_{file_name[:-4]}")
+            assert not _exceptions(page) and "Traceback" not in page.inner_text("body"), name
+            assert _tree(runs) == before, f"{name}: something was written under the runs folder"
+        assert "upload:" not in page.url  # none was chosen
+    finally:
+        _shot(page, "bad_upload_last")  # where it ended (on a failure: where it failed)
+        context.close()
+    for name, text in said.items():
+        print(f"{name}: {text}")
