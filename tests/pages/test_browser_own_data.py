@@ -359,6 +359,79 @@ def test_upload_train_compare_explore_and_take_it_away(
     assert done.stdout.splitlines() == shown, (done.stdout, shown)
 
 
+# ------------------------------------------------------------------------------------------------ every page
+# each page as the sidebar's navigation names it, with its tabs
+VIEWS = {
+    "Home": [],
+    "Explore one example": [],
+    "Subsets & calibration": [
+        "vs drop rate",
+        "per subset",
+        "reliability diagrams",
+        "monotonicity",
+        "mechanisms",
+    ],
+    "Curriculum masking": ["On the test split", "During training", "Simulator"],
+    "Train": [],
+    "Lessons": [],
+}
+SVG_MIN_PX = {1400: 14, 1920: 16}  # as tests/pages/test_browser_explore_dataset.py
+
+
+@pytest.fixture(scope="module")
+def own_runs(server, dataset_folder) -> dict:
+    """The uploaded dataset's key and its runs: the flow's, or (the flow not run) made with the library as the
+    page makes them."""
+    if not MADE:
+        from aecf.app import datasets as D
+        from tests.support.dataset_runs import train_runs, zip_folder
+
+        _url, runs = server
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AECF_APP_RUNS_DIR", str(runs))
+            choice = D.store_upload(zip_folder(dataset_folder, "six-sensors"), "six-sensors.zip")
+            made = train_runs(choice, runs, ("aecf", "late_fusion"), epochs=1)
+        MADE.update(key=choice.key, runs={p.name.rsplit("-", 2)[1]: p.name for p in made})
+    return MADE
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_every_page_with_the_uploaded_dataset_chosen_reads_whole(browser, server, own_runs, width, height):
+    from tests.pages.test_browser_layout import _full_shot, _settle
+    from tests.support.browser import wait_idle, wait_url
+
+    url, _runs = server
+    context, page = _page(browser, width, height)
+    problems, seen = [], []
+    try:
+        page.goto(f"{url}/train?data={own_runs['key']}")  # chosen once, kept by the navigation
+        page.get_by_text(f"Dataset: {NAME}").wait_for()
+        wait_idle(page)
+        for name, tabs in VIEWS.items():
+            _nav(page, name)
+            slug = name.split()[0].lower()
+            if name not in ("Home", "Lessons"):  # the pages with a dataset picker: still the upload
+                wait_url(page, "data=" + own_runs["key"].replace(":", "%3A"))
+            for tab in tabs or [None]:
+                view = slug
+                if tab:
+                    page.get_by_role("tab", name=tab).click()
+                    _settle(page)
+                    if tab == "per subset":  # the subsets one by one, opened as a reader would
+                        page.get_by_text("The subsets evaluated one by one").click()
+                        _settle(page)
+                    view = f"{slug}_{tab.split(',')[0].replace(' ', '-')}"
+                assert not _exceptions(page), view
+                problems += [f"{view}: {p}" for p in _layout_problems(page, SVG_MIN_PX[width])]
+                _shot(page, f"{view}_{width}")
+                _full_shot(page, SHOTS / f"{view}_{width}_full.png")
+                seen.append(view)
+    finally:
+        context.close()
+    print(f"{width}×{height}: {len(seen)} views:", ", ".join(seen))
+    assert not problems, "\n".join(problems)
+
+
 # ------------------------------------------------------------------------------------------------ bad uploads
 LIMIT_MB = 10  # the strict server's upload limit: an upload over it is one of the bad ones
 BAD = ("path escapes", "zip bomb", "pickled array", "no dataset.json", "not a zip", "nine modalities")
