@@ -253,6 +253,7 @@ def test_upload_train_compare_explore_and_take_it_away(
             assert shown and min(shown) < final, (
                 f"{method}: no curves while it trained: {live}, {final} at the end"
             )
+            print(f"{method}: the page showed {sorted(set(shown))} of its {final} records while it trained")
             assert not _alerts(page), _alerts(page)
             made[method] = run_id
             _shot(page, f"flow_2_{method}_trained")
