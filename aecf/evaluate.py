@@ -221,8 +221,8 @@ def mechanisms(
     """Do the gate, λ(x) and ACM act? (every input the data has; None for a model without a gate)
 
     lambda_iqr_fraction: interquartile range of λ(x) over [λ_min, λ_max]; lambda_severity_spearman;
-    gate_reliability_spearman: Spearman(p_m, 1 - severity_m) per modality other than the caption, on the
-    rows where m is present (data with a severity); caption_gate_by_level: mean caption weight per caption
+    gate_reliability_spearman: Spearman(p_m, 1 - severity_m) per modality other than the digits' caption (its
+    levels are not a severity), on the rows where m is present (data with a severity); caption_gate_by_level: mean caption weight per caption
     level (the digits); acm_adaptive_share: share of examples whose most-trusted modality ACM drops ≥ 2× as
     often as the least-trusted (at π_max); gate_mean: mean p_m where m is present."""
     if model.gate is None:
@@ -246,7 +246,7 @@ def mechanisms(
         res["gate_reliability_spearman"] = {
             m: _spearman(gate[present[:, i], i], 1 - split.modality_severity[present[:, i], i])
             for i, m in enumerate(names)
-            if m != "caption"
+            if m != "caption" or split.caption_level is None  # a dataset's own "caption" has a severity
         }
     res["caption_gate_by_level"] = None
     if "caption" in names and split.caption_level is not None:

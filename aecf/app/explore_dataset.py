@@ -611,8 +611,9 @@ def snippet(
     return f'''"""Reproduce an AECF Explorer view: run {view.run or Path(weights).parent.name} on {view.dataset or "a dataset"}, \
 test example #{view.index}.
 
-Run it where the `aecf` package imports (the AECF Explorer folder, or after `pip install -e .` there). The two
-paths are the server's: on another machine, download the run's checkpoint and the dataset and point them there.
+Save it in the AECF Explorer folder and run `python {snippet_name(view)}` there: Python finds the `aecf` package
+beside it (from elsewhere: `PYTHONPATH=<that folder> python {snippet_name(view)}`). The two paths are the server's:
+on another machine, download the run's checkpoint and the dataset and point them there.
 """
 
 from aecf.data.dataset import read_dataset

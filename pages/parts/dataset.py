@@ -2,6 +2,8 @@
 
 Every page that can show more than the digits calls `dataset_picker()` once; it returns the choice. A key that
 names no dataset on this server (an old link, a typo, a removed upload) falls back to the digits with a note.
+The sidebar's navigation opens a page with an empty query: the dataset this session chose last is kept then (a
+dataset uploaded on Train stays chosen on Subsets & calibration); a link with a query but no `data` is the digits.
 """
 
 from __future__ import annotations
@@ -9,19 +11,39 @@ from __future__ import annotations
 import streamlit as st
 
 from aecf.app import datasets as D
-from pages.parts import cache
+from pages.parts import cache, url
 
 QUERY_KEY = "data"
 WIDGET_KEY = "dataset_choice"
+CHOSEN = "_data_chosen"  # the dataset this session chose last
+
+
+def _new_page() -> bool:
+    """This run is the first of a page since another one (pages/parts/ui.ensure_navigation notes each)."""
+    return st.session_state.get(url.PAGE_BEFORE) != st.session_state.get(url.PAGE)
+
+
+def _asked(choices: dict) -> str:
+    """The dataset the URL asks for; a page opened through the navigation (another page, an empty query) asks
+    for the one this session chose last."""
+    if QUERY_KEY in st.query_params:
+        return st.query_params[QUERY_KEY]
+    if not st.query_params and _new_page() and st.session_state.get(CHOSEN) in choices:
+        return st.session_state[CHOSEN]
+    return D.DIGITS
 
 
 def dataset_picker() -> D.DatasetChoice:
     choices = {c.key: c for c in cache.dataset_choices()}
-    asked = st.query_params.get(QUERY_KEY, D.DIGITS)
+    asked = _asked(choices)
     if asked not in choices:
         st.sidebar.warning(f"No dataset “{asked[:60]}” on this server: showing the digits.")
         asked = D.DIGITS
-    if st.session_state.get(WIDGET_KEY) not in choices or st.session_state.get("_data_asked") != asked:
+    if (
+        _new_page()  # another page's picker is another widget: its value does not carry over
+        or st.session_state.get(WIDGET_KEY) not in choices
+        or st.session_state.get("_data_asked") != asked
+    ):
         st.session_state[WIDGET_KEY] = (
             asked  # a new link sets the picker; after that the picker sets the link
         )
@@ -41,6 +63,7 @@ def dataset_picker() -> D.DatasetChoice:
             del st.query_params[QUERY_KEY]
     elif st.query_params.get(QUERY_KEY) != key:
         st.query_params[QUERY_KEY] = key
+    st.session_state[CHOSEN] = key
     choice = choices[key]
     if choice.problem:
         st.sidebar.error(choice.problem)

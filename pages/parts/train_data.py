@@ -88,7 +88,8 @@ def describe_dataset(info: dict, choice: D.DatasetChoice) -> None:
     st.subheader(f"Dataset: {info['name']}")
     if info["description"]:
         st.caption(info["description"])
-    cols = st.columns(4)
+    # the rows per split are three numbers: room for "850,000 / 150,000 / 200,000"
+    cols = st.columns([3, 2, 2, 5])
     cols[0].metric("Task", info["task"])
     cols[1].metric("Classes", len(info["classes"]))
     cols[2].metric("Modalities", len(info["modalities"]))

@@ -434,3 +434,23 @@ def test_subsets_by_size_names_the_worst_and_the_best_of_each_size():
     }
     assert (sizes["2"]["count"], sizes["2"]["worst"], sizes["2"]["best"]) == (2, "a+b", "b+c")
     assert sizes["3"]["worst"] == sizes["3"]["best"] == "a+b+c"
+
+
+def test_a_datasets_own_caption_has_its_gate_reliability(tmp_path):
+    """Only the digits' caption (caption levels, no severity) is left out of ρ(p_m, 1 − severity_m): a modality
+    of one's own that happens to be called "caption" is measured like the others."""
+    from aecf.data.dataset import read_dataset
+    from aecf.data.generated import generate_dataset
+    from aecf.evaluate import mechanisms
+
+    torch.manual_seed(0)
+    data = read_dataset(
+        generate_dataset(tmp_path / "d", {"camera": 8, "caption": 6}, n_train=300, n_test=100, num_classes=3)
+    )
+    model, _ = train(make_config("aecf", epochs=1), data.split("train"), data.split("val"))
+    found = mechanisms(model, data.split("test"), make_config("aecf").to_dict(), mc_samples=2)
+    assert set(found["gate_reliability_spearman"]) == {"camera", "caption"}
+    assert found["caption_gate_by_level"] is None
+    digits = make_synthetic_split(200, seed=3)  # its caption has levels: left out, as before
+    model, _ = train(make_config("aecf", epochs=1), make_synthetic_split(300, seed=4), digits)
+    assert set(mechanisms(model, digits, mc_samples=2)["gate_reliability_spearman"]) == {"image", "audio"}
