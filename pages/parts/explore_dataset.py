@@ -232,7 +232,9 @@ def results_markup(view: X.ExampleView) -> str:
     metrics = [(m.label, m.value, m.help) for m in view.metrics]
     compare = [(m.label, m.value, m.help) for m in view.compare]
     compare.append(("Test example", f"#{view.index} of {view.n_rows:,}", None))
-    gate = bars_html(view.gate, palette.LAMBDA) if view.gate else ""
+    # each modality in its own colour (a dataset's names take the figure palette's free colours)
+    colors = palette.series_colors(text.split(":", 1)[0] for text, _ in view.gate)
+    gate = bars_html(view.gate, [colors[text.split(":", 1)[0]] for text, _ in view.gate]) if view.gate else ""
     note = f'<p class="aecf-note">{escape(view.gate_note)}</p>' if view.gate_note else ""
     return (
         '<div class="aecf-row"><div class="aecf-main">'

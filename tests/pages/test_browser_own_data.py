@@ -35,7 +35,8 @@ NAME = "six sensors"
 # a refresh or two of the Train page's live view (every 2 s), few enough to stay a CI test
 DIMS = {"camera": 64, "caption": 48, "audio": 12, "depth": 32, "imu": 6, "weather": 24}
 N_TRAIN, N_TEST = 10_000, 150
-EPOCHS = {"aecf": 8, "late_fusion": 25}  # AECF long enough for several of the page's 2 s refreshes on a quiet machine
+# AECF long enough for several of the page's 2 s refreshes on a quiet machine
+EPOCHS = {"aecf": 8, "late_fusion": 25}
 SWITCHED = "audio"  # the modality switched off and on in Explore
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
 SIZES = [(1400, 900), (1920, 1080)]
