@@ -1,7 +1,5 @@
 """Curriculum masking: how ACM's masks evolved during a run, and a simulator of what ACM would sample."""
 
-import math
-
 import streamlit as st
 
 from aecf import paths
@@ -10,9 +8,8 @@ from aecf.app import training as T
 from aecf.app.lessons import TRY_THIS
 from aecf.app.state import TAB_KEY
 from aecf.constants import MODALITIES
-from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
-from aecf.figures.palette import METHOD_COLORS
-from pages.parts import curriculum_dataset, guide
+from aecf.figures.app import curves_figure, drop_ratio_figure
+from pages.parts import acm_views, curriculum_dataset, guide
 from pages.parts.dataset import dataset_picker
 from pages.parts.ui import ensure_navigation, teaching_box
 
@@ -70,13 +67,7 @@ with tab_test:
     else:
         cols = st.columns(len(dists))
         for col, (name, d) in zip(cols, dists.items(), strict=True):
-            col.metric(
-                f"{name}: examples with ratio ≥ 2×",
-                f"{d.share_2x:.0%}",
-                help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
-                if d.rule.sharpness == "power"
-                else f"median ratio {d.median:.2f}; entropy-blend rule",
-            )
+            acm_views.ratio_metric(col, name, d)
         st.plotly_chart(
             drop_ratio_figure(
                 {n: d.ratios for n, d in dists.items()},
@@ -175,53 +166,8 @@ with tab_sim:
         if not present:
             st.error("Every modality is off: there is nothing to mask. Switch one on.")
             st.stop()
-        mode = st.segmented_control(
-            "Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode", required=True
-        )
-        if mode == "weights":
-            weights = {
-                m: st.slider(
-                    f"weight on {m}", 0.0, 1.0, 0.7 if m == "image" else 0.15, 0.05, key=f"sim_w_{m}"
-                )
-                for m in present
-            }
-            gate = A.normalise_gate(weights, present)
-        else:
-            fav = st.selectbox("favourite modality", present, key="sim_fav")
-            h = st.slider(
-                "gate entropy H(p)",
-                0.0,
-                float(math.log(len(present))) if len(present) > 1 else 0.0001,
-                0.4 if len(present) > 1 else 0.0,
-                0.01,
-                key="sim_h",
-                disabled=len(present) < 2,
-            )
-            gate = A.gate_with_entropy(h, fav, present)
+        gate = acm_views.gate_controls(present, MODALITIES, "image", "sim", str)
         rate = st.slider("overall rate π_t", 0.0, 0.9, 0.5, 0.05, key="sim_rate")
     rule = shipped_rule()
-    sim_acm = A.simulate_masks(gate, present, rate, "acm", rule=rule)
-    sim_uni = A.simulate_masks(gate, present, rate, "uniform", rule=rule)
     with c2:
-        st.markdown(
-            "gate p = "
-            + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(MODALITIES, gate, strict=True) if m in present)
-            + f" · H(p) = **{A.entropy(gate):.3f}**"
-        )
-        d1, d2 = st.columns(2)
-        d1.plotly_chart(
-            per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q"
-        )
-        d2.plotly_chart(
-            per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
-        )
-        d3, d4 = st.columns(2)
-        d3.plotly_chart(mask_distribution_figure(sim_acm.kept, "ACM: what a mask keeps"), key="sim_kept")
-        d4.plotly_chart(
-            mask_distribution_figure(sim_uni.kept, "ModDrop: what a mask keeps", METHOD_COLORS["moddrop"]),
-            key="sim_kept_uni",
-        )
-        st.caption(
-            f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
-            f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one)."
-        )
+        acm_views.simulator_results(gate, present, rate, rule, MODALITIES)

@@ -6,7 +6,7 @@ from aecf import figures, paths
 from aecf.app import results as R
 from aecf.app.lessons import TRY_THIS  # every "try this" is a claim tested in tests/aecf/app/test_lessons.py
 from aecf.app.state import TAB_KEY
-from pages.parts import guide, subsets_dataset
+from pages.parts import guide, subsets_dataset, subsets_views
 from pages.parts.dataset import dataset_picker
 from pages.parts.downloads import downloads
 from pages.parts.ui import ensure_navigation, teaching_box
@@ -81,11 +81,8 @@ with tab_drop:
     ]
     if not multilabel and R.has_map(methods):
         charts.append(("map_vs_drop", figures.map_vs_drop(methods)))
-    # two charts a row: at 1400 px a third of the page is too narrow for a chart's text at projector size
-    for start in range(0, len(charts), 2):
-        for col, (key, fig) in zip(st.columns(2), charts[start : start + 2], strict=False):
-            col.plotly_chart(fig, key=key)
-    st.table(R.readable(R.drop_rows(methods), formats={"drop rate": "{:g}"}), hide_index=True, height=420)
+    subsets_views.charts_two_a_row(charts)
+    subsets_views.drop_table(methods)
 with tab_subsets:
     c1, c2 = st.columns(2)
     c1.plotly_chart(
@@ -97,14 +94,7 @@ with tab_subsets:
     c2.plotly_chart(figures.subset_metric_figure(methods, "ece"), key="subset_ece")
     st.table(R.readable(R.subset_rows(methods)), hide_index=True, height=420)
 with tab_rel:
-    condition = st.segmented_control(
-        "Inputs",
-        ["full", "drop_0.5"],
-        default="full",
-        key="rel_condition",
-        required=True,
-        format_func=lambda c: "all modalities" if c == "full" else "random drop 0.5",
-    )
+    condition = subsets_views.reliability_condition()
     st.plotly_chart(figures.reliability_diagrams(methods, condition), key="reliability")
     st.caption("Bars below the dotted diagonal: over-confident bins; above: under-confident.")
 with tab_mono:

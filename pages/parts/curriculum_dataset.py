@@ -4,8 +4,6 @@ split, and the simulator with one slider per modality (2 to 8)."""
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from aecf.app import datasets as D
@@ -13,10 +11,10 @@ from aecf.app import masking as A
 from aecf.app import results as R
 from aecf.app.state import TAB_KEY
 from aecf.errors import InputError
-from aecf.figures.app import curves_figure, drop_ratio_figure, mask_distribution_figure, per_modality_bars
-from aecf.figures.palette import METHOD_COLORS
+from aecf.figures.app import curves_figure, drop_ratio_figure
 from aecf.train import make_config
-from pages.parts import cache, guide
+from pages.parts import acm_views, cache
+from pages.parts.dataset import train_link
 from pages.parts.ui import teaching_box
 
 EXPLANATION = (
@@ -56,12 +54,7 @@ def show(choice: D.DatasetChoice) -> None:
             f"No run has trained on **{data.spec.name}** yet: the schedule comes from a run's training. Train an "
             "`aecf` run on the Train page; the simulator below uses the shipped AECF recipe's rule meanwhile."
         )
-        st.page_link(
-            guide.PAGE_FILES["train"],
-            label="Train on this dataset",
-            icon=":material/model_training:",
-            query_params={"data": choice.key},
-        )
+        train_link(choice)
     tab_test, tab_run, tab_sim = st.tabs(
         ["On the test split", "During training", "Simulator"], key=TAB_KEY, bind="query-params"
     )
@@ -125,13 +118,7 @@ def _test_split(key: str, run: R.DatasetRun | None) -> None:
     if d is None:
         st.info(f"{run.label} has no gate or did not mask: pick an `aecf` run.")
         return
-    st.metric(
-        f"{run.label}: examples with ratio ≥ 2×",
-        f"{d.share_2x:.0%}",
-        help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
-        if d.rule.sharpness == "power"
-        else f"median ratio {d.median:.2f}; entropy-blend rule",
-    )
+    acm_views.ratio_metric(st, run.label, d)
     st.plotly_chart(
         drop_ratio_figure(
             {run.label: d.ratios}, A.RATIO_CAP, "ACM's drop-probability ratio across the test split"
@@ -213,65 +200,9 @@ def _simulator(modalities: list[str], rule: A.AcmRule, source: str) -> None:
         if not present:
             st.error("Every modality is off: there is nothing to mask. Switch one on.")
             return
-        mode = st.segmented_control(
-            "Set the gate by", ["weights", "entropy"], default="weights", key="sim_mode", required=True
+        gate = acm_views.gate_controls(
+            present, modalities, present[0], "simd", lambda m: str(modalities.index(m))
         )
-        if mode == "weights":
-            weights = {
-                m: st.slider(
-                    f"weight on {m}",
-                    0.0,
-                    1.0,
-                    0.7 if m == present[0] else 0.15,
-                    0.05,
-                    key=f"simd_w_{modalities.index(m)}",
-                )
-                for m in present
-            }
-            gate = A.normalise_gate(weights, present, modalities)
-        else:
-            fav = st.selectbox("favourite modality", present, key="simd_fav")
-            h = st.slider(
-                "gate entropy H(p)",
-                0.0,
-                float(math.log(len(present))) if len(present) > 1 else 0.0001,
-                min(0.4, float(math.log(len(present)))) if len(present) > 1 else 0.0,
-                0.01,
-                key="simd_h",
-                disabled=len(present) < 2,
-            )
-            gate = A.gate_with_entropy(h, fav, present, modalities)
         rate = st.slider("overall rate π_t", 0.0, 0.9, float(min(0.9, rule.pi_max)), 0.05, key="sim_rate")
-    sim_acm = A.simulate_masks(gate, present, rate, "acm", rule=rule, modalities=modalities)
-    sim_uni = A.simulate_masks(gate, present, rate, "uniform", rule=rule, modalities=modalities)
     with c2:
-        st.markdown(
-            "gate p = "
-            + ", ".join(f"{m} **{g:.2f}**" for m, g in zip(modalities, gate, strict=True) if m in present)
-            + f" · H(p) = **{A.entropy(gate):.3f}**"
-        )
-        d1, d2 = st.columns(2)
-        d1.plotly_chart(
-            per_modality_bars(sim_acm.drop_probs, "ACM: drop probability q_m", "q_m"), key="sim_q"
-        )
-        d2.plotly_chart(
-            per_modality_bars(sim_uni.drop_probs, "ModDrop: drop probability", "q_m"), key="sim_q_uni"
-        )
-        d3, d4 = st.columns(2)
-        by_size = len(present) > A.KEPT_PATTERNS_UP_TO  # then the bars count the modalities a mask keeps
-        acm_kept, uni_kept = A.kept_view(sim_acm, len(present)), A.kept_view(sim_uni, len(present))
-        d3.plotly_chart(mask_distribution_figure(acm_kept, "ACM: what a mask keeps"), key="sim_kept")
-        d4.plotly_chart(
-            mask_distribution_figure(uni_kept, "ModDrop: what a mask keeps", METHOD_COLORS["moddrop"]),
-            key="sim_kept_uni",
-        )
-        st.caption(
-            f"Share of present modalities actually hidden: ACM {sim_acm.overall_drop:.1%}, ModDrop "
-            f"{sim_uni.overall_drop:.1%} (below π when the '≥ 1 kept' rule restores one)."
-            + (
-                f" With {len(present)} modalities there are {2 ** len(present) - 1} patterns: the bars count "
-                "how many modalities each mask keeps."
-                if by_size
-                else ""
-            )
-        )
+        acm_views.simulator_results(gate, present, rate, rule, modalities)

@@ -68,3 +68,10 @@ def dataset_picker() -> D.DatasetChoice:
     if choice.problem:
         st.sidebar.error(choice.problem)
     return choice
+
+
+def train_link(choice: D.DatasetChoice, label: str = "Train on this dataset") -> None:
+    """A link to the Train page with this dataset chosen."""
+    st.page_link(
+        "pages/train.py", label=label, icon=":material/model_training:", query_params={QUERY_KEY: choice.key}
+    )

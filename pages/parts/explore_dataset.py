@@ -22,6 +22,7 @@ from aecf.figures import palette
 from aecf.figures.app import bars_html, metric_cards_html
 from aecf.inference import load
 from pages.parts import cache, url
+from pages.parts.dataset import train_link
 from pages.parts.explore_view import headline_html
 from pages.parts.ui import html_block, instant_views
 
@@ -74,12 +75,7 @@ def page(choice: DatasetChoice) -> None:
             "its finished runs appear here, with every test example to explore.",
             icon=":material/info:",
         )
-        st.page_link(
-            "pages/train.py",
-            label=f"Train on {name}",
-            icon=":material/model_training:",
-            query_params={DATA: choice.key},
-        )
+        train_link(choice, f"Train on {name}")
         return
     keys = [r.key for r in runs]
     ss = st.session_state

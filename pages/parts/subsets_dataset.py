@@ -12,7 +12,8 @@ from aecf.app import results as R
 from aecf.app.state import TAB_KEY
 from aecf.errors import InputError
 from aecf.figures import report
-from pages.parts import cache, guide
+from pages.parts import cache, subsets_views
+from pages.parts.dataset import train_link
 from pages.parts.downloads import downloads
 from pages.parts.ui import teaching_box
 
@@ -79,21 +80,11 @@ def show(choice: D.DatasetChoice) -> None:
             f"No run has trained on **{spec.name}** yet. Train `aecf` and a baseline such as `late_fusion` on the "
             "Train page; each run is evaluated on this dataset's test split and shows here."
         )
-        st.page_link(
-            guide.PAGE_FILES["train"],
-            label="Train on this dataset",
-            icon=":material/model_training:",
-            query_params={"data": choice.key},
-        )
+        train_link(choice)
         return
     own = [r for r in found if r.shipped is None]
     if not own:  # only what ships with it: say where one's own runs come from
-        st.page_link(
-            guide.PAGE_FILES["train"],
-            label="Train your own runs on this dataset: they join the comparison",
-            icon=":material/model_training:",
-            query_params={"data": choice.key},
-        )
+        train_link(choice, "Train your own runs on this dataset: they join the comparison")
     found = _evaluate_if_asked(found, choice, modalities)
     labels = [r.label for r in found if r.entry is not None]
     if not labels:
@@ -203,21 +194,12 @@ def _results_view(
         ]
         if not multilabel and R.has_map(methods):
             charts.append(("map_vs_drop", figures.map_vs_drop(methods)))
-        for start in range(0, len(charts), 2):
-            for col, (key, fig) in zip(st.columns(2), charts[start : start + 2], strict=False):
-                col.plotly_chart(fig, key=key)
-        st.table(R.readable(R.drop_rows(methods), formats={"drop rate": "{:g}"}), hide_index=True, height=420)
+        subsets_views.charts_two_a_row(charts)
+        subsets_views.drop_table(methods)
     with tab_subsets:
         _subsets_tab(methods, figs, modalities, head)
     with tab_rel:
-        condition = st.segmented_control(
-            "Inputs",
-            ["full", "drop_0.5"],
-            default="full",
-            key="rel_condition",
-            required=True,
-            format_func=lambda c: "all modalities" if c == "full" else "random drop 0.5",
-        )
+        condition = subsets_views.reliability_condition()
         st.plotly_chart(figs.get(f"reliability_{condition}", figs["reliability_full"]), key="reliability")
         st.caption("Bars below the dotted diagonal: over-confident bins; above: under-confident.")
     with tab_mono:
