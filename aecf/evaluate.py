@@ -658,22 +658,25 @@ def evaluate_checkpoints(
             progress(
                 f"specialists: acc {entry['full']['acc']:.4f}, acc@0.5 {entry['drop'].get('0.5', {}).get('acc', float('nan')):.4f}"
             )
-    multilabel = M.is_multilabel(test.label)
     reference = ROBUSTNESS_REFERENCE if ROBUSTNESS_REFERENCE in methods else None
+    return {"methods": methods, "meta": _meta(methods, test, settings, reference, bootstrap, t0)}
+
+
+def _meta(methods: dict, test, settings: dict, reference: str | None, bootstrap: int, t0: float) -> dict:
+    """What an evaluation was run with: the test size, the drop rates and draws, the ECE bins, the
+    robustness over the drop curve against `reference`, the bootstrap, and the seconds it took."""
+    multilabel = M.is_multilabel(test.label)
     return {
-        "methods": methods,
-        "meta": {
-            "n_test": len(test),
-            "drop_rates": list(settings["drop_rates"]),
-            "mask_seeds": settings["mask_seeds"],
-            "mc_samples": settings["mc_samples"],
-            "ece_bins": M.ECE_BINS,
-            "multilabel": multilabel,
-            "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
-            "robustness": drop_curve_robustness(methods, multilabel, reference),
-            "bootstrap": _bootstrap_meta(bootstrap, settings),
-            "seconds": time.perf_counter() - t0,
-        },
+        "n_test": len(test),
+        "drop_rates": list(settings["drop_rates"]),
+        "mask_seeds": settings["mask_seeds"],
+        "mc_samples": settings["mc_samples"],
+        "ece_bins": M.ECE_BINS,
+        "multilabel": multilabel,
+        "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
+        "robustness": drop_curve_robustness(methods, multilabel, reference),
+        "bootstrap": _bootstrap_meta(bootstrap, settings),
+        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -774,27 +777,14 @@ def evaluate_stems(
             key = "map" if entry.get("multilabel") else "acc"
             at_half = f", {key} @ 50 % drop {entry['drop']['0.5'][key]:.4f}" if "0.5" in entry["drop"] else ""
             progress(f"{stem}: {key} {entry['full'][key]:.4f}{at_half}")
-    multilabel = M.is_multilabel(test.label)
-    return {
-        "methods": methods,
-        "meta": {
-            "n_test": len(test),
-            "modalities": list(test.modalities),
-            "dims": list(test.dims),
-            "drop_rates": list(settings["drop_rates"]),
-            "mask_seeds": settings["mask_seeds"],
-            "mc_samples": settings["mc_samples"],
-            "ece_bins": M.ECE_BINS,
-            "multilabel": multilabel,
-            "monotonicity_tolerance": M.MONOTONICITY_TOLERANCE,
-            "subsets": "every subset"
-            if len(test.modalities) <= ALL_SUBSETS_UP_TO
-            else "singletons, all, the worst of each size",
-            "robustness": drop_curve_robustness(methods, multilabel, robustness_reference(methods)),
-            "bootstrap": _bootstrap_meta(bootstrap, settings),
-            "seconds": time.perf_counter() - t0,
-        },
-    }
+    meta = _meta(methods, test, settings, robustness_reference(methods), bootstrap, t0)
+    meta["modalities"], meta["dims"] = list(test.modalities), list(test.dims)
+    meta["subsets"] = (
+        "every subset"
+        if len(test.modalities) <= ALL_SUBSETS_UP_TO
+        else "singletons, all, the worst of each size"
+    )
+    return {"methods": methods, "meta": meta}
 
 
 def robustness_reference(methods: dict) -> str | None:

@@ -86,19 +86,21 @@ def has_map(methods: dict) -> bool:
 def monotonicity_rows(methods: dict) -> list[dict]:
     """Per method: the share of (example, A ⊂ B) pairs whose confidence falls when modalities are added (0.01
     tolerance), on every example and where the caption is not wrong, and how often a wrong caption lowers it."""
+    columns = {
+        "violations (all)": "all",
+        "violations (caption not wrong)": "consistent",
+        "wrong caption lowers confidence": "wrong_caption_lowers_confidence",
+    }
+    return _monotonicity_table(methods, columns)
+
+
+def _monotonicity_table(methods: dict, columns: dict[str, str]) -> list[dict]:
+    """A row per method with monotonicity numbers: column title -> its key in the evaluation."""
     rows = []
     for name, e in methods.items():
         mono = e.get("monotonicity") or {}
-        if not mono:
-            continue
-        rows.append(
-            {
-                "method": name,
-                "violations (all)": mono.get("all"),
-                "violations (caption not wrong)": mono.get("consistent"),
-                "wrong caption lowers confidence": mono.get("wrong_caption_lowers_confidence"),
-            }
-        )
+        if mono:
+            rows.append({"method": name} | {title: mono.get(key) for title, key in columns.items()})
     return rows
 
 
@@ -591,19 +593,9 @@ def dataset_monotonicity_rows(methods: dict) -> list[dict]:
     """Per run: the share of (example, A ⊂ B) pairs whose confidence falls when modalities are added, over
     every pair and over the pairs whose added modalities alone give the true label at least chance
     probability (the pairs CEC trains on)."""
-    rows = []
-    for name, e in methods.items():
-        mono = e.get("monotonicity") or {}
-        if not mono:
-            continue
-        rows.append(
-            {
-                "method": name,
-                "violations (all pairs)": mono.get("all"),
-                "violations (supported pairs)": mono.get("supported"),
-            }
-        )
-    return rows
+    return _monotonicity_table(
+        methods, {"violations (all pairs)": "all", "violations (supported pairs)": "supported"}
+    )
 
 
 def dataset_mechanism_rows(methods: dict, has_severity: bool) -> list[dict]:

@@ -270,7 +270,7 @@ def _legend_rows(
     return rows
 
 
-def _wrap(text: str, width: float, font: int) -> list[str]:
+def wrap_title(text: str, width: float, font: int) -> list[str]:
     """`text` in lines that fit `width` (at ~0.55 em a character, a semibold title's width), broken at spaces."""
     per_line = max(8, int(width / (0.55 * font)))
     lines: list[str] = []
@@ -345,7 +345,7 @@ def mc_passes_svg(
     left, right = 16, 16
     span = width - left - right
     title = title or f"K = {len(per)} MC-dropout passes"
-    lines = _wrap(title, width - 8, SVG_TITLE_FONT)
+    lines = wrap_title(title, width - 8, SVG_TITLE_FONT)
     shift = 22 * (len(lines) - 1)  # a title on two lines moves the strip down
     height += shift
     axis_y = 72 + shift

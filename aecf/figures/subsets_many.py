@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from html import escape
 
 from aecf.figures import palette
-from aecf.figures.app import bars_html
+from aecf.figures.app import bars_html, wrap_title
 from aecf.figures.style import SVG_FONT, SVG_SMALL_FONT, SVG_TITLE_FONT
 
 RIGHT = palette.BLUE  # a subset that predicts the true label(s): a filled dot
@@ -28,16 +28,6 @@ def _axis_low(confidences: Sequence[float]) -> float:
     confident models do not pile every dot on the right edge, and the axis still spans a tenth)."""
     low = min(confidences, default=0.0)
     return min(0.9, math.floor(max(0.0, low) * 10 + 1e-9) / 10)
-
-
-def _wrap(text: str, per_line: int) -> list[str]:
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= per_line:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines or [""]
 
 
 def subset_strips_svg(
@@ -55,7 +45,7 @@ def subset_strips_svg(
     k = len(rows)
     left, strip_l, strip_r, text_x = 4, 116, 366, 378
     row_h = 46
-    title_lines = _wrap(title, int((width - 8) / (0.55 * SVG_TITLE_FONT)))
+    title_lines = wrap_title(title, width - 8, SVG_TITLE_FONT)
     key_y = 22 * len(title_lines) + 16  # the key: three short lines under the title
     y0 = key_y + 2 * 20 + 30
     axis_y = y0 + k * row_h + 4
