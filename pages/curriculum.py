@@ -115,18 +115,7 @@ with tab_run:
         warmup = float(cfg.get("mask_warmup", 0.3))
         xs, acm = A.schedule(pi_max, warmup)
         _, flat = A.schedule(pi_max, 0.0)
-        st.plotly_chart(
-            curves_figure(
-                {"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
-                f"Overall rate: curriculum vs flat (π_max = {pi_max:g})",
-                x_title="training progress t/T",
-                y_title="π",
-                y_range=(0, 1),
-                dash={"ModDrop (flat)": "dash"},
-                height=240,
-            ),
-            key="schedule",
-        )
+        acm_views.schedule_chart(st, xs, acm, flat, pi_max, height=240)
         st.caption("ACM's per-modality rates split π_t unevenly by the gate; ModDrop's are all equal to π.")
         moddrop = next((k for k in labels if k.endswith(": moddrop")), None)
         if moddrop and moddrop != label and A.has_mask_metrics(rows):

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from aecf.app import masking as A
-from aecf.figures.app import mask_distribution_figure, per_modality_bars
+from aecf.figures.app import curves_figure, mask_distribution_figure, per_modality_bars
 from aecf.figures.palette import METHOD_COLORS
 
 
@@ -95,4 +95,20 @@ def ratio_metric(container, label: str, d) -> None:
         help=f"median ratio {d.median:.2f}; rule q ∝ p^γ with γ = {d.rule.gamma:g}"
         if d.rule.sharpness == "power"
         else f"median ratio {d.median:.2f}; entropy-blend rule",
+    )
+
+
+def schedule_chart(container, xs, acm, flat, pi_max: float, **layout) -> None:
+    """ACM's overall rate π_t over training against ModDrop's flat rate (`layout`: curves_figure's extras)."""
+    container.plotly_chart(
+        curves_figure(
+            {"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
+            f"Overall rate: curriculum vs flat (π_max = {pi_max:g})",
+            x_title="training progress t/T",
+            y_title="π",
+            y_range=(0, 1),
+            dash={"ModDrop (flat)": "dash"},
+            **layout,
+        ),
+        key="schedule",
     )

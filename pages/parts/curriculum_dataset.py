@@ -154,17 +154,7 @@ def _during_training(run: R.DatasetRun | None, schedule: A.RunSchedule | None) -
     xs, acm, flat = schedule.schedule
     pi_max = schedule.rule.pi_max
     c3, c4 = st.columns(2)
-    c3.plotly_chart(
-        curves_figure(
-            {"ACM curriculum π_t": (xs, acm), "ModDrop (flat)": (xs, flat)},
-            f"Overall rate: curriculum vs flat (π_max = {pi_max:g})",
-            x_title="training progress t/T",
-            y_title="π",
-            y_range=(0, 1),
-            dash={"ModDrop (flat)": "dash"},
-        ),
-        key="schedule",
-    )
+    acm_views.schedule_chart(c3, xs, acm, flat, pi_max)
     if schedule.has_masks:
         overall, uneven = schedule.uneven["overall"], schedule.uneven["uneven"]
         c4.plotly_chart(
