@@ -34,16 +34,18 @@ if not data_choice.is_digits:
     explore_dataset.page(data_choice)  # any test example of that dataset, through a run trained on it
     st.stop()
 explore_dataset.forget_link()
-guide.bar("explore")  # a lesson's step, when the URL names one
-st.title("Explore one example")
-teaching_box(
-    ["gate", "entropy", "cec"],
-    "The gate reads the present embeddings and outputs weights **p** (absent modalities get 0). λ(x) comes from "
-    "K dropout-noisy passes: the more they disagree, the larger λ(x), and the more the training loss rewarded a "
-    "spread-out gate on inputs like this one. The **subset lattice** shows the confidence with every subset of "
-    "the present modalities; CEC trained it to grow along every edge (red edges break that rule).",
-    TRY_THIS["explore"].text,
-)
+# a lesson's step, when the URL names one: its bar then stands for the page's title, explanation and "try this",
+# so that the inputs and the results the step points at stay on the first screen at 1400×900
+if not guide.bar("explore"):
+    st.title("Explore one example")
+    teaching_box(
+        ["gate", "entropy", "cec"],
+        "The gate reads the present embeddings and outputs weights **p** (absent modalities get 0). λ(x) comes "
+        "from K dropout-noisy passes: the more they disagree, the larger λ(x), and the more the training loss "
+        "rewarded a spread-out gate on inputs like this one. The **subset lattice** shows the confidence with every "
+        "subset of the present modalities; CEC trained it to grow along every edge (red edges break that rule).",
+        TRY_THIS["explore"].text,
+    )
 
 choices = cache.checkpoint_choices()
 if not choices:
@@ -314,8 +316,9 @@ def image_corruption() -> None:
     severity = st.slider(
         "Image corruption (energy removal + noise)", 0.0, 1.0, step=0.05, key=seeded(K["image_severity"])
     )
-    st.caption(X.image_corruption_text(severity))
-    guide.corrupted_image(cache.model, ckpt, st.session_state.get("_explore_image"), severity, int(seed))
+    image = st.session_state.get("_explore_image")
+    note = X.image_corruption_text(severity)
+    guide.corrupted_image(cache.model, ckpt, image, severity, int(seed), note)
     sync_url(K["image_severity"])
     then_results()
 

@@ -68,11 +68,12 @@ def measured(found: L.Finding | None, short: bool = False) -> str:
     return f":small[{text}]" if short else text
 
 
-def bar(page: str) -> None:
-    """The guided bar, at the top of `page`, when the URL names one of this page's lesson steps; else nothing."""
+def bar(page: str) -> bool:
+    """The guided bar, at the top of `page`, when the URL names one of this page's lesson steps (then True);
+    else nothing (False)."""
     guided = L.guided_step(st.query_params.to_dict(), page)
     if guided is None:
-        return
+        return False
     step, n = guided.step, guided.number
     if page != "explore":
         # Streamlit's client puts a link's query in the address bar only when the link opens another page: from
@@ -104,16 +105,24 @@ def bar(page: str) -> None:
             )
         lines.append(f"**Claim:** {step.claim.text} {measured(finding(guided.where), short=True)}")
         st.markdown("  \n".join(lines))
+    return True
 
 
-def corrupted_image(load, key: str, image, severity: float, seed: int) -> None:
-    """Under the image corruption slider: the image as the image tower sees it at this corruption (a ruined
-    input shown ruined where the learner looks); nothing at 0 or without an image, or for a bad one (the page
-    says what is wrong with it). The model caches the result by content, so the redraw that follows reuses it."""
-    if image is None or severity <= 0:
+def corrupted_image(load, key: str, image, severity: float, seed: int, note: str) -> None:
+    """Under the image corruption slider: `note` (what the corruption does), and beside it the image as the
+    image tower sees it at this corruption (a ruined input shown ruined where the learner looks, beside the note
+    so that the results stay on the first screen); only the note at 0 or without an image, or for a bad one (the
+    page says what is wrong with it). The model caches the result by content, so the redraw that follows reuses
+    it."""
+    seen = None
+    if image is not None and severity > 0:
+        try:
+            seen = load(key).embed_image(image, severity, seed)["image_28"]
+        except Exception:  # noqa: BLE001 - the results name the problem with the image; the preview stays away
+            seen = None
+    if seen is None:
+        st.caption(note)
         return
-    try:
-        seen = load(key).embed_image(image, severity, seed)["image_28"]
-    except Exception:  # noqa: BLE001 - the results name the problem with the image; the preview stays away
-        return
-    st.image(upscale(seen), width=96, caption=f"what the model sees at {severity:.2f}")
+    left, right = st.columns([3, 2])
+    left.caption(note)
+    right.image(upscale(seen), width=96, caption=f"what the model sees at {severity:.2f}")

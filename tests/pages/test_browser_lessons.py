@@ -115,3 +115,51 @@ def test_a_refresh_keeps_the_step_and_back_goes_back(server):
         page.locator(".st-key-guide_bar").get_by_role("link", name="Back").click()
         _bar(page, lesson, 2)
         browser.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_explore_step_shows_the_inputs_and_the_results_on_the_first_screen(server, size):
+    """Opened from its link, every Explore step of every lesson (a ruined image with its preview, a noisy voice,
+    a wrong caption), and the view Explore's "try this" ends on, shows its guided bar (a step), the three
+    switches, the prediction, H(p), λ(x) and the last gate bar without scrolling: what the step tells the learner
+    to look at is on the projector's one screen."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import chromium_path, launch_args, wait_idle
+    from tests.support.layout import EXPLORE_FIRST_SCREEN_JS
+
+    width, height = SIZES[size]
+    problems, bottoms = [], {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
+        page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        # every Explore step, and Explore's own "try this" at its end (the image ruined, the voice at -15 dB)
+        views = [
+            (f"{lesson.slug} {number}", L.step_link(lesson, number).query, (lesson, number))
+            for lesson in L.LESSONS
+            for number, step in enumerate(lesson.steps, start=1)
+            if step.page == "explore"
+        ]
+        views.append(("try this", {"isev": "1", "snr": "-15"}, None))
+        for name, query, guided in views:
+            page.goto(f"{server}/explore?{urlencode(query)}")
+            if guided:
+                _bar(page, *guided)
+            page.get_by_text("Prediction:").first.wait_for(timeout=120_000)
+            wait_idle(page, timeout_ms=120_000, settle_ms=300)
+            seen = page.evaluate(EXPLORE_FIRST_SCREEN_JS)
+            found = seen["found"]
+            bottoms[name] = max((b for b in found.values() if b is not None), default=None)
+            if seen["switches"] != 3:
+                problems.append(f"{name}: {seen['switches']} switches")
+            missing = {"prediction", "Gate entropy H(p)", "λ(x)", "gate (last bar)"} - set(found)
+            below = {k: b for k, b in found.items() if b is None or b > seen["height"]}
+            if missing or below:
+                problems.append(f"{name}: missing {sorted(missing)}, below the first screen {below}")
+                page.screenshot(path=str(SHOTS / f"{size}_first_screen_{name.replace(' ', '_')}.png"))
+        browser.close()
+    print(f"lowest part of the first screen at {width}×{height} (px):", bottoms)
+    assert bottoms, "no Explore step in the lessons"
+    assert not problems, "\n".join(problems)
