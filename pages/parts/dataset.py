@@ -2,7 +2,7 @@
 
 Every page that can show more than the digits calls `dataset_picker()` once; it returns the choice. A key that
 names no dataset on this server (an old link, a typo, a removed upload) falls back to the digits with a note.
-The sidebar's navigation opens a page with an empty query: the dataset this session chose last is kept then (a
+The sidebar's navigation opens a page with an empty query: the dataset this browser session chose last is kept (a
 dataset uploaded on Train stays chosen on Subsets & calibration); a link with a query but no `data` is the digits.
 """
 
@@ -15,7 +15,7 @@ from pages.parts import cache, url
 
 QUERY_KEY = "data"
 WIDGET_KEY = "dataset_choice"
-CHOSEN = "_data_chosen"  # the dataset this session chose last
+CHOSEN = "_data_chosen"  # the dataset this browser session chose last
 
 
 def _new_page() -> bool:
@@ -25,7 +25,7 @@ def _new_page() -> bool:
 
 def _asked(choices: dict) -> str:
     """The dataset the URL asks for; a page opened through the navigation (another page, an empty query) asks
-    for the one this session chose last."""
+    for the one this browser session chose last."""
     if QUERY_KEY in st.query_params:
         return st.query_params[QUERY_KEY]
     if not st.query_params and _new_page() and st.session_state.get(CHOSEN) in choices:
