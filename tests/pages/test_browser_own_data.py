@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.dataset_zips import zip_folder
 
 pytestmark = [
     pytest.mark.browser,
@@ -57,8 +58,6 @@ def dataset_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset_zip(dataset_folder) -> Path:
-    from tests.support.dataset_runs import zip_folder
-
     path = dataset_folder.parent / "six-sensors.zip"
     path.write_bytes(zip_folder(dataset_folder, "six-sensors"))
     return path
@@ -390,7 +389,7 @@ def own_runs(server, dataset_folder) -> dict:
     page makes them."""
     if not MADE:
         from aecf.app import datasets as D
-        from tests.support.dataset_runs import train_runs, zip_folder
+        from tests.support.dataset_runs import train_runs
 
         _url, runs = server
         with pytest.MonkeyPatch.context() as mp:
@@ -447,7 +446,7 @@ BAD = ("path escapes", "zip bomb", "pickled array", "no dataset.json", "not a zi
 def strict_server(tmp_path_factory, dataset_folder):
     """A server with a small upload limit, its runs folder holding a dataset uploaded before and a run on it."""
     from tests.support.browser import streamlit_server
-    from tests.support.dataset_runs import train_run, zip_folder
+    from tests.support.dataset_runs import train_run
 
     runs = tmp_path_factory.mktemp("own-data-strict-runs")
     with pytest.MonkeyPatch.context() as mp:
