@@ -23,7 +23,17 @@ import numpy as np
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import (
+    chromium_path,
+    launch_args,
+    metric_value_js,
+    streamlit_server,
+    wait_idle,
+    wait_rerun,
+    wait_url,
+)
 from tests.support.dataset_zips import zip_folder
+from tests.support.train_browser import start_training
 
 pytestmark = [
     pytest.mark.browser,
@@ -65,8 +75,6 @@ def dataset_zip(dataset_folder) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     runs = tmp_path_factory.mktemp("own-data-runs")  # a fresh runs folder: no dataset, no run
     SHOTS.mkdir(parents=True, exist_ok=True)
     with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
@@ -80,8 +88,6 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
@@ -124,36 +130,11 @@ def _records(body: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _start(page, method: str, epochs: int) -> None:
-    """Pick the method, type the epochs, press Start."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    from tests.support.browser import wait_idle, wait_rerun
-
-    form = page.locator('[data-testid="stForm"]')
-    method_box = form.locator('[data-testid="stSelectbox"]').filter(has_text="Method")
-    for _ in range(3):  # a redraw (the page follows the server every few seconds) may close the list
-        method_box.click()
-        try:
-            page.get_by_role("option", name=method, exact=True).click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    wait_idle(page)
-    assert method_box.get_by_role("combobox").input_value() == method
-    box = form.locator('[data-testid="stNumberInput"]').filter(has_text="Epochs").locator("input")
-    box.fill(str(epochs))
-    box.press("Tab")
-    wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
-
-
 def _train(page, method: str, runs: Path) -> tuple[str, list[tuple[int, int]], int]:
     """Train `method` from the page; follow it until the page shows its evaluation on the test split. Returns
     the run's id, (records, curve panels) each time the page was looked at while it said the run trained, and
     the records it showed at the end."""
-    from tests.support.browser import wait_idle
-
-    _start(page, method, EPOCHS[method])
+    start_training(page, method, EPOCHS[method])
     page.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=60_000)
     run_id = max((p for p in runs.iterdir() if p.name != "datasets"), key=lambda p: p.stat().st_mtime).name
     assert run_id.endswith(f"-{method}-s0"), run_id
@@ -208,6 +189,17 @@ SHOWN_JS = r"""() => {
 }"""
 
 
+def _flip_switched(page, switches) -> None:
+    """Click the SWITCHED modality's switch in Explore; wait for the results to change and the page to settle."""
+    wait_rerun(
+        page,
+        lambda: switches.filter(has_text=SWITCHED).click(),
+        change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
+    )
+    wait_idle(page, settle_ms=800)
+    wait_idle(page)
+
+
 def _layout_problems(page, svg_min: int = 14) -> list[str]:
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
@@ -218,8 +210,6 @@ def _layout_problems(page, svg_min: int = 14) -> list[str]:
 def test_upload_train_compare_explore_and_take_it_away(
     browser, server, dataset_folder, dataset_zip, tmp_path
 ):
-    from tests.support.browser import metric_value_js, wait_idle, wait_rerun, wait_url
-
     url, runs = server
     context, page = _page(browser)
     try:
@@ -303,13 +293,7 @@ def test_upload_train_compare_explore_and_take_it_away(
         problems = _layout_problems(page)
         _shot(page, "flow_4_explore_example")
 
-        wait_rerun(
-            page,
-            lambda: switches.filter(has_text=SWITCHED).click(),
-            change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
-        )
-        wait_idle(page, settle_ms=800)
-        wait_idle(page)
+        _flip_switched(page, switches)
         off = results.inner_text()
         assert off != before and f"{SWITCHED}: off, p = 0" in off
         assert page.evaluate(f"() => {metric_value_js('Modalities used')}") == "4 of 6"
@@ -319,13 +303,7 @@ def test_upload_train_compare_explore_and_take_it_away(
         shown = page.evaluate(SHOWN_JS)
         snippet = _download(page, "Download a Python snippet of this view", tmp_path)
 
-        wait_rerun(
-            page,
-            lambda: switches.filter(has_text=SWITCHED).click(),
-            change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
-        )
-        wait_idle(page, settle_ms=800)
-        wait_idle(page)
+        _flip_switched(page, switches)
         assert results.inner_text() == before  # on again: the first view, whole
         problems += _layout_problems(page)
         assert not problems, "\n".join(problems)
@@ -403,7 +381,6 @@ def own_runs(server, dataset_folder) -> dict:
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_every_page_with_the_uploaded_dataset_chosen_reads_whole(browser, server, own_runs, width, height):
     from tests.pages.test_browser_layout import _full_shot, _settle
-    from tests.support.browser import wait_idle, wait_url
 
     url, _runs = server
     context, page = _page(browser, width, height)
@@ -445,7 +422,6 @@ BAD = ("path escapes", "zip bomb", "pickled array", "no dataset.json", "not a zi
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory, dataset_folder):
     """A server with a small upload limit, its runs folder holding a dataset uploaded before and a run on it."""
-    from tests.support.browser import streamlit_server
     from tests.support.dataset_runs import train_run
 
     runs = tmp_path_factory.mktemp("own-data-strict-runs")
@@ -470,7 +446,6 @@ def _tree(root: Path) -> dict[str, tuple[int, int] | None]:
 
 
 def test_each_bad_upload_says_why_and_writes_nothing(browser, strict_server, dataset_folder):
-    from tests.support.browser import wait_idle
     from tests.support.dataset_zips import bad_zips
 
     url, runs = strict_server
