@@ -7,25 +7,21 @@ through playwright (never `playwright install`). Screenshots go to test-artifact
 from __future__ import annotations
 
 import contextlib
-import shutil
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from tests.support.browser import streamlit_server
     from tests.support.devassets import build_features
 
     runs = tmp_path_factory.mktemp("browser-runs")
@@ -38,8 +34,7 @@ def server(app_assets, tmp_path_factory):
         "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
         "AECF_APP_RUNS_DIR": str(runs),
     }
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, proc, _healthy_s):
+    with app_server(SHOTS, env) as (url, proc):
         SERVER_PROC[url], SERVER_RUNS[url] = proc, runs
         yield url
 

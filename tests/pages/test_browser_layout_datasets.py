@@ -7,19 +7,15 @@ and 1920×1080: every tab with runs trained on it (AECF, late fusion, ModDrop), 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server
+from tests.support.layout import SIZE_IDS, SIZES
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "layout-datasets"
-SIZES = [(1400, 900), (1920, 1080)]
 QUERY = "data=example%3Amfeat"
 PAGES = {
     "subsets": ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"],
@@ -30,35 +26,17 @@ PAGES = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from aecf.app import datasets as D
-    from tests.support.browser import streamlit_server
     from tests.support.dataset_runs import train_runs
 
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AECF_APP_RUNS_DIR", str(runs))
         train_runs(D.resolve("example:mfeat"), runs, ("aecf", "late_fusion", "moddrop"), epochs=8)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
-        url,
-        _,
-        _,
-    ):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, _proc):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
-
-
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_the_dataset_views_are_not_cut_and_read_on_a_projector(browser, server, width, height):
     from tests.pages.test_browser_layout import _full_shot, _open, _settle
     from tests.support.layout import LAYOUT_PROBLEMS_JS

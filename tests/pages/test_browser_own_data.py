@@ -24,8 +24,8 @@ import pytest
 
 from aecf.paths import ROOT
 from tests.support.browser import (
-    chromium_path,
-    launch_args,
+    BROWSER_MARKS,
+    app_server,
     metric_value_js,
     streamlit_server,
     wait_idle,
@@ -33,12 +33,10 @@ from tests.support.browser import (
     wait_url,
 )
 from tests.support.dataset_zips import zip_folder
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX
 from tests.support.train_browser import start_training
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "own-data"
 NAME = "six sensors"
@@ -50,7 +48,6 @@ N_TRAIN, N_TEST = 10_000, 150
 EPOCHS = {"aecf": 8, "late_fusion": 25}
 SWITCHED = "audio"  # the modality switched off and on in Explore
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
-SIZES = [(1400, 900), (1920, 1080)]
 
 # what the flow made, for the screenshots (they make it with the library when run alone)
 MADE: dict = {}
@@ -76,23 +73,8 @@ def dataset_zip(dataset_folder) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     runs = tmp_path_factory.mktemp("own-data-runs")  # a fresh runs folder: no dataset, no run
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
-        url,
-        _proc,
-        _healthy_s,
-    ):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, _proc):
         yield url, runs
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
 
 
 def _page(browser, width: int = 1400, height: int = 900):
@@ -358,7 +340,6 @@ VIEWS = {
     "Train": [],
     "Lessons": [],
 }
-SVG_MIN_PX = {1400: 14, 1920: 16}  # as tests/pages/test_browser_explore_dataset.py
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +359,7 @@ def own_runs(server, dataset_folder) -> dict:
     return MADE
 
 
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_every_page_with_the_uploaded_dataset_chosen_reads_whole(browser, server, own_runs, width, height):
     from tests.pages.test_browser_layout import _full_shot, _settle
 

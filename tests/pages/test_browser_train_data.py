@@ -11,27 +11,22 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import zipfile
 
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server
 from tests.support.dataset_zips import six_modalities, zip_folder
 from tests.support.train_browser import start_training
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     runs = tmp_path_factory.mktemp("browser-data-runs")
     env = {
         "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
@@ -40,8 +35,7 @@ def server(app_assets, tmp_path_factory):
         "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
         "AECF_APP_RUNS_DIR": str(runs),
     }
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit_train_data.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS, env, "streamlit_train_data.log") as (url, _proc):
         yield url, runs
 
 

@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from aecf.paths import ROOT
 
 CHROMIUM_ARGS = [
@@ -29,6 +31,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+
+
+# every browser test module's marks: `-m browser` selects it, and it is skipped where Debian's chromium is absent
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
 ]
 
 
@@ -95,6 +104,16 @@ def streamlit_server(
             proc.kill()
         if log_path:
             log.close()
+
+
+@contextlib.contextmanager
+def app_server(
+    shots: Path, env: dict | None = None, log_name: str = "streamlit.log"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit_server` with its log in the screenshots folder `shots` (made if missing); yields (url, process)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(env=env, log_path=shots / log_name) as (url, proc, _healthy_s):
+        yield url, proc
 
 
 def chromium_path() -> str:
