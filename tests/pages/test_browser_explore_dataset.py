@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server
-from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX
+from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 
 pytestmark = BROWSER_MARKS
 
@@ -60,9 +60,7 @@ PROC: dict = {}
 def _open(browser, url: str, width: int, height: int):
     from tests.support.browser import SENT_AHEAD_JS, wait_idle
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     page.goto(url)
     page.locator('[data-testid="explore-headline"]').first.wait_for(timeout=120_000)
     wait_idle(page)
@@ -134,7 +132,7 @@ def test_readable_at_both_sizes_with_the_first_screen_complete(browser, server, 
         page.screenshot(path=str(SHOTS / f"explore_mfeat_{width}_full.png"))
     finally:
         context.close()
-    problems = [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+    problems = problems_of(found)
     assert not problems, "\n".join(problems)
     parts = seen["found"]
     assert sum(name.startswith("switch ") for name in parts) == 6

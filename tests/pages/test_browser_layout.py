@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server
-from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX
+from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 
 pytestmark = BROWSER_MARKS
 
@@ -80,9 +80,7 @@ def _full_shot(page, path) -> None:
 def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, width, height):
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     problems, smallest = [], {}
     try:
         for path, tabs in PAGES.items():
@@ -98,9 +96,7 @@ def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, wid
                 found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, SVG_MIN_PX[width]])
                 page.screenshot(path=str(SHOTS / f"{view}_{width}.png"))
                 _full_shot(page, SHOTS / f"{view}_{width}_full.png")
-                problems += [
-                    f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]
-                ]
+                problems += [f"{view}: {p}" for p in problems_of(found)]
                 smallest[view] = (found["smallestChartPx"], found["smallestSvgPx"])
     finally:
         context.close()
@@ -112,9 +108,7 @@ def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, wid
 def test_explore_shows_the_switches_and_what_they_change_on_the_first_screen(browser, server, width, height):
     from tests.support.layout import EXPLORE_FIRST_SCREEN_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     try:
         _open(page, f"{server}/explore")
         page.get_by_text("Prediction:").first.wait_for()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server
-from tests.support.layout import SIZE_IDS, SIZES
+from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.layout import SIZE_IDS, SIZES, problems_of
 
 pytestmark = BROWSER_MARKS
 
@@ -41,9 +41,7 @@ def test_the_dataset_views_are_not_cut_and_read_on_a_projector(browser, server, 
     from tests.pages.test_browser_layout import _full_shot, _open, _settle
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     problems, smallest = [], {}
     try:
         for path, tabs in PAGES.items():
@@ -59,9 +57,7 @@ def test_the_dataset_views_are_not_cut_and_read_on_a_projector(browser, server, 
                 found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, 16])
                 page.screenshot(path=str(SHOTS / f"{view}_{width}.png"))
                 _full_shot(page, SHOTS / f"{view}_{width}_full.png")
-                problems += [
-                    f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]
-                ]
+                problems += [f"{view}: {p}" for p in problems_of(found)]
                 smallest[view] = found["smallestChartPx"]
     finally:
         context.close()
@@ -78,9 +74,7 @@ def test_the_downloads_arrive_whole(browser, server, tmp_path):
 
     from tests.pages.test_browser_layout import _open
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    context, page = new_page(browser, timeout_ms=120_000, accept_downloads=True)
     try:
         _open(page, f"{server}/subsets?{QUERY}")
         with page.expect_download() as got:

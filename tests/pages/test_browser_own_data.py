@@ -27,13 +27,14 @@ from tests.support.browser import (
     BROWSER_MARKS,
     app_server,
     metric_value_js,
+    new_page,
     streamlit_server,
     wait_idle,
     wait_rerun,
     wait_url,
 )
 from tests.support.dataset_zips import zip_folder
-from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 from tests.support.train_browser import start_training
 
 pytestmark = BROWSER_MARKS
@@ -78,10 +79,7 @@ def server(tmp_path_factory):
 
 
 def _page(browser, width: int = 1400, height: int = 900):
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return context, page
+    return new_page(browser, width, height, accept_downloads=True)
 
 
 def _alerts(page) -> list[str]:
@@ -186,7 +184,7 @@ def _layout_problems(page, svg_min: int = 14) -> list[str]:
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
     found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, svg_min])
-    return [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+    return problems_of(found)
 
 
 def test_upload_train_compare_explore_and_take_it_away(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import app_server
-from tests.support.layout import SVG_MIN_PX
+from tests.support.browser import app_server, new_page
+from tests.support.layout import SVG_MIN_PX, problems_of
 
 SHOTS = ROOT / "test-artifacts" / "shipped-runs"
 QUERY = "data=example%3Amfeat"
@@ -33,9 +33,7 @@ def test_the_example_views_show_the_shipped_runs_from_an_empty_runs_folder(brows
     from tests.pages.test_browser_layout import _full_shot, _open
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser)
     problems = []
     try:
         for view, (path, content) in VIEWS.items():
@@ -50,7 +48,7 @@ def test_the_example_views_show_the_shipped_runs_from_an_empty_runs_folder(brows
             )
             assert "No run has" not in text, f"{view}: says no run yet"
             assert "shipped: aecf" in text, f"{view}: the shipped aecf is not named"
-            problems += [f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+            problems += [f"{view}: {p}" for p in problems_of(found)]
     finally:
         context.close()
     assert not problems, "\n".join(problems)

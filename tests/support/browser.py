@@ -116,6 +116,14 @@ def app_server(
         yield url, proc
 
 
+def new_page(browser, width: int = 1400, height: int = 900, timeout_ms: float = 60_000, **options):
+    """A fresh context (`options`: more of new_context's) and a page in it at width×height: (context, page)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return context, page
+
+
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:

@@ -103,6 +103,12 @@ LAYOUT_PROBLEMS_JS = r"""([minPx, svgMinPx]) => {
   return out;
 }"""
 
+
+def problems_of(found: dict) -> list[str]:
+    """What LAYOUT_PROBLEMS_JS found cut, too small or overlapping, one "kind: what" line each."""
+    return [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+
+
 # The viewport bottom of what Explore must show on its first screen: the three switches, the prediction, the
 # metric cards H(p) and λ(x), and the last gate bar. {name: bottom px, ...} plus the viewport height.
 EXPLORE_FIRST_SCREEN_JS = r"""() => {
