@@ -68,19 +68,8 @@ def argv(fx, out, *extra) -> list[str]:
 
 def vit_b_32_argv(fx, out, *extra) -> list[str]:
     """The command on the fixture with open_clip's real ViT-B-32 config, on the CPU; its weights in `extra`."""
-    return [
-        "--dataset",
-        "coco",
-        "--root",
-        str(fx.root),
-        "--out",
-        str(out),
-        "--clip",
-        "ViT-B-32",
-        "--device",
-        "cpu",
-        *extra,
-    ]
+    fixture_args = ["--dataset", "coco", "--root", str(fx.root), "--out", str(out)]
+    return [*fixture_args, "--clip", "ViT-B-32", "--device", "cpu", *extra]
 
 
 @pytest.fixture(scope="module")
