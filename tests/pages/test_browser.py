@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env
 
 pytestmark = BROWSER_MARKS
 
@@ -27,13 +27,7 @@ def server(app_assets, tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser-runs")
     # a bigger (synthetic) cache than the AppTests use, so that a 3-epoch run lasts long enough to watch
     features = build_features(tmp_path_factory.mktemp("browser-features"), n_train=4000)
-    env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(features),
-        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
-        "AECF_APP_RUNS_DIR": str(runs),
-    }
+    env = {**assets_env(app_assets, runs), "AECF_APP_FEATURE_DIR": str(features)}
     with app_server(SHOTS, env) as (url, proc):
         SERVER_PROC[url], SERVER_RUNS[url] = proc, runs
         yield url

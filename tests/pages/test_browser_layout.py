@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env, new_page
 from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 
 pytestmark = BROWSER_MARKS
@@ -31,12 +31,9 @@ PAGES = {
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
     env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
+        **assets_env(app_assets, tmp_path_factory.mktemp("layout-runs")),
         # the shipped results: all twelve methods, the longest names and the widest tables the page shows
         "AECF_APP_RESULTS_JSON": str(ROOT / "results" / "results.json"),
-        "AECF_APP_RUNS_DIR": str(tmp_path_factory.mktemp("layout-runs")),
     }
     with app_server(SHOTS, env) as (url, _proc):
         yield url

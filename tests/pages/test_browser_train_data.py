@@ -16,7 +16,7 @@ import zipfile
 import pytest
 
 from aecf.paths import ROOT
-from tests.support.browser import BROWSER_MARKS, app_server
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env
 from tests.support.dataset_zips import six_modalities, zip_folder
 from tests.support.train_browser import start_training
 
@@ -28,14 +28,7 @@ SHOTS = ROOT / "test-artifacts" / "browser"
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser-data-runs")
-    env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
-        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
-        "AECF_APP_RUNS_DIR": str(runs),
-    }
-    with app_server(SHOTS, env, "streamlit_train_data.log") as (url, _proc):
+    with app_server(SHOTS, assets_env(app_assets, runs), "streamlit_train_data.log") as (url, _proc):
         yield url, runs
 
 

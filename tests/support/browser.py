@@ -106,6 +106,17 @@ def streamlit_server(
             log.close()
 
 
+def assets_env(app_assets: dict, runs: Path) -> dict[str, str]:
+    """The AECF_APP_* variables of a server on the test assets (tests/conftest.py `app_assets`) and `runs`."""
+    return {
+        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
+        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
+        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
+        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
+        "AECF_APP_RUNS_DIR": str(runs),
+    }
+
+
 @contextlib.contextmanager
 def app_server(
     shots: Path, env: dict | None = None, log_name: str = "streamlit.log"
