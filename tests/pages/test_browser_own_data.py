@@ -28,7 +28,6 @@ from tests.support.browser import (
     app_server,
     metric_value_js,
     new_page,
-    streamlit_server,
     wait_idle,
     wait_rerun,
     wait_url,
@@ -411,7 +410,7 @@ def strict_server(tmp_path_factory, dataset_folder):
         choice = D.store_upload(zip_folder(dataset_folder, "six-sensors"), "six-sensors.zip")
         train_run(choice, "late_fusion", epochs=1, run_id="late-fusion-before")
     env = {"AECF_APP_RUNS_DIR": str(runs), "AECF_APP_UPLOAD_MB": str(LIMIT_MB)}
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit_strict.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS, env, "streamlit_strict.log") as (url, _proc):
         yield url, runs
 
 
