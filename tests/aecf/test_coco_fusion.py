@@ -15,7 +15,7 @@ import torch
 
 from aecf import metrics as M
 from aecf.errors import InputError
-from tests.support.coco_fixture import COCO_CATEGORIES, make_coco, write_tiny_clip
+from tests.support.coco_fixture import COCO_CATEGORIES, coco_features
 
 METHODS = ("aecf", "late_fusion")
 DROP_RATES = ("0.0", "0.5", "0.9")
@@ -71,30 +71,11 @@ def test_multilabel_accuracy_ece_nll_and_temperature():
 
 @pytest.fixture(scope="module")
 def coco_run(tmp_path_factory):
-    from aecf.data import coco
     from aecf.evaluate import main as evaluate_main
     from aecf.train import main as train_main
 
     base = tmp_path_factory.mktemp("coco_fusion")
-    root = make_coco(base / "coco", n_train=30, n_val=10)
-    config = write_tiny_clip(base)
-    features = base / "features"
-    rc = coco.main(
-        [
-            "--root",
-            str(root),
-            "--clip",
-            str(config),
-            "--pretrained",
-            "none",
-            "--seed",
-            "7",
-            "--out",
-            str(features),
-        ]
-        + ["--num-workers", "0", "--batch-size", "16", "--device", "cpu"]
-    )
-    assert rc == 0
+    root, features = coco_features(base, n_train=30, n_val=10)
     checkpoints = features / "checkpoints"
     for method in METHODS:
         rc = train_main(

@@ -43,6 +43,13 @@ def no_exception(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def page_without_checkpoints(name: str, tmp_path, monkeypatch):
+    """Run one page with the app pointed at a checkpoint folder that holds no fusion checkpoint."""
+    (tmp_path / "empty" / "fusion").mkdir(parents=True)
+    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(tmp_path / "empty"))
+    return page(name)
+
+
 from tests.support.apptest import bars, metric  # noqa: E402
 from tests.support.apptest import page_html as html  # noqa: E402
 
@@ -241,9 +248,7 @@ def test_home_says_which_checkpoint_is_loaded(app_env):
 
 
 def test_home_without_checkpoints_explains(app_env, tmp_path, monkeypatch):
-    (tmp_path / "empty" / "fusion").mkdir(parents=True)
-    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(tmp_path / "empty"))
-    at = page("home")
+    at = page_without_checkpoints("home", tmp_path, monkeypatch)
     no_exception(at)
     assert any("python -m aecf train" in s for s in texts(at, "warning"))
 
@@ -437,9 +442,7 @@ def test_explore_missing_and_corrupt_checkpoints(app_env, tmp_path, monkeypatch)
 
 
 def test_explore_no_checkpoint_at_all(app_env, tmp_path, monkeypatch):
-    (tmp_path / "none" / "fusion").mkdir(parents=True)
-    monkeypatch.setenv("AECF_APP_CHECKPOINT_DIR", str(tmp_path / "none"))
-    at = page("explore")
+    at = page_without_checkpoints("explore", tmp_path, monkeypatch)
     no_exception(at)
     assert any("python -m aecf train" in s for s in texts(at, "error"))
 

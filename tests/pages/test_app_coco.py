@@ -14,41 +14,17 @@ import pytest
 
 from aecf.paths import ROOT
 from tests.support.apptest import has_metric, metric, shown_text
-from tests.support.coco_fixture import make_coco, write_tiny_clip
+from tests.support.coco_fixture import coco_features
 
 PAGES = ROOT / "pages"
 
 
 @pytest.fixture(scope="module")
 def coco_ckpt(tmp_path_factory):
-    from aecf.data import coco
     from aecf.train import main as train_main
 
     base = tmp_path_factory.mktemp("app_coco")
-    root = make_coco(base / "coco", n_train=12, n_val=6)
-    config = write_tiny_clip(base)
-    features = base / "features"
-    rc = coco.main(
-        [
-            "--root",
-            str(root),
-            "--clip",
-            str(config),
-            "--pretrained",
-            "none",
-            "--seed",
-            "7",
-            "--out",
-            str(features),
-            "--num-workers",
-            "0",
-            "--batch-size",
-            "16",
-            "--device",
-            "cpu",
-        ]
-    )
-    assert rc == 0
+    root, features = coco_features(base, n_train=12, n_val=6)
     checkpoints = base / "coco_ckpts"
     rc = train_main(
         [

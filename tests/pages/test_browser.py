@@ -7,39 +7,28 @@ through playwright (never `playwright install`). Screenshots go to test-artifact
 from __future__ import annotations
 
 import contextlib
-import shutil
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from tests.support.browser import streamlit_server
     from tests.support.devassets import build_features
 
     runs = tmp_path_factory.mktemp("browser-runs")
     # a bigger (synthetic) cache than the AppTests use, so that a 3-epoch run lasts long enough to watch
     features = build_features(tmp_path_factory.mktemp("browser-features"), n_train=4000)
-    env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(features),
-        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
-        "AECF_APP_RUNS_DIR": str(runs),
-    }
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, proc, _healthy_s):
+    env = {**assets_env(app_assets, runs), "AECF_APP_FEATURE_DIR": str(features)}
+    with app_server(SHOTS, env) as (url, proc):
         SERVER_PROC[url], SERVER_RUNS[url] = proc, runs
         yield url
 

@@ -8,21 +8,17 @@ gate are on the first screen. Screenshots go to test-artifacts/explore_dataset/.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "explore_dataset"
 EXAMPLE = 145
 QUERY = f"data=example:mfeat&i={EXAMPLE}"
-SVG_MIN_PX = {1400: 14, 1920: 16}  # as tests/pages/test_browser_layout.py: 16 px where the page is 1920 wide
 
 # the bottom of each part the first screen must show (px from the top of the viewport)
 FIRST_SCREEN_JS = r"""() => {
@@ -46,7 +42,6 @@ def server(tmp_path_factory):
     import torch
 
     from aecf.app import datasets as D
-    from tests.support.browser import streamlit_server
     from tests.support.dataset_runs import train_run
 
     torch.set_num_threads(1)
@@ -54,9 +49,7 @@ def server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AECF_APP_RUNS_DIR", str(runs))
         train_run(D.resolve("example:mfeat"), "aecf", epochs=3, run_id="aecf-mfeat")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    env = {"AECF_APP_RUNS_DIR": str(runs)}
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, proc, _healthy_s):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, proc):
         PROC[url] = proc
         yield url
 
@@ -64,24 +57,10 @@ def server(tmp_path_factory):
 PROC: dict = {}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
-
-
 def _open(browser, url: str, width: int, height: int):
     from tests.support.browser import SENT_AHEAD_JS, wait_idle
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     page.goto(url)
     page.locator('[data-testid="explore-headline"]').first.wait_for(timeout=120_000)
     wait_idle(page)
@@ -137,7 +116,7 @@ def test_a_switch_on_example_k_shows_its_view_at_once_and_the_link_follows(brows
         context.close()
 
 
-@pytest.mark.parametrize(("width", "height"), [(1400, 900), (1920, 1080)], ids=["1400x900", "1920x1080"])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_readable_at_both_sizes_with_the_first_screen_complete(browser, server, width, height):
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
@@ -153,7 +132,7 @@ def test_readable_at_both_sizes_with_the_first_screen_complete(browser, server, 
         page.screenshot(path=str(SHOTS / f"explore_mfeat_{width}_full.png"))
     finally:
         context.close()
-    problems = [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+    problems = problems_of(found)
     assert not problems, "\n".join(problems)
     parts = seen["found"]
     assert sum(name.startswith("switch ") for name in parts) == 6

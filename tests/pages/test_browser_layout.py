@@ -8,19 +8,15 @@ go to test-artifacts/layout/ (the screen as seen, and the whole page).
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env, new_page
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "layout"
-SIZES = [(1400, 900), (1920, 1080)]
 # each page of the app, and the tabs a reader opens on it
 PAGES = {
     "": [None],
@@ -30,36 +26,17 @@ PAGES = {
     "train": [None],
     "lessons": [None],
 }
-SVG_MIN_PX = {1400: 14, 1920: 16}  # inline SVGs scale with their column: 16 px where the page is 1920 wide
 
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
+        **assets_env(app_assets, tmp_path_factory.mktemp("layout-runs")),
         # the shipped results: all twelve methods, the longest names and the widest tables the page shows
         "AECF_APP_RESULTS_JSON": str(ROOT / "results" / "results.json"),
-        "AECF_APP_RUNS_DIR": str(tmp_path_factory.mktemp("layout-runs")),
     }
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS, env) as (url, _proc):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
 
 
 def _open(page, url: str) -> None:
@@ -96,13 +73,11 @@ def _full_shot(page, path) -> None:
     page.wait_for_timeout(300)
 
 
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, width, height):
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     problems, smallest = [], {}
     try:
         for path, tabs in PAGES.items():
@@ -118,9 +93,7 @@ def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, wid
                 found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, SVG_MIN_PX[width]])
                 page.screenshot(path=str(SHOTS / f"{view}_{width}.png"))
                 _full_shot(page, SHOTS / f"{view}_{width}_full.png")
-                problems += [
-                    f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]
-                ]
+                problems += [f"{view}: {p}" for p in problems_of(found)]
                 smallest[view] = (found["smallestChartPx"], found["smallestSvgPx"])
     finally:
         context.close()
@@ -128,13 +101,11 @@ def test_nothing_is_cut_and_chart_text_reads_on_a_projector(browser, server, wid
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_explore_shows_the_switches_and_what_they_change_on_the_first_screen(browser, server, width, height):
     from tests.support.layout import EXPLORE_FIRST_SCREEN_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     try:
         _open(page, f"{server}/explore")
         page.get_by_text("Prediction:").first.wait_for()

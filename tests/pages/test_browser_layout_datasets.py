@@ -7,19 +7,15 @@ and 1920×1080: every tab with runs trained on it (AECF, late fusion, ModDrop), 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server, new_page
+from tests.support.layout import SIZE_IDS, SIZES, problems_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "layout-datasets"
-SIZES = [(1400, 900), (1920, 1080)]
 QUERY = "data=example%3Amfeat"
 PAGES = {
     "subsets": ["vs drop rate", "per subset", "reliability diagrams", "monotonicity", "mechanisms"],
@@ -30,42 +26,22 @@ PAGES = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from aecf.app import datasets as D
-    from tests.support.browser import streamlit_server
     from tests.support.dataset_runs import train_runs
 
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AECF_APP_RUNS_DIR", str(runs))
         train_runs(D.resolve("example:mfeat"), runs, ("aecf", "late_fusion", "moddrop"), epochs=8)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
-        url,
-        _,
-        _,
-    ):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, _proc):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
-
-
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_the_dataset_views_are_not_cut_and_read_on_a_projector(browser, server, width, height):
     from tests.pages.test_browser_layout import _full_shot, _open, _settle
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser, width, height)
     problems, smallest = [], {}
     try:
         for path, tabs in PAGES.items():
@@ -81,9 +57,7 @@ def test_the_dataset_views_are_not_cut_and_read_on_a_projector(browser, server, 
                 found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, 16])
                 page.screenshot(path=str(SHOTS / f"{view}_{width}.png"))
                 _full_shot(page, SHOTS / f"{view}_{width}_full.png")
-                problems += [
-                    f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]
-                ]
+                problems += [f"{view}: {p}" for p in problems_of(found)]
                 smallest[view] = found["smallestChartPx"]
     finally:
         context.close()
@@ -100,9 +74,7 @@ def test_the_downloads_arrive_whole(browser, server, tmp_path):
 
     from tests.pages.test_browser_layout import _open
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    context, page = new_page(browser, timeout_ms=120_000, accept_downloads=True)
     try:
         _open(page, f"{server}/subsets?{QUERY}")
         with page.expect_download() as got:

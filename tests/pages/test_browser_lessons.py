@@ -8,17 +8,16 @@ Screenshots of the walk go to test-artifacts/browser/lessons/.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from aecf import paths
 from aecf.app import lessons as L
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
+    *BROWSER_MARKS,
     pytest.mark.skipif(
         not ((paths.fusion_dir() / "aecf.safetensors").exists() and paths.results_json().exists()),
         reason="the shipped checkpoints and results/results.json are part of the repo",
@@ -31,10 +30,7 @@ SIZES = {"1400": (1400, 900), "1920": (1920, 1080)}
 
 @pytest.fixture(scope="module")
 def server():
-    from tests.support.browser import streamlit_server
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(log_path=SHOTS / "streamlit.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS) as (url, _proc):
         yield url
 
 

@@ -23,11 +23,20 @@ import numpy as np
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import (
+    BROWSER_MARKS,
+    app_server,
+    metric_value_js,
+    new_page,
+    wait_idle,
+    wait_rerun,
+    wait_url,
+)
+from tests.support.dataset_zips import zip_folder
+from tests.support.layout import SIZE_IDS, SIZES, SVG_MIN_PX, problems_of
+from tests.support.train_browser import start_training
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "own-data"
 NAME = "six sensors"
@@ -39,7 +48,6 @@ N_TRAIN, N_TEST = 10_000, 150
 EPOCHS = {"aecf": 8, "late_fusion": 25}
 SWITCHED = "audio"  # the modality switched off and on in Explore
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
-SIZES = [(1400, 900), (1920, 1080)]
 
 # what the flow made, for the screenshots (they make it with the library when run alone)
 MADE: dict = {}
@@ -57,8 +65,6 @@ def dataset_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset_zip(dataset_folder) -> Path:
-    from tests.support.dataset_runs import zip_folder
-
     path = dataset_folder.parent / "six-sensors.zip"
     path.write_bytes(zip_folder(dataset_folder, "six-sensors"))
     return path
@@ -66,35 +72,13 @@ def dataset_zip(dataset_folder) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     runs = tmp_path_factory.mktemp("own-data-runs")  # a fresh runs folder: no dataset, no run
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
-        url,
-        _proc,
-        _healthy_s,
-    ):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, _proc):
         yield url, runs
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
-
-
 def _page(browser, width: int = 1400, height: int = 900):
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return context, page
+    return new_page(browser, width, height, accept_downloads=True)
 
 
 def _alerts(page) -> list[str]:
@@ -125,36 +109,11 @@ def _records(body: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _start(page, method: str, epochs: int) -> None:
-    """Pick the method, type the epochs, press Start."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    from tests.support.browser import wait_idle, wait_rerun
-
-    form = page.locator('[data-testid="stForm"]')
-    method_box = form.locator('[data-testid="stSelectbox"]').filter(has_text="Method")
-    for _ in range(3):  # a redraw (the page follows the server every few seconds) may close the list
-        method_box.click()
-        try:
-            page.get_by_role("option", name=method, exact=True).click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    wait_idle(page)
-    assert method_box.get_by_role("combobox").input_value() == method
-    box = form.locator('[data-testid="stNumberInput"]').filter(has_text="Epochs").locator("input")
-    box.fill(str(epochs))
-    box.press("Tab")
-    wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
-
-
 def _train(page, method: str, runs: Path) -> tuple[str, list[tuple[int, int]], int]:
     """Train `method` from the page; follow it until the page shows its evaluation on the test split. Returns
     the run's id, (records, curve panels) each time the page was looked at while it said the run trained, and
     the records it showed at the end."""
-    from tests.support.browser import wait_idle
-
-    _start(page, method, EPOCHS[method])
+    start_training(page, method, EPOCHS[method])
     page.wait_for_function(f"() => document.body.innerText.includes({BUSY!r})", timeout=60_000)
     run_id = max((p for p in runs.iterdir() if p.name != "datasets"), key=lambda p: p.stat().st_mtime).name
     assert run_id.endswith(f"-{method}-s0"), run_id
@@ -209,18 +168,27 @@ SHOWN_JS = r"""() => {
 }"""
 
 
+def _flip_switched(page, switches) -> None:
+    """Click the SWITCHED modality's switch in Explore; wait for the results to change and the page to settle."""
+    wait_rerun(
+        page,
+        lambda: switches.filter(has_text=SWITCHED).click(),
+        change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
+    )
+    wait_idle(page, settle_ms=800)
+    wait_idle(page)
+
+
 def _layout_problems(page, svg_min: int = 14) -> list[str]:
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
     found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, svg_min])
-    return [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+    return problems_of(found)
 
 
 def test_upload_train_compare_explore_and_take_it_away(
     browser, server, dataset_folder, dataset_zip, tmp_path
 ):
-    from tests.support.browser import metric_value_js, wait_idle, wait_rerun, wait_url
-
     url, runs = server
     context, page = _page(browser)
     try:
@@ -304,13 +272,7 @@ def test_upload_train_compare_explore_and_take_it_away(
         problems = _layout_problems(page)
         _shot(page, "flow_4_explore_example")
 
-        wait_rerun(
-            page,
-            lambda: switches.filter(has_text=SWITCHED).click(),
-            change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
-        )
-        wait_idle(page, settle_ms=800)
-        wait_idle(page)
+        _flip_switched(page, switches)
         off = results.inner_text()
         assert off != before and f"{SWITCHED}: off, p = 0" in off
         assert page.evaluate(f"() => {metric_value_js('Modalities used')}") == "4 of 6"
@@ -320,13 +282,7 @@ def test_upload_train_compare_explore_and_take_it_away(
         shown = page.evaluate(SHOWN_JS)
         snippet = _download(page, "Download a Python snippet of this view", tmp_path)
 
-        wait_rerun(
-            page,
-            lambda: switches.filter(has_text=SWITCHED).click(),
-            change_js="document.querySelector('.st-key-explore_dataset_results [data-html-block]').innerText",
-        )
-        wait_idle(page, settle_ms=800)
-        wait_idle(page)
+        _flip_switched(page, switches)
         assert results.inner_text() == before  # on again: the first view, whole
         problems += _layout_problems(page)
         assert not problems, "\n".join(problems)
@@ -381,7 +337,6 @@ VIEWS = {
     "Train": [],
     "Lessons": [],
 }
-SVG_MIN_PX = {1400: 14, 1920: 16}  # as tests/pages/test_browser_explore_dataset.py
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +345,7 @@ def own_runs(server, dataset_folder) -> dict:
     page makes them."""
     if not MADE:
         from aecf.app import datasets as D
-        from tests.support.dataset_runs import train_runs, zip_folder
+        from tests.support.dataset_runs import train_runs
 
         _url, runs = server
         with pytest.MonkeyPatch.context() as mp:
@@ -401,10 +356,9 @@ def own_runs(server, dataset_folder) -> dict:
     return MADE
 
 
-@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
 def test_every_page_with_the_uploaded_dataset_chosen_reads_whole(browser, server, own_runs, width, height):
     from tests.pages.test_browser_layout import _full_shot, _settle
-    from tests.support.browser import wait_idle, wait_url
 
     url, _runs = server
     context, page = _page(browser, width, height)
@@ -446,8 +400,7 @@ BAD = ("path escapes", "zip bomb", "pickled array", "no dataset.json", "not a zi
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory, dataset_folder):
     """A server with a small upload limit, its runs folder holding a dataset uploaded before and a run on it."""
-    from tests.support.browser import streamlit_server
-    from tests.support.dataset_runs import train_run, zip_folder
+    from tests.support.dataset_runs import train_run
 
     runs = tmp_path_factory.mktemp("own-data-strict-runs")
     with pytest.MonkeyPatch.context() as mp:
@@ -457,7 +410,7 @@ def strict_server(tmp_path_factory, dataset_folder):
         choice = D.store_upload(zip_folder(dataset_folder, "six-sensors"), "six-sensors.zip")
         train_run(choice, "late_fusion", epochs=1, run_id="late-fusion-before")
     env = {"AECF_APP_RUNS_DIR": str(runs), "AECF_APP_UPLOAD_MB": str(LIMIT_MB)}
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit_strict.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS, env, "streamlit_strict.log") as (url, _proc):
         yield url, runs
 
 
@@ -471,7 +424,6 @@ def _tree(root: Path) -> dict[str, tuple[int, int] | None]:
 
 
 def test_each_bad_upload_says_why_and_writes_nothing(browser, strict_server, dataset_folder):
-    from tests.support.browser import wait_idle
     from tests.support.dataset_zips import bad_zips
 
     url, runs = strict_server

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 
 from aecf.paths import ROOT
+from tests.support.browser import app_server, new_page
+from tests.support.layout import SVG_MIN_PX, problems_of
 
 SHOTS = ROOT / "test-artifacts" / "shipped-runs"
 QUERY = "data=example%3Amfeat"
-SVG_MIN_PX = (
-    14  # Explore's inline SVGs at 1400 px wide (tests/pages/test_browser_explore_dataset.py: 16 at 1920)
-)
 VIEWS = {  # view -> (path and query, what shows that it has content)
     "explore": (f"explore?{QUERY}", '[data-testid="explore-headline"]'),
     "subsets": (f"subsets?{QUERY}", '[data-testid="stPlotlyChart"]:has-text("Accuracy vs drop rate")'),
@@ -25,42 +24,21 @@ VIEWS = {  # view -> (path and query, what shows that it has content)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     runs = tmp_path_factory.mktemp("empty-runs")  # a fresh clone: nobody has trained anything
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env={"AECF_APP_RUNS_DIR": str(runs)}, log_path=SHOTS / "streamlit.log") as (
-        url,
-        _,
-        _,
-    ):
+    with app_server(SHOTS, {"AECF_APP_RUNS_DIR": str(runs)}) as (url, _proc):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import chromium_path, launch_args
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-        yield b
-        b.close()
 
 
 def test_the_example_views_show_the_shipped_runs_from_an_empty_runs_folder(browser, server):
     from tests.pages.test_browser_layout import _full_shot, _open
     from tests.support.layout import LAYOUT_PROBLEMS_JS
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = new_page(browser)
     problems = []
     try:
         for view, (path, content) in VIEWS.items():
             _open(page, f"{server}/{path}")
-            found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, SVG_MIN_PX])
+            found = page.evaluate(LAYOUT_PROBLEMS_JS, [16, SVG_MIN_PX[1400]])
             page.screenshot(path=str(SHOTS / f"{view}_1400.png"))
             _full_shot(page, SHOTS / f"{view}_1400_full.png")
             assert page.locator(content).count(), f"{view}: no content"
@@ -70,7 +48,7 @@ def test_the_example_views_show_the_shipped_runs_from_an_empty_runs_folder(brows
             )
             assert "No run has" not in text, f"{view}: says no run yet"
             assert "shipped: aecf" in text, f"{view}: the shipped aecf is not named"
-            problems += [f"{view}: {kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+            problems += [f"{view}: {p}" for p in problems_of(found)]
     finally:
         context.close()
     assert not problems, "\n".join(problems)

@@ -11,37 +11,24 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import zipfile
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from aecf.paths import ROOT
+from tests.support.browser import BROWSER_MARKS, app_server, assets_env
 from tests.support.dataset_zips import six_modalities, zip_folder
+from tests.support.train_browser import start_training
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 SHOTS = ROOT / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
 def server(app_assets, tmp_path_factory):
-    from tests.support.browser import streamlit_server
-
     runs = tmp_path_factory.mktemp("browser-data-runs")
-    env = {
-        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
-        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
-        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
-        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
-        "AECF_APP_RUNS_DIR": str(runs),
-    }
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(env=env, log_path=SHOTS / "streamlit_train_data.log") as (url, _proc, _healthy_s):
+    with app_server(SHOTS, assets_env(app_assets, runs), "streamlit_train_data.log") as (url, _proc):
         yield url, runs
 
 
@@ -90,24 +77,9 @@ def _records(page) -> int:
 def _train(page, method: str, epochs: int, runs) -> tuple[str, list[int], list[str]]:
     """Pick the method, type the epochs, start; sample the records the live view shows until the run has
     finished and been evaluated. Returns the run's id, the record counts seen and the time-left estimates."""
-    from tests.support.browser import wait_idle, wait_rerun
+    from tests.support.browser import wait_idle
 
-    form = page.locator('[data-testid="stForm"]')
-    method_box = form.locator('[data-testid="stSelectbox"]').filter(has_text="Method")
-    for _ in range(3):  # a redraw (the page follows the server every few seconds) may close the list
-        method_box.click()
-        option = page.get_by_role("option", name=method, exact=True)
-        try:
-            option.click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    wait_idle(page)
-    assert method_box.get_by_role("combobox").input_value() == method
-    epochs_box = form.locator('[data-testid="stNumberInput"]').filter(has_text="Epochs").locator("input")
-    epochs_box.fill(str(epochs))
-    epochs_box.press("Tab")
-    wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
+    start_training(page, method, epochs)
     page.wait_for_function(
         "() => document.body.innerText.includes('is training on this server now')", timeout=60_000
     )

@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from aecf.paths import ROOT
 
 CHROMIUM_ARGS = [
@@ -29,6 +31,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+
+
+# every browser test module's marks: `-m browser` selects it, and it is skipped where Debian's chromium is absent
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium"),
 ]
 
 
@@ -95,6 +104,35 @@ def streamlit_server(
             proc.kill()
         if log_path:
             log.close()
+
+
+def assets_env(app_assets: dict, runs: Path) -> dict[str, str]:
+    """The AECF_APP_* variables of a server on the test assets (tests/conftest.py `app_assets`) and `runs`."""
+    return {
+        "AECF_APP_CHECKPOINT_DIR": str(app_assets["checkpoints"]),
+        "AECF_APP_SAMPLES_DIR": str(app_assets["samples"]),
+        "AECF_APP_FEATURE_DIR": str(app_assets["features"]),
+        "AECF_APP_RESULTS_JSON": str(app_assets["results"]),
+        "AECF_APP_RUNS_DIR": str(runs),
+    }
+
+
+@contextlib.contextmanager
+def app_server(
+    shots: Path, env: dict | None = None, log_name: str = "streamlit.log"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit_server` with its log in the screenshots folder `shots` (made if missing); yields (url, process)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(env=env, log_path=shots / log_name) as (url, proc, _healthy_s):
+        yield url, proc
+
+
+def new_page(browser, width: int = 1400, height: int = 900, timeout_ms: float = 60_000, **options):
+    """A fresh context (`options`: more of new_context's) and a page in it at width×height: (context, page)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return context, page
 
 
 def chromium_path() -> str:

@@ -4,7 +4,8 @@
 val2014/ (8 JPEGs, one grayscale), annotations/instances_{train,val}2014.json listing the real 80
 categories (ids 1..90 with gaps) of which a few are used, and annotations/captions_{train,val}2014.json
 with 2-5 captions per image. `write_tiny_clip(dir)` writes a small open_clip model config (~0.1 s to
-build on CPU) for the feature pipeline, so no test needs a big model.
+build on CPU) for the feature pipeline, so no test needs a big model. `coco_features(base, ...)` runs that
+pipeline on a fresh look-alike.
 """
 
 from __future__ import annotations
@@ -222,6 +223,33 @@ def expected_labels(root: str | Path, source: str) -> dict[int, set[int]]:
     for a in data["annotations"]:
         labels.setdefault(a["image_id"], set()).add(a["category_id"])
     return labels
+
+
+def coco_features(base: str | Path, n_train: int, n_val: int) -> tuple[Path, Path]:
+    """A look-alike in base/coco and its features (tiny open_clip, seed 7) in base/features: (root, features)."""
+    from aecf.data import coco  # open_clip with it: seconds to import, only for the tests that build features
+
+    base = Path(base)
+    root = make_coco(base / "coco", n_train=n_train, n_val=n_val)
+    config = write_tiny_clip(base)
+    features = base / "features"
+    rc = coco.main(
+        [
+            "--root",
+            str(root),
+            "--clip",
+            str(config),
+            "--pretrained",
+            "none",
+            "--seed",
+            "7",
+            "--out",
+            str(features),
+        ]
+        + ["--num-workers", "0", "--batch-size", "16", "--device", "cpu"]
+    )
+    assert rc == 0
+    return root, features
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@ the app records them (runs/<id>/data.json, and evaluation.json when asked)."""
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 
 import torch
@@ -15,15 +13,7 @@ from aecf import paths, runs
 from aecf.app import datasets as D
 from aecf.data.generated import generate_dataset
 from aecf.train import make_config, train
-
-
-def zip_folder(folder: str | Path, top: str = "dataset") -> bytes:
-    """A dataset folder as the zip a person uploads (its files inside one top folder)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for f in sorted(Path(folder).iterdir()):
-            zf.write(f, f"{top}/{f.name}")
-    return buf.getvalue()
+from tests.support.dataset_zips import zip_folder
 
 
 def upload_generated(

@@ -4,6 +4,12 @@ inline-SVG text outside its drawing or on top of another label, and text drawn s
 
 from __future__ import annotations
 
+# the two screens the layout tests read every view at (a projector's), and their test ids
+SIZES = [(1400, 900), (1920, 1080)]
+SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
+# the smallest drawn text of an inline SVG at each width: they scale with their column, 16 px at 1920
+SVG_MIN_PX = {1400: 14, 1920: 16}
+
 # Returns {"cut": [...], "small": [...], "overlap": [...], "smallestChartPx", "smallestSvgPx"} for the page as it is
 # on screen. `minPx`: the smallest
 # font size allowed for chart text (plotly and the inline SVGs, drawn size); `svgMinPx`: for inline SVGs.
@@ -96,6 +102,12 @@ LAYOUT_PROBLEMS_JS = r"""([minPx, svgMinPx]) => {
   }
   return out;
 }"""
+
+
+def problems_of(found: dict) -> list[str]:
+    """What LAYOUT_PROBLEMS_JS found cut, too small or overlapping, one "kind: what" line each."""
+    return [f"{kind}: {p}" for kind in ("cut", "small", "overlap") for p in found[kind]]
+
 
 # The viewport bottom of what Explore must show on its first screen: the three switches, the prediction, the
 # metric cards H(p) and λ(x), and the last gate bar. {name: bottom px, ...} plus the viewport height.

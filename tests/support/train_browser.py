@@ -1,6 +1,7 @@
 """The Train page in a real browser as two people use it: A starts a run, B opens Train, A refreshes, A stops
 it (or it finishes); how long after the run's end each page offers Start again, and whether B saw a Stop.
-Used by tests/pages/test_browser.py and benchmarks/measure_train.py.
+Used by tests/pages/test_browser.py and benchmarks/measure_train.py; `start_training` by the browser tests of
+training on a dataset of one's own.
 
 A page's moment is taken inside the page (Date.now() when its form first reads usable, checked every 20 ms),
 the run's end from its status.json ("updated": when the final state was written); both are this machine's
@@ -13,7 +14,9 @@ import json
 import time
 from pathlib import Path
 
-from tests.support.browser import wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.support.browser import wait_idle, wait_rerun
 
 BUSY = "is training on this server now"  # aecf.app.training.busy_message
 # the form can start a run: its button is enabled and no busy note is on the page
@@ -39,6 +42,25 @@ def open_train(page, url: str) -> None:
     page.goto(f"{url}/train")
     page.get_by_text("Train a fusion layer").first.wait_for(timeout=90_000)
     wait_idle(page)
+
+
+def start_training(page, method: str, epochs: int) -> None:
+    """In the Train page's form (the one a dataset of one's own shows): pick the method, type the epochs, start."""
+    form = page.locator('[data-testid="stForm"]')
+    method_box = form.locator('[data-testid="stSelectbox"]').filter(has_text="Method")
+    for _ in range(3):  # a redraw (the page follows the server every few seconds) may close the list
+        method_box.click()
+        try:
+            page.get_by_role("option", name=method, exact=True).click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    wait_idle(page)
+    assert method_box.get_by_role("combobox").input_value() == method
+    box = form.locator('[data-testid="stNumberInput"]').filter(has_text="Epochs").locator("input")
+    box.fill(str(epochs))
+    box.press("Tab")
+    wait_rerun(page, lambda: page.get_by_role("button", name="Start training").click())
 
 
 def set_epochs(page, key: str) -> str:

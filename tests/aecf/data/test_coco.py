@@ -66,6 +66,12 @@ def argv(fx, out, *extra) -> list[str]:
     ]
 
 
+def vit_b_32_argv(fx, out, *extra) -> list[str]:
+    """The command on the fixture with open_clip's real ViT-B-32 config, on the CPU; its weights in `extra`."""
+    fixture_args = ["--dataset", "coco", "--root", str(fx.root), "--out", str(out)]
+    return [*fixture_args, "--clip", "ViT-B-32", "--device", "cpu", *extra]
+
+
 @pytest.fixture(scope="module")
 def reference(fixture):
     out = fixture.base / "reference"
@@ -243,20 +249,7 @@ def test_clear_messages_offline(fixture, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HOME", str(tmp_path))
     out = tmp_path / "out"
-    args = [
-        "--dataset",
-        "coco",
-        "--root",
-        str(fixture.root),
-        "--out",
-        str(out),
-        "--clip",
-        "ViT-B-32",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--device",
-        "cpu",
-    ]
+    args = vit_b_32_argv(fixture, out, "--cache-dir", str(tmp_path / "cache"))
     assert coco.main([*args, "--pretrained", "openai"]) == 2
     err = capsys.readouterr().err
     assert "not cached" in err and "--pretrained PATH" in err
@@ -302,26 +295,9 @@ def test_torchrun_two_processes_match_one(fixture, reference, tmp_path):
 @pytest.mark.slow
 def test_vit_b_32_builds_with_random_weights(fixture, tmp_path):
     out = tmp_path / "out"
-    args = [
-        "--dataset",
-        "coco",
-        "--root",
-        str(fixture.root),
-        "--clip",
-        "ViT-B-32",
-        "--pretrained",
-        "none",
-        "--out",
-        str(out),
-        "--limit",
-        "2",
-        "--num-workers",
-        "0",
-        "--batch-size",
-        "2",
-        "--device",
-        "cpu",
-    ]
+    args = vit_b_32_argv(
+        fixture, out, "--pretrained", "none", "--limit", "2", "--num-workers", "0", "--batch-size", "2"
+    )
     assert coco.main(args) == 0
     split = load_split("train", out)
     assert split.x.shape == (2, 2, 512) and split.class_embeddings.shape == (80, 512)

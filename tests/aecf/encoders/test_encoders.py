@@ -162,17 +162,6 @@ def test_spoken_digits_above_chance(enc, tmp_path):
 # --------------------------------------------------------------------------------- broken checkpoints
 
 
-@pytest.fixture
-def ckpt_copy(tmp_path):
-    d = tmp_path / "encoders"
-    shutil.copytree(SHIPPED, d)
-    for f in d.iterdir():
-        f.chmod(0o644)
-    E._load_cached.cache_clear()
-    yield d
-    E._load_cached.cache_clear()
-
-
 def _edit_config(d, edit):
     cfg = json.loads((d / "encoders.json").read_text())
     edit(cfg)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 
 import pytest
 
@@ -65,17 +64,6 @@ def test_an_unknown_setting_is_refused(shipped_json):
     record["training"]["image"]["config"]["sharpen"] = 1.0
     with pytest.raises(CheckpointError, match="sharpen"):
         TrainConfig.from_record(record)
-
-
-@pytest.fixture
-def ckpt_copy(tmp_path):
-    d = tmp_path / "encoders"
-    shutil.copytree(SHIPPED, d)
-    for f in d.iterdir():
-        f.chmod(0o644)
-    E._load_cached.cache_clear()
-    yield d
-    E._load_cached.cache_clear()
 
 
 @pytest.mark.parametrize(
