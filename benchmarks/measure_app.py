@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,11 +44,9 @@ from tests.support.browser import (  # noqa: E402
     SENT_AHEAD_JS,
     VIEW_SIGNATURE_JS,
     chromium_path,
-    free_port,
     launch_args,
     metric_value_js,
     streamlit_server,
-    wait_healthy,
     wait_idle,
     wait_rerun,
     wait_view,
@@ -205,42 +202,18 @@ def measure_reference(repeats: int = 10) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "reference.py"
         app.write_text(REFERENCE_APP)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(app),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_healthy(url, 60, proc)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
-                page = browser.new_page()
-                page.goto(url)
-                page.get_by_text("Modalities used").wait_for()
-                wait_idle(page)
-                used = metric_value_js("Modalities used")
-                toggle = page.locator('[data-testid="stCheckbox"]').first
-                toggle_series(page, toggle, used, 2)  # warm-up
-                out = toggle_series(page, toggle, used, repeats)
-                out["bare_click"] = toggle_series(page, toggle, used, repeats, bare=True)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        with streamlit_server(script=app, timeout=60) as (url, _proc, _healthy_s), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_text("Modalities used").wait_for()
+            wait_idle(page)
+            used = metric_value_js("Modalities used")
+            toggle = page.locator('[data-testid="stCheckbox"]').first
+            toggle_series(page, toggle, used, 2)  # warm-up
+            out = toggle_series(page, toggle, used, repeats)
+            out["bare_click"] = toggle_series(page, toggle, used, repeats, bare=True)
+            browser.close()
     return out
 
 

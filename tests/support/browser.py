@@ -69,8 +69,10 @@ def streamlit_server(
     env: dict | None = None,
     log_path: str | Path | None = None,
     timeout: float = 90.0,
+    script: str | Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen, float]]:
-    """Start the app; yields (url, process, seconds from launch to healthy). Stops it on exit."""
+    """Start the app (or another Streamlit `script`); yields (url, process, seconds from launch to healthy).
+    Stops it on exit."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -78,7 +80,7 @@ def streamlit_server(
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "app.py"),
+        str(script or ROOT / "app.py"),
         "--server.port",
         str(port),
         "--server.address",
