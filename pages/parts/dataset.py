@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aecf.app import datasets as D
-from pages.parts import cache, url
+from pages.parts import cache, guide, url
 
 QUERY_KEY = "data"
 WIDGET_KEY = "dataset_choice"
@@ -73,5 +73,8 @@ def dataset_picker() -> D.DatasetChoice:
 def train_link(choice: D.DatasetChoice, label: str = "Train on this dataset") -> None:
     """A link to the Train page with this dataset chosen."""
     st.page_link(
-        "pages/train.py", label=label, icon=":material/model_training:", query_params={QUERY_KEY: choice.key}
+        guide.PAGE_FILES["train"],
+        label=label,
+        icon=":material/model_training:",
+        query_params={QUERY_KEY: choice.key},
     )

@@ -229,8 +229,9 @@ def results_markup(view: X.ExampleView) -> str:
     compare = [(m.label, m.value, m.help) for m in view.compare]
     compare.append(("Test example", f"#{view.index} of {view.n_rows:,}", None))
     # each modality in its own colour (a dataset's names take the figure palette's free colours)
-    colors = palette.series_colors(text.split(":", 1)[0] for text, _ in view.gate)
-    gate = bars_html(view.gate, [colors[text.split(":", 1)[0]] for text, _ in view.gate]) if view.gate else ""
+    names = [text.split(":", 1)[0] for text, _ in view.gate]  # a gate row reads "<modality>: p = …"
+    colors = palette.series_colors(names)
+    gate = bars_html(view.gate, [colors[n] for n in names]) if view.gate else ""
     note = f'<p class="aecf-note">{escape(view.gate_note)}</p>' if view.gate_note else ""
     return (
         '<div class="aecf-row"><div class="aecf-main">'
